@@ -1,0 +1,367 @@
+//! The filing record: one filing (one number) with its status, entity, app name and, per
+//! platform, the identifiers and signer fingerprints it covers. Also the NDJSON wire form used
+//! by snapshot files and `/v1/lookup`.
+//!
+//! Owns: `FilingRecord`, `Status`, `Signer`, and `parse_line`, which validates everything a
+//! registry export can get wrong (number grammar, kind/platform agreement, id grammar, hex).
+//! Must not: accept a record that could let an app through on a malformed field.
+//! Invariant: every `FilingRecord` returned by `parse_line` has a service number whose kind
+//! matches all of its platforms, at least one platform, and only grammatical ids.
+
+use super::id::{validate, Platform};
+use super::number::{FilingNumber, ServiceKind};
+use serde::{Deserialize, Serialize};
+use crate::index::store::{MAX_LIST, MAX_NAME_BYTES};
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Lifecycle state of a filing (domain.md §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Filed (已备案) and not restricted.
+    Active = 0,
+    /// Cancelled by its holder (注销).
+    Cancelled = 1,
+    /// Removed by the regulator (撤销).
+    Revoked = 2,
+    /// Filed but access-restricted (`limitAccess`, blacklist, 限制更新).
+    Restricted = 3,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::Active, Status::Cancelled, Status::Revoked, Status::Restricted];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Cancelled => "cancelled",
+            Status::Revoked => "revoked",
+            Status::Restricted => "restricted",
+        }
+    }
+
+    pub fn from_u8(v: u8) -> Option<Status> {
+        Status::ALL.get(v as usize).copied()
+    }
+}
+
+/// Fingerprints of one signing certificate (digests of the DER certificate). At least one set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Signer {
+    pub md5: Option<[u8; 16]>,
+    pub sha1: Option<[u8; 20]>,
+    pub sha256: Option<[u8; 32]>,
+}
+
+impl Signer {
+    /// True when any digest present in both is equal and no digest present in both differs.
+    pub fn matches(&self, other: &Signer) -> bool {
+        let mut same = false;
+        macro_rules! cmp {
+            ($f:ident) => {
+                if let (Some(a), Some(b)) = (&self.$f, &other.$f) {
+                    if a != b {
+                        return false;
+                    }
+                    same = true;
+                }
+            };
+        }
+        cmp!(md5);
+        cmp!(sha1);
+        cmp!(sha256);
+        same
+    }
+}
+
+/// One platform's part of a filing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformFiling {
+    pub platform: Platform,
+    pub ids: Vec<String>,
+    pub signers: Vec<Signer>,
+}
+
+/// One filing, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilingRecord {
+    pub number: FilingNumber,
+    pub status: Status,
+    pub entity: String,
+    pub app_name: String,
+    /// Seconds since the Unix epoch of the registry's last change to this filing.
+    pub updated: u64,
+    pub platforms: Vec<PlatformFiling>,
+}
+
+impl FilingRecord {
+    pub fn kind(&self) -> ServiceKind {
+        // parse_line guarantees a kind; a bare number never becomes a record.
+        self.number.kind().unwrap_or(ServiceKind::App)
+    }
+
+    /// The wire form (snapshot line and API output).
+    pub fn to_wire(&self) -> WireRecord<'static> {
+        WireRecord {
+            number: Cow::Owned(self.number.to_string()),
+            kind: Some(Cow::Borrowed(self.kind().as_str())),
+            status: Cow::Borrowed(self.status.as_str()),
+            entity: Cow::Owned(self.entity.clone()),
+            app_name: Cow::Owned(self.app_name.clone()),
+            updated: Some(Cow::Owned(
+                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.updated)).to_string(),
+            )),
+            platforms: self
+                .platforms
+                .iter()
+                .map(|p| WirePlatform {
+                    platform: Cow::Borrowed(p.platform.as_str()),
+                    ids: p.ids.iter().map(|s| Cow::Owned(s.clone())).collect(),
+                    signers: p.signers.iter().map(WireSigner::from_signer).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The NDJSON shape of a record. Unknown fields are rejected so that a renamed field in an
+/// export cannot silently drop data.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireRecord<'a> {
+    #[serde(borrow)]
+    pub number: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub status: Cow<'a, str>,
+    #[serde(borrow)]
+    pub entity: Cow<'a, str>,
+    #[serde(borrow)]
+    pub app_name: Cow<'a, str>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    pub platforms: Vec<WirePlatform<'a>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WirePlatform<'a> {
+    #[serde(borrow)]
+    pub platform: Cow<'a, str>,
+    #[serde(borrow)]
+    pub ids: Vec<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<WireSigner<'a>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireSigner<'a> {
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub md5: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sha1: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Cow<'a, str>>,
+}
+
+impl WireSigner<'static> {
+    pub fn from_signer(s: &Signer) -> Self {
+        WireSigner {
+            md5: s.md5.map(|d| Cow::Owned(hex::encode(d))),
+            sha1: s.sha1.map(|d| Cow::Owned(hex::encode(d))),
+            sha256: s.sha256.map(|d| Cow::Owned(hex::encode(d))),
+        }
+    }
+}
+
+/// Why a snapshot line was rejected. The message names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("not a record: {0}")]
+    Json(String),
+    #[error("number {value:?}: {reason}")]
+    Number { value: String, reason: String },
+    #[error("number {0:?} is a subject or website number, not an app, mini-program or quick-app filing")]
+    NotAService(String),
+    #[error("kind {0:?} is not app, mini_program or quick_app")]
+    Kind(String),
+    #[error("kind {kind} disagrees with the number's suffix ({number})")]
+    KindMismatch { kind: String, number: String },
+    #[error("status {0:?} is not active, cancelled, revoked or restricted")]
+    Status(String),
+    #[error("{field} is empty")]
+    Empty { field: &'static str },
+    #[error("updated {0:?} is not an RFC 3339 time")]
+    Updated(String),
+    #[error("{field} is longer than {max} bytes")]
+    TooLong { field: &'static str, max: usize },
+    #[error("platforms[{index}]: {reason}")]
+    Platform { index: usize, reason: String },
+}
+
+fn parse_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
+    let clean: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    let mut out = [0u8; N];
+    hex::decode_to_slice(&clean, &mut out)
+        .map_err(|_| format!("{field} {s:?} is not {N} bytes of hex"))?;
+    Ok(out)
+}
+
+fn parse_signer(w: &WireSigner<'_>) -> Result<Signer, String> {
+    let s = Signer {
+        md5: w.md5.as_deref().map(|v| parse_hex::<16>("md5", v)).transpose()?,
+        sha1: w.sha1.as_deref().map(|v| parse_hex::<20>("sha1", v)).transpose()?,
+        sha256: w.sha256.as_deref().map(|v| parse_hex::<32>("sha256", v)).transpose()?,
+    };
+    if s.md5.is_none() && s.sha1.is_none() && s.sha256.is_none() {
+        return Err("signer has no md5, sha1 or sha256".into());
+    }
+    Ok(s)
+}
+
+fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFiling, String> {
+    let platform: Platform = w.platform.parse().map_err(|e: super::id::UnknownPlatform| e.to_string())?;
+    let expected = match platform {
+        Platform::QuickApp => ServiceKind::QuickApp,
+        p if p.is_mini_program_host() => ServiceKind::MiniProgram,
+        _ => ServiceKind::App,
+    };
+    if expected != kind {
+        return Err(format!("platform {platform} cannot carry a {} filing", kind.as_str()));
+    }
+    if w.ids.is_empty() {
+        return Err("ids is empty".into());
+    }
+    if w.ids.len() > MAX_LIST || w.signers.len() > MAX_LIST {
+        return Err(format!("more than {MAX_LIST} ids or signers"));
+    }
+    let mut ids = Vec::with_capacity(w.ids.len());
+    for (i, id) in w.ids.iter().enumerate() {
+        validate(platform, id).map_err(|e| format!("ids[{i}]: {e}"))?;
+        ids.push(id.to_string());
+    }
+    let signers = w
+        .signers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_signer(s).map_err(|e| format!("signers[{i}]: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PlatformFiling { platform, ids, signers })
+}
+
+/// Validates a decoded wire record.
+pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
+    let number = FilingNumber::parse(&w.number)
+        .map_err(|e| RecordError::Number { value: w.number.to_string(), reason: e.to_string() })?;
+    let kind = match (number.kind(), number.seq()) {
+        (Some(k), Some(_)) => k,
+        _ => return Err(RecordError::NotAService(w.number.to_string())),
+    };
+    if let Some(k) = &w.kind {
+        let declared: ServiceKind = k.parse().map_err(|_| RecordError::Kind(k.to_string()))?;
+        if declared != kind {
+            return Err(RecordError::KindMismatch { kind: k.to_string(), number: number.to_string() });
+        }
+    }
+    let status = match &*w.status {
+        "active" => Status::Active,
+        "cancelled" => Status::Cancelled,
+        "revoked" => Status::Revoked,
+        "restricted" => Status::Restricted,
+        other => return Err(RecordError::Status(other.to_string())),
+    };
+    if w.entity.trim().is_empty() {
+        return Err(RecordError::Empty { field: "entity" });
+    }
+    if w.platforms.is_empty() {
+        return Err(RecordError::Empty { field: "platforms" });
+    }
+    for (field, v) in [("entity", &w.entity), ("app_name", &w.app_name)] {
+        if v.len() > MAX_NAME_BYTES {
+            return Err(RecordError::TooLong { field, max: MAX_NAME_BYTES });
+        }
+    }
+    let updated = match &w.updated {
+        None => 0,
+        Some(t) => humantime::parse_rfc3339_weak(t)
+            .ok()
+            .and_then(|st: SystemTime| st.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+            .ok_or_else(|| RecordError::Updated(t.to_string()))?,
+    };
+    let platforms = w
+        .platforms
+        .iter()
+        .enumerate()
+        .map(|(index, p)| parse_platform(kind, p).map_err(|reason| RecordError::Platform { index, reason }))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (i, p) in platforms.iter().enumerate() {
+        if platforms[..i].iter().any(|q| q.platform == p.platform) {
+            return Err(RecordError::Platform { index: i, reason: format!("platform {} listed twice", p.platform) });
+        }
+    }
+    Ok(FilingRecord {
+        number,
+        status,
+        entity: w.entity.to_string(),
+        app_name: w.app_name.to_string(),
+        updated,
+        platforms,
+    })
+}
+
+/// Parses and validates one NDJSON line.
+pub fn parse_line(line: &str) -> Result<FilingRecord, RecordError> {
+    let w: WireRecord<'_> = serde_json::from_str(line).map_err(|e| RecordError::Json(e.to_string()))?;
+    from_wire(&w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"number":"陕ICP备2024026116号-1A","status":"active","entity":"西安电子科技大学","app_name":"XDYou","updated":"2024-03-01T00:00:00Z","platforms":[{"platform":"ios","ids":["xyz.superbart.xdyou"],"signers":[{"sha1":"AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd"}]}]}"#;
+
+    #[test]
+    fn parses_a_good_line_and_round_trips() {
+        let r = parse_line(GOOD).unwrap();
+        assert_eq!(r.number.to_string(), "陕ICP备2024026116号-1A");
+        assert_eq!(r.platforms[0].signers[0].sha1.unwrap()[0], 0xaa);
+        let again = serde_json::to_string(&r.to_wire()).unwrap();
+        assert_eq!(parse_line(&again).unwrap(), r);
+    }
+
+    #[test]
+    fn rejects_with_the_field_named() {
+        let cases = [
+            (GOOD.replace("陕ICP备2024026116号-1A", "青ICP备案026000119号-2A"), "number"),
+            (GOOD.replace("号-1A", "号"), "subject"),
+            (GOOD.replace("-1A", "-1X"), "platforms[0]"),
+            (GOOD.replace("active", "pending"), "status"),
+            (GOOD.replace("xyz.superbart.xdyou", "xyz_superbart"), "ids[0]"),
+            (GOOD.replace("2024-03-01T00:00:00Z", "yesterday"), "updated"),
+            (GOOD.replace("\"entity\"", "\"entitty\""), "unknown field"),
+            (GOOD.replace("AA:BB", "AA:B"), "sha1"),
+            ("{".to_string(), "not a record"),
+        ];
+        for (line, needle) in cases {
+            let e = parse_line(&line).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e:?} should mention {needle}");
+        }
+    }
+
+    #[test]
+    fn signer_matching_needs_one_common_digest_and_no_conflict() {
+        let a = Signer { md5: Some([1; 16]), sha1: None, sha256: Some([2; 32]) };
+        let b = Signer { md5: Some([1; 16]), ..Default::default() };
+        let c = Signer { md5: Some([1; 16]), sha256: Some([3; 32]), ..Default::default() };
+        let d = Signer { sha1: Some([1; 20]), ..Default::default() };
+        assert!(a.matches(&b));
+        assert!(!a.matches(&c));
+        assert!(!a.matches(&d));
+    }
+}

@@ -1,0 +1,248 @@
+//! Compact record arena: every filing of a revision encoded back to back in one byte vector,
+//! addressed by a `u32` offset, with entity names interned in a second arena.
+//!
+//! Owns the binary layout (below) and the zero-copy `RecordView` over it.
+//! Must not: be mutated after the revision that owns it is published, or decode anything it did
+//! not encode (offsets come only from `push`).
+//! Invariant: `view(push(r)).to_record() == r` for every record that fits the limits below.
+//!
+//! Layout of one record: number (16) | status (1) | updated (8, LE) | entity id (4, LE) |
+//! app name (u16 len + bytes) | platform count (1) | per platform: platform (1) | id count (1) |
+//! ids (u8 len + bytes each) | signer count (1) | signers (flags (1) | md5 16? | sha1 20? | sha256 32?).
+
+use crate::filing::{FilingNumber, FilingRecord, Platform, PlatformFiling, Signer, Status};
+use std::collections::HashMap;
+
+/// Limits the encoding imposes; record validation enforces them first.
+pub const MAX_NAME_BYTES: usize = 1024;
+pub const MAX_ID_BYTES: usize = 255;
+pub const MAX_LIST: usize = 255;
+
+#[derive(Default)]
+pub struct Entities {
+    blob: String,
+    ends: Vec<u32>,
+    intern: HashMap<Box<str>, u32, ahash::RandomState>,
+}
+
+impl Entities {
+    pub fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.intern.get(name) {
+            return id;
+        }
+        self.blob.push_str(name);
+        self.ends.push(self.blob.len() as u32);
+        let id = (self.ends.len() - 1) as u32;
+        self.intern.insert(name.into(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &str {
+        let i = id as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.blob.get(start..self.ends.get(i).map_or(start, |&e| e as usize)).unwrap_or("")
+    }
+
+    /// Drops the build-time intern table; lookups by id keep working.
+    pub fn freeze(&mut self) {
+        self.intern = HashMap::default();
+        self.blob.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// Appends `r` to `blob`, returning its offset.
+pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
+    let off = blob.len() as u32;
+    blob.extend_from_slice(&r.number.to_bytes());
+    blob.push(r.status as u8);
+    blob.extend_from_slice(&r.updated.to_le_bytes());
+    blob.extend_from_slice(&entity.to_le_bytes());
+    let name = &r.app_name.as_bytes()[..r.app_name.len().min(MAX_NAME_BYTES)];
+    blob.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    blob.extend_from_slice(name);
+    blob.push(r.platforms.len().min(MAX_LIST) as u8);
+    for p in r.platforms.iter().take(MAX_LIST) {
+        blob.push(p.platform as u8);
+        blob.push(p.ids.len().min(MAX_LIST) as u8);
+        for id in p.ids.iter().take(MAX_LIST) {
+            let b = &id.as_bytes()[..id.len().min(MAX_ID_BYTES)];
+            blob.push(b.len() as u8);
+            blob.extend_from_slice(b);
+        }
+        blob.push(p.signers.len().min(MAX_LIST) as u8);
+        for s in p.signers.iter().take(MAX_LIST) {
+            let flags = s.md5.is_some() as u8 | (s.sha1.is_some() as u8) << 1 | (s.sha256.is_some() as u8) << 2;
+            blob.push(flags);
+            if let Some(d) = &s.md5 {
+                blob.extend_from_slice(d);
+            }
+            if let Some(d) = &s.sha1 {
+                blob.extend_from_slice(d);
+            }
+            if let Some(d) = &s.sha256 {
+                blob.extend_from_slice(d);
+            }
+        }
+    }
+    off
+}
+
+/// A cursor over encoded bytes; every read is bounds-checked so a bad offset yields `None`.
+struct Cur<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|s| s[0])
+    }
+}
+
+/// A borrowed view of one encoded record.
+#[derive(Clone, Copy)]
+pub struct RecordView<'a> {
+    pub number: FilingNumber,
+    pub status: Status,
+    pub updated: u64,
+    pub entity: u32,
+    pub app_name: &'a str,
+    platforms: &'a [u8],
+    platform_count: u8,
+}
+
+/// One platform section of a record view.
+#[derive(Clone, Copy)]
+pub struct PlatformView<'a> {
+    pub platform: Platform,
+    ids: &'a [u8],
+    id_count: u8,
+    signers: &'a [u8],
+    signer_count: u8,
+}
+
+impl<'a> RecordView<'a> {
+    pub fn decode(blob: &'a [u8], off: u32) -> Option<RecordView<'a>> {
+        let mut c = Cur { b: blob, pos: off as usize };
+        let number = FilingNumber::from_bytes(c.take(16)?.try_into().ok()?)?;
+        let status = Status::from_u8(c.u8()?)?;
+        let updated = u64::from_le_bytes(c.take(8)?.try_into().ok()?);
+        let entity = u32::from_le_bytes(c.take(4)?.try_into().ok()?);
+        let name_len = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
+        let app_name = std::str::from_utf8(c.take(name_len)?).ok()?;
+        let platform_count = c.u8()?;
+        Some(RecordView { number, status, updated, entity, app_name, platforms: &blob[c.pos..], platform_count })
+    }
+
+    pub fn platforms(&self) -> impl Iterator<Item = PlatformView<'a>> + 'a {
+        let mut c = Cur { b: self.platforms, pos: 0 };
+        (0..self.platform_count).map_while(move |_| {
+            let platform = Platform::from_u8(c.u8()?)?;
+            let id_count = c.u8()?;
+            let ids_start = c.pos;
+            for _ in 0..id_count {
+                let n = c.u8()? as usize;
+                c.take(n)?;
+            }
+            let ids = &c.b[ids_start..c.pos];
+            let signer_count = c.u8()?;
+            let s_start = c.pos;
+            for _ in 0..signer_count {
+                let f = c.u8()?;
+                let n = 16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize;
+                c.take(n)?;
+            }
+            Some(PlatformView { platform, ids, id_count, signers: &c.b[s_start..c.pos], signer_count })
+        })
+    }
+
+    pub fn platform(&self, p: Platform) -> Option<PlatformView<'a>> {
+        self.platforms().find(|v| v.platform == p)
+    }
+
+    pub fn to_record(&self, entities: &Entities) -> FilingRecord {
+        FilingRecord {
+            number: self.number,
+            status: self.status,
+            entity: entities.get(self.entity).to_string(),
+            app_name: self.app_name.to_string(),
+            updated: self.updated,
+            platforms: self
+                .platforms()
+                .map(|p| PlatformFiling {
+                    platform: p.platform,
+                    ids: p.ids().map(str::to_string).collect(),
+                    signers: p.signers().collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl<'a> PlatformView<'a> {
+    pub fn ids(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let mut c = Cur { b: self.ids, pos: 0 };
+        (0..self.id_count).map_while(move |_| {
+            let n = c.u8()? as usize;
+            std::str::from_utf8(c.take(n)?).ok()
+        })
+    }
+
+    pub fn signers(&self) -> impl Iterator<Item = Signer> + 'a {
+        let mut c = Cur { b: self.signers, pos: 0 };
+        (0..self.signer_count).map_while(move |_| {
+            let f = c.u8()?;
+            let mut s = Signer::default();
+            if f & 1 != 0 {
+                s.md5 = Some(c.take(16)?.try_into().ok()?);
+            }
+            if f & 2 != 0 {
+                s.sha1 = Some(c.take(20)?.try_into().ok()?);
+            }
+            if f & 4 != 0 {
+                s.sha256 = Some(c.take(32)?.try_into().ok()?);
+            }
+            Some(s)
+        })
+    }
+
+    pub fn signer_count(&self) -> usize {
+        self.signer_count as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filing::record::parse_line;
+
+    #[test]
+    fn round_trips_records() {
+        let line = r#"{"number":"粤B2-20090059-1824A","status":"restricted","entity":"腾讯","app_name":"某应用","updated":"2024-05-01T08:00:00Z","platforms":[{"platform":"android","ids":["com.tencent.a","com.tencent.b"],"signers":[{"md5":"00112233445566778899aabbccddeeff","sha256":"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}]},{"platform":"ios","ids":["com.tencent.A"]}]}"#;
+        let r = parse_line(line).unwrap();
+        let mut ents = Entities::default();
+        let mut blob = vec![9, 9, 9];
+        let e = ents.intern(&r.entity);
+        let off = push(&mut blob, &r, e);
+        let off2 = push(&mut blob, &r, ents.intern("腾讯"));
+        let v = RecordView::decode(&blob, off).unwrap();
+        assert_eq!(v.to_record(&ents), r);
+        assert_eq!(RecordView::decode(&blob, off2).unwrap().to_record(&ents), r);
+        assert_eq!(ents.len(), 1);
+        assert!(RecordView::decode(&blob, blob.len() as u32 - 3).is_none());
+    }
+}
