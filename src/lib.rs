@@ -2,4 +2,5 @@
 //! icpgate: a reverse proxy that enforces China's ICP filing rules for apps and mini programs.
 
 pub mod filing;
+pub mod config;
 pub mod index;

@@ -1,0 +1,346 @@
+//! Configuration: TOML file → fully validated `Config`.
+//!
+//! Owns every check a config can fail (unknown keys, addresses, durations, certificate files,
+//! route references, regexes, extractor specs) and the error messages that name file, line and
+//! key. Relative paths are resolved against the config file's directory.
+//! Must not: bind ports, start tasks or read the snapshot (that is the server's job); every
+//! error is found here, before anything starts.
+//! Invariant: a `Config` value is internally consistent (every route's upstream exists, every
+//! path capture an extractor names exists in that route's pattern, TLS material loads).
+
+mod locate;
+mod raw;
+mod route;
+mod tls;
+
+pub use route::{Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source};
+
+use locate::Locator;
+use raw::RawConfig;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One problem in a configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}: {}", self.file.display(), l, self.key, self.message),
+            None => write!(f, "{}: {}: {}", self.file.display(), self.key, self.message),
+        }
+    }
+}
+
+/// Every problem found in one file, in file order.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects errors with their location while validating.
+pub(crate) struct Problems<'a> {
+    file: &'a Path,
+    loc: &'a Locator,
+    pub(crate) dir: &'a Path,
+    found: Vec<ConfigError>,
+}
+
+impl Problems<'_> {
+    pub(crate) fn add(&mut self, key: &str, message: impl Into<String>) {
+        self.found.push(ConfigError {
+            file: self.file.to_path_buf(),
+            line: self.loc.line_of_path(key),
+            key: key.to_string(),
+            message: message.into(),
+        });
+    }
+
+    pub(crate) fn duration(&mut self, key: &str, v: &str) -> Duration {
+        match humantime::parse_duration(v) {
+            Ok(d) => d,
+            Err(e) => {
+                self.add(key, format!("{v:?} is not a duration (e.g. \"500ms\", \"10s\", \"2m\"): {e}"));
+                Duration::ZERO
+            }
+        }
+    }
+
+    pub(crate) fn addr(&mut self, key: &str, v: &str) -> SocketAddr {
+        v.parse().unwrap_or_else(|e| {
+            self.add(key, format!("{v:?} is not an IP:port address: {e}"));
+            SocketAddr::from(([127, 0, 0, 1], 0))
+        })
+    }
+
+    pub(crate) fn file_path(&mut self, key: &str, v: &str, must_exist: bool) -> PathBuf {
+        let p = self.dir.join(v);
+        if must_exist && !p.is_file() {
+            self.add(key, format!("file {} does not exist or is not a file", p.display()));
+        }
+        p
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+    pub drain_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminConfig {
+    pub addr: SocketAddr,
+    pub token: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IndexConfig {
+    pub snapshot: PathBuf,
+    pub bloom: bool,
+    pub stale_after: Duration,
+}
+
+#[derive(Clone)]
+pub struct UpstreamConfig {
+    pub name: String,
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// Path prefix of the upstream URL, without a trailing slash ("" for none).
+    pub path_prefix: String,
+    pub connect_timeout: Duration,
+    pub response_timeout: Duration,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub preserve_host: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultAction {
+    NotFound,
+    Forward(usize),
+}
+
+/// A validated configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub source: PathBuf,
+    pub listeners: Vec<ListenerConfig>,
+    pub limits: Limits,
+    pub admin: AdminConfig,
+    pub index: IndexConfig,
+    /// `None` writes the audit trail to stdout.
+    pub audit_path: Option<PathBuf>,
+    pub filing_header: http::HeaderName,
+    pub filing_header_on_response: bool,
+    pub upstreams: Vec<UpstreamConfig>,
+    pub routes: Vec<RouteConfig>,
+    pub default: DefaultAction,
+    pub demo_echo: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                key: "(file)".into(),
+                message: format!("cannot read: {e}"),
+            }])
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates configuration text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+        let loc = Locator::new(text);
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                let (line, key) = match e.span() {
+                    Some(s) => (Some(loc.line_of(s.start)), loc.path_at(s.start).unwrap_or("(document)").to_string()),
+                    None => (None, "(document)".to_string()),
+                };
+                return Err(ConfigErrors(vec![ConfigError {
+                    file: path.to_path_buf(),
+                    line,
+                    key,
+                    message: e.message().trim().to_string(),
+                }]));
+            }
+        };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut p = Problems { file: path, loc: &loc, dir, found: Vec::new() };
+        let cfg = validate(raw, path, &mut p);
+        if p.found.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(p.found))
+        }
+    }
+}
+
+fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
+    if raw.listener.is_empty() {
+        p.add("listener", "at least one [[listener]] is required");
+    }
+    let mut listeners = Vec::new();
+    for (i, l) in raw.listener.iter().enumerate() {
+        let key = format!("listener[{i}]");
+        if raw.listener[..i].iter().any(|o| o.name == l.name) {
+            p.add(&format!("{key}.name"), format!("duplicate listener name {:?}", l.name));
+        }
+        let addr = p.addr(&format!("{key}.address"), &l.address);
+        let tls = l.tls.as_ref().and_then(|t| tls::server_config(p, &format!("{key}.tls"), t));
+        listeners.push(ListenerConfig { name: l.name.clone(), addr, tls });
+    }
+    let r = &raw.limits;
+    let limits = Limits {
+        max_connections: r.max_connections,
+        header_read_timeout: p.duration("limits.header_read_timeout", &r.header_read_timeout),
+        idle_timeout: p.duration("limits.idle_timeout", &r.idle_timeout),
+        max_header_bytes: r.max_header_bytes,
+        max_body_bytes: r.max_body_bytes,
+        drain_timeout: p.duration("limits.drain_timeout", &r.drain_timeout),
+    };
+    for (k, v) in [("max_connections", r.max_connections), ("max_header_bytes", r.max_header_bytes), ("max_body_bytes", r.max_body_bytes)] {
+        if v == 0 {
+            p.add(&format!("limits.{k}"), "must be greater than 0");
+        }
+    }
+    if limits.max_header_bytes < 8192 && limits.max_header_bytes != 0 {
+        p.add("limits.max_header_bytes", "must be at least 8192 (hyper's minimum read buffer)");
+    }
+    let admin = AdminConfig {
+        addr: p.addr("admin.address", &raw.admin.address),
+        token: admin_token(p, &raw.admin),
+    };
+    let index = IndexConfig {
+        snapshot: p.file_path("index.snapshot", &raw.index.snapshot, true),
+        bloom: raw.index.bloom,
+        stale_after: p.duration("index.stale_after", &raw.index.stale_after),
+    };
+    let audit_path = (raw.audit.path != "-").then(|| p.file_path("audit.path", &raw.audit.path, false));
+    let filing_header = http::HeaderName::from_bytes(raw.filing_header.request.as_bytes()).unwrap_or_else(|_| {
+        p.add("filing_header.request", format!("{:?} is not a valid header name", raw.filing_header.request));
+        http::HeaderName::from_static("icp-filing-number")
+    });
+    let upstreams: Vec<UpstreamConfig> = raw
+        .upstream
+        .iter()
+        .enumerate()
+        .filter_map(|(i, u)| {
+            if raw.upstream[..i].iter().any(|o| o.name == u.name) {
+                p.add(&format!("upstream[{i}].name"), format!("duplicate upstream name {:?}", u.name));
+            }
+            route::upstream(p, &format!("upstream[{i}]"), u)
+        })
+        .collect();
+    let names: Vec<&str> = raw.upstream.iter().map(|u| u.name.as_str()).collect();
+    let upstream_index = |p: &mut Problems<'_>, key: &str, name: &str| -> usize {
+        names.iter().position(|n| *n == name).unwrap_or_else(|| {
+            p.add(key, format!("no [[upstream]] is named {name:?} (defined: {names:?})"));
+            0
+        })
+    };
+    let mut routes = Vec::new();
+    for (i, r) in raw.route.iter().enumerate() {
+        let key = format!("route[{i}]");
+        if raw.route[..i].iter().any(|o| o.name == r.name) {
+            p.add(&format!("{key}.name"), format!("duplicate route name {:?}", r.name));
+        }
+        let up = upstream_index(p, &format!("{key}.upstream"), &r.upstream);
+        if let Some(rc) = route::route(p, &key, r, up) {
+            routes.push(rc);
+        }
+    }
+    let default = match raw.default.action.as_str() {
+        "not_found" => DefaultAction::NotFound,
+        "forward" => match &raw.default.upstream {
+            Some(u) => DefaultAction::Forward(upstream_index(p, "default.upstream", u)),
+            None => {
+                p.add("default.upstream", "action \"forward\" needs an upstream");
+                DefaultAction::NotFound
+            }
+        },
+        other => {
+            p.add("default.action", format!("{other:?} is not \"not_found\" or \"forward\""));
+            DefaultAction::NotFound
+        }
+    };
+    let demo_echo = raw.demo.as_ref().map(|d| p.addr("demo.echo_upstream", &d.echo_upstream));
+    Config {
+        source: path.to_path_buf(),
+        listeners,
+        limits,
+        admin,
+        index,
+        audit_path,
+        filing_header,
+        filing_header_on_response: raw.filing_header.response,
+        upstreams,
+        routes,
+        default,
+        demo_echo,
+    }
+}
+
+fn admin_token(p: &mut Problems<'_>, a: &raw::RawAdmin) -> Option<String> {
+    match (&a.token, &a.token_file) {
+        (Some(_), Some(_)) => {
+            p.add("admin.token_file", "set token or token_file, not both");
+            None
+        }
+        (Some(t), None) if t.is_empty() => {
+            p.add("admin.token", "must not be empty");
+            None
+        }
+        (Some(t), None) => Some(t.clone()),
+        (None, Some(f)) => {
+            let path = p.file_path("admin.token_file", f, true);
+            match std::fs::read_to_string(&path) {
+                Ok(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                Ok(_) => {
+                    p.add("admin.token_file", format!("{} is empty", path.display()));
+                    None
+                }
+                Err(_) => None,
+            }
+        }
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

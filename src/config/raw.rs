@@ -1,0 +1,215 @@
+//! The TOML shape of the configuration, exactly as users write it (every key documented in
+//! `config/icpgate.toml` and `docs/configuration.md`).
+//!
+//! Owns deserialisation only: unknown keys are rejected here, everything semantic is checked in
+//! `validate`. Must not hold defaults that differ from the documentation.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub listener: Vec<RawListener>,
+    #[serde(default)]
+    pub limits: RawLimits,
+    #[serde(default)]
+    pub admin: RawAdmin,
+    pub index: RawIndex,
+    #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
+    pub filing_header: RawFilingHeader,
+    #[serde(default)]
+    pub upstream: Vec<RawUpstream>,
+    #[serde(default)]
+    pub route: Vec<RawRoute>,
+    #[serde(default)]
+    pub default: RawDefault,
+    #[serde(default)]
+    pub demo: Option<RawDemo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    pub name: String,
+    pub address: String,
+    pub tls: Option<RawTls>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub max_connections: usize,
+    pub header_read_timeout: String,
+    pub idle_timeout: String,
+    pub max_header_bytes: usize,
+    pub max_body_bytes: usize,
+    pub drain_timeout: String,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            max_connections: 10_000,
+            header_read_timeout: "10s".into(),
+            idle_timeout: "60s".into(),
+            max_header_bytes: 64 * 1024,
+            max_body_bytes: 1024 * 1024,
+            drain_timeout: "30s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdmin {
+    pub address: String,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+}
+
+impl Default for RawAdmin {
+    fn default() -> Self {
+        RawAdmin { address: "127.0.0.1:9901".into(), token: None, token_file: None }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIndex {
+    pub snapshot: String,
+    #[serde(default)]
+    pub bloom: bool,
+    #[serde(default = "default_stale_after")]
+    pub stale_after: String,
+}
+
+fn default_stale_after() -> String {
+    "24h".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAudit {
+    pub path: String,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        RawAudit { path: "-".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFilingHeader {
+    pub request: String,
+    pub response: bool,
+}
+
+impl Default for RawFilingHeader {
+    fn default() -> Self {
+        RawFilingHeader { request: "icp-filing-number".into(), response: false }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub name: String,
+    pub url: String,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: String,
+    #[serde(default = "default_response_timeout")]
+    pub response_timeout: String,
+    pub ca_file: Option<String>,
+    #[serde(default = "yes")]
+    pub preserve_host: bool,
+}
+
+fn default_connect_timeout() -> String {
+    "2s".into()
+}
+fn default_response_timeout() -> String {
+    "30s".into()
+}
+fn yes() -> bool {
+    true
+}
+
+/// One extractor: exactly one of the keys is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub path: Option<String>,
+    pub query: Option<String>,
+    pub header: Option<String>,
+    pub json: Option<String>,
+    pub form: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: String,
+    pub host: Option<String>,
+    #[serde(default)]
+    pub methods: Vec<String>,
+    pub path: Option<String>,
+    pub prefix: Option<String>,
+    pub regex: Option<String>,
+    pub upstream: String,
+    pub platform: Option<String>,
+    pub platform_from: Option<RawSource>,
+    #[serde(default)]
+    pub extract: Vec<RawSource>,
+    #[serde(default = "default_mode")]
+    pub mode: String,
+    #[serde(default = "default_on_missing")]
+    pub on_missing: String,
+    #[serde(default = "default_on_unknown")]
+    pub on_unknown: String,
+    #[serde(default = "default_on_stale")]
+    pub on_stale: String,
+}
+
+fn default_mode() -> String {
+    "enforce".into()
+}
+fn default_on_missing() -> String {
+    "reject".into()
+}
+fn default_on_unknown() -> String {
+    "block".into()
+}
+fn default_on_stale() -> String {
+    "enforce".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDefault {
+    pub action: String,
+    pub upstream: Option<String>,
+}
+
+impl Default for RawDefault {
+    fn default() -> Self {
+        RawDefault { action: "not_found".into(), upstream: None }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemo {
+    pub echo_upstream: String,
+}

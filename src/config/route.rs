@@ -1,0 +1,336 @@
+//! Route and upstream validation: path patterns, extractor specs, platform specs, modes and the
+//! per-route policy knobs.
+//!
+//! Owns the compiled route form (`RouteConfig`) the proxy matches against.
+//! Must not: match requests itself (that is `proxy::route`), or accept a route whose extractor
+//! could never find a value (a path capture its pattern does not define).
+//! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor.
+
+use super::raw::{RawRoute, RawSource, RawUpstream};
+use super::{tls, Problems, UpstreamConfig};
+use crate::filing::Platform;
+use http::Method;
+use regex::Regex;
+
+/// Where an identifier (or the platform name) comes from in a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A named capture of the route's path pattern, percent-decoded once.
+    Path(String),
+    /// A query parameter, percent-decoded once; present twice = ambiguous.
+    Query(String),
+    /// A request header, taken verbatim; present twice = ambiguous.
+    Header(http::HeaderName),
+    /// A JSON body value at this pointer (RFC 6901 tokens, unescaped); a repeated key along the
+    /// path = ambiguous.
+    Json(Vec<String>),
+    /// A urlencoded form body field, decoded once; present twice = ambiguous.
+    Form(String),
+}
+
+impl Source {
+    pub fn reads_body(&self) -> bool {
+        matches!(self, Source::Json(_) | Source::Form(_))
+    }
+
+    /// A short label for error messages: `query:pkg`, `json:/app/id`.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Path(n) => format!("path:{n}"),
+            Source::Query(n) => format!("query:{n}"),
+            Source::Header(h) => format!("header:{h}"),
+            Source::Json(t) => format!("json:/{}", t.join("/")),
+            Source::Form(f) => format!("form:{f}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlatformSpec {
+    Fixed(Platform),
+    From(Source),
+}
+
+#[derive(Clone, Debug)]
+pub enum PathMatcher {
+    Prefix(String),
+    Regex(Regex),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Monitor,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnMissing {
+    /// 400 `identifier_missing`.
+    Reject,
+    /// 451 `identifier_missing`.
+    Block,
+    /// Forward without a filing header (counted).
+    Forward,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnUnknown {
+    /// 451 `not_filed`.
+    Block,
+    /// Forward without a filing header (counted as fail-open).
+    Forward,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnStale {
+    /// Keep deciding from the last good index.
+    Enforce,
+    /// Forward everything (counted and marked).
+    Open,
+    /// 503 `index_stale`.
+    Closed,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteConfig {
+    pub name: String,
+    /// Lowercased host without port; `None` matches any host.
+    pub host: Option<String>,
+    /// Empty matches any method.
+    pub methods: Vec<Method>,
+    pub matcher: PathMatcher,
+    pub upstream: usize,
+    pub platform: PlatformSpec,
+    pub extract: Vec<Source>,
+    pub mode: Mode,
+    pub on_missing: OnMissing,
+    pub on_unknown: OnUnknown,
+    pub on_stale: OnStale,
+}
+
+impl RouteConfig {
+    /// True when deciding needs the request body.
+    pub fn reads_body(&self) -> bool {
+        self.mode != Mode::Off
+            && (self.extract.iter().any(Source::reads_body)
+                || matches!(&self.platform, PlatformSpec::From(s) if s.reads_body()))
+    }
+}
+
+fn choice<T: Copy>(p: &mut Problems<'_>, key: &str, v: &str, options: &[(&str, T)]) -> Option<T> {
+    let found = options.iter().find(|(n, _)| *n == v).map(|(_, t)| *t);
+    if found.is_none() {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        p.add(key, format!("{v:?} is not one of {names:?}"));
+    }
+    found
+}
+
+/// Compiles `/apps/{package}/update` into an anchored regex with named captures.
+fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<Regex> {
+    if !t.starts_with('/') {
+        p.add(key, format!("{t:?} must start with /"));
+        return None;
+    }
+    let mut re = String::from("^");
+    let mut rest = t;
+    while let Some(open) = rest.find('{') {
+        re.push_str(&regex::escape(&rest[..open]));
+        let Some(close) = rest[open..].find('}') else {
+            p.add(key, format!("unclosed {{ in {t:?}"));
+            return None;
+        };
+        let name = &rest[open + 1..open + close];
+        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            p.add(key, format!("capture {{{name}}} must be a name of letters, digits and _"));
+            return None;
+        }
+        re.push_str(&format!("(?P<{name}>[^/]+)"));
+        rest = &rest[open + close + 1..];
+    }
+    if rest.contains('}') {
+        p.add(key, format!("unmatched }} in {t:?}"));
+        return None;
+    }
+    re.push_str(&regex::escape(rest));
+    re.push('$');
+    match Regex::new(&re) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            p.add(key, format!("{t:?}: {e}"));
+            None
+        }
+    }
+}
+
+fn matcher(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Option<PathMatcher> {
+    match (&r.path, &r.prefix, &r.regex) {
+        (Some(t), None, None) => template(p, &format!("{key}.path"), t).map(PathMatcher::Regex),
+        (None, Some(pre), None) if pre.starts_with('/') => Some(PathMatcher::Prefix(pre.clone())),
+        (None, Some(pre), None) => {
+            p.add(&format!("{key}.prefix"), format!("{pre:?} must start with /"));
+            None
+        }
+        (None, None, Some(re)) => match Regex::new(re) {
+            Ok(r) => Some(PathMatcher::Regex(r)),
+            Err(e) => {
+                p.add(&format!("{key}.regex"), format!("bad regex: {e}"));
+                None
+            }
+        },
+        _ => {
+            p.add(key, "set exactly one of path, prefix or regex");
+            None
+        }
+    }
+}
+
+fn captures(m: &PathMatcher) -> Vec<&str> {
+    match m {
+        PathMatcher::Regex(r) => r.capture_names().flatten().collect(),
+        PathMatcher::Prefix(_) => Vec::new(),
+    }
+}
+
+fn source(p: &mut Problems<'_>, key: &str, s: &RawSource, caps: &[&str]) -> Option<Source> {
+    let set = [&s.path, &s.query, &s.header, &s.json, &s.form].iter().filter(|o| o.is_some()).count();
+    if set != 1 {
+        p.add(key, "set exactly one of path, query, header, json or form");
+        return None;
+    }
+    if let Some(c) = &s.path {
+        if !caps.contains(&c.as_str()) {
+            p.add(&format!("{key}.path"), format!("the route's path pattern has no capture named {c:?} (captures: {caps:?})"));
+            return None;
+        }
+        return Some(Source::Path(c.clone()));
+    }
+    if let Some(q) = &s.query {
+        return non_empty(p, &format!("{key}.query"), q).then(|| Source::Query(q.clone()));
+    }
+    if let Some(f) = &s.form {
+        return non_empty(p, &format!("{key}.form"), f).then(|| Source::Form(f.clone()));
+    }
+    if let Some(h) = &s.header {
+        return match http::HeaderName::from_bytes(h.as_bytes()) {
+            Ok(n) => Some(Source::Header(n)),
+            Err(_) => {
+                p.add(&format!("{key}.header"), format!("{h:?} is not a valid header name"));
+                None
+            }
+        };
+    }
+    let ptr = s.json.as_deref().unwrap_or_default();
+    if !ptr.starts_with('/') {
+        p.add(&format!("{key}.json"), format!("{ptr:?} is not a JSON pointer (RFC 6901, e.g. \"/app/package\")"));
+        return None;
+    }
+    let tokens = ptr[1..].split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    Some(Source::Json(tokens))
+}
+
+fn non_empty(p: &mut Problems<'_>, key: &str, v: &str) -> bool {
+    if v.is_empty() {
+        p.add(key, "must not be empty");
+    }
+    !v.is_empty()
+}
+
+pub(super) fn route(p: &mut Problems<'_>, key: &str, r: &RawRoute, upstream: usize) -> Option<RouteConfig> {
+    let m = matcher(p, key, r);
+    let caps: Vec<String> = m.as_ref().map(|m| captures(m).into_iter().map(String::from).collect()).unwrap_or_default();
+    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let methods = r
+        .methods
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| match Method::from_bytes(s.to_ascii_uppercase().as_bytes()) {
+            Ok(m) => Some(m),
+            Err(_) => {
+                p.add(&format!("{key}.methods[{i}]"), format!("{s:?} is not an HTTP method"));
+                None
+            }
+        })
+        .collect();
+    let platform = match (&r.platform, &r.platform_from) {
+        (Some(name), None) => match name.parse::<Platform>() {
+            Ok(pl) => Some(PlatformSpec::Fixed(pl)),
+            Err(e) => {
+                p.add(&format!("{key}.platform"), e.to_string());
+                None
+            }
+        },
+        (None, Some(s)) => source(p, &format!("{key}.platform_from"), s, &caps).map(PlatformSpec::From),
+        _ => {
+            p.add(key, "set exactly one of platform or platform_from");
+            None
+        }
+    };
+    let extract: Vec<Source> = r
+        .extract
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| source(p, &format!("{key}.extract[{i}]"), s, &caps))
+        .collect();
+    let mode = choice(p, &format!("{key}.mode"), &r.mode, &[("enforce", Mode::Enforce), ("monitor", Mode::Monitor), ("off", Mode::Off)]);
+    let on_missing = choice(p, &format!("{key}.on_missing"), &r.on_missing, &[("reject", OnMissing::Reject), ("block", OnMissing::Block), ("forward", OnMissing::Forward)]);
+    let on_unknown = choice(p, &format!("{key}.on_unknown"), &r.on_unknown, &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)]);
+    let on_stale = choice(p, &format!("{key}.on_stale"), &r.on_stale, &[("enforce", OnStale::Enforce), ("open", OnStale::Open), ("closed", OnStale::Closed)]);
+    if mode != Some(Mode::Off) && r.extract.is_empty() {
+        p.add(&format!("{key}.extract"), "a route in enforce or monitor mode needs at least one extractor");
+    }
+    let host = r.host.as_ref().map(|h| h.to_ascii_lowercase());
+    if host.as_deref().is_some_and(|h| h.is_empty() || h.contains(['/', ' '])) {
+        p.add(&format!("{key}.host"), "must be a host name without scheme, path or spaces");
+    }
+    Some(RouteConfig {
+        name: r.name.clone(),
+        host,
+        methods,
+        matcher: m?,
+        upstream,
+        platform: platform?,
+        extract,
+        mode: mode?,
+        on_missing: on_missing?,
+        on_unknown: on_unknown?,
+        on_stale: on_stale?,
+    })
+}
+
+pub(super) fn upstream(p: &mut Problems<'_>, key: &str, u: &RawUpstream) -> Option<UpstreamConfig> {
+    let connect_timeout = p.duration(&format!("{key}.connect_timeout"), &u.connect_timeout);
+    let response_timeout = p.duration(&format!("{key}.response_timeout"), &u.response_timeout);
+    let uri: http::Uri = match u.url.parse() {
+        Ok(uri) => uri,
+        Err(e) => {
+            p.add(&format!("{key}.url"), format!("{:?} is not a URL: {e}", u.url));
+            return None;
+        }
+    };
+    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
+        p.add(&format!("{key}.url"), format!("{:?} needs a scheme and a host, e.g. http://10.0.0.5:8080", u.url));
+        return None;
+    };
+    if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
+        p.add(&format!("{key}.url"), format!("scheme {scheme} is not http or https"));
+        return None;
+    }
+    if uri.query().is_some() {
+        p.add(&format!("{key}.url"), "must not have a query string");
+    }
+    let tls = tls::client_config(p, &format!("{key}.ca_file"), u.ca_file.as_deref())?;
+    Some(UpstreamConfig {
+        name: u.name.clone(),
+        scheme,
+        authority,
+        path_prefix: uri.path().trim_end_matches('/').to_string(),
+        connect_timeout,
+        response_timeout,
+        tls,
+        preserve_host: u.preserve_host,
+    })
+}

@@ -1,0 +1,109 @@
+use super::*;
+
+fn base(dir: &Path) -> String {
+    std::fs::write(dir.join("snap.ndjson"), "").unwrap();
+    r#"[[listener]]
+name = "public"
+address = "127.0.0.1:0"
+
+[index]
+snapshot = "snap.ndjson"
+
+[[upstream]]
+name = "store"
+url = "http://127.0.0.1:9"
+
+[[route]]
+name = "android"
+path = "/apps/{package}"
+upstream = "store"
+platform = "android"
+extract = [{ path = "package" }]
+"#
+    .to_string()
+}
+
+fn errors(text: &str, dir: &Path) -> Vec<ConfigError> {
+    match Config::parse(text, &dir.join("gw.toml")) {
+        Ok(_) => panic!("config should fail:\n{text}"),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn a_minimal_config_validates_with_documented_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::parse(&base(dir.path()), &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(c.routes.len(), 1);
+    assert_eq!(c.limits.max_body_bytes, 1024 * 1024);
+    assert_eq!(c.limits.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.index.snapshot, dir.path().join("snap.ndjson"));
+    assert_eq!(c.admin.addr.to_string(), "127.0.0.1:9901");
+    assert_eq!(c.default, DefaultAction::NotFound);
+    assert_eq!(c.filing_header.as_str(), "icp-filing-number");
+}
+
+#[test]
+fn unknown_key_names_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path()).replace("name = \"store\"", "name = \"store\"\nretries = 3");
+    let e = errors(&text, dir.path());
+    assert_eq!(e[0].line, Some(10), "{e:?}");
+    assert!(e[0].message.contains("unknown field `retries`"), "{e:?}");
+    assert!(e[0].key.starts_with("upstream[0]"), "{e:?}");
+}
+
+#[test]
+fn semantic_errors_are_all_reported_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path())
+        .replace("127.0.0.1:0", "127.0.0.1:http")
+        .replace("upstream = \"store\"", "upstream = \"shop\"")
+        .replace("extract = [{ path = \"package\" }]", "extract = [{ path = \"pkg\" }, { json = \"app\" }]\nmode = \"audit\"")
+        + "\n[listener.tls]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n";
+    let e = errors(&text, dir.path());
+    let show: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    let find = |key: &str| e.iter().find(|x| x.key == key).unwrap_or_else(|| panic!("no error for {key}: {show:#?}"));
+    assert_eq!(find("listener[0].address").line, Some(3));
+    assert_eq!(find("route[0].upstream").line, Some(15));
+    assert!(find("route[0].upstream").message.contains("shop"));
+    assert!(find("route[0].extract[0].path").message.contains("no capture named \"pkg\""));
+    assert!(find("route[0].extract[1].json").message.contains("JSON pointer"));
+    assert!(find("route[0].mode").message.contains("\"audit\""));
+    assert!(find("listener[0].tls.cert").message.contains("missing.pem"));
+    assert!(show[0].starts_with(&dir.path().join("gw.toml").display().to_string()));
+}
+
+#[test]
+fn bad_regex_and_bad_template_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path()).replace("path = \"/apps/{package}\"", "regex = \"^/apps/(?P<package>[^/]+\"");
+    let e = errors(&text, dir.path());
+    assert_eq!(e[0].key, "route[0].regex");
+    assert!(e[0].message.contains("bad regex"));
+    let text = base(dir.path()).replace("/apps/{package}", "/apps/{pack-age}");
+    assert_eq!(errors(&text, dir.path())[0].key, "route[0].path");
+}
+
+#[test]
+fn route_without_upstream_and_default_forward_without_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path()).replace("upstream = \"store\"\nplatform", "platform") + "\n[default]\naction = \"forward\"\n";
+    let e = errors(&text, dir.path());
+    assert!(e.iter().any(|x| x.message.contains("missing field `upstream`")), "{e:?}");
+    let text = base(dir.path()) + "\n[default]\naction = \"forward\"\n";
+    let e = errors(&text, dir.path());
+    assert_eq!(e[0].key, "default.upstream");
+}
+
+#[test]
+fn path_templates_compile_to_anchored_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path()).replace("/apps/{package}", "/v1/{platform}/apps/{package}/update.json");
+    let c = Config::parse(&text, &dir.path().join("gw.toml")).unwrap();
+    let PathMatcher::Regex(re) = &c.routes[0].matcher else { panic!() };
+    let caps = re.captures("/v1/android/apps/com.a.b/update.json").unwrap();
+    assert_eq!(&caps["package"], "com.a.b");
+    assert!(!re.is_match("/v1/android/apps/com.a.b/updateXjson"));
+    assert!(!re.is_match("/v1/android/apps/a/b/update.json"));
+}
