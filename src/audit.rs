@@ -1,0 +1,142 @@
+//! The audit trail: one JSON line per block, monitor and fail-open decision, written by a
+//! dedicated task to a file or stdout, separate from the operational log.
+//!
+//! Owns the record shape and the writer task. Records are queued on a bounded channel; a
+//! request waits for room rather than dropping its record.
+//! Must not: crash or stall the proxy on a write error (it is logged and counted), or lose a
+//! queued record on shutdown (`close` drains and flushes).
+//! Invariant: each line is one complete JSON object followed by `\n`.
+
+use crate::metrics::Metrics;
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRecord {
+    pub decision_id: String,
+    /// RFC 3339 UTC time of the decision.
+    pub time: String,
+    pub listener: String,
+    pub route: String,
+    pub method: String,
+    pub path: String,
+    pub platform: Option<&'static str>,
+    pub identifier: Option<String>,
+    /// Filing numbers involved (the filings found for the identifier).
+    pub filings: Vec<String>,
+    pub decision: &'static str,
+    pub reason: &'static str,
+    pub index_revision: u64,
+    pub client: String,
+}
+
+const QUEUE: usize = 65_536;
+
+/// Handle for queueing audit records; cheap to clone.
+#[derive(Clone)]
+pub struct Audit {
+    tx: mpsc::Sender<AuditRecord>,
+}
+
+/// The writer task; `close` flushes everything queued before it returns.
+pub struct AuditWriter {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Audit {
+    /// Opens the destination (None = stdout) and starts the writer task.
+    pub fn start(path: Option<PathBuf>, metrics: Arc<Metrics>) -> std::io::Result<(Audit, AuditWriter)> {
+        let out: Box<dyn Write + Send> = match &path {
+            None => Box::new(std::io::stdout()),
+            Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let task = tokio::task::spawn_blocking(move || write_loop(rx, std::io::BufWriter::new(out), &metrics));
+        Ok((Audit { tx }, AuditWriter { task }))
+    }
+
+    /// Queues a record, waiting for room if the writer is behind.
+    pub async fn record(&self, r: AuditRecord) {
+        if self.tx.send(r).await.is_err() {
+            tracing::error!(event = "audit_closed", "audit record after the audit trail closed");
+        }
+    }
+}
+
+impl AuditWriter {
+    /// Waits until every record queued before all `Audit` handles were dropped is written and
+    /// flushed.
+    pub async fn close(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, mut out: std::io::BufWriter<Box<dyn Write + Send>>, m: &Metrics) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut batch = vec![first];
+        while let Ok(r) = rx.try_recv() {
+            batch.push(r);
+        }
+        for r in &batch {
+            let mut line = serde_json::to_vec(r).unwrap_or_default();
+            line.push(b'\n');
+            match out.write_all(&line) {
+                Ok(()) => m.audit_records.inc(),
+                Err(e) => {
+                    m.audit_write_failures.inc();
+                    tracing::error!(event = "audit_write_failed", error = %e, decision_id = %r.decision_id);
+                }
+            }
+        }
+        // Flush whenever the queue is drained, so records are on disk while traffic is light.
+        if let Err(e) = out.flush() {
+            m.audit_write_failures.inc();
+            tracing::error!(event = "audit_flush_failed", error = %e);
+        }
+    }
+    let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: usize) -> AuditRecord {
+        AuditRecord {
+            decision_id: format!("d{i}"),
+            time: "2026-01-01T00:00:00Z".into(),
+            listener: "l".into(),
+            route: "r".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            platform: Some("android"),
+            identifier: Some("com.a.b".into()),
+            filings: vec![],
+            decision: "block",
+            reason: "not_filed",
+            index_revision: 1,
+            client: "127.0.0.1:1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_record_is_written_before_close_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let m = Arc::new(Metrics::new());
+        let (audit, writer) = Audit::start(Some(path.clone()), m.clone()).unwrap();
+        for i in 0..1000 {
+            audit.record(rec(i)).await;
+        }
+        drop(audit);
+        writer.close().await;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 1000);
+        assert_eq!(lines[999]["decision_id"], "d999");
+        assert_eq!(m.audit_records.get(), 1000);
+    }
+}

@@ -1,0 +1,180 @@
+//! Stable outcome codes: every non-forwarded answer icpgate gives has exactly one `Code`, and
+//! `Code::status` is the one exhaustive mapping from code to HTTP status.
+//!
+//! Owns the code strings (API contract: clients and dashboards key on them), their statuses and
+//! their Chinese and English messages.
+//! Must not: change a string or a status without a changelog entry; they are pinned by a test.
+//! Invariant: every code maps to exactly one status; 451 only for filing decisions.
+
+use http::StatusCode;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Code {
+    // 451: the filing decision blocks the request.
+    NotFiled,
+    PlatformNotFiled,
+    Cancelled,
+    Revoked,
+    Restricted,
+    SignerNotFiled,
+    NotIdentified,
+    // 400: the request cannot be decided.
+    IdentifierMissing,
+    IdentifierInvalid,
+    PlatformInvalid,
+    AmbiguousRequest,
+    BodyInvalid,
+    // 413
+    BodyTooLarge,
+    // 404
+    NoRoute,
+    // 503
+    IndexStale,
+    // 502 / 504
+    UpstreamUnavailable,
+    UpstreamTimeout,
+}
+
+impl Code {
+    pub const ALL: [Code; 17] = [
+        Code::NotFiled,
+        Code::PlatformNotFiled,
+        Code::Cancelled,
+        Code::Revoked,
+        Code::Restricted,
+        Code::SignerNotFiled,
+        Code::NotIdentified,
+        Code::IdentifierMissing,
+        Code::IdentifierInvalid,
+        Code::PlatformInvalid,
+        Code::AmbiguousRequest,
+        Code::BodyInvalid,
+        Code::BodyTooLarge,
+        Code::NoRoute,
+        Code::IndexStale,
+        Code::UpstreamUnavailable,
+        Code::UpstreamTimeout,
+    ];
+
+    /// The one status table.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::NotFiled
+            | Code::PlatformNotFiled
+            | Code::Cancelled
+            | Code::Revoked
+            | Code::Restricted
+            | Code::SignerNotFiled
+            | Code::NotIdentified => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            Code::IdentifierMissing
+            | Code::IdentifierInvalid
+            | Code::PlatformInvalid
+            | Code::AmbiguousRequest
+            | Code::BodyInvalid => StatusCode::BAD_REQUEST,
+            Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::NoRoute => StatusCode::NOT_FOUND,
+            Code::IndexStale => StatusCode::SERVICE_UNAVAILABLE,
+            Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NotFiled => "not_filed",
+            Code::PlatformNotFiled => "platform_not_filed",
+            Code::Cancelled => "cancelled",
+            Code::Revoked => "revoked",
+            Code::Restricted => "restricted",
+            Code::SignerNotFiled => "signer_not_filed",
+            Code::NotIdentified => "not_identified",
+            Code::IdentifierMissing => "identifier_missing",
+            Code::IdentifierInvalid => "identifier_invalid",
+            Code::PlatformInvalid => "platform_invalid",
+            Code::AmbiguousRequest => "ambiguous_request",
+            Code::BodyInvalid => "body_invalid",
+            Code::BodyTooLarge => "body_too_large",
+            Code::NoRoute => "no_route",
+            Code::IndexStale => "index_stale",
+            Code::UpstreamUnavailable => "upstream_unavailable",
+            Code::UpstreamTimeout => "upstream_timeout",
+        }
+    }
+
+    pub fn message_en(self) -> &'static str {
+        match self {
+            Code::NotFiled => "This app or mini program has no ICP filing for this platform; it cannot be distributed or served.",
+            Code::PlatformNotFiled => "This identifier is filed only for another platform; it has no ICP filing for this platform.",
+            Code::Cancelled => "The ICP filing for this app or mini program has been cancelled.",
+            Code::Revoked => "The ICP filing for this app or mini program has been revoked.",
+            Code::Restricted => "The ICP filing for this app or mini program is restricted by the regulator.",
+            Code::SignerNotFiled => "The package is signed by a certificate that no ICP filing for it lists.",
+            Code::NotIdentified => "The request does not identify an app or mini program, so its ICP filing cannot be checked.",
+            Code::IdentifierMissing => "The request does not carry the app or mini-program identifier this endpoint requires.",
+            Code::IdentifierInvalid => "The app or mini-program identifier does not match its platform's format.",
+            Code::PlatformInvalid => "The platform named in the request is not one icpgate knows.",
+            Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
+            Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
+            Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
+            Code::NoRoute => "No route matches this request.",
+            Code::IndexStale => "The filing index is older than its staleness budget; this endpoint fails closed.",
+            Code::UpstreamUnavailable => "The upstream service could not be reached.",
+            Code::UpstreamTimeout => "The upstream service did not answer in time.",
+        }
+    }
+
+    pub fn message_zh(self) -> &'static str {
+        match self {
+            Code::NotFiled => "该应用或小程序未在本平台完成ICP备案，不得提供分发或服务。",
+            Code::PlatformNotFiled => "该标识仅在其他平台备案，未在本平台完成ICP备案。",
+            Code::Cancelled => "该应用或小程序的ICP备案已注销。",
+            Code::Revoked => "该应用或小程序的ICP备案已被撤销。",
+            Code::Restricted => "该应用或小程序的ICP备案已被限制接入。",
+            Code::SignerNotFiled => "安装包的签名证书不在任何备案信息中。",
+            Code::NotIdentified => "请求未标明应用或小程序，无法核验其ICP备案。",
+            Code::IdentifierMissing => "请求缺少该接口要求的应用或小程序标识。",
+            Code::IdentifierInvalid => "应用或小程序标识格式不符合该平台规则。",
+            Code::PlatformInvalid => "请求中的平台名称无法识别。",
+            Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
+            Code::BodyInvalid => "无法解析请求体以获取应用标识。",
+            Code::BodyTooLarge => "请求体超过该接口的大小限制。",
+            Code::NoRoute => "没有与该请求匹配的路由。",
+            Code::IndexStale => "备案数据已超过允许的更新时限，该接口暂停服务。",
+            Code::UpstreamUnavailable => "无法连接上游服务。",
+            Code::UpstreamTimeout => "上游服务响应超时。",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the public contract: changing a code string or status must change this table.
+    #[test]
+    fn status_table_is_pinned() {
+        let table: Vec<(&str, u16)> = Code::ALL.iter().map(|c| (c.as_str(), c.status().as_u16())).collect();
+        assert_eq!(
+            table,
+            vec![
+                ("not_filed", 451),
+                ("platform_not_filed", 451),
+                ("cancelled", 451),
+                ("revoked", 451),
+                ("restricted", 451),
+                ("signer_not_filed", 451),
+                ("not_identified", 451),
+                ("identifier_missing", 400),
+                ("identifier_invalid", 400),
+                ("platform_invalid", 400),
+                ("ambiguous_request", 400),
+                ("body_invalid", 400),
+                ("body_too_large", 413),
+                ("no_route", 404),
+                ("index_stale", 503),
+                ("upstream_unavailable", 502),
+                ("upstream_timeout", 504),
+            ]
+        );
+    }
+}

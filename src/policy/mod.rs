@@ -1,0 +1,144 @@
+//! Policy: (route, identified app, index revision, freshness) → `Decision` (design.md §4).
+//!
+//! Owns the decision table; blocking is a value here, never an error.
+//! Must not: do I/O, read the request, or consult anything but its arguments, so every row of
+//! the table is a unit test.
+//! Invariant: `Allow` carries at least one active filing for exactly the (platform, id) asked.
+
+use crate::code::Code;
+use crate::config::{Mode, OnMissing, OnStale, OnUnknown, RouteConfig};
+use crate::filing::{FilingNumber, Platform, Status};
+use crate::index::{Hits, Revision};
+
+/// The identity a request claims, after extraction and grammar validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identified {
+    pub platform: Platform,
+    pub id: String,
+}
+
+/// Why a request is forwarded without a filing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassReason {
+    /// Route mode is off: no lookup at all.
+    ModeOff,
+    /// No identifier and the route forwards such requests.
+    MissingForwarded,
+    /// Unknown identifier and the route fails open.
+    UnknownForwarded,
+    /// Index stale and the route fails open.
+    StaleOpen,
+}
+
+impl PassReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassReason::ModeOff => "mode_off",
+            PassReason::MissingForwarded => "identifier_missing_forwarded",
+            PassReason::UnknownForwarded => "not_filed_forwarded",
+            PassReason::StaleOpen => "index_stale_fail_open",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Forward with these active filing numbers attached.
+    Allow(Vec<FilingNumber>),
+    /// Forward with no filing attached.
+    Pass(PassReason),
+    /// Monitor mode: forward, but this is what enforce mode would have answered.
+    Monitor(Code),
+    /// Answer with this code (451 block, 400/413 reject, 503 stale) and never touch the upstream.
+    Refuse(Code),
+}
+
+impl Decision {
+    /// Bounded label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "allow",
+            Decision::Pass(_) => "pass",
+            Decision::Monitor(_) => "monitor",
+            Decision::Refuse(c) if c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS => "block",
+            Decision::Refuse(_) => "reject",
+        }
+    }
+
+    /// Bounded reason label for metrics and audit.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Decision::Allow(_) => "filed",
+            Decision::Pass(r) => r.as_str(),
+            Decision::Monitor(c) | Decision::Refuse(c) => c.as_str(),
+        }
+    }
+}
+
+/// The code for filings that exist but none of which is active: the most severe status wins.
+fn inactive_code(hits: &Hits) -> Code {
+    let worst = hits.iter().map(|h| h.status).max_by_key(|s| match s {
+        Status::Revoked => 3,
+        Status::Restricted => 2,
+        Status::Cancelled => 1,
+        Status::Active => 0,
+    });
+    match worst {
+        Some(Status::Revoked) => Code::Revoked,
+        Some(Status::Restricted) => Code::Restricted,
+        Some(Status::Cancelled) => Code::Cancelled,
+        Some(Status::Active) | None => Code::NotFiled,
+    }
+}
+
+/// The filing decision for an identified (or unidentified) request, before monitor mode.
+fn enforce(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Revision, stale: bool) -> Decision {
+    if stale {
+        match route.on_stale {
+            OnStale::Enforce => {}
+            OnStale::Open => return Decision::Pass(PassReason::StaleOpen),
+            OnStale::Closed => return Decision::Refuse(Code::IndexStale),
+        }
+    }
+    let who = match who {
+        Err(code) => return Decision::Refuse(code),
+        Ok(Some(w)) => w,
+        Ok(None) => {
+            return match route.on_missing {
+                OnMissing::Reject => Decision::Refuse(Code::IdentifierMissing),
+                OnMissing::Block => Decision::Refuse(Code::NotIdentified),
+                OnMissing::Forward => Decision::Pass(PassReason::MissingForwarded),
+            }
+        }
+    };
+    let hits = rev.lookup(who.platform, &who.id);
+    let active: Vec<FilingNumber> = hits.iter().filter(|h| h.status == Status::Active).map(|h| h.number).collect();
+    if !active.is_empty() {
+        return Decision::Allow(active);
+    }
+    if !hits.is_empty() {
+        return Decision::Refuse(inactive_code(&hits));
+    }
+    if rev.filed_elsewhere(who.platform, &who.id).is_some() {
+        return Decision::Refuse(Code::PlatformNotFiled);
+    }
+    match route.on_unknown {
+        OnUnknown::Block => Decision::Refuse(Code::NotFiled),
+        OnUnknown::Forward => Decision::Pass(PassReason::UnknownForwarded),
+    }
+}
+
+/// Decides a request. `who` is the extraction result: an identity, none found, or a 400 code.
+pub fn decide(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Revision, stale: bool) -> Decision {
+    match route.mode {
+        Mode::Off => Decision::Pass(PassReason::ModeOff),
+        Mode::Enforce => enforce(route, who, rev, stale),
+        Mode::Monitor => match enforce(route, who, rev, stale) {
+            Decision::Refuse(code) => Decision::Monitor(code),
+            other => other,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
