@@ -5,6 +5,7 @@ pub mod filing;
 pub mod config;
 pub mod index;
 pub mod code;
+pub mod extract;
 pub mod metrics;
 pub mod policy;
 pub mod audit;

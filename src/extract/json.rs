@@ -1,0 +1,159 @@
+//! JSON pointer extraction that refuses duplicate keys along the pointer path.
+//!
+//! Owns a streaming walk (serde `DeserializeSeed`) that follows the pointer tokens without
+//! building a value tree, skipping everything else with `IgnoredAny`.
+//! Must not: pick one of two values for a repeated key (serde_json's `Value` keeps the last one
+//! silently; that is how an attacker smuggles a second identifier).
+//! Invariant: `Found::Value` is returned only when every object on the path had the key once.
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Found {
+    Value(String),
+    Missing,
+    /// The pointer leads to an object, array or boolean, not an id.
+    NotScalar,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum JsonError {
+    /// The key appears twice in one object on the pointer path.
+    Duplicate(String),
+    /// The body is not JSON.
+    Syntax(String),
+}
+
+const DUP_MARK: &str = "\u{0}duplicate:";
+
+struct Seek<'a>(&'a [String]);
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = Found;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Found, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = Found;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Found, E> {
+        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Found, E> {
+        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Found, E> {
+        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Found, E> {
+        Ok(if self.0.is_empty() { Found::NotScalar } else { Found::Missing })
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found, E> {
+        Ok(if self.0.is_empty() { Found::NotScalar } else { Found::Missing })
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Found, E> {
+        Ok(Found::Missing)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let Some((want, rest)) = self.0.split_first() else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(Found::NotScalar);
+        };
+        let mut found: Option<Found> = None;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == want.as_str() {
+                if found.is_some() {
+                    return Err(de::Error::custom(format!("{DUP_MARK}{want}")));
+                }
+                found = Some(map.next_value_seed(Seek(rest))?);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found.unwrap_or(Found::Missing))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        let Some((want, rest)) = self.0.split_first() else {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            return Ok(Found::NotScalar);
+        };
+        let index: Option<usize> = want.parse().ok().filter(|_| want == "0" || !want.starts_with('0'));
+        let mut found = Found::Missing;
+        let mut i = 0;
+        loop {
+            if Some(i) == index {
+                match seq.next_element_seed(Seek(rest))? {
+                    Some(f) => found = f,
+                    None => break,
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            i += 1;
+        }
+        Ok(found)
+    }
+}
+
+/// Follows `pointer` (unescaped tokens) through `body`.
+pub fn extract(body: &[u8], pointer: &[String]) -> Result<Found, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = Seek(pointer).deserialize(&mut de).and_then(|f| de.end().map(|()| f));
+    found.map_err(|e| {
+        let msg = e.to_string();
+        match msg.find(DUP_MARK) {
+            Some(at) => {
+                let key = msg[at + DUP_MARK.len()..].split(" at line").next().unwrap_or("").to_string();
+                JsonError::Duplicate(key)
+            }
+            None => JsonError::Syntax(msg),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Vec<String> {
+        s[1..].split('/').map(String::from).collect()
+    }
+
+    #[test]
+    fn follows_pointers() {
+        let body = br#"{"x":[1,{"y":2}],"app":{"meta":{"k":null},"package":"com.a.b","n":2021001102642986},"list":[{"id":"a"},{"id":"b"}]}"#;
+        assert_eq!(extract(body, &p("/app/package")), Ok(Found::Value("com.a.b".into())));
+        assert_eq!(extract(body, &p("/app/n")), Ok(Found::Value("2021001102642986".into())));
+        assert_eq!(extract(body, &p("/list/1/id")), Ok(Found::Value("b".into())));
+        assert_eq!(extract(body, &p("/list/01/id")), Ok(Found::Missing));
+        assert_eq!(extract(body, &p("/app/none")), Ok(Found::Missing));
+        assert_eq!(extract(body, &p("/app/meta/k")), Ok(Found::Missing));
+        assert_eq!(extract(body, &p("/app")), Ok(Found::NotScalar));
+    }
+
+    #[test]
+    fn duplicates_on_the_path_are_refused_elsewhere_ignored() {
+        let dup = br#"{"app":{"package":"com.a.b","package":"com.evil.x"}}"#;
+        assert_eq!(extract(dup, &p("/app/package")), Err(JsonError::Duplicate("package".into())));
+        let dup_parent = br#"{"app":{"package":"com.a.b"},"app":{"package":"com.evil.x"}}"#;
+        assert_eq!(extract(dup_parent, &p("/app/package")), Err(JsonError::Duplicate("app".into())));
+        let dup_elsewhere = br#"{"other":1,"other":2,"app":{"package":"com.a.b"}}"#;
+        assert_eq!(extract(dup_elsewhere, &p("/app/package")), Ok(Found::Value("com.a.b".into())));
+    }
+
+    #[test]
+    fn garbage_is_a_syntax_error() {
+        assert!(matches!(extract(b"{\"app\":", &p("/app")), Err(JsonError::Syntax(_))));
+        assert!(matches!(extract(b"{} trailing", &p("/app")), Err(JsonError::Syntax(_))));
+        assert!(matches!(extract(&[0xff, 0xfe], &p("/app")), Err(JsonError::Syntax(_))));
+    }
+}

@@ -1,0 +1,106 @@
+//! Request extractors: find the app identifier (and, where configured, the platform) in the
+//! path, query, headers, JSON body or form body of a request.
+//!
+//! Owns percent-decoding (exactly once, here), duplicate detection per source, and agreement
+//! between sources. Grammar validation of the id against its platform also happens here so the
+//! policy only ever sees well-formed identities.
+//! Must not: read the body itself (the handler passes the bounded, buffered bytes), or guess
+//! between two different values.
+//! Invariant: `identify` returns `Ok(Some)` only for an id valid for its platform that every
+//! configured source that found a value agrees on.
+
+pub mod json;
+
+use crate::code::Code;
+use crate::config::{PlatformSpec, RouteConfig, Source};
+use crate::filing::{validate, Platform};
+use crate::policy::Identified;
+use http::request::Parts;
+use std::borrow::Cow;
+
+/// Path captures of the matched route, raw (still percent-encoded).
+pub type Captures<'a> = &'a [(String, String)];
+
+fn decode(raw: &str) -> Result<Cow<'_, str>, Code> {
+    percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| Code::IdentifierInvalid)
+}
+
+/// The single value `src` yields, `None` if absent. Two occurrences = ambiguous.
+fn value_of(src: &Source, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<String>, Code> {
+    let one = |mut it: Box<dyn Iterator<Item = Result<String, Code>> + '_>| -> Result<Option<String>, Code> {
+        let first = it.next().transpose()?;
+        if it.next().is_some() {
+            return Err(Code::AmbiguousRequest);
+        }
+        Ok(first)
+    };
+    match src {
+        Source::Path(name) => caps
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| decode(v).map(Cow::into_owned))
+            .transpose(),
+        Source::Query(name) => {
+            let q = parts.uri.query().unwrap_or("");
+            one(Box::new(
+                form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| Ok(v.into_owned())),
+            ))
+        }
+        Source::Header(h) => one(Box::new(
+            parts.headers.get_all(h).iter().map(|v| v.to_str().map(str::to_string).map_err(|_| Code::IdentifierInvalid)),
+        )),
+        Source::Form(name) => {
+            let b = body.unwrap_or_default();
+            one(Box::new(form_urlencoded::parse(b).filter(|(k, _)| k == name).map(|(_, v)| Ok(v.into_owned()))))
+        }
+        Source::Json(ptr) => {
+            let b = body.unwrap_or_default();
+            if b.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            match json::extract(b, ptr) {
+                Ok(json::Found::Value(v)) => Ok(Some(v)),
+                Ok(json::Found::Missing) => Ok(None),
+                Ok(json::Found::NotScalar) => Err(Code::IdentifierInvalid),
+                Err(json::JsonError::Duplicate(_)) => Err(Code::AmbiguousRequest),
+                Err(json::JsonError::Syntax(_)) => Err(Code::BodyInvalid),
+            }
+        }
+    }
+}
+
+/// The one value all `sources` agree on; `None` if none has one; ambiguous if they differ.
+fn agreed(sources: &[Source], parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<String>, Code> {
+    let mut found: Option<String> = None;
+    for s in sources {
+        if let Some(v) = value_of(s, parts, caps, body)? {
+            match &found {
+                Some(prev) if *prev != v => return Err(Code::AmbiguousRequest),
+                _ => found = Some(v),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Identifies the app a request is about. `Ok(None)`: no source had an identifier.
+pub fn identify(route: &RouteConfig, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<Identified>, Code> {
+    let Some(id) = agreed(&route.extract, parts, caps, body)? else {
+        return Ok(None);
+    };
+    let platform = match &route.platform {
+        PlatformSpec::Fixed(p) => *p,
+        PlatformSpec::From(src) => match agreed(std::slice::from_ref(src), parts, caps, body)? {
+            Some(name) => name.parse::<Platform>().map_err(|_| Code::PlatformInvalid)?,
+            None => return Err(Code::PlatformInvalid),
+        },
+    };
+    if id.is_empty() {
+        return Ok(None);
+    }
+    validate(platform, &id).map_err(|_| Code::IdentifierInvalid)?;
+    Ok(Some(Identified { platform, id }))
+}
+
+#[cfg(test)]
+mod tests;
