@@ -8,4 +8,5 @@ pub mod code;
 pub mod extract;
 pub mod metrics;
 pub mod policy;
+pub mod proxy;
 pub mod audit;

@@ -73,12 +73,12 @@ pub(super) fn client_config(p: &mut Problems<'_>, key: &str, ca_file: Option<&st
             }
         }
     }
-    let mut c = rustls::ClientConfig::builder_with_provider(provider())
+    let c = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| p.add(key, e.to_string()))
         .ok()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    c.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // ALPN for upstreams is set by the connector from the HTTP versions it enables.
     Some(Arc::new(c))
 }

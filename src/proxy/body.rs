@@ -1,0 +1,125 @@
+//! Body plumbing: the one body type the proxy passes around, bounded reading for extractors,
+//! and replay of a partly read body.
+//!
+//! Owns `ProxyBody`, `read_bounded` and `Prefixed`.
+//! Must not: buffer more than the configured limit, or alter a single byte of what it replays.
+//! Invariant: `Prefixed { prefix, rest }` yields exactly `prefix` followed by `rest`.
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn full(b: impl Into<Bytes>) -> ProxyBody {
+    Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+pub fn empty() -> ProxyBody {
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
+}
+
+pub fn boxed<B>(b: B) -> ProxyBody
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    b.map_err(Into::into).boxed_unsync()
+}
+
+/// What reading a body up to a limit gave.
+pub enum Bounded<B> {
+    /// The whole body, within the limit.
+    Complete(Bytes),
+    /// The limit was passed: what was read so far and the unread rest.
+    TooLarge { prefix: Bytes, rest: B },
+}
+
+/// Reads `body` until it ends or passes `limit` bytes.
+pub async fn read_bounded<B>(mut body: B, limit: usize) -> Result<Bounded<B>, B::Error>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() > limit {
+                return Ok(Bounded::TooLarge { prefix: buf.freeze(), rest: body });
+            }
+        }
+    }
+    Ok(Bounded::Complete(buf.freeze()))
+}
+
+pin_project_lite::pin_project! {
+    /// Already-read bytes followed by the rest of the original body.
+    pub struct Prefixed<B> {
+        prefix: Option<Bytes>,
+        #[pin]
+        rest: B,
+    }
+}
+
+impl<B> Prefixed<B> {
+    pub fn new(prefix: Bytes, rest: B) -> Self {
+        Prefixed { prefix: Some(prefix).filter(|p| !p.is_empty()), rest }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for Prefixed<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.project();
+        if let Some(p) = this.prefix.take() {
+            return Poll::Ready(Some(Ok(Frame::data(p))));
+        }
+        this.rest.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none() && self.rest.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let mut h = self.rest.size_hint();
+        let n = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        h.set_lower(h.lower() + n);
+        if let Some(u) = h.upper() {
+            h.set_upper(u + n);
+        }
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
+        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
+            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p)))).collect();
+        StreamBody::new(futures_util::stream::iter(frames))
+    }
+
+    #[tokio::test]
+    async fn bounded_read_and_replay_are_byte_exact() {
+        match read_bounded(chunks(&[b"abc", b"def"]), 6).await.unwrap() {
+            Bounded::Complete(b) => assert_eq!(&b[..], b"abcdef"),
+            Bounded::TooLarge { .. } => panic!("within limit"),
+        }
+        let Bounded::TooLarge { prefix, rest } = read_bounded(chunks(&[b"abc", b"def", b"ghi"]), 4).await.unwrap() else {
+            panic!("over limit")
+        };
+        assert_eq!(&prefix[..], b"abcdef");
+        let all = Prefixed::new(prefix, rest).collect().await.unwrap().to_bytes();
+        assert_eq!(&all[..], b"abcdefghi");
+    }
+}

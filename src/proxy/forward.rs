@@ -1,0 +1,200 @@
+//! Forwarding to upstreams: one pooled hyper-util client per upstream (plain HTTP or TLS via
+//! rustls, HTTP/1.1 or HTTP/2 by ALPN), request and response header hygiene, timeouts.
+//!
+//! Owns the upstream side of a proxied exchange: URI rewrite, hop-by-hop removal (RFC 9110
+//! §7.6.1), X-Forwarded-For / X-Forwarded-Proto / Via, Host handling, and the classification
+//! of failures into `UpstreamError`.
+//! Must not: buffer bodies (they stream both ways), or let a client-supplied filing header
+//! through (only the gateway may assert a filing).
+//! Invariant: the upstream receives the client's body bytes unchanged.
+
+use super::body::ProxyBody;
+use crate::code::Code;
+use crate::config::UpstreamConfig;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Request, Response, Uri, Version};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::error::Error as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct Upstream {
+    pub cfg: UpstreamConfig,
+    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+}
+
+/// Why an upstream exchange failed; each maps to one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamError {
+    Connect,
+    Timeout,
+    Protocol,
+}
+
+impl UpstreamError {
+    pub fn code(self) -> Code {
+        match self {
+            UpstreamError::Connect | UpstreamError::Protocol => Code::UpstreamUnavailable,
+            UpstreamError::Timeout => Code::UpstreamTimeout,
+        }
+    }
+    pub fn cause(self) -> &'static str {
+        match self {
+            UpstreamError::Connect => "connect",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Protocol => "protocol",
+        }
+    }
+}
+
+/// Facts about the client side that the upstream request carries.
+pub struct ClientSide<'a> {
+    pub peer: SocketAddr,
+    pub tls: bool,
+    pub filing_header: &'a HeaderName,
+    /// The filing numbers to assert, already encoded; `None` asserts nothing.
+    pub filing: Option<HeaderValue>,
+}
+
+const HOP_BY_HOP: [&str; 8] =
+    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization"];
+
+/// Removes hop-by-hop headers, including those the Connection header names.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<HeaderName> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|s| s.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        h.remove(n);
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+fn via_version(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => "1.1",
+    }
+}
+
+fn append(h: &mut HeaderMap, name: HeaderName, add: &str) {
+    let joined = match h.get(&name).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.is_empty() => format!("{prev}, {add}"),
+        _ => add.to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&joined) {
+        h.insert(name, v);
+    }
+}
+
+fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+impl Upstream {
+    pub fn new(cfg: UpstreamConfig) -> Upstream {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(cfg.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*cfg.tls).clone())
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(https);
+        Upstream { cfg, client }
+    }
+
+    fn prepare(&self, parts: &mut Parts, side: &ClientSide<'_>) {
+        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = format!("{}://{}{}{}", self.cfg.scheme, self.cfg.authority, self.cfg.path_prefix, pq);
+        let original_authority = parts.uri.authority().cloned();
+        parts.uri = uri.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+        let h = &mut parts.headers;
+        strip_hop_by_hop(h);
+        h.remove(side.filing_header);
+        if let Some(v) = side.filing.clone() {
+            h.insert(side.filing_header.clone(), v);
+        }
+        if !self.cfg.preserve_host {
+            h.insert(header::HOST, HeaderValue::from_str(self.cfg.authority.as_str()).unwrap_or(HeaderValue::from_static("")));
+        } else if !h.contains_key(header::HOST) {
+            if let Some(a) = original_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+                h.insert(header::HOST, a);
+            }
+        }
+        append(h, HeaderName::from_static("x-forwarded-for"), &side.peer.ip().to_string());
+        h.insert(
+            HeaderName::from_static("x-forwarded-proto"),
+            HeaderValue::from_static(if side.tls { "https" } else { "http" }),
+        );
+        append(h, header::VIA, &format!("{} icpgate", via_version(parts.version)));
+        parts.version = Version::HTTP_11;
+    }
+
+    /// Sends the request upstream and waits for the response head (bounded by
+    /// `response_timeout`). The response body streams afterwards.
+    pub async fn send(&self, mut parts: Parts, body: ProxyBody, side: &ClientSide<'_>) -> Result<Response<Incoming>, UpstreamError> {
+        self.prepare(&mut parts, side);
+        let fut = self.client.request(Request::from_parts(parts, body));
+        match tokio::time::timeout(self.cfg.response_timeout, fut).await {
+            Err(_) => Err(UpstreamError::Timeout),
+            Ok(Ok(mut resp)) => {
+                strip_hop_by_hop(resp.headers_mut());
+                Ok(resp)
+            }
+            Ok(Err(e)) if is_timeout(&e) => Err(UpstreamError::Timeout),
+            Ok(Err(e)) if e.is_connect() => {
+                tracing::warn!(event = "upstream_connect_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source());
+                Err(UpstreamError::Connect)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(event = "upstream_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source());
+                Err(UpstreamError::Protocol)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_connection_tokens_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("transfer-encoding", HeaderValue::from_static("chunked"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["x-kept"]);
+    }
+}

@@ -1,0 +1,244 @@
+//! The request pipeline, top to bottom: route → (bounded body read) → extract → decide →
+//! forward or refuse → one metrics record and, for blocks, monitors and fail-opens, one audit
+//! record.
+//!
+//! Owns the order of those steps and nothing else: each step lives in its own module.
+//! Must not: touch the upstream for a refused request, buffer a body on a route that does not
+//! extract from it, or hold an index revision across the upstream exchange.
+//! Invariant: each request is decided against exactly one index revision.
+
+use super::body::{self, Bounded, ProxyBody};
+use super::forward::{ClientSide, Upstream};
+use super::respond::{self, About};
+use super::route;
+use crate::audit::{Audit, AuditRecord};
+use crate::code::Code;
+use crate::config::{DefaultAction, Mode, RouteConfig};
+use crate::extract;
+use crate::filing::FilingNumber;
+use crate::index::{Index, Revision};
+use crate::metrics::Metrics;
+use crate::policy::{self, Decision, Identified, PassReason};
+use http::{header, HeaderName, HeaderValue, Request, Response};
+use hyper::body::Incoming;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Everything the pipeline reads; shared by all connections.
+pub struct Shared {
+    pub routes: Vec<RouteConfig>,
+    pub default: DefaultAction,
+    pub upstreams: Vec<Upstream>,
+    pub index: Arc<Index>,
+    pub metrics: Arc<Metrics>,
+    pub audit: Audit,
+    pub filing_header: HeaderName,
+    pub filing_on_response: bool,
+    pub max_body_bytes: usize,
+    pub stale_after: Duration,
+}
+
+/// The client connection a request came in on.
+pub struct Conn {
+    pub listener: Arc<str>,
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// Filing numbers travel as percent-encoded UTF-8 so any HTTP stack can carry them.
+const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
+
+fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
+    let joined: Vec<String> = numbers.iter().map(|n| utf8_percent_encode(&n.to_string(), FILING_ENCODE).to_string()).collect();
+    HeaderValue::from_str(&joined.join(",")).ok()
+}
+
+/// True when the request has a body the gateway did not read.
+fn has_body(req_headers: &http::HeaderMap) -> bool {
+    req_headers.contains_key(header::TRANSFER_ENCODING)
+        || req_headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// The request body after the gateway had what it needs from it.
+struct ReadBody {
+    forward: ProxyBody,
+    bytes: Option<bytes::Bytes>,
+    too_large: bool,
+    unread: bool,
+}
+
+async fn read_body(route: &RouteConfig, parts: &http::request::Parts, incoming: Incoming, limit: usize) -> Result<ReadBody, Code> {
+    if !route.reads_body() {
+        return Ok(ReadBody { unread: has_body(&parts.headers), forward: body::boxed(incoming), bytes: None, too_large: false });
+    }
+    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Ok(ReadBody { forward: body::boxed(incoming), bytes: None, too_large: true, unread: true });
+    }
+    match body::read_bounded(incoming, limit).await {
+        Ok(Bounded::Complete(b)) => Ok(ReadBody { forward: body::full(b.clone()), bytes: Some(b), too_large: false, unread: false }),
+        Ok(Bounded::TooLarge { prefix, rest }) => {
+            Ok(ReadBody { forward: body::boxed(body::Prefixed::new(prefix, rest)), bytes: None, too_large: true, unread: true })
+        }
+        Err(_) => Err(Code::BodyInvalid),
+    }
+}
+
+impl Shared {
+    pub async fn handle(self: Arc<Self>, conn: Arc<Conn>, req: Request<Incoming>) -> Response<ProxyBody> {
+        let start = Instant::now();
+        let (parts, incoming) = req.into_parts();
+        let Some((route, caps)) = route::find(&self.routes, &parts) else {
+            return self.unrouted(parts, incoming, &conn, start).await;
+        };
+        let rev = self.index.current();
+        let (read, who) = match read_body(route, &parts, incoming, self.max_body_bytes).await {
+            Err(code) => (None, Err(code)),
+            Ok(r) if route.mode == Mode::Off => (Some(r), Ok(None)),
+            Ok(r) if r.too_large => (Some(r), Err(Code::BodyTooLarge)),
+            Ok(r) => {
+                let who = extract::identify(route, &parts, &caps, r.bytes.as_deref());
+                (Some(r), who)
+            }
+        };
+        let stale = rev.as_of.elapsed().is_ok_and(|age| age > self.stale_after);
+        let decision = policy::decide(route, who.as_ref().map(Option::as_ref).map_err(|c| *c), &rev, stale);
+        let who = who.ok().flatten();
+        let audited = self.audit_if_needed(&decision, route, &parts, who.as_ref(), &rev, &conn).await;
+        let platform = who.as_ref().map_or("none", |w| w.platform.as_str());
+        // A refusal, or a monitored request whose body could not be read: answer here.
+        let forward = match (&decision, read) {
+            (Decision::Refuse(code), r) => Err((*code, r.is_none_or(|r| r.unread))),
+            (_, None) => Err((Code::BodyInvalid, true)),
+            (Decision::Allow(numbers), Some(r)) => Ok((filing_value(numbers), r.forward)),
+            (_, Some(r)) => Ok((None, r.forward)),
+        };
+        drop(rev);
+        let (filing, fwd_body) = match forward {
+            Ok(f) => f,
+            Err((code, close)) => {
+                let filings = audited.as_ref().map(|a| a.filings.clone()).unwrap_or_default();
+                let about = About {
+                    platform: who.as_ref().map(|w| w.platform.as_str()),
+                    identifier: who.as_ref().map(|w| w.id.as_str()),
+                    filings: &filings,
+                    decision_id: audited.as_ref().map(|a| a.decision_id.as_str()),
+                    close,
+                };
+                let label = if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_)) { "reject" } else { decision.label() };
+                self.observe(&route.name, platform, label, code.as_str(), start);
+                return respond::refuse(code, &about);
+            }
+        };
+        match self.forward(route.upstream, parts, fwd_body, &conn, filing.clone()).await {
+            Ok(mut resp) => {
+                if let (true, Some(v)) = (self.filing_on_response, filing) {
+                    resp.headers_mut().insert(self.filing_header.clone(), v);
+                }
+                self.observe(&route.name, platform, decision.label(), decision.reason(), start);
+                resp
+            }
+            Err((label, reason, resp)) => {
+                self.observe(&route.name, platform, label, reason, start);
+                resp
+            }
+        }
+    }
+
+    /// Forwards; on failure returns the metric labels and the 502/504 answer.
+    async fn forward(
+        &self,
+        upstream: usize,
+        parts: http::request::Parts,
+        body: ProxyBody,
+        conn: &Conn,
+        filing: Option<HeaderValue>,
+    ) -> Result<Response<ProxyBody>, (&'static str, &'static str, Response<ProxyBody>)> {
+        let up = &self.upstreams[upstream];
+        let side = ClientSide { peer: conn.peer, tls: conn.tls, filing_header: &self.filing_header, filing };
+        let t = Instant::now();
+        match up.send(parts, body, &side).await {
+            Ok(resp) => {
+                self.metrics.upstream_duration.with_label_values(&[&up.cfg.name]).observe(t.elapsed().as_secs_f64());
+                Ok(resp.map(body::boxed))
+            }
+            Err(e) => {
+                self.metrics.upstream_errors.with_label_values(&[&up.cfg.name, e.cause()]).inc();
+                let code = e.code();
+                Err(("error", code.as_str(), respond::refuse(code, &About::default())))
+            }
+        }
+    }
+
+    async fn unrouted(&self, parts: http::request::Parts, incoming: Incoming, conn: &Conn, start: Instant) -> Response<ProxyBody> {
+        match self.default {
+            DefaultAction::NotFound => {
+                let close = has_body(&parts.headers);
+                self.observe("default", "none", "reject", Code::NoRoute.as_str(), start);
+                respond::refuse(Code::NoRoute, &About { close, ..About::default() })
+            }
+            DefaultAction::Forward(up) => match self.forward(up, parts, body::boxed(incoming), conn, None).await {
+                Ok(r) => {
+                    self.observe("default", "none", "pass", PassReason::ModeOff.as_str(), start);
+                    r
+                }
+                Err((label, reason, r)) => {
+                    self.observe("default", "none", label, reason, start);
+                    r
+                }
+            },
+        }
+    }
+
+    fn observe(&self, route: &str, platform: &str, decision: &str, reason: &str, start: Instant) {
+        self.metrics.requests.with_label_values(&[route, platform, decision, reason]).inc();
+        self.metrics.request_duration.with_label_values(&[route, decision]).observe(start.elapsed().as_secs_f64());
+    }
+
+    /// Writes the audit record for blocks, monitors and fail-opens; returns it for the answer.
+    async fn audit_if_needed(
+        &self,
+        d: &Decision,
+        route: &RouteConfig,
+        parts: &http::request::Parts,
+        who: Option<&Identified>,
+        rev: &Revision,
+        conn: &Conn,
+    ) -> Option<AuditRecord> {
+        let audited = match d {
+            Decision::Refuse(c) => c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            Decision::Monitor(_) => true,
+            Decision::Pass(r) => *r != PassReason::ModeOff,
+            Decision::Allow(_) => false,
+        };
+        if !audited {
+            return None;
+        }
+        let filings = who
+            .map(|w| rev.lookup(w.platform, &w.id).iter().map(|h| format!("{} ({})", h.number, h.status.as_str())).collect())
+            .unwrap_or_default();
+        let rec = AuditRecord {
+            decision_id: uuid::Uuid::now_v7().to_string(),
+            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            listener: conn.listener.to_string(),
+            route: route.name.clone(),
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            platform: who.map(|w| w.platform.as_str()),
+            identifier: who.map(|w| w.id.clone()),
+            filings,
+            decision: d.label(),
+            reason: d.reason(),
+            index_revision: rev.revision,
+            client: conn.peer.to_string(),
+        };
+        self.audit.record(rec.clone()).await;
+        Some(rec)
+    }
+}

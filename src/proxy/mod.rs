@@ -1,0 +1,12 @@
+//! The proxy: request pipeline (`handler`), route matching, body plumbing, forwarding and the
+//! responses the gateway writes itself.
+//!
+//! Must not: know about listeners, TLS or shutdown (that is `server`).
+
+pub mod body;
+pub mod forward;
+pub mod handler;
+pub mod respond;
+pub mod route;
+
+pub use handler::{Conn, Shared};

@@ -1,0 +1,117 @@
+//! Responses icpgate writes itself: the 451 block page (JSON + RFC 7725 Link), 400/413/503
+//! problems, 404 for unrouted requests and 502/504 for upstream failures.
+//!
+//! Owns the JSON body shape, which is an API: `code`, `status`, `reason`, `message_zh`,
+//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `lookup_url`.
+//! Must not: echo anything a client sent beyond the identifier and platform it was judged on.
+//! Invariant: every response it builds has `content-type: application/json` and `cache-control:
+//! no-store`; a 451 always has the `Link: <...>; rel="blocked-by"` header.
+
+use super::body::{full, ProxyBody};
+use crate::code::Code;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+/// The registry where anyone can look a filing up.
+pub const LOOKUP_URL: &str = "https://beian.miit.gov.cn/";
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    code: &'static str,
+    status: u16,
+    reason: &'static str,
+    message_zh: &'static str,
+    message_en: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identifier: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    filings: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision_id: Option<&'a str>,
+    lookup_url: &'static str,
+}
+
+/// What a refusal says about the request it refuses.
+#[derive(Default)]
+pub struct About<'a> {
+    pub platform: Option<&'a str>,
+    pub identifier: Option<&'a str>,
+    pub filings: &'a [String],
+    pub decision_id: Option<&'a str>,
+    /// The request body was left unread: on HTTP/1 the connection cannot be reused.
+    pub close: bool,
+}
+
+fn reason(code: Code) -> &'static str {
+    match code.status() {
+        StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS => "blocked",
+        s if s.is_server_error() => "gateway_error",
+        StatusCode::NOT_FOUND => "not_routed",
+        _ => "bad_request",
+    }
+}
+
+pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
+    let status = code.status();
+    let body = Problem {
+        code: code.as_str(),
+        status: status.as_u16(),
+        reason: reason(code),
+        message_zh: code.message_zh(),
+        message_en: code.message_en(),
+        platform: about.platform,
+        identifier: about.identifier,
+        filings: about.filings,
+        decision_id: about.decision_id,
+        lookup_url: LOOKUP_URL,
+    };
+    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let mut resp = Response::new(full(json));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS {
+        h.insert(header::LINK, HeaderValue::from_static("<https://beian.miit.gov.cn/>; rel=\"blocked-by\""));
+    }
+    if about.close {
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+/// A JSON response for the admin API.
+pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response<ProxyBody> {
+    let mut resp = Response::new(full(serde_json::to_vec_pretty(v).unwrap_or_default()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn block_page_has_link_and_json() {
+        let filings = vec!["京ICP备12345678号-1A".to_string()];
+        let about = About { platform: Some("android"), identifier: Some("com.a.b"), filings: &filings, decision_id: Some("d1"), close: true };
+        let r = refuse(Code::Revoked, &about);
+        assert_eq!(r.status(), 451);
+        assert_eq!(r.headers()[header::LINK], "<https://beian.miit.gov.cn/>; rel=\"blocked-by\"");
+        assert_eq!(r.headers()[header::CONNECTION], "close");
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["code"], "revoked");
+        assert_eq!(v["identifier"], "com.a.b");
+        assert_eq!(v["filings"][0], "京ICP备12345678号-1A");
+        assert_eq!(v["lookup_url"], LOOKUP_URL);
+        let r = refuse(Code::AmbiguousRequest, &About::default());
+        assert_eq!(r.status(), 400);
+        assert!(r.headers().get(header::LINK).is_none());
+    }
+}
