@@ -35,52 +35,84 @@ pub struct AuditRecord {
 
 const QUEUE: usize = 65_536;
 
+enum Msg {
+    Record(Box<AuditRecord>),
+    Close,
+}
+
 /// Handle for queueing audit records; cheap to clone.
 #[derive(Clone)]
 pub struct Audit {
-    tx: mpsc::Sender<AuditRecord>,
+    tx: mpsc::Sender<Msg>,
 }
 
 /// The writer task; `close` flushes everything queued before it returns.
 pub struct AuditWriter {
+    tx: mpsc::Sender<Msg>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Audit {
     /// Opens the destination (None = stdout) and starts the writer task.
-    pub fn start(path: Option<PathBuf>, metrics: Arc<Metrics>) -> std::io::Result<(Audit, AuditWriter)> {
+    pub fn start(
+        path: Option<PathBuf>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Audit, AuditWriter)> {
         let out: Box<dyn Write + Send> = match &path {
             None => Box::new(std::io::stdout()),
-            Some(p) => Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?),
+            Some(p) => Box::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?,
+            ),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || write_loop(rx, std::io::BufWriter::new(out), &metrics));
-        Ok((Audit { tx }, AuditWriter { task }))
+        let task = tokio::task::spawn_blocking(move || {
+            write_loop(rx, std::io::BufWriter::new(out), &metrics)
+        });
+        Ok((Audit { tx: tx.clone() }, AuditWriter { tx, task }))
     }
 
     /// Queues a record, waiting for room if the writer is behind.
     pub async fn record(&self, r: AuditRecord) {
-        if self.tx.send(r).await.is_err() {
-            tracing::error!(event = "audit_closed", "audit record after the audit trail closed");
+        if self.tx.send(Msg::Record(Box::new(r))).await.is_err() {
+            tracing::error!(
+                event = "audit_closed",
+                "audit record after the audit trail closed"
+            );
         }
     }
 }
 
 impl AuditWriter {
-    /// Waits until every record queued before all `Audit` handles were dropped is written and
-    /// flushed.
+    /// Writes and flushes every record queued before this call, then stops the writer. Records
+    /// queued after it are refused (and logged by `record`).
     pub async fn close(self) {
+        let _ = self.tx.send(Msg::Close).await;
         let _ = self.task.await;
     }
 }
 
-fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, mut out: std::io::BufWriter<Box<dyn Write + Send>>, m: &Metrics) {
+fn write_loop(
+    mut rx: mpsc::Receiver<Msg>,
+    mut out: std::io::BufWriter<Box<dyn Write + Send>>,
+    m: &Metrics,
+) {
+    let mut closing = false;
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while let Ok(r) = rx.try_recv() {
             batch.push(r);
         }
-        for r in &batch {
+        for msg in &batch {
+            let r = match msg {
+                Msg::Record(r) => r,
+                Msg::Close => {
+                    closing = true;
+                    continue;
+                }
+            };
             let mut line = serde_json::to_vec(r).unwrap_or_default();
             line.push(b'\n');
             match out.write_all(&line) {
@@ -95,6 +127,10 @@ fn write_loop(mut rx: mpsc::Receiver<AuditRecord>, mut out: std::io::BufWriter<B
         if let Err(e) = out.flush() {
             m.audit_write_failures.inc();
             tracing::error!(event = "audit_flush_failed", error = %e);
+        }
+        if closing {
+            // Refuse new records; the loop still drains what is already queued, then ends.
+            rx.close();
         }
     }
     let _ = out.flush();
@@ -131,10 +167,13 @@ mod tests {
         for i in 0..1000 {
             audit.record(rec(i)).await;
         }
-        drop(audit);
         writer.close().await;
+        audit.record(rec(1000)).await;
         let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
         assert_eq!(lines.len(), 1000);
         assert_eq!(lines[999]["decision_id"], "d999");
         assert_eq!(m.audit_records.get(), 1000);

@@ -153,7 +153,10 @@ mod tests {
     /// Pins the public contract: changing a code string or status must change this table.
     #[test]
     fn status_table_is_pinned() {
-        let table: Vec<(&str, u16)> = Code::ALL.iter().map(|c| (c.as_str(), c.status().as_u16())).collect();
+        let table: Vec<(&str, u16)> = Code::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.status().as_u16()))
+            .collect();
         assert_eq!(
             table,
             vec![

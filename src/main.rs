@@ -1,1 +1,183 @@
-fn main() {}
+#![forbid(unsafe_code)]
+//! The `icpgate` binary: command-line parsing, logging setup and exit codes. Everything else is
+//! in the library; anyhow lives only here.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 64 configuration or usage error (EX_USAGE).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use icpgate::config::Config;
+use icpgate::filing::{validate, Platform};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "icpgate",
+    version,
+    about = "Gateway that enforces China's ICP filing rules for apps and mini programs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a configuration file: exit 0, or 64 listing each problem with file, line and key.
+    CheckConfig { config: PathBuf },
+    /// Look an identifier up in a snapshot file, offline.
+    Lookup {
+        #[arg(long)]
+        snapshot: PathBuf,
+        /// android, ios, harmony, quickapp, wechat, alipay, douyin, baidu, qq or kuaishou.
+        platform: String,
+        id: String,
+    },
+    /// Serve the demo echo upstream (answers with what it received).
+    Echo {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
+}
+
+const EX_USAGE: u8 = 64;
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ICPGATE_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}
+
+fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
+    Config::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        eprintln!(
+            "{} configuration error(s); nothing was started",
+            errors.0.len()
+        );
+        ExitCode::from(EX_USAGE)
+    })
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    let running = icpgate::start(cfg)
+        .await
+        .context("gateway failed to start")?;
+    for (name, addr) in &running.listeners {
+        eprintln!("icpgate: listener {name:?} on http://{addr}");
+    }
+    eprintln!(
+        "icpgate: admin on http://{}  (/metrics /healthz /readyz /v1/status /v1/lookup)",
+        running.admin
+    );
+    if let Some(e) = running.demo_echo {
+        eprintln!("icpgate: demo echo upstream on http://{e}");
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => {
+                // A failed reload is logged by the reloader and leaves the index as it was.
+                let _ = running.reloader.reload().await;
+            }
+        }
+    }
+    running.shutdown();
+    running.wait().await;
+    Ok(())
+}
+
+fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Result<ExitCode> {
+    let platform: Platform = match platform.parse() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EX_USAGE));
+        }
+    };
+    if let Err(e) = validate(platform, id) {
+        eprintln!("{e}");
+        return Ok(ExitCode::from(EX_USAGE));
+    }
+    let (rev, report) = icpgate::index::load_snapshot(snapshot, 1, false)?;
+    for r in &report.rejected_lines {
+        eprintln!("{}:{}: rejected: {}", snapshot.display(), r.line, r.reason);
+    }
+    let out = rev.lookup_report(platform, id);
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if out["filed"] == true {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")
+    };
+    let result: anyhow::Result<ExitCode> = match cli.cmd {
+        Cmd::CheckConfig { config } => match load_config(&config) {
+            Ok(c) => {
+                println!(
+                    "{}: ok ({} listeners, {} routes, {} upstreams)",
+                    config.display(),
+                    c.listeners.len(),
+                    c.routes.len(),
+                    c.upstreams.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(code) => Ok(code),
+        },
+        Cmd::Serve { config } => match load_config(&config) {
+            Err(code) => Ok(code),
+            Ok(cfg) => {
+                init_logging();
+                rt().and_then(|rt| rt.block_on(serve(cfg)))
+                    .map(|()| ExitCode::SUCCESS)
+            }
+        },
+        Cmd::Lookup {
+            snapshot,
+            platform,
+            id,
+        } => lookup(&snapshot, &platform, &id),
+        Cmd::Echo { listen } => {
+            init_logging();
+            rt().and_then(|rt| {
+                rt.block_on(async {
+                    let l = tokio::net::TcpListener::bind(listen)
+                        .await
+                        .with_context(|| format!("cannot bind {listen}"))?;
+                    eprintln!("icpgate: echo upstream on http://{}", l.local_addr()?);
+                    let (_tx, rx) = tokio::sync::watch::channel(false);
+                    icpgate::echo::serve(l, rx).await;
+                    Ok(ExitCode::SUCCESS)
+                })
+            })
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("icpgate: error: {e:#}");
+        ExitCode::from(1)
+    })
+}

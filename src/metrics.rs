@@ -9,8 +9,8 @@
 use crate::filing::{Platform, Status};
 use crate::index::Revision;
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -35,29 +35,38 @@ pub struct Metrics {
     pub audit_write_failures: IntCounter,
 }
 
-const LATENCY_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    r.register(Box::new(c.clone())).expect("metric registered once");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
     c
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("static metric definition");
-    r.register(Box::new(g.clone())).expect("metric registered once");
+    r.register(Box::new(g.clone()))
+        .expect("metric registered once");
     g
 }
 
 fn histogram_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
-    let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()), labels)
-        .expect("static metric definition");
-    r.register(Box::new(h.clone())).expect("metric registered once");
+    let h = HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+    .expect("static metric definition");
+    r.register(Box::new(h.clone()))
+        .expect("metric registered once");
     h
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
-    r.register(Box::new(m.clone())).expect("metric registered once");
+    r.register(Box::new(m.clone()))
+        .expect("metric registered once");
     m
 }
 
@@ -65,24 +74,125 @@ impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new();
         Metrics {
-            requests: counter_vec(&r, "icpgate_requests_total", "Requests by route, platform, decision and reason.", &["route", "platform", "decision", "reason"]),
-            request_duration: histogram_vec(&r, "icpgate_request_duration_seconds", "Time from request head to response head, by route and decision.", &["route", "decision"]),
-            upstream_duration: histogram_vec(&r, "icpgate_upstream_duration_seconds", "Time from forwarding to the upstream's response head.", &["upstream"]),
-            upstream_errors: counter_vec(&r, "icpgate_upstream_errors_total", "Failed upstream exchanges by cause (connect, timeout, protocol).", &["upstream", "cause"]),
-            connections_active: gauge_vec(&r, "icpgate_connections_active", "Open client connections.", &["listener"]),
-            connections_total: counter_vec(&r, "icpgate_connections_total", "Accepted client connections.", &["listener"]),
-            connections_rejected: counter_vec(&r, "icpgate_connections_rejected_total", "Connections closed at accept because max_connections was reached.", &["listener"]),
-            tls_handshake_failures: counter_vec(&r, "icpgate_tls_handshake_failures_total", "TLS handshakes that failed or timed out.", &["listener"]),
-            index_records: gauge_vec(&r, "icpgate_index_records", "Filings in the current index revision listing a platform, by status.", &["platform", "status"]),
-            index_identifiers: gauge_vec(&r, "icpgate_index_identifiers", "Identifiers in the current index revision, by platform.", &["platform"]),
-            index_revision: register(&r, IntGauge::new("icpgate_index_revision", "Revision number of the index being served.").expect("static")),
-            index_last_load: register(&r, Gauge::new("icpgate_index_last_success_timestamp_seconds", "Unix time the served index data was last confirmed current.").expect("static")),
-            index_age: register(&r, Gauge::new("icpgate_index_age_seconds", "Seconds since the served index data was last confirmed current.").expect("static")),
-            index_stale: register(&r, IntGauge::new("icpgate_index_stale", "1 when the index is older than index.stale_after.").expect("static")),
-            index_loads: counter_vec(&r, "icpgate_index_loads_total", "Index loads by result (ok, error).", &["result"]),
-            index_rejected_records: register(&r, IntCounter::new("icpgate_index_rejected_records_total", "Snapshot lines rejected while loading.").expect("static")),
-            audit_records: register(&r, IntCounter::new("icpgate_audit_records_total", "Audit records written.").expect("static")),
-            audit_write_failures: register(&r, IntCounter::new("icpgate_audit_write_failures_total", "Audit records that could not be written.").expect("static")),
+            requests: counter_vec(
+                &r,
+                "icpgate_requests_total",
+                "Requests by route, platform, decision and reason.",
+                &["route", "platform", "decision", "reason"],
+            ),
+            request_duration: histogram_vec(
+                &r,
+                "icpgate_request_duration_seconds",
+                "Time from request head to response head, by route and decision.",
+                &["route", "decision"],
+            ),
+            upstream_duration: histogram_vec(
+                &r,
+                "icpgate_upstream_duration_seconds",
+                "Time from forwarding to the upstream's response head.",
+                &["upstream"],
+            ),
+            upstream_errors: counter_vec(
+                &r,
+                "icpgate_upstream_errors_total",
+                "Failed upstream exchanges by cause (connect, timeout, protocol).",
+                &["upstream", "cause"],
+            ),
+            connections_active: gauge_vec(
+                &r,
+                "icpgate_connections_active",
+                "Open client connections.",
+                &["listener"],
+            ),
+            connections_total: counter_vec(
+                &r,
+                "icpgate_connections_total",
+                "Accepted client connections.",
+                &["listener"],
+            ),
+            connections_rejected: counter_vec(
+                &r,
+                "icpgate_connections_rejected_total",
+                "Connections closed at accept because max_connections was reached.",
+                &["listener"],
+            ),
+            tls_handshake_failures: counter_vec(
+                &r,
+                "icpgate_tls_handshake_failures_total",
+                "TLS handshakes that failed or timed out.",
+                &["listener"],
+            ),
+            index_records: gauge_vec(
+                &r,
+                "icpgate_index_records",
+                "Filings in the current index revision listing a platform, by status.",
+                &["platform", "status"],
+            ),
+            index_identifiers: gauge_vec(
+                &r,
+                "icpgate_index_identifiers",
+                "Identifiers in the current index revision, by platform.",
+                &["platform"],
+            ),
+            index_revision: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_index_revision",
+                    "Revision number of the index being served.",
+                )
+                .expect("static"),
+            ),
+            index_last_load: register(
+                &r,
+                Gauge::new(
+                    "icpgate_index_last_success_timestamp_seconds",
+                    "Unix time the served index data was last confirmed current.",
+                )
+                .expect("static"),
+            ),
+            index_age: register(
+                &r,
+                Gauge::new(
+                    "icpgate_index_age_seconds",
+                    "Seconds since the served index data was last confirmed current.",
+                )
+                .expect("static"),
+            ),
+            index_stale: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_index_stale",
+                    "1 when the index is older than index.stale_after.",
+                )
+                .expect("static"),
+            ),
+            index_loads: counter_vec(
+                &r,
+                "icpgate_index_loads_total",
+                "Index loads by result (ok, error).",
+                &["result"],
+            ),
+            index_rejected_records: register(
+                &r,
+                IntCounter::new(
+                    "icpgate_index_rejected_records_total",
+                    "Snapshot lines rejected while loading.",
+                )
+                .expect("static"),
+            ),
+            audit_records: register(
+                &r,
+                IntCounter::new("icpgate_audit_records_total", "Audit records written.")
+                    .expect("static"),
+            ),
+            audit_write_failures: register(
+                &r,
+                IntCounter::new(
+                    "icpgate_audit_write_failures_total",
+                    "Audit records that could not be written.",
+                )
+                .expect("static"),
+            ),
             registry: r,
         }
     }
@@ -91,14 +201,19 @@ impl Metrics {
     pub fn observe_revision(&self, rev: &Revision) {
         self.index_revision.set(rev.revision as i64);
         for p in Platform::ALL {
-            self.index_identifiers.with_label_values(&[p.as_str()]).set(rev.stats.ids_by[p as usize] as i64);
+            self.index_identifiers
+                .with_label_values(&[p.as_str()])
+                .set(rev.stats.ids_by[p as usize] as i64);
             for s in Status::ALL {
                 self.index_records
                     .with_label_values(&[p.as_str(), s.as_str()])
                     .set(rev.stats.records_by[p as usize][s as usize] as i64);
             }
         }
-        let secs = rev.as_of.duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let secs = rev
+            .as_of
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         self.index_last_load.set(secs);
     }
 
@@ -125,11 +240,16 @@ mod tests {
     #[test]
     fn names_are_prefixed_and_render() {
         let m = Metrics::new();
-        m.requests.with_label_values(&["r", "android", "block", "not_filed"]).inc();
+        m.requests
+            .with_label_values(&["r", "android", "block", "not_filed"])
+            .inc();
         m.observe_revision(&Revision::empty());
         let text = m.render();
         assert!(text.contains("icpgate_requests_total{decision=\"block\",platform=\"android\",reason=\"not_filed\",route=\"r\"} 1"));
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             assert!(line.starts_with("icpgate_"), "{line}");
         }
     }

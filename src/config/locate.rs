@@ -19,12 +19,19 @@ impl Locator {
         if let Ok(doc) = ImDocument::parse(text.to_string()) {
             walk_table(doc.as_table(), "", &mut entries);
         }
-        Locator { text: text.to_string(), entries }
+        Locator {
+            text: text.to_string(),
+            entries,
+        }
     }
 
     /// 1-based line of a byte offset.
     pub fn line_of(&self, offset: usize) -> usize {
-        self.text.as_bytes()[..offset.min(self.text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+        self.text.as_bytes()[..offset.min(self.text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
     }
 
     /// The line where `path` is set, or the line of its closest ancestor that is.

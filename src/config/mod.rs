@@ -13,7 +13,9 @@ mod raw;
 mod route;
 mod tls;
 
-pub use route::{Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source};
+pub use route::{
+    Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
+};
 
 use locate::Locator;
 use raw::RawConfig;
@@ -35,7 +37,14 @@ pub struct ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(l) => write!(f, "{}:{}: {}: {}", self.file.display(), l, self.key, self.message),
+            Some(l) => write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file.display(),
+                l,
+                self.key,
+                self.message
+            ),
             None => write!(f, "{}: {}: {}", self.file.display(), self.key, self.message),
         }
     }
@@ -79,7 +88,10 @@ impl Problems<'_> {
         match humantime::parse_duration(v) {
             Ok(d) => d,
             Err(e) => {
-                self.add(key, format!("{v:?} is not a duration (e.g. \"500ms\", \"10s\", \"2m\"): {e}"));
+                self.add(
+                    key,
+                    format!("{v:?} is not a duration (e.g. \"500ms\", \"10s\", \"2m\"): {e}"),
+                );
                 Duration::ZERO
             }
         }
@@ -95,7 +107,10 @@ impl Problems<'_> {
     pub(crate) fn file_path(&mut self, key: &str, v: &str, must_exist: bool) -> PathBuf {
         let p = self.dir.join(v);
         if must_exist && !p.is_file() {
-            self.add(key, format!("file {} does not exist or is not a file", p.display()));
+            self.add(
+                key,
+                format!("file {} does not exist or is not a file", p.display()),
+            );
         }
         p
     }
@@ -189,7 +204,10 @@ impl Config {
             Ok(r) => r,
             Err(e) => {
                 let (line, key) = match e.span() {
-                    Some(s) => (Some(loc.line_of(s.start)), loc.path_at(s.start).unwrap_or("(document)").to_string()),
+                    Some(s) => (
+                        Some(loc.line_of(s.start)),
+                        loc.path_at(s.start).unwrap_or("(document)").to_string(),
+                    ),
                     None => (None, "(document)".to_string()),
                 };
                 return Err(ConfigErrors(vec![ConfigError {
@@ -200,8 +218,16 @@ impl Config {
                 }]));
             }
         };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let mut p = Problems { file: path, loc: &loc, dir, found: Vec::new() };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut p = Problems {
+            file: path,
+            loc: &loc,
+            dir,
+            found: Vec::new(),
+        };
         let cfg = validate(raw, path, &mut p);
         if p.found.is_empty() {
             Ok(cfg)
@@ -219,11 +245,21 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     for (i, l) in raw.listener.iter().enumerate() {
         let key = format!("listener[{i}]");
         if raw.listener[..i].iter().any(|o| o.name == l.name) {
-            p.add(&format!("{key}.name"), format!("duplicate listener name {:?}", l.name));
+            p.add(
+                &format!("{key}.name"),
+                format!("duplicate listener name {:?}", l.name),
+            );
         }
         let addr = p.addr(&format!("{key}.address"), &l.address);
-        let tls = l.tls.as_ref().and_then(|t| tls::server_config(p, &format!("{key}.tls"), t));
-        listeners.push(ListenerConfig { name: l.name.clone(), addr, tls });
+        let tls = l
+            .tls
+            .as_ref()
+            .and_then(|t| tls::server_config(p, &format!("{key}.tls"), t));
+        listeners.push(ListenerConfig {
+            name: l.name.clone(),
+            addr,
+            tls,
+        });
     }
     let r = &raw.limits;
     let limits = Limits {
@@ -234,13 +270,20 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         max_body_bytes: r.max_body_bytes,
         drain_timeout: p.duration("limits.drain_timeout", &r.drain_timeout),
     };
-    for (k, v) in [("max_connections", r.max_connections), ("max_header_bytes", r.max_header_bytes), ("max_body_bytes", r.max_body_bytes)] {
+    for (k, v) in [
+        ("max_connections", r.max_connections),
+        ("max_header_bytes", r.max_header_bytes),
+        ("max_body_bytes", r.max_body_bytes),
+    ] {
         if v == 0 {
             p.add(&format!("limits.{k}"), "must be greater than 0");
         }
     }
     if limits.max_header_bytes < 8192 && limits.max_header_bytes != 0 {
-        p.add("limits.max_header_bytes", "must be at least 8192 (hyper's minimum read buffer)");
+        p.add(
+            "limits.max_header_bytes",
+            "must be at least 8192 (hyper's minimum read buffer)",
+        );
     }
     let admin = AdminConfig {
         addr: p.addr("admin.address", &raw.admin.address),
@@ -251,18 +294,26 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         bloom: raw.index.bloom,
         stale_after: p.duration("index.stale_after", &raw.index.stale_after),
     };
-    let audit_path = (raw.audit.path != "-").then(|| p.file_path("audit.path", &raw.audit.path, false));
-    let filing_header = http::HeaderName::from_bytes(raw.filing_header.request.as_bytes()).unwrap_or_else(|_| {
-        p.add("filing_header.request", format!("{:?} is not a valid header name", raw.filing_header.request));
-        http::HeaderName::from_static("icp-filing-number")
-    });
+    let audit_path =
+        (raw.audit.path != "-").then(|| p.file_path("audit.path", &raw.audit.path, false));
+    let filing_header = http::HeaderName::from_bytes(raw.filing_header.request.as_bytes())
+        .unwrap_or_else(|_| {
+            p.add(
+                "filing_header.request",
+                format!("{:?} is not a valid header name", raw.filing_header.request),
+            );
+            http::HeaderName::from_static("icp-filing-number")
+        });
     let upstreams: Vec<UpstreamConfig> = raw
         .upstream
         .iter()
         .enumerate()
         .filter_map(|(i, u)| {
             if raw.upstream[..i].iter().any(|o| o.name == u.name) {
-                p.add(&format!("upstream[{i}].name"), format!("duplicate upstream name {:?}", u.name));
+                p.add(
+                    &format!("upstream[{i}].name"),
+                    format!("duplicate upstream name {:?}", u.name),
+                );
             }
             route::upstream(p, &format!("upstream[{i}]"), u)
         })
@@ -270,7 +321,10 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     let names: Vec<&str> = raw.upstream.iter().map(|u| u.name.as_str()).collect();
     let upstream_index = |p: &mut Problems<'_>, key: &str, name: &str| -> usize {
         names.iter().position(|n| *n == name).unwrap_or_else(|| {
-            p.add(key, format!("no [[upstream]] is named {name:?} (defined: {names:?})"));
+            p.add(
+                key,
+                format!("no [[upstream]] is named {name:?} (defined: {names:?})"),
+            );
             0
         })
     };
@@ -278,7 +332,10 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     for (i, r) in raw.route.iter().enumerate() {
         let key = format!("route[{i}]");
         if raw.route[..i].iter().any(|o| o.name == r.name) {
-            p.add(&format!("{key}.name"), format!("duplicate route name {:?}", r.name));
+            p.add(
+                &format!("{key}.name"),
+                format!("duplicate route name {:?}", r.name),
+            );
         }
         let up = upstream_index(p, &format!("{key}.upstream"), &r.upstream);
         if let Some(rc) = route::route(p, &key, r, up) {
@@ -295,11 +352,17 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             }
         },
         other => {
-            p.add("default.action", format!("{other:?} is not \"not_found\" or \"forward\""));
+            p.add(
+                "default.action",
+                format!("{other:?} is not \"not_found\" or \"forward\""),
+            );
             DefaultAction::NotFound
         }
     };
-    let demo_echo = raw.demo.as_ref().map(|d| p.addr("demo.echo_upstream", &d.echo_upstream));
+    let demo_echo = raw
+        .demo
+        .as_ref()
+        .map(|d| p.addr("demo.echo_upstream", &d.echo_upstream));
     Config {
         source: path.to_path_buf(),
         listeners,

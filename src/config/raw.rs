@@ -79,7 +79,11 @@ pub struct RawAdmin {
 
 impl Default for RawAdmin {
     fn default() -> Self {
-        RawAdmin { address: "127.0.0.1:9901".into(), token: None, token_file: None }
+        RawAdmin {
+            address: "127.0.0.1:9901".into(),
+            token: None,
+            token_file: None,
+        }
     }
 }
 
@@ -118,7 +122,10 @@ pub struct RawFilingHeader {
 
 impl Default for RawFilingHeader {
     fn default() -> Self {
-        RawFilingHeader { request: "icp-filing-number".into(), response: false }
+        RawFilingHeader {
+            request: "icp-filing-number".into(),
+            response: false,
+        }
     }
 }
 
@@ -204,7 +211,10 @@ pub struct RawDefault {
 
 impl Default for RawDefault {
     fn default() -> Self {
-        RawDefault { action: "not_found".into(), upstream: None }
+        RawDefault {
+            action: "not_found".into(),
+            upstream: None,
+        }
     }
 }
 

@@ -142,10 +142,16 @@ fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<Regex> {
             return None;
         };
         let name = &rest[open + 1..open + close];
-        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            p.add(key, format!("capture {{{name}}} must be a name of letters, digits and _"));
+            p.add(
+                key,
+                format!("capture {{{name}}} must be a name of letters, digits and _"),
+            );
             return None;
         }
         re.push_str(&format!("(?P<{name}>[^/]+)"));
@@ -171,7 +177,10 @@ fn matcher(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Option<PathMatcher>
         (Some(t), None, None) => template(p, &format!("{key}.path"), t).map(PathMatcher::Regex),
         (None, Some(pre), None) if pre.starts_with('/') => Some(PathMatcher::Prefix(pre.clone())),
         (None, Some(pre), None) => {
-            p.add(&format!("{key}.prefix"), format!("{pre:?} must start with /"));
+            p.add(
+                &format!("{key}.prefix"),
+                format!("{pre:?} must start with /"),
+            );
             None
         }
         (None, None, Some(re)) => match Regex::new(re) {
@@ -196,14 +205,20 @@ fn captures(m: &PathMatcher) -> Vec<&str> {
 }
 
 fn source(p: &mut Problems<'_>, key: &str, s: &RawSource, caps: &[&str]) -> Option<Source> {
-    let set = [&s.path, &s.query, &s.header, &s.json, &s.form].iter().filter(|o| o.is_some()).count();
+    let set = [&s.path, &s.query, &s.header, &s.json, &s.form]
+        .iter()
+        .filter(|o| o.is_some())
+        .count();
     if set != 1 {
         p.add(key, "set exactly one of path, query, header, json or form");
         return None;
     }
     if let Some(c) = &s.path {
         if !caps.contains(&c.as_str()) {
-            p.add(&format!("{key}.path"), format!("the route's path pattern has no capture named {c:?} (captures: {caps:?})"));
+            p.add(
+                &format!("{key}.path"),
+                format!("the route's path pattern has no capture named {c:?} (captures: {caps:?})"),
+            );
             return None;
         }
         return Some(Source::Path(c.clone()));
@@ -218,17 +233,26 @@ fn source(p: &mut Problems<'_>, key: &str, s: &RawSource, caps: &[&str]) -> Opti
         return match http::HeaderName::from_bytes(h.as_bytes()) {
             Ok(n) => Some(Source::Header(n)),
             Err(_) => {
-                p.add(&format!("{key}.header"), format!("{h:?} is not a valid header name"));
+                p.add(
+                    &format!("{key}.header"),
+                    format!("{h:?} is not a valid header name"),
+                );
                 None
             }
         };
     }
     let ptr = s.json.as_deref().unwrap_or_default();
     if !ptr.starts_with('/') {
-        p.add(&format!("{key}.json"), format!("{ptr:?} is not a JSON pointer (RFC 6901, e.g. \"/app/package\")"));
+        p.add(
+            &format!("{key}.json"),
+            format!("{ptr:?} is not a JSON pointer (RFC 6901, e.g. \"/app/package\")"),
+        );
         return None;
     }
-    let tokens = ptr[1..].split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let tokens = ptr[1..]
+        .split('/')
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
     Some(Source::Json(tokens))
 }
 
@@ -239,21 +263,34 @@ fn non_empty(p: &mut Problems<'_>, key: &str, v: &str) -> bool {
     !v.is_empty()
 }
 
-pub(super) fn route(p: &mut Problems<'_>, key: &str, r: &RawRoute, upstream: usize) -> Option<RouteConfig> {
+pub(super) fn route(
+    p: &mut Problems<'_>,
+    key: &str,
+    r: &RawRoute,
+    upstream: usize,
+) -> Option<RouteConfig> {
     let m = matcher(p, key, r);
-    let caps: Vec<String> = m.as_ref().map(|m| captures(m).into_iter().map(String::from).collect()).unwrap_or_default();
+    let caps: Vec<String> = m
+        .as_ref()
+        .map(|m| captures(m).into_iter().map(String::from).collect())
+        .unwrap_or_default();
     let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
     let methods = r
         .methods
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| match Method::from_bytes(s.to_ascii_uppercase().as_bytes()) {
-            Ok(m) => Some(m),
-            Err(_) => {
-                p.add(&format!("{key}.methods[{i}]"), format!("{s:?} is not an HTTP method"));
-                None
-            }
-        })
+        .filter_map(
+            |(i, s)| match Method::from_bytes(s.to_ascii_uppercase().as_bytes()) {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    p.add(
+                        &format!("{key}.methods[{i}]"),
+                        format!("{s:?} is not an HTTP method"),
+                    );
+                    None
+                }
+            },
+        )
         .collect();
     let platform = match (&r.platform, &r.platform_from) {
         (Some(name), None) => match name.parse::<Platform>() {
@@ -263,7 +300,9 @@ pub(super) fn route(p: &mut Problems<'_>, key: &str, r: &RawRoute, upstream: usi
                 None
             }
         },
-        (None, Some(s)) => source(p, &format!("{key}.platform_from"), s, &caps).map(PlatformSpec::From),
+        (None, Some(s)) => {
+            source(p, &format!("{key}.platform_from"), s, &caps).map(PlatformSpec::From)
+        }
         _ => {
             p.add(key, "set exactly one of platform or platform_from");
             None
@@ -275,16 +314,57 @@ pub(super) fn route(p: &mut Problems<'_>, key: &str, r: &RawRoute, upstream: usi
         .enumerate()
         .filter_map(|(i, s)| source(p, &format!("{key}.extract[{i}]"), s, &caps))
         .collect();
-    let mode = choice(p, &format!("{key}.mode"), &r.mode, &[("enforce", Mode::Enforce), ("monitor", Mode::Monitor), ("off", Mode::Off)]);
-    let on_missing = choice(p, &format!("{key}.on_missing"), &r.on_missing, &[("reject", OnMissing::Reject), ("block", OnMissing::Block), ("forward", OnMissing::Forward)]);
-    let on_unknown = choice(p, &format!("{key}.on_unknown"), &r.on_unknown, &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)]);
-    let on_stale = choice(p, &format!("{key}.on_stale"), &r.on_stale, &[("enforce", OnStale::Enforce), ("open", OnStale::Open), ("closed", OnStale::Closed)]);
+    let mode = choice(
+        p,
+        &format!("{key}.mode"),
+        &r.mode,
+        &[
+            ("enforce", Mode::Enforce),
+            ("monitor", Mode::Monitor),
+            ("off", Mode::Off),
+        ],
+    );
+    let on_missing = choice(
+        p,
+        &format!("{key}.on_missing"),
+        &r.on_missing,
+        &[
+            ("reject", OnMissing::Reject),
+            ("block", OnMissing::Block),
+            ("forward", OnMissing::Forward),
+        ],
+    );
+    let on_unknown = choice(
+        p,
+        &format!("{key}.on_unknown"),
+        &r.on_unknown,
+        &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)],
+    );
+    let on_stale = choice(
+        p,
+        &format!("{key}.on_stale"),
+        &r.on_stale,
+        &[
+            ("enforce", OnStale::Enforce),
+            ("open", OnStale::Open),
+            ("closed", OnStale::Closed),
+        ],
+    );
     if mode != Some(Mode::Off) && r.extract.is_empty() {
-        p.add(&format!("{key}.extract"), "a route in enforce or monitor mode needs at least one extractor");
+        p.add(
+            &format!("{key}.extract"),
+            "a route in enforce or monitor mode needs at least one extractor",
+        );
     }
     let host = r.host.as_ref().map(|h| h.to_ascii_lowercase());
-    if host.as_deref().is_some_and(|h| h.is_empty() || h.contains(['/', ' '])) {
-        p.add(&format!("{key}.host"), "must be a host name without scheme, path or spaces");
+    if host
+        .as_deref()
+        .is_some_and(|h| h.is_empty() || h.contains(['/', ' ']))
+    {
+        p.add(
+            &format!("{key}.host"),
+            "must be a host name without scheme, path or spaces",
+        );
     }
     Some(RouteConfig {
         name: r.name.clone(),
@@ -307,16 +387,28 @@ pub(super) fn upstream(p: &mut Problems<'_>, key: &str, u: &RawUpstream) -> Opti
     let uri: http::Uri = match u.url.parse() {
         Ok(uri) => uri,
         Err(e) => {
-            p.add(&format!("{key}.url"), format!("{:?} is not a URL: {e}", u.url));
+            p.add(
+                &format!("{key}.url"),
+                format!("{:?} is not a URL: {e}", u.url),
+            );
             return None;
         }
     };
     let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
-        p.add(&format!("{key}.url"), format!("{:?} needs a scheme and a host, e.g. http://10.0.0.5:8080", u.url));
+        p.add(
+            &format!("{key}.url"),
+            format!(
+                "{:?} needs a scheme and a host, e.g. http://10.0.0.5:8080",
+                u.url
+            ),
+        );
         return None;
     };
     if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
-        p.add(&format!("{key}.url"), format!("scheme {scheme} is not http or https"));
+        p.add(
+            &format!("{key}.url"),
+            format!("scheme {scheme} is not http or https"),
+        );
         return None;
     }
     if uri.query().is_some() {

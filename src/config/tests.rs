@@ -59,16 +59,27 @@ fn semantic_errors_are_all_reported_with_lines() {
     let text = base(dir.path())
         .replace("127.0.0.1:0", "127.0.0.1:http")
         .replace("upstream = \"store\"", "upstream = \"shop\"")
-        .replace("extract = [{ path = \"package\" }]", "extract = [{ path = \"pkg\" }, { json = \"app\" }]\nmode = \"audit\"")
+        .replace(
+            "extract = [{ path = \"package\" }]",
+            "extract = [{ path = \"pkg\" }, { json = \"app\" }]\nmode = \"audit\"",
+        )
         + "\n[listener.tls]\ncert = \"missing.pem\"\nkey = \"missing.key\"\n";
     let e = errors(&text, dir.path());
     let show: Vec<String> = e.iter().map(|e| e.to_string()).collect();
-    let find = |key: &str| e.iter().find(|x| x.key == key).unwrap_or_else(|| panic!("no error for {key}: {show:#?}"));
+    let find = |key: &str| {
+        e.iter()
+            .find(|x| x.key == key)
+            .unwrap_or_else(|| panic!("no error for {key}: {show:#?}"))
+    };
     assert_eq!(find("listener[0].address").line, Some(3));
     assert_eq!(find("route[0].upstream").line, Some(15));
     assert!(find("route[0].upstream").message.contains("shop"));
-    assert!(find("route[0].extract[0].path").message.contains("no capture named \"pkg\""));
-    assert!(find("route[0].extract[1].json").message.contains("JSON pointer"));
+    assert!(find("route[0].extract[0].path")
+        .message
+        .contains("no capture named \"pkg\""));
+    assert!(find("route[0].extract[1].json")
+        .message
+        .contains("JSON pointer"));
     assert!(find("route[0].mode").message.contains("\"audit\""));
     assert!(find("listener[0].tls.cert").message.contains("missing.pem"));
     assert!(show[0].starts_with(&dir.path().join("gw.toml").display().to_string()));
@@ -77,7 +88,10 @@ fn semantic_errors_are_all_reported_with_lines() {
 #[test]
 fn bad_regex_and_bad_template_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let text = base(dir.path()).replace("path = \"/apps/{package}\"", "regex = \"^/apps/(?P<package>[^/]+\"");
+    let text = base(dir.path()).replace(
+        "path = \"/apps/{package}\"",
+        "regex = \"^/apps/(?P<package>[^/]+\"",
+    );
     let e = errors(&text, dir.path());
     assert_eq!(e[0].key, "route[0].regex");
     assert!(e[0].message.contains("bad regex"));
@@ -88,9 +102,14 @@ fn bad_regex_and_bad_template_are_rejected() {
 #[test]
 fn route_without_upstream_and_default_forward_without_upstream() {
     let dir = tempfile::tempdir().unwrap();
-    let text = base(dir.path()).replace("upstream = \"store\"\nplatform", "platform") + "\n[default]\naction = \"forward\"\n";
+    let text = base(dir.path()).replace("upstream = \"store\"\nplatform", "platform")
+        + "\n[default]\naction = \"forward\"\n";
     let e = errors(&text, dir.path());
-    assert!(e.iter().any(|x| x.message.contains("missing field `upstream`")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|x| x.message.contains("missing field `upstream`")),
+        "{e:?}"
+    );
     let text = base(dir.path()) + "\n[default]\naction = \"forward\"\n";
     let e = errors(&text, dir.path());
     assert_eq!(e[0].key, "default.upstream");
@@ -99,9 +118,14 @@ fn route_without_upstream_and_default_forward_without_upstream() {
 #[test]
 fn path_templates_compile_to_anchored_captures() {
     let dir = tempfile::tempdir().unwrap();
-    let text = base(dir.path()).replace("/apps/{package}", "/v1/{platform}/apps/{package}/update.json");
+    let text = base(dir.path()).replace(
+        "/apps/{package}",
+        "/v1/{platform}/apps/{package}/update.json",
+    );
     let c = Config::parse(&text, &dir.path().join("gw.toml")).unwrap();
-    let PathMatcher::Regex(re) = &c.routes[0].matcher else { panic!() };
+    let PathMatcher::Regex(re) = &c.routes[0].matcher else {
+        panic!()
+    };
     let caps = re.captures("/v1/android/apps/com.a.b/update.json").unwrap();
     assert_eq!(&caps["package"], "com.a.b");
     assert!(!re.is_match("/v1/android/apps/com.a.b/updateXjson"));

@@ -33,12 +33,21 @@ fn certs(p: &mut Problems<'_>, key: &str, file: &str) -> Option<Vec<CertificateD
     }
 }
 
-pub(super) fn server_config(p: &mut Problems<'_>, key: &str, t: &RawTls) -> Option<Arc<rustls::ServerConfig>> {
+pub(super) fn server_config(
+    p: &mut Problems<'_>,
+    key: &str,
+    t: &RawTls,
+) -> Option<Arc<rustls::ServerConfig>> {
     let chain = certs(p, &format!("{key}.cert"), &t.cert);
     let key_path = p.file_path(&format!("{key}.key"), &t.key, true);
     let pk = if key_path.is_file() {
         PrivateKeyDer::from_pem_file(&key_path)
-            .map_err(|e| p.add(&format!("{key}.key"), format!("{}: no usable private key: {e}", key_path.display())))
+            .map_err(|e| {
+                p.add(
+                    &format!("{key}.key"),
+                    format!("{}: no usable private key: {e}", key_path.display()),
+                )
+            })
             .ok()
     } else {
         None
@@ -54,13 +63,20 @@ pub(super) fn server_config(p: &mut Problems<'_>, key: &str, t: &RawTls) -> Opti
             Some(Arc::new(c))
         }
         Err(e) => {
-            p.add(key, format!("certificate and key do not form a usable pair: {e}"));
+            p.add(
+                key,
+                format!("certificate and key do not form a usable pair: {e}"),
+            );
             None
         }
     }
 }
 
-pub(super) fn client_config(p: &mut Problems<'_>, key: &str, ca_file: Option<&str>) -> Option<Arc<rustls::ClientConfig>> {
+pub(super) fn client_config(
+    p: &mut Problems<'_>,
+    key: &str,
+    ca_file: Option<&str>,
+) -> Option<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     match ca_file {
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),

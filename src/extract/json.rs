@@ -44,19 +44,39 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Found, E> {
-        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+        Ok(if self.0.is_empty() {
+            Found::Value(v.to_string())
+        } else {
+            Found::Missing
+        })
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Found, E> {
-        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+        Ok(if self.0.is_empty() {
+            Found::Value(v.to_string())
+        } else {
+            Found::Missing
+        })
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Found, E> {
-        Ok(if self.0.is_empty() { Found::Value(v.to_string()) } else { Found::Missing })
+        Ok(if self.0.is_empty() {
+            Found::Value(v.to_string())
+        } else {
+            Found::Missing
+        })
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Found, E> {
-        Ok(if self.0.is_empty() { Found::NotScalar } else { Found::Missing })
+        Ok(if self.0.is_empty() {
+            Found::NotScalar
+        } else {
+            Found::Missing
+        })
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Found, E> {
-        Ok(if self.0.is_empty() { Found::NotScalar } else { Found::Missing })
+        Ok(if self.0.is_empty() {
+            Found::NotScalar
+        } else {
+            Found::Missing
+        })
     }
     fn visit_unit<E: de::Error>(self) -> Result<Found, E> {
         Ok(Found::Missing)
@@ -86,7 +106,10 @@ impl<'de> Visitor<'de> for Seek<'_> {
             while seq.next_element::<IgnoredAny>()?.is_some() {}
             return Ok(Found::NotScalar);
         };
-        let index: Option<usize> = want.parse().ok().filter(|_| want == "0" || !want.starts_with('0'));
+        let index: Option<usize> = want
+            .parse()
+            .ok()
+            .filter(|_| want == "0" || !want.starts_with('0'));
         let mut found = Found::Missing;
         let mut i = 0;
         loop {
@@ -107,12 +130,18 @@ impl<'de> Visitor<'de> for Seek<'_> {
 /// Follows `pointer` (unescaped tokens) through `body`.
 pub fn extract(body: &[u8], pointer: &[String]) -> Result<Found, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let found = Seek(pointer).deserialize(&mut de).and_then(|f| de.end().map(|()| f));
+    let found = Seek(pointer)
+        .deserialize(&mut de)
+        .and_then(|f| de.end().map(|()| f));
     found.map_err(|e| {
         let msg = e.to_string();
         match msg.find(DUP_MARK) {
             Some(at) => {
-                let key = msg[at + DUP_MARK.len()..].split(" at line").next().unwrap_or("").to_string();
+                let key = msg[at + DUP_MARK.len()..]
+                    .split(" at line")
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 JsonError::Duplicate(key)
             }
             None => JsonError::Syntax(msg),
@@ -131,9 +160,18 @@ mod tests {
     #[test]
     fn follows_pointers() {
         let body = br#"{"x":[1,{"y":2}],"app":{"meta":{"k":null},"package":"com.a.b","n":2021001102642986},"list":[{"id":"a"},{"id":"b"}]}"#;
-        assert_eq!(extract(body, &p("/app/package")), Ok(Found::Value("com.a.b".into())));
-        assert_eq!(extract(body, &p("/app/n")), Ok(Found::Value("2021001102642986".into())));
-        assert_eq!(extract(body, &p("/list/1/id")), Ok(Found::Value("b".into())));
+        assert_eq!(
+            extract(body, &p("/app/package")),
+            Ok(Found::Value("com.a.b".into()))
+        );
+        assert_eq!(
+            extract(body, &p("/app/n")),
+            Ok(Found::Value("2021001102642986".into()))
+        );
+        assert_eq!(
+            extract(body, &p("/list/1/id")),
+            Ok(Found::Value("b".into()))
+        );
         assert_eq!(extract(body, &p("/list/01/id")), Ok(Found::Missing));
         assert_eq!(extract(body, &p("/app/none")), Ok(Found::Missing));
         assert_eq!(extract(body, &p("/app/meta/k")), Ok(Found::Missing));
@@ -143,17 +181,35 @@ mod tests {
     #[test]
     fn duplicates_on_the_path_are_refused_elsewhere_ignored() {
         let dup = br#"{"app":{"package":"com.a.b","package":"com.evil.x"}}"#;
-        assert_eq!(extract(dup, &p("/app/package")), Err(JsonError::Duplicate("package".into())));
+        assert_eq!(
+            extract(dup, &p("/app/package")),
+            Err(JsonError::Duplicate("package".into()))
+        );
         let dup_parent = br#"{"app":{"package":"com.a.b"},"app":{"package":"com.evil.x"}}"#;
-        assert_eq!(extract(dup_parent, &p("/app/package")), Err(JsonError::Duplicate("app".into())));
+        assert_eq!(
+            extract(dup_parent, &p("/app/package")),
+            Err(JsonError::Duplicate("app".into()))
+        );
         let dup_elsewhere = br#"{"other":1,"other":2,"app":{"package":"com.a.b"}}"#;
-        assert_eq!(extract(dup_elsewhere, &p("/app/package")), Ok(Found::Value("com.a.b".into())));
+        assert_eq!(
+            extract(dup_elsewhere, &p("/app/package")),
+            Ok(Found::Value("com.a.b".into()))
+        );
     }
 
     #[test]
     fn garbage_is_a_syntax_error() {
-        assert!(matches!(extract(b"{\"app\":", &p("/app")), Err(JsonError::Syntax(_))));
-        assert!(matches!(extract(b"{} trailing", &p("/app")), Err(JsonError::Syntax(_))));
-        assert!(matches!(extract(&[0xff, 0xfe], &p("/app")), Err(JsonError::Syntax(_))));
+        assert!(matches!(
+            extract(b"{\"app\":", &p("/app")),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            extract(b"{} trailing", &p("/app")),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            extract(&[0xff, 0xfe], &p("/app")),
+            Err(JsonError::Syntax(_))
+        ));
     }
 }

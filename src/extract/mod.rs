@@ -22,11 +22,18 @@ use std::borrow::Cow;
 pub type Captures<'a> = &'a [(String, String)];
 
 fn decode(raw: &str) -> Result<Cow<'_, str>, Code> {
-    percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| Code::IdentifierInvalid)
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| Code::IdentifierInvalid)
 }
 
 /// The single value `src` yields, `None` if absent. Two occurrences = ambiguous.
-fn value_of(src: &Source, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<String>, Code> {
+fn value_of(
+    src: &Source,
+    parts: &Parts,
+    caps: Captures<'_>,
+    body: Option<&[u8]>,
+) -> Result<Option<String>, Code> {
     let one = |mut it: Box<dyn Iterator<Item = Result<String, Code>> + '_>| -> Result<Option<String>, Code> {
         let first = it.next().transpose()?;
         if it.next().is_some() {
@@ -43,15 +50,23 @@ fn value_of(src: &Source, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>
         Source::Query(name) => {
             let q = parts.uri.query().unwrap_or("");
             one(Box::new(
-                form_urlencoded::parse(q.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| Ok(v.into_owned())),
+                form_urlencoded::parse(q.as_bytes())
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| Ok(v.into_owned())),
             ))
         }
-        Source::Header(h) => one(Box::new(
-            parts.headers.get_all(h).iter().map(|v| v.to_str().map(str::to_string).map_err(|_| Code::IdentifierInvalid)),
-        )),
+        Source::Header(h) => one(Box::new(parts.headers.get_all(h).iter().map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| Code::IdentifierInvalid)
+        }))),
         Source::Form(name) => {
             let b = body.unwrap_or_default();
-            one(Box::new(form_urlencoded::parse(b).filter(|(k, _)| k == name).map(|(_, v)| Ok(v.into_owned()))))
+            one(Box::new(
+                form_urlencoded::parse(b)
+                    .filter(|(k, _)| k == name)
+                    .map(|(_, v)| Ok(v.into_owned())),
+            ))
         }
         Source::Json(ptr) => {
             let b = body.unwrap_or_default();
@@ -70,7 +85,12 @@ fn value_of(src: &Source, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>
 }
 
 /// The one value all `sources` agree on; `None` if none has one; ambiguous if they differ.
-fn agreed(sources: &[Source], parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<String>, Code> {
+fn agreed(
+    sources: &[Source],
+    parts: &Parts,
+    caps: Captures<'_>,
+    body: Option<&[u8]>,
+) -> Result<Option<String>, Code> {
     let mut found: Option<String> = None;
     for s in sources {
         if let Some(v) = value_of(s, parts, caps, body)? {
@@ -84,14 +104,21 @@ fn agreed(sources: &[Source], parts: &Parts, caps: Captures<'_>, body: Option<&[
 }
 
 /// Identifies the app a request is about. `Ok(None)`: no source had an identifier.
-pub fn identify(route: &RouteConfig, parts: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<Identified>, Code> {
+pub fn identify(
+    route: &RouteConfig,
+    parts: &Parts,
+    caps: Captures<'_>,
+    body: Option<&[u8]>,
+) -> Result<Option<Identified>, Code> {
     let Some(id) = agreed(&route.extract, parts, caps, body)? else {
         return Ok(None);
     };
     let platform = match &route.platform {
         PlatformSpec::Fixed(p) => *p,
         PlatformSpec::From(src) => match agreed(std::slice::from_ref(src), parts, caps, body)? {
-            Some(name) => name.parse::<Platform>().map_err(|_| Code::PlatformInvalid)?,
+            Some(name) => name
+                .parse::<Platform>()
+                .map_err(|_| Code::PlatformInvalid)?,
             None => return Err(Code::PlatformInvalid),
         },
     };

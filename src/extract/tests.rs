@@ -29,25 +29,55 @@ fn android(extract: Vec<Source>) -> RouteConfig {
     route(PlatformSpec::Fixed(Platform::Android), extract)
 }
 
-fn id(r: &RouteConfig, p: &Parts, caps: Captures<'_>, body: Option<&[u8]>) -> Result<Option<String>, Code> {
+fn id(
+    r: &RouteConfig,
+    p: &Parts,
+    caps: Captures<'_>,
+    body: Option<&[u8]>,
+) -> Result<Option<String>, Code> {
     identify(r, p, caps, body).map(|o| o.map(|i| i.id))
 }
 
 #[test]
 fn each_source_finds_and_decodes_once() {
     let q = android(vec![Source::Query("pkg".into())]);
-    assert_eq!(id(&q, &parts("/x?a=1&pkg=com.a%2Eb", &[]), &[], None), Ok(Some("com.a.b".into())));
+    assert_eq!(
+        id(&q, &parts("/x?a=1&pkg=com.a%2Eb", &[]), &[], None),
+        Ok(Some("com.a.b".into()))
+    );
     // %252E decodes once to %2E, which is not a valid package name.
-    assert_eq!(id(&q, &parts("/x?pkg=com.a%252Eb", &[]), &[], None), Err(Code::IdentifierInvalid));
-    let h = android(vec![Source::Header(http::HeaderName::from_static("x-app-id"))]);
-    assert_eq!(id(&h, &parts("/", &[("x-app-id", "com.a.b")]), &[], None), Ok(Some("com.a.b".into())));
+    assert_eq!(
+        id(&q, &parts("/x?pkg=com.a%252Eb", &[]), &[], None),
+        Err(Code::IdentifierInvalid)
+    );
+    let h = android(vec![Source::Header(http::HeaderName::from_static(
+        "x-app-id",
+    ))]);
+    assert_eq!(
+        id(&h, &parts("/", &[("x-app-id", "com.a.b")]), &[], None),
+        Ok(Some("com.a.b".into()))
+    );
     let pth = android(vec![Source::Path("package".into())]);
     let caps = [("package".to_string(), "com.a%2Eb".to_string())];
-    assert_eq!(id(&pth, &parts("/", &[]), &caps, None), Ok(Some("com.a.b".into())));
+    assert_eq!(
+        id(&pth, &parts("/", &[]), &caps, None),
+        Ok(Some("com.a.b".into()))
+    );
     let f = android(vec![Source::Form("package".into())]);
-    assert_eq!(id(&f, &parts("/", &[]), &[], Some(b"x=1&package=com.a.b")), Ok(Some("com.a.b".into())));
+    assert_eq!(
+        id(&f, &parts("/", &[]), &[], Some(b"x=1&package=com.a.b")),
+        Ok(Some("com.a.b".into()))
+    );
     let j = android(vec![Source::Json(vec!["app".into(), "id".into()])]);
-    assert_eq!(id(&j, &parts("/", &[]), &[], Some(br#"{"app":{"id":"com.a.b"}}"#)), Ok(Some("com.a.b".into())));
+    assert_eq!(
+        id(
+            &j,
+            &parts("/", &[]),
+            &[],
+            Some(br#"{"app":{"id":"com.a.b"}}"#)
+        ),
+        Ok(Some("com.a.b".into()))
+    );
 }
 
 #[test]
@@ -55,30 +85,90 @@ fn missing_invalid_and_ambiguous() {
     let q = android(vec![Source::Query("pkg".into())]);
     assert_eq!(id(&q, &parts("/x?other=1", &[]), &[], None), Ok(None));
     assert_eq!(id(&q, &parts("/x?pkg=", &[]), &[], None), Ok(None));
-    assert_eq!(id(&q, &parts("/x?pkg=not_a_package", &[]), &[], None), Err(Code::IdentifierInvalid));
-    assert_eq!(id(&q, &parts("/x?pkg=com.a.b&pkg=com.a.b", &[]), &[], None), Err(Code::AmbiguousRequest));
-    let h = android(vec![Source::Header(http::HeaderName::from_static("x-app-id"))]);
-    assert_eq!(id(&h, &parts("/", &[("x-app-id", "com.a.b"), ("x-app-id", "com.c.d")]), &[], None), Err(Code::AmbiguousRequest));
+    assert_eq!(
+        id(&q, &parts("/x?pkg=not_a_package", &[]), &[], None),
+        Err(Code::IdentifierInvalid)
+    );
+    assert_eq!(
+        id(&q, &parts("/x?pkg=com.a.b&pkg=com.a.b", &[]), &[], None),
+        Err(Code::AmbiguousRequest)
+    );
+    let h = android(vec![Source::Header(http::HeaderName::from_static(
+        "x-app-id",
+    ))]);
+    assert_eq!(
+        id(
+            &h,
+            &parts("/", &[("x-app-id", "com.a.b"), ("x-app-id", "com.c.d")]),
+            &[],
+            None
+        ),
+        Err(Code::AmbiguousRequest)
+    );
     let j = android(vec![Source::Json(vec!["id".into()])]);
-    assert_eq!(id(&j, &parts("/", &[]), &[], Some(br#"{"id":"com.a.b","id":"com.c.d"}"#)), Err(Code::AmbiguousRequest));
-    assert_eq!(id(&j, &parts("/", &[]), &[], Some(b"{oops")), Err(Code::BodyInvalid));
-    assert_eq!(id(&j, &parts("/", &[]), &[], Some(br#"{"id":{"x":1}}"#)), Err(Code::IdentifierInvalid));
+    assert_eq!(
+        id(
+            &j,
+            &parts("/", &[]),
+            &[],
+            Some(br#"{"id":"com.a.b","id":"com.c.d"}"#)
+        ),
+        Err(Code::AmbiguousRequest)
+    );
+    assert_eq!(
+        id(&j, &parts("/", &[]), &[], Some(b"{oops")),
+        Err(Code::BodyInvalid)
+    );
+    assert_eq!(
+        id(&j, &parts("/", &[]), &[], Some(br#"{"id":{"x":1}}"#)),
+        Err(Code::IdentifierInvalid)
+    );
 }
 
 #[test]
 fn sources_must_agree() {
-    let r = android(vec![Source::Query("pkg".into()), Source::Header(http::HeaderName::from_static("x-app-id"))]);
-    assert_eq!(id(&r, &parts("/?pkg=com.a.b", &[("x-app-id", "com.a.b")]), &[], None), Ok(Some("com.a.b".into())));
-    assert_eq!(id(&r, &parts("/?pkg=com.a.b", &[]), &[], None), Ok(Some("com.a.b".into())));
-    assert_eq!(id(&r, &parts("/?pkg=com.a.b", &[("x-app-id", "com.c.d")]), &[], None), Err(Code::AmbiguousRequest));
+    let r = android(vec![
+        Source::Query("pkg".into()),
+        Source::Header(http::HeaderName::from_static("x-app-id")),
+    ]);
+    assert_eq!(
+        id(
+            &r,
+            &parts("/?pkg=com.a.b", &[("x-app-id", "com.a.b")]),
+            &[],
+            None
+        ),
+        Ok(Some("com.a.b".into()))
+    );
+    assert_eq!(
+        id(&r, &parts("/?pkg=com.a.b", &[]), &[], None),
+        Ok(Some("com.a.b".into()))
+    );
+    assert_eq!(
+        id(
+            &r,
+            &parts("/?pkg=com.a.b", &[("x-app-id", "com.c.d")]),
+            &[],
+            None
+        ),
+        Err(Code::AmbiguousRequest)
+    );
 }
 
 #[test]
 fn platform_from_a_source() {
-    let r = route(PlatformSpec::From(Source::Path("platform".into())), vec![Source::Query("id".into())]);
+    let r = route(
+        PlatformSpec::From(Source::Path("platform".into())),
+        vec![Source::Query("id".into())],
+    );
     let caps = [("platform".to_string(), "wechat".to_string())];
-    let got = identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None).unwrap().unwrap();
+    let got = identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None)
+        .unwrap()
+        .unwrap();
     assert_eq!(got.platform, Platform::Wechat);
     let caps = [("platform".to_string(), "symbian".to_string())];
-    assert_eq!(identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None), Err(Code::PlatformInvalid));
+    assert_eq!(
+        identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None),
+        Err(Code::PlatformInvalid)
+    );
 }

@@ -68,8 +68,12 @@ impl Platform {
     /// The platforms an id of this platform could also have been filed under; used to tell
     /// "filed for another platform only" from "not filed".
     pub fn siblings(self) -> &'static [Platform] {
-        const APPS: [Platform; 4] =
-            [Platform::Android, Platform::Ios, Platform::Harmony, Platform::QuickApp];
+        const APPS: [Platform; 4] = [
+            Platform::Android,
+            Platform::Ios,
+            Platform::Harmony,
+            Platform::QuickApp,
+        ];
         const HOSTS: [Platform; 6] = [
             Platform::Wechat,
             Platform::Alipay,
@@ -134,7 +138,8 @@ fn segments(id: &str, min_segments: usize, seg: impl Fn(&[u8]) -> bool) -> bool 
 }
 
 fn hex_lower(b: &[u8]) -> bool {
-    b.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    b.iter()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
 }
 
 /// Checks `id` against `platform`'s grammar. Returns the rule that failed.
@@ -180,7 +185,11 @@ pub fn validate(platform: Platform, id: &str) -> Result<(), InvalidId> {
     };
     match rule {
         None => Ok(()),
-        Some(rule) => Err(InvalidId { platform, id: id.to_string(), rule }),
+        Some(rule) => Err(InvalidId {
+            platform,
+            id: id.to_string(),
+            rule,
+        }),
     }
 }
 
@@ -198,7 +207,11 @@ mod tests {
     use super::*;
 
     fn ok(p: Platform, id: &str) {
-        assert!(validate(p, id).is_ok(), "{p} {id} should be valid: {:?}", validate(p, id));
+        assert!(
+            validate(p, id).is_ok(),
+            "{p} {id} should be valid: {:?}",
+            validate(p, id)
+        );
     }
     fn bad(p: Platform, id: &str) {
         assert!(validate(p, id).is_err(), "{p} {id} should be invalid");

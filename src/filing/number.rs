@@ -102,7 +102,9 @@ pub enum NumberError {
     Province(char),
     #[error("expected ICP备, ICP证 or B2- after the province")]
     Form,
-    #[error("wrong digit block (ICP备 takes 8 digits or 10 starting 20, ICP证 6, B2- 8 starting 20)")]
+    #[error(
+        "wrong digit block (ICP备 takes 8 digits or 10 starting 20, ICP证 6, B2- 8 starting 20)"
+    )]
     Digits,
     #[error("missing 号 after the digits")]
     MissingHao,
@@ -132,13 +134,21 @@ impl FilingNumber {
                 10 if d.starts_with("20") => SubjectForm::Bei10,
                 _ => return Err(NumberError::Digits),
             };
-            (form, d, r.strip_prefix('号').ok_or(NumberError::MissingHao)?)
+            (
+                form,
+                d,
+                r.strip_prefix('号').ok_or(NumberError::MissingHao)?,
+            )
         } else if let Some(r) = rest.strip_prefix("ICP证") {
             let (d, r) = take_digits(r);
             if d.len() != 6 {
                 return Err(NumberError::Digits);
             }
-            (SubjectForm::Zheng6, d, r.strip_prefix('号').ok_or(NumberError::MissingHao)?)
+            (
+                SubjectForm::Zheng6,
+                d,
+                r.strip_prefix('号').ok_or(NumberError::MissingHao)?,
+            )
         } else if let Some(r) = rest.strip_prefix("B2-") {
             let (d, r) = take_digits(r);
             if d.len() != 8 || !d.starts_with("20") {
@@ -150,7 +160,13 @@ impl FilingNumber {
         };
         let digits: u64 = digits.parse().map_err(|_| NumberError::Digits)?;
         let (seq, kind) = parse_suffix(rest)?;
-        Ok(FilingNumber { province, form, digits, seq, kind })
+        Ok(FilingNumber {
+            province,
+            form,
+            digits,
+            seq,
+            kind,
+        })
     }
 
     pub fn province(&self) -> char {
@@ -213,7 +229,13 @@ impl FilingNumber {
         }
         let digits = u64::from_le_bytes(b[4..12].try_into().ok()?);
         let seq = u32::from_le_bytes(b[12..16].try_into().ok()?);
-        Some(FilingNumber { province: b[0], form, digits, seq, kind })
+        Some(FilingNumber {
+            province: b[0],
+            form,
+            digits,
+            seq,
+            kind,
+        })
     }
 }
 
@@ -341,8 +363,19 @@ mod tests {
 
     #[test]
     fn kinds_follow_suffix() {
-        assert_eq!(FilingNumber::parse("陕ICP备2024026116号-1A").unwrap().kind(), Some(ServiceKind::App));
-        assert_eq!(FilingNumber::parse("京ICP备13004732号-2").unwrap().kind(), None);
-        assert_eq!(FilingNumber::parse("京ICP备13004732号").unwrap().seq(), None);
+        assert_eq!(
+            FilingNumber::parse("陕ICP备2024026116号-1A")
+                .unwrap()
+                .kind(),
+            Some(ServiceKind::App)
+        );
+        assert_eq!(
+            FilingNumber::parse("京ICP备13004732号-2").unwrap().kind(),
+            None
+        );
+        assert_eq!(
+            FilingNumber::parse("京ICP备13004732号").unwrap().seq(),
+            None
+        );
     }
 }

@@ -10,8 +10,8 @@
 
 use super::id::{validate, Platform};
 use super::number::{FilingNumber, ServiceKind};
-use serde::{Deserialize, Serialize};
 use crate::index::store::{MAX_LIST, MAX_NAME_BYTES};
+use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -30,7 +30,12 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::Active, Status::Cancelled, Status::Revoked, Status::Restricted];
+    pub const ALL: [Status; 4] = [
+        Status::Active,
+        Status::Cancelled,
+        Status::Revoked,
+        Status::Restricted,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,9 +114,14 @@ impl FilingRecord {
             status: Cow::Borrowed(self.status.as_str()),
             entity: Cow::Owned(self.entity.clone()),
             app_name: Cow::Owned(self.app_name.clone()),
-            updated: Some(Cow::Owned(
-                humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.updated)).to_string(),
-            )),
+            updated: (self.updated != 0).then(|| {
+                Cow::Owned(
+                    humantime::format_rfc3339_seconds(
+                        UNIX_EPOCH + Duration::from_secs(self.updated),
+                    )
+                    .to_string(),
+                )
+            }),
             platforms: self
                 .platforms
                 .iter()
@@ -185,7 +195,9 @@ pub enum RecordError {
     Json(String),
     #[error("number {value:?}: {reason}")]
     Number { value: String, reason: String },
-    #[error("number {0:?} is a subject or website number, not an app, mini-program or quick-app filing")]
+    #[error(
+        "number {0:?} is a subject or website number, not an app, mini-program or quick-app filing"
+    )]
     NotAService(String),
     #[error("kind {0:?} is not app, mini_program or quick_app")]
     Kind(String),
@@ -204,7 +216,10 @@ pub enum RecordError {
 }
 
 fn parse_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
-    let clean: String = s.chars().filter(|c| *c != ':' && !c.is_whitespace()).collect();
+    let clean: String = s
+        .chars()
+        .filter(|c| *c != ':' && !c.is_whitespace())
+        .collect();
     let mut out = [0u8; N];
     hex::decode_to_slice(&clean, &mut out)
         .map_err(|_| format!("{field} {s:?} is not {N} bytes of hex"))?;
@@ -213,9 +228,21 @@ fn parse_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
 
 fn parse_signer(w: &WireSigner<'_>) -> Result<Signer, String> {
     let s = Signer {
-        md5: w.md5.as_deref().map(|v| parse_hex::<16>("md5", v)).transpose()?,
-        sha1: w.sha1.as_deref().map(|v| parse_hex::<20>("sha1", v)).transpose()?,
-        sha256: w.sha256.as_deref().map(|v| parse_hex::<32>("sha256", v)).transpose()?,
+        md5: w
+            .md5
+            .as_deref()
+            .map(|v| parse_hex::<16>("md5", v))
+            .transpose()?,
+        sha1: w
+            .sha1
+            .as_deref()
+            .map(|v| parse_hex::<20>("sha1", v))
+            .transpose()?,
+        sha256: w
+            .sha256
+            .as_deref()
+            .map(|v| parse_hex::<32>("sha256", v))
+            .transpose()?,
     };
     if s.md5.is_none() && s.sha1.is_none() && s.sha256.is_none() {
         return Err("signer has no md5, sha1 or sha256".into());
@@ -224,14 +251,20 @@ fn parse_signer(w: &WireSigner<'_>) -> Result<Signer, String> {
 }
 
 fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFiling, String> {
-    let platform: Platform = w.platform.parse().map_err(|e: super::id::UnknownPlatform| e.to_string())?;
+    let platform: Platform = w
+        .platform
+        .parse()
+        .map_err(|e: super::id::UnknownPlatform| e.to_string())?;
     let expected = match platform {
         Platform::QuickApp => ServiceKind::QuickApp,
         p if p.is_mini_program_host() => ServiceKind::MiniProgram,
         _ => ServiceKind::App,
     };
     if expected != kind {
-        return Err(format!("platform {platform} cannot carry a {} filing", kind.as_str()));
+        return Err(format!(
+            "platform {platform} cannot carry a {} filing",
+            kind.as_str()
+        ));
     }
     if w.ids.is_empty() {
         return Err("ids is empty".into());
@@ -250,13 +283,19 @@ fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFil
         .enumerate()
         .map(|(i, s)| parse_signer(s).map_err(|e| format!("signers[{i}]: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(PlatformFiling { platform, ids, signers })
+    Ok(PlatformFiling {
+        platform,
+        ids,
+        signers,
+    })
 }
 
 /// Validates a decoded wire record.
 pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
-    let number = FilingNumber::parse(&w.number)
-        .map_err(|e| RecordError::Number { value: w.number.to_string(), reason: e.to_string() })?;
+    let number = FilingNumber::parse(&w.number).map_err(|e| RecordError::Number {
+        value: w.number.to_string(),
+        reason: e.to_string(),
+    })?;
     let kind = match (number.kind(), number.seq()) {
         (Some(k), Some(_)) => k,
         _ => return Err(RecordError::NotAService(w.number.to_string())),
@@ -264,7 +303,10 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
     if let Some(k) = &w.kind {
         let declared: ServiceKind = k.parse().map_err(|_| RecordError::Kind(k.to_string()))?;
         if declared != kind {
-            return Err(RecordError::KindMismatch { kind: k.to_string(), number: number.to_string() });
+            return Err(RecordError::KindMismatch {
+                kind: k.to_string(),
+                number: number.to_string(),
+            });
         }
     }
     let status = match &*w.status {
@@ -282,7 +324,10 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
     }
     for (field, v) in [("entity", &w.entity), ("app_name", &w.app_name)] {
         if v.len() > MAX_NAME_BYTES {
-            return Err(RecordError::TooLong { field, max: MAX_NAME_BYTES });
+            return Err(RecordError::TooLong {
+                field,
+                max: MAX_NAME_BYTES,
+            });
         }
     }
     let updated = match &w.updated {
@@ -297,11 +342,16 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
         .platforms
         .iter()
         .enumerate()
-        .map(|(index, p)| parse_platform(kind, p).map_err(|reason| RecordError::Platform { index, reason }))
+        .map(|(index, p)| {
+            parse_platform(kind, p).map_err(|reason| RecordError::Platform { index, reason })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for (i, p) in platforms.iter().enumerate() {
         if platforms[..i].iter().any(|q| q.platform == p.platform) {
-            return Err(RecordError::Platform { index: i, reason: format!("platform {} listed twice", p.platform) });
+            return Err(RecordError::Platform {
+                index: i,
+                reason: format!("platform {} listed twice", p.platform),
+            });
         }
     }
     Ok(FilingRecord {
@@ -316,7 +366,8 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
 
 /// Parses and validates one NDJSON line.
 pub fn parse_line(line: &str) -> Result<FilingRecord, RecordError> {
-    let w: WireRecord<'_> = serde_json::from_str(line).map_err(|e| RecordError::Json(e.to_string()))?;
+    let w: WireRecord<'_> =
+        serde_json::from_str(line).map_err(|e| RecordError::Json(e.to_string()))?;
     from_wire(&w)
 }
 
@@ -338,11 +389,17 @@ mod tests {
     #[test]
     fn rejects_with_the_field_named() {
         let cases = [
-            (GOOD.replace("陕ICP备2024026116号-1A", "青ICP备案026000119号-2A"), "number"),
+            (
+                GOOD.replace("陕ICP备2024026116号-1A", "青ICP备案026000119号-2A"),
+                "number",
+            ),
             (GOOD.replace("号-1A", "号"), "subject"),
             (GOOD.replace("-1A", "-1X"), "platforms[0]"),
             (GOOD.replace("active", "pending"), "status"),
-            (GOOD.replace("xyz.superbart.xdyou", "xyz_superbart"), "ids[0]"),
+            (
+                GOOD.replace("xyz.superbart.xdyou", "xyz_superbart"),
+                "ids[0]",
+            ),
             (GOOD.replace("2024-03-01T00:00:00Z", "yesterday"), "updated"),
             (GOOD.replace("\"entity\"", "\"entitty\""), "unknown field"),
             (GOOD.replace("AA:BB", "AA:B"), "sha1"),
@@ -356,10 +413,24 @@ mod tests {
 
     #[test]
     fn signer_matching_needs_one_common_digest_and_no_conflict() {
-        let a = Signer { md5: Some([1; 16]), sha1: None, sha256: Some([2; 32]) };
-        let b = Signer { md5: Some([1; 16]), ..Default::default() };
-        let c = Signer { md5: Some([1; 16]), sha256: Some([3; 32]), ..Default::default() };
-        let d = Signer { sha1: Some([1; 20]), ..Default::default() };
+        let a = Signer {
+            md5: Some([1; 16]),
+            sha1: None,
+            sha256: Some([2; 32]),
+        };
+        let b = Signer {
+            md5: Some([1; 16]),
+            ..Default::default()
+        };
+        let c = Signer {
+            md5: Some([1; 16]),
+            sha256: Some([3; 32]),
+            ..Default::default()
+        };
+        let d = Signer {
+            sha1: Some([1; 20]),
+            ..Default::default()
+        };
         assert!(a.matches(&b));
         assert!(!a.matches(&c));
         assert!(!a.matches(&d));

@@ -34,7 +34,10 @@ pub struct LoadReport {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read snapshot {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("snapshot {path} is too large for one revision ({bytes} bytes encoded, limit 4 GiB)")]
     TooLarge { path: PathBuf, bytes: usize },
 }
@@ -84,7 +87,10 @@ fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
             Err(reason) => {
                 p.rejected_count += 1;
                 if p.rejected.len() < MAX_REPORTED {
-                    p.rejected.push(RejectedLine { line: i + 1, reason });
+                    p.rejected.push(RejectedLine {
+                        line: i + 1,
+                        reason,
+                    });
                 }
             }
         }
@@ -101,7 +107,9 @@ fn split_lines(text: &[u8], n: usize) -> Vec<&[u8]> {
     let mut start = 0;
     for k in 1..n {
         let guess = (text.len() * k / n).max(start);
-        let Some(nl) = text[guess..].iter().position(|&b| b == b'\n') else { break };
+        let Some(nl) = text[guess..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
         let end = guess + nl + 1;
         parts.push(&text[start..end]);
         start = end;
@@ -111,8 +119,15 @@ fn split_lines(text: &[u8], n: usize) -> Vec<&[u8]> {
 }
 
 /// Parses snapshot text into a revision, using every available core.
-pub fn parse_snapshot(text: &[u8], revision: u64, source: &str, bloom: bool) -> (Revision, LoadReport) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(16);
+pub fn parse_snapshot(
+    text: &[u8],
+    revision: u64,
+    source: &str,
+    bloom: bool,
+) -> (Revision, LoadReport) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(16);
     let threads = if text.len() < 1 << 20 { 1 } else { threads };
     let mut builder = Builder::new(text.len() / 256);
     let hasher = builder.hasher();
@@ -124,15 +139,24 @@ pub fn parse_snapshot(text: &[u8], revision: u64, source: &str, bloom: bool) -> 
                 s.spawn(move || parse_part(chunk, &h))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("snapshot parser thread panicked")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("snapshot parser thread panicked"))
+            .collect()
     });
     let mut report = LoadReport::default();
     let mut line_base = 0;
     for mut part in parts {
         // Remap part-local entity ids to the builder's.
-        let map: Vec<u32> = part.entities.iter().map(|(_, name)| builder.entities.intern(name)).collect();
+        let map: Vec<u32> = part
+            .entities
+            .iter()
+            .map(|(_, name)| builder.entities.intern(name))
+            .collect();
         let mut c = 0;
-        while let Some(v) = store::RecordView::decode(&part.blob, part.numbers.get(c).map_or(u32::MAX, |n| n.1)) {
+        while let Some(v) =
+            store::RecordView::decode(&part.blob, part.numbers.get(c).map_or(u32::MAX, |n| n.1))
+        {
             let at = part.numbers[c].1 as usize + 16 + 1 + 8;
             let global = map.get(v.entity as usize).copied().unwrap_or(0);
             part.blob[at..at + 4].copy_from_slice(&global.to_le_bytes());
@@ -162,12 +186,27 @@ pub fn parse_snapshot(text: &[u8], revision: u64, source: &str, bloom: bool) -> 
 }
 
 /// Reads and parses a snapshot file.
-pub fn load_snapshot(path: &Path, revision: u64, bloom: bool) -> Result<(Revision, LoadReport), LoadError> {
-    let text = std::fs::read(path).map_err(|source| LoadError::Io { path: path.to_path_buf(), source })?;
+pub fn load_snapshot(
+    path: &Path,
+    revision: u64,
+    bloom: bool,
+) -> Result<(Revision, LoadReport), LoadError> {
+    let text = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if text.len() >= u32::MAX as usize {
-        return Err(LoadError::TooLarge { path: path.to_path_buf(), bytes: text.len() });
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+            bytes: text.len(),
+        });
     }
-    Ok(parse_snapshot(&text, revision, &path.display().to_string(), bloom))
+    Ok(parse_snapshot(
+        &text,
+        revision,
+        &path.display().to_string(),
+        bloom,
+    ))
 }
 
 #[cfg(test)]
@@ -176,7 +215,9 @@ mod tests {
     use crate::filing::Platform;
 
     fn line(n: &str, id: &str) -> String {
-        format!(r#"{{"number":"{n}","status":"active","entity":"某公司","app_name":"x","platforms":[{{"platform":"android","ids":["{id}"]}}]}}"#)
+        format!(
+            r#"{{"number":"{n}","status":"active","entity":"某公司","app_name":"x","platforms":[{{"platform":"android","ids":["{id}"]}}]}}"#
+        )
     }
 
     #[test]
@@ -195,10 +236,21 @@ mod tests {
         assert_eq!(report.rejected, 3);
         let lines: Vec<usize> = report.rejected_lines.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 5, 6]);
-        assert!(report.rejected_lines[1].reason.contains("duplicate"), "{:?}", report.rejected_lines[1]);
+        assert!(
+            report.rejected_lines[1].reason.contains("duplicate"),
+            "{:?}",
+            report.rejected_lines[1]
+        );
         assert!(rev.lookup(Platform::Android, "com.a.three").is_empty());
         assert_eq!(rev.lookup(Platform::Android, "com.a.two").len(), 1);
-        assert_eq!(rev.entity(rev.view(rev.lookup(Platform::Android, "com.a.two")[0].offset).unwrap().entity), "某公司");
+        assert_eq!(
+            rev.entity(
+                rev.view(rev.lookup(Platform::Android, "com.a.two")[0].offset)
+                    .unwrap()
+                    .entity
+            ),
+            "某公司"
+        );
     }
 
     #[test]

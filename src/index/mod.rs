@@ -88,7 +88,12 @@ pub struct Revision {
 impl Revision {
     /// Builds a revision from validated records (single-threaded; see `load` for the parallel
     /// snapshot path).
-    pub fn from_records(revision: u64, source: &str, records: &[FilingRecord], bloom: bool) -> Revision {
+    pub fn from_records(
+        revision: u64,
+        source: &str,
+        records: &[FilingRecord],
+        bloom: bool,
+    ) -> Revision {
         let mut b = Builder::new(records.len());
         let mut blob = Vec::new();
         let mut pairs = Vec::new();
@@ -142,12 +147,18 @@ impl Revision {
             return hits;
         };
         let mut check = |off: u32| {
-            let Some(v) = RecordView::decode(&self.blob, off) else { return };
+            let Some(v) = RecordView::decode(&self.blob, off) else {
+                return;
+            };
             let listed = v
                 .platform(platform)
                 .is_some_and(|p| p.ids().any(|s| Self::id_matches(platform, s, id)));
             if listed {
-                hits.push(Hit { number: v.number, status: v.status, offset: off });
+                hits.push(Hit {
+                    number: v.number,
+                    status: v.status,
+                    offset: off,
+                });
             }
         };
         if posting & OVERFLOW == 0 {
@@ -180,9 +191,29 @@ impl Revision {
         self.entities.get(id)
     }
 
+    /// What `/v1/lookup` and `icpgate lookup` print: every filing for the id, in wire form.
+    pub fn lookup_report(&self, platform: Platform, id: &str) -> serde_json::Value {
+        let hits = self.lookup(platform, id);
+        let filings: Vec<serde_json::Value> = hits
+            .iter()
+            .filter_map(|h| self.record(h.offset))
+            .map(|r| serde_json::to_value(r.to_wire()).unwrap_or_default())
+            .collect();
+        serde_json::json!({
+            "platform": platform.as_str(),
+            "id": id,
+            "index_revision": self.revision,
+            "filed": hits.iter().any(|h| h.status == Status::Active),
+            "filings": filings,
+            "filed_elsewhere": if hits.is_empty() { self.filed_elsewhere(platform, id).map(|p| p.as_str()) } else { None },
+        })
+    }
+
     /// Every record of this revision, in snapshot order.
     pub fn records(&self) -> impl Iterator<Item = RecordView<'_>> + '_ {
-        self.records.iter().filter_map(|&o| RecordView::decode(&self.blob, o))
+        self.records
+            .iter()
+            .filter_map(|&o| RecordView::decode(&self.blob, o))
     }
 
     pub fn has_bloom(&self) -> bool {
@@ -226,11 +257,21 @@ impl Builder {
     }
 
     /// The (key hash, local offset) pairs of one record; ids repeated within it count once.
-    pub(crate) fn hash_pairs_with(hasher: &ahash::RandomState, r: &FilingRecord, off: u32, out: &mut Vec<(u64, u32)>) {
+    pub(crate) fn hash_pairs_with(
+        hasher: &ahash::RandomState,
+        r: &FilingRecord,
+        off: u32,
+        out: &mut Vec<(u64, u32)>,
+    ) {
         for p in &r.platforms {
             for id in &p.ids {
                 let k = Revision::key_hash(hasher, p.platform, &index_key(p.platform, id));
-                if !out.iter().rev().take_while(|(_, o)| *o == off).any(|(h, _)| *h == k) {
+                if !out
+                    .iter()
+                    .rev()
+                    .take_while(|(_, o)| *o == off)
+                    .any(|(h, _)| *h == k)
+                {
                     out.push((k, off));
                 }
             }
@@ -244,7 +285,12 @@ impl Builder {
     /// Appends an encoded segment whose offsets are relative to its own start. `numbers` lists
     /// each record's filing number, offset and source line; a number seen before is dropped
     /// and reported as a duplicate.
-    pub(crate) fn add_segment(&mut self, seg: Vec<u8>, pairs: Vec<(u64, u32)>, numbers: Vec<([u8; 16], u32, usize)>) {
+    pub(crate) fn add_segment(
+        &mut self,
+        seg: Vec<u8>,
+        pairs: Vec<(u64, u32)>,
+        numbers: Vec<([u8; 16], u32, usize)>,
+    ) {
         let base = self.blob.len() as u32;
         if self.blob.is_empty() {
             self.blob = seg;
@@ -256,10 +302,15 @@ impl Builder {
             match self.seen.entry(num) {
                 std::collections::hash_map::Entry::Occupied(first) => {
                     dropped.push(off);
-                    let shown = FilingNumber::from_bytes(&num).map(|n| n.to_string()).unwrap_or_default();
+                    let shown = FilingNumber::from_bytes(&num)
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
                     self.duplicates.push(load::RejectedLine {
                         line,
-                        reason: format!("duplicate filing number {shown} (first on line {})", first.get()),
+                        reason: format!(
+                            "duplicate filing number {shown} (first on line {})",
+                            first.get()
+                        ),
                     });
                 }
                 std::collections::hash_map::Entry::Vacant(v) => {
@@ -268,7 +319,12 @@ impl Builder {
                 }
             }
         }
-        self.pairs.extend(pairs.into_iter().filter(|(_, o)| dropped.binary_search(o).is_err()).map(|(k, o)| (k, o + base)));
+        self.pairs.extend(
+            pairs
+                .into_iter()
+                .filter(|(_, o)| dropped.binary_search(o).is_err())
+                .map(|(k, o)| (k, o + base)),
+        );
     }
 
     pub(crate) fn take_duplicates(&mut self) -> Vec<load::RejectedLine> {
@@ -283,7 +339,8 @@ impl Builder {
         let map = Map::with_capacity_and_hasher(self.pairs.len(), Default::default());
         let mut overflow: Vec<Box<[u32]>> = Vec::new();
         let mut bloom_f = bloom.then(|| {
-            Bloom::new_for_fp_rate(self.pairs.len().max(1), 0.01).expect("bloom parameters are valid")
+            Bloom::new_for_fp_rate(self.pairs.len().max(1), 0.01)
+                .expect("bloom parameters are valid")
         });
         let mut i = 0;
         while i < self.pairs.len() {
@@ -310,7 +367,9 @@ impl Builder {
         self.records.shrink_to_fit();
         let mut stats = Stats::default();
         for &off in &self.records {
-            let Some(v) = RecordView::decode(&self.blob, off) else { continue };
+            let Some(v) = RecordView::decode(&self.blob, off) else {
+                continue;
+            };
             stats.records += 1;
             for p in v.platforms() {
                 stats.records_by[p.platform as usize][v.status as usize] += 1;
@@ -346,7 +405,10 @@ pub struct Index {
 impl Index {
     pub fn new(initial: Revision) -> Index {
         let loaded = initial.revision > 0;
-        Index { current: ArcSwap::from_pointee(initial), loaded: loaded.into() }
+        Index {
+            current: ArcSwap::from_pointee(initial),
+            loaded: loaded.into(),
+        }
     }
 
     /// The current revision. Requests hold it for their whole decision: one revision each.
@@ -357,7 +419,8 @@ impl Index {
     /// Publishes `rev`; requests that start after this see it.
     pub fn publish(&self, rev: Revision) {
         self.current.store(Arc::new(rev));
-        self.loaded.store(true, std::sync::atomic::Ordering::Release);
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// True once any revision has been published (what `/readyz` reports).
@@ -381,9 +444,27 @@ mod tests {
     #[test]
     fn lookups_find_every_filing_for_a_shared_id() {
         let recs = vec![
-            rec("京ICP备12345678号-1A", "active", "android", "com.a.b", &"11".repeat(16)),
-            rec("沪ICP备2023123456号-2A", "revoked", "android", "com.a.b", &"22".repeat(16)),
-            rec("粤ICP备2023000001号-1A", "active", "ios", "Com.Foo.Bar", &"33".repeat(16)),
+            rec(
+                "京ICP备12345678号-1A",
+                "active",
+                "android",
+                "com.a.b",
+                &"11".repeat(16),
+            ),
+            rec(
+                "沪ICP备2023123456号-2A",
+                "revoked",
+                "android",
+                "com.a.b",
+                &"22".repeat(16),
+            ),
+            rec(
+                "粤ICP备2023000001号-1A",
+                "active",
+                "ios",
+                "Com.Foo.Bar",
+                &"33".repeat(16),
+            ),
         ];
         for bloom in [false, true] {
             let r = Revision::from_records(7, "test", &recs, bloom);
@@ -394,11 +475,17 @@ mod tests {
             assert!(r.lookup(Platform::Ios, "com.a.b").is_empty());
             assert!(r.lookup(Platform::Android, "com.a.c").is_empty());
             assert_eq!(r.lookup(Platform::Ios, "com.foo.BAR").len(), 1);
-            assert_eq!(r.filed_elsewhere(Platform::Harmony, "com.a.b"), Some(Platform::Android));
+            assert_eq!(
+                r.filed_elsewhere(Platform::Harmony, "com.a.b"),
+                Some(Platform::Android)
+            );
             assert_eq!(r.filed_elsewhere(Platform::Wechat, "com.a.b"), None);
             assert_eq!(r.stats.records, 3);
             assert_eq!(r.stats.ids_by[Platform::Android as usize], 2);
-            assert_eq!(r.stats.records_by[Platform::Android as usize][Status::Revoked as usize], 1);
+            assert_eq!(
+                r.stats.records_by[Platform::Android as usize][Status::Revoked as usize],
+                1
+            );
             assert_eq!(r.record(hits[1].offset).unwrap(), recs[1]);
         }
     }
@@ -408,7 +495,18 @@ mod tests {
         let idx = Index::new(Revision::empty());
         assert!(!idx.is_loaded());
         let old = idx.current();
-        idx.publish(Revision::from_records(2, "t", &[rec("京ICP备12345678号-1A", "active", "android", "com.a.b", &"11".repeat(16))], false));
+        idx.publish(Revision::from_records(
+            2,
+            "t",
+            &[rec(
+                "京ICP备12345678号-1A",
+                "active",
+                "android",
+                "com.a.b",
+                &"11".repeat(16),
+            )],
+            false,
+        ));
         assert!(idx.is_loaded());
         assert!(old.lookup(Platform::Android, "com.a.b").is_empty());
         assert_eq!(idx.current().lookup(Platform::Android, "com.a.b").len(), 1);

@@ -40,7 +40,9 @@ impl Entities {
     pub fn get(&self, id: u32) -> &str {
         let i = id as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        self.blob.get(start..self.ends.get(i).map_or(start, |&e| e as usize)).unwrap_or("")
+        self.blob
+            .get(start..self.ends.get(i).map_or(start, |&e| e as usize))
+            .unwrap_or("")
     }
 
     /// Drops the build-time intern table; lookups by id keep working.
@@ -80,7 +82,9 @@ pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
         }
         blob.push(p.signers.len().min(MAX_LIST) as u8);
         for s in p.signers.iter().take(MAX_LIST) {
-            let flags = s.md5.is_some() as u8 | (s.sha1.is_some() as u8) << 1 | (s.sha256.is_some() as u8) << 2;
+            let flags = s.md5.is_some() as u8
+                | (s.sha1.is_some() as u8) << 1
+                | (s.sha256.is_some() as u8) << 2;
             blob.push(flags);
             if let Some(d) = &s.md5 {
                 blob.extend_from_slice(d);
@@ -137,7 +141,10 @@ pub struct PlatformView<'a> {
 
 impl<'a> RecordView<'a> {
     pub fn decode(blob: &'a [u8], off: u32) -> Option<RecordView<'a>> {
-        let mut c = Cur { b: blob, pos: off as usize };
+        let mut c = Cur {
+            b: blob,
+            pos: off as usize,
+        };
         let number = FilingNumber::from_bytes(c.take(16)?.try_into().ok()?)?;
         let status = Status::from_u8(c.u8()?)?;
         let updated = u64::from_le_bytes(c.take(8)?.try_into().ok()?);
@@ -145,11 +152,22 @@ impl<'a> RecordView<'a> {
         let name_len = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
         let app_name = std::str::from_utf8(c.take(name_len)?).ok()?;
         let platform_count = c.u8()?;
-        Some(RecordView { number, status, updated, entity, app_name, platforms: &blob[c.pos..], platform_count })
+        Some(RecordView {
+            number,
+            status,
+            updated,
+            entity,
+            app_name,
+            platforms: &blob[c.pos..],
+            platform_count,
+        })
     }
 
     pub fn platforms(&self) -> impl Iterator<Item = PlatformView<'a>> + 'a {
-        let mut c = Cur { b: self.platforms, pos: 0 };
+        let mut c = Cur {
+            b: self.platforms,
+            pos: 0,
+        };
         (0..self.platform_count).map_while(move |_| {
             let platform = Platform::from_u8(c.u8()?)?;
             let id_count = c.u8()?;
@@ -163,10 +181,17 @@ impl<'a> RecordView<'a> {
             let s_start = c.pos;
             for _ in 0..signer_count {
                 let f = c.u8()?;
-                let n = 16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize;
+                let n =
+                    16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize;
                 c.take(n)?;
             }
-            Some(PlatformView { platform, ids, id_count, signers: &c.b[s_start..c.pos], signer_count })
+            Some(PlatformView {
+                platform,
+                ids,
+                id_count,
+                signers: &c.b[s_start..c.pos],
+                signer_count,
+            })
         })
     }
 
@@ -195,7 +220,10 @@ impl<'a> RecordView<'a> {
 
 impl<'a> PlatformView<'a> {
     pub fn ids(&self) -> impl Iterator<Item = &'a str> + 'a {
-        let mut c = Cur { b: self.ids, pos: 0 };
+        let mut c = Cur {
+            b: self.ids,
+            pos: 0,
+        };
         (0..self.id_count).map_while(move |_| {
             let n = c.u8()? as usize;
             std::str::from_utf8(c.take(n)?).ok()
@@ -203,7 +231,10 @@ impl<'a> PlatformView<'a> {
     }
 
     pub fn signers(&self) -> impl Iterator<Item = Signer> + 'a {
-        let mut c = Cur { b: self.signers, pos: 0 };
+        let mut c = Cur {
+            b: self.signers,
+            pos: 0,
+        };
         (0..self.signer_count).map_while(move |_| {
             let f = c.u8()?;
             let mut s = Signer::default();

@@ -60,7 +60,11 @@ impl Decision {
             Decision::Allow(_) => "allow",
             Decision::Pass(_) => "pass",
             Decision::Monitor(_) => "monitor",
-            Decision::Refuse(c) if c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS => "block",
+            Decision::Refuse(c)
+                if c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS =>
+            {
+                "block"
+            }
             Decision::Refuse(_) => "reject",
         }
     }
@@ -92,7 +96,12 @@ fn inactive_code(hits: &Hits) -> Code {
 }
 
 /// The filing decision for an identified (or unidentified) request, before monitor mode.
-fn enforce(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Revision, stale: bool) -> Decision {
+fn enforce(
+    route: &RouteConfig,
+    who: Result<Option<&Identified>, Code>,
+    rev: &Revision,
+    stale: bool,
+) -> Decision {
     if stale {
         match route.on_stale {
             OnStale::Enforce => {}
@@ -112,7 +121,11 @@ fn enforce(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Re
         }
     };
     let hits = rev.lookup(who.platform, &who.id);
-    let active: Vec<FilingNumber> = hits.iter().filter(|h| h.status == Status::Active).map(|h| h.number).collect();
+    let active: Vec<FilingNumber> = hits
+        .iter()
+        .filter(|h| h.status == Status::Active)
+        .map(|h| h.number)
+        .collect();
     if !active.is_empty() {
         return Decision::Allow(active);
     }
@@ -129,7 +142,12 @@ fn enforce(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Re
 }
 
 /// Decides a request. `who` is the extraction result: an identity, none found, or a 400 code.
-pub fn decide(route: &RouteConfig, who: Result<Option<&Identified>, Code>, rev: &Revision, stale: bool) -> Decision {
+pub fn decide(
+    route: &RouteConfig,
+    who: Result<Option<&Identified>, Code>,
+    rev: &Revision,
+    stale: bool,
+) -> Decision {
     match route.mode {
         Mode::Off => Decision::Pass(PassReason::ModeOff),
         Mode::Enforce => enforce(route, who, rev, stale),

@@ -2,7 +2,12 @@ use super::*;
 use crate::config::{PathMatcher, PlatformSpec, Source};
 use crate::filing::record::parse_line;
 
-fn route(mode: Mode, on_missing: OnMissing, on_unknown: OnUnknown, on_stale: OnStale) -> RouteConfig {
+fn route(
+    mode: Mode,
+    on_missing: OnMissing,
+    on_unknown: OnUnknown,
+    on_stale: OnStale,
+) -> RouteConfig {
     RouteConfig {
         name: "r".into(),
         host: None,
@@ -19,20 +24,60 @@ fn route(mode: Mode, on_missing: OnMissing, on_unknown: OnUnknown, on_stale: OnS
 }
 
 fn enforce_route() -> RouteConfig {
-    route(Mode::Enforce, OnMissing::Reject, OnUnknown::Block, OnStale::Enforce)
+    route(
+        Mode::Enforce,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Enforce,
+    )
 }
 
 fn rev() -> Revision {
     let lines = [
         ("京ICP备12345678号-1A", "active", "android", "com.filed.app"),
-        ("京ICP备12345678号-2A", "cancelled", "android", "com.cancelled.app"),
-        ("京ICP备12345678号-3A", "revoked", "android", "com.revoked.app"),
-        ("京ICP备12345678号-4A", "restricted", "android", "com.restricted.app"),
+        (
+            "京ICP备12345678号-2A",
+            "cancelled",
+            "android",
+            "com.cancelled.app",
+        ),
+        (
+            "京ICP备12345678号-3A",
+            "revoked",
+            "android",
+            "com.revoked.app",
+        ),
+        (
+            "京ICP备12345678号-4A",
+            "restricted",
+            "android",
+            "com.restricted.app",
+        ),
         ("京ICP备12345678号-5A", "active", "ios", "com.ios.only"),
-        ("沪ICP备2023000001号-1A", "active", "android", "com.shared.app"),
-        ("沪ICP备2023000002号-1A", "revoked", "android", "com.shared.app"),
-        ("沪ICP备2023000003号-1A", "cancelled", "android", "com.mixed.app"),
-        ("沪ICP备2023000004号-1A", "revoked", "android", "com.mixed.app"),
+        (
+            "沪ICP备2023000001号-1A",
+            "active",
+            "android",
+            "com.shared.app",
+        ),
+        (
+            "沪ICP备2023000002号-1A",
+            "revoked",
+            "android",
+            "com.shared.app",
+        ),
+        (
+            "沪ICP备2023000003号-1A",
+            "cancelled",
+            "android",
+            "com.mixed.app",
+        ),
+        (
+            "沪ICP备2023000004号-1A",
+            "revoked",
+            "android",
+            "com.mixed.app",
+        ),
     ];
     let recs: Vec<_> = lines
         .iter()
@@ -44,7 +89,10 @@ fn rev() -> Revision {
 }
 
 fn who(id: &str) -> Identified {
-    Identified { platform: Platform::Android, id: id.into() }
+    Identified {
+        platform: Platform::Android,
+        id: id.into(),
+    }
 }
 
 fn d(route: &RouteConfig, id: Option<&str>, stale: bool) -> Decision {
@@ -55,14 +103,37 @@ fn d(route: &RouteConfig, id: Option<&str>, stale: bool) -> Decision {
 #[test]
 fn decision_table() {
     let r = enforce_route();
-    assert!(matches!(d(&r, Some("com.filed.app"), false), Decision::Allow(ref n) if n[0].to_string() == "京ICP备12345678号-1A"));
-    assert_eq!(d(&r, Some("com.cancelled.app"), false), Decision::Refuse(Code::Cancelled));
-    assert_eq!(d(&r, Some("com.revoked.app"), false), Decision::Refuse(Code::Revoked));
-    assert_eq!(d(&r, Some("com.restricted.app"), false), Decision::Refuse(Code::Restricted));
-    assert_eq!(d(&r, Some("com.ios.only"), false), Decision::Refuse(Code::PlatformNotFiled));
-    assert_eq!(d(&r, Some("com.nobody.app"), false), Decision::Refuse(Code::NotFiled));
-    assert_eq!(d(&r, None, false), Decision::Refuse(Code::IdentifierMissing));
-    assert_eq!(decide(&r, Err(Code::AmbiguousRequest), &rev(), false), Decision::Refuse(Code::AmbiguousRequest));
+    assert!(
+        matches!(d(&r, Some("com.filed.app"), false), Decision::Allow(ref n) if n[0].to_string() == "京ICP备12345678号-1A")
+    );
+    assert_eq!(
+        d(&r, Some("com.cancelled.app"), false),
+        Decision::Refuse(Code::Cancelled)
+    );
+    assert_eq!(
+        d(&r, Some("com.revoked.app"), false),
+        Decision::Refuse(Code::Revoked)
+    );
+    assert_eq!(
+        d(&r, Some("com.restricted.app"), false),
+        Decision::Refuse(Code::Restricted)
+    );
+    assert_eq!(
+        d(&r, Some("com.ios.only"), false),
+        Decision::Refuse(Code::PlatformNotFiled)
+    );
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), false),
+        Decision::Refuse(Code::NotFiled)
+    );
+    assert_eq!(
+        d(&r, None, false),
+        Decision::Refuse(Code::IdentifierMissing)
+    );
+    assert_eq!(
+        decide(&r, Err(Code::AmbiguousRequest), &rev(), false),
+        Decision::Refuse(Code::AmbiguousRequest)
+    );
 }
 
 #[test]
@@ -72,30 +143,85 @@ fn shared_package_allows_when_any_filing_is_active_and_reports_the_worst_otherwi
         Decision::Allow(n) => assert_eq!(n.len(), 1),
         other => panic!("{other:?}"),
     }
-    assert_eq!(d(&r, Some("com.mixed.app"), false), Decision::Refuse(Code::Revoked));
+    assert_eq!(
+        d(&r, Some("com.mixed.app"), false),
+        Decision::Refuse(Code::Revoked)
+    );
 }
 
 #[test]
 fn route_knobs() {
-    let r = route(Mode::Enforce, OnMissing::Block, OnUnknown::Forward, OnStale::Closed);
+    let r = route(
+        Mode::Enforce,
+        OnMissing::Block,
+        OnUnknown::Forward,
+        OnStale::Closed,
+    );
     assert_eq!(d(&r, None, false), Decision::Refuse(Code::NotIdentified));
-    assert_eq!(d(&r, Some("com.nobody.app"), false), Decision::Pass(PassReason::UnknownForwarded));
-    assert_eq!(d(&r, Some("com.filed.app"), true), Decision::Refuse(Code::IndexStale));
-    let r = route(Mode::Enforce, OnMissing::Forward, OnUnknown::Block, OnStale::Open);
-    assert_eq!(d(&r, None, false), Decision::Pass(PassReason::MissingForwarded));
-    assert_eq!(d(&r, Some("com.nobody.app"), true), Decision::Pass(PassReason::StaleOpen));
-    let r = route(Mode::Enforce, OnMissing::Reject, OnUnknown::Block, OnStale::Enforce);
-    assert_eq!(d(&r, Some("com.nobody.app"), true), Decision::Refuse(Code::NotFiled));
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), false),
+        Decision::Pass(PassReason::UnknownForwarded)
+    );
+    assert_eq!(
+        d(&r, Some("com.filed.app"), true),
+        Decision::Refuse(Code::IndexStale)
+    );
+    let r = route(
+        Mode::Enforce,
+        OnMissing::Forward,
+        OnUnknown::Block,
+        OnStale::Open,
+    );
+    assert_eq!(
+        d(&r, None, false),
+        Decision::Pass(PassReason::MissingForwarded)
+    );
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), true),
+        Decision::Pass(PassReason::StaleOpen)
+    );
+    let r = route(
+        Mode::Enforce,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Enforce,
+    );
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), true),
+        Decision::Refuse(Code::NotFiled)
+    );
 }
 
 #[test]
 fn monitor_forwards_what_enforce_would_refuse_and_off_skips_lookup() {
-    let r = route(Mode::Monitor, OnMissing::Reject, OnUnknown::Block, OnStale::Enforce);
-    assert_eq!(d(&r, Some("com.nobody.app"), false), Decision::Monitor(Code::NotFiled));
-    assert_eq!(d(&r, None, false), Decision::Monitor(Code::IdentifierMissing));
-    assert!(matches!(d(&r, Some("com.filed.app"), false), Decision::Allow(_)));
-    let r = route(Mode::Off, OnMissing::Reject, OnUnknown::Block, OnStale::Closed);
-    assert_eq!(d(&r, Some("com.nobody.app"), true), Decision::Pass(PassReason::ModeOff));
+    let r = route(
+        Mode::Monitor,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Enforce,
+    );
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), false),
+        Decision::Monitor(Code::NotFiled)
+    );
+    assert_eq!(
+        d(&r, None, false),
+        Decision::Monitor(Code::IdentifierMissing)
+    );
+    assert!(matches!(
+        d(&r, Some("com.filed.app"), false),
+        Decision::Allow(_)
+    ));
+    let r = route(
+        Mode::Off,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Closed,
+    );
+    assert_eq!(
+        d(&r, Some("com.nobody.app"), true),
+        Decision::Pass(PassReason::ModeOff)
+    );
 }
 
 #[test]

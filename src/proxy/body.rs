@@ -16,7 +16,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full(b: impl Into<Bytes>) -> ProxyBody {
-    Full::new(b.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(b.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn empty() -> ProxyBody {
@@ -49,7 +51,10 @@ where
         if let Ok(data) = frame?.into_data() {
             buf.extend_from_slice(&data);
             if buf.len() > limit {
-                return Ok(Bounded::TooLarge { prefix: buf.freeze(), rest: body });
+                return Ok(Bounded::TooLarge {
+                    prefix: buf.freeze(),
+                    rest: body,
+                });
             }
         }
     }
@@ -67,7 +72,10 @@ pin_project_lite::pin_project! {
 
 impl<B> Prefixed<B> {
     pub fn new(prefix: Bytes, rest: B) -> Self {
-        Prefixed { prefix: Some(prefix).filter(|p| !p.is_empty()), rest }
+        Prefixed {
+            prefix: Some(prefix).filter(|p| !p.is_empty()),
+            rest,
+        }
     }
 }
 
@@ -75,7 +83,10 @@ impl<B: Body<Data = Bytes>> Body for Prefixed<B> {
     type Data = Bytes;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         if let Some(p) = this.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(p))));
@@ -103,9 +114,13 @@ mod tests {
     use super::*;
     use http_body_util::StreamBody;
 
-    fn chunks(parts: &[&'static [u8]]) -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
-        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
-            parts.iter().map(|p| Ok(Frame::data(Bytes::from_static(p)))).collect();
+    fn chunks(
+        parts: &[&'static [u8]],
+    ) -> impl Body<Data = Bytes, Error = std::convert::Infallible> + Unpin {
+        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> = parts
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from_static(p))))
+            .collect();
         StreamBody::new(futures_util::stream::iter(frames))
     }
 
@@ -115,11 +130,18 @@ mod tests {
             Bounded::Complete(b) => assert_eq!(&b[..], b"abcdef"),
             Bounded::TooLarge { .. } => panic!("within limit"),
         }
-        let Bounded::TooLarge { prefix, rest } = read_bounded(chunks(&[b"abc", b"def", b"ghi"]), 4).await.unwrap() else {
+        let Bounded::TooLarge { prefix, rest } = read_bounded(chunks(&[b"abc", b"def", b"ghi"]), 4)
+            .await
+            .unwrap()
+        else {
             panic!("over limit")
         };
         assert_eq!(&prefix[..], b"abcdef");
-        let all = Prefixed::new(prefix, rest).collect().await.unwrap().to_bytes();
+        let all = Prefixed::new(prefix, rest)
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
         assert_eq!(&all[..], b"abcdefghi");
     }
 }

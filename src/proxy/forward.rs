@@ -61,8 +61,16 @@ pub struct ClientSide<'a> {
     pub filing: Option<HeaderValue>,
 }
 
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+];
 
 /// Removes hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
@@ -126,13 +134,18 @@ impl Upstream {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(60)).build(https);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build(https);
         Upstream { cfg, client }
     }
 
     fn prepare(&self, parts: &mut Parts, side: &ClientSide<'_>) {
         let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = format!("{}://{}{}{}", self.cfg.scheme, self.cfg.authority, self.cfg.path_prefix, pq);
+        let uri = format!(
+            "{}://{}{}{}",
+            self.cfg.scheme, self.cfg.authority, self.cfg.path_prefix, pq
+        );
         let original_authority = parts.uri.authority().cloned();
         parts.uri = uri.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
         let h = &mut parts.headers;
@@ -142,24 +155,42 @@ impl Upstream {
             h.insert(side.filing_header.clone(), v);
         }
         if !self.cfg.preserve_host {
-            h.insert(header::HOST, HeaderValue::from_str(self.cfg.authority.as_str()).unwrap_or(HeaderValue::from_static("")));
+            h.insert(
+                header::HOST,
+                HeaderValue::from_str(self.cfg.authority.as_str())
+                    .unwrap_or(HeaderValue::from_static("")),
+            );
         } else if !h.contains_key(header::HOST) {
-            if let Some(a) = original_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            if let Some(a) = original_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
                 h.insert(header::HOST, a);
             }
         }
-        append(h, HeaderName::from_static("x-forwarded-for"), &side.peer.ip().to_string());
+        append(
+            h,
+            HeaderName::from_static("x-forwarded-for"),
+            &side.peer.ip().to_string(),
+        );
         h.insert(
             HeaderName::from_static("x-forwarded-proto"),
             HeaderValue::from_static(if side.tls { "https" } else { "http" }),
         );
-        append(h, header::VIA, &format!("{} icpgate", via_version(parts.version)));
+        append(
+            h,
+            header::VIA,
+            &format!("{} icpgate", via_version(parts.version)),
+        );
         parts.version = Version::HTTP_11;
     }
 
     /// Sends the request upstream and waits for the response head (bounded by
     /// `response_timeout`). The response body streams afterwards.
-    pub async fn send(&self, mut parts: Parts, body: ProxyBody, side: &ClientSide<'_>) -> Result<Response<Incoming>, UpstreamError> {
+    pub async fn send(
+        &self,
+        mut parts: Parts,
+        body: ProxyBody,
+        side: &ClientSide<'_>,
+    ) -> Result<Response<Incoming>, UpstreamError> {
         self.prepare(&mut parts, side);
         let fut = self.client.request(Request::from_parts(parts, body));
         match tokio::time::timeout(self.cfg.response_timeout, fut).await {
@@ -188,7 +219,10 @@ mod tests {
     #[test]
     fn hop_by_hop_headers_and_connection_tokens_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert("connection", HeaderValue::from_static("keep-alive, x-secret"));
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
         h.insert("x-secret", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert("transfer-encoding", HeaderValue::from_static("chunked"));

@@ -51,7 +51,10 @@ pub struct Conn {
 const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
 
 fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
-    let joined: Vec<String> = numbers.iter().map(|n| utf8_percent_encode(&n.to_string(), FILING_ENCODE).to_string()).collect();
+    let joined: Vec<String> = numbers
+        .iter()
+        .map(|n| utf8_percent_encode(&n.to_string(), FILING_ENCODE).to_string())
+        .collect();
     HeaderValue::from_str(&joined.join(",")).ok()
 }
 
@@ -73,25 +76,55 @@ struct ReadBody {
     unread: bool,
 }
 
-async fn read_body(route: &RouteConfig, parts: &http::request::Parts, incoming: Incoming, limit: usize) -> Result<ReadBody, Code> {
+async fn read_body(
+    route: &RouteConfig,
+    parts: &http::request::Parts,
+    incoming: Incoming,
+    limit: usize,
+) -> Result<ReadBody, Code> {
     if !route.reads_body() {
-        return Ok(ReadBody { unread: has_body(&parts.headers), forward: body::boxed(incoming), bytes: None, too_large: false });
+        return Ok(ReadBody {
+            unread: has_body(&parts.headers),
+            forward: body::boxed(incoming),
+            bytes: None,
+            too_large: false,
+        });
     }
-    let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(ReadBody { forward: body::boxed(incoming), bytes: None, too_large: true, unread: true });
+        return Ok(ReadBody {
+            forward: body::boxed(incoming),
+            bytes: None,
+            too_large: true,
+            unread: true,
+        });
     }
     match body::read_bounded(incoming, limit).await {
-        Ok(Bounded::Complete(b)) => Ok(ReadBody { forward: body::full(b.clone()), bytes: Some(b), too_large: false, unread: false }),
-        Ok(Bounded::TooLarge { prefix, rest }) => {
-            Ok(ReadBody { forward: body::boxed(body::Prefixed::new(prefix, rest)), bytes: None, too_large: true, unread: true })
-        }
+        Ok(Bounded::Complete(b)) => Ok(ReadBody {
+            forward: body::full(b.clone()),
+            bytes: Some(b),
+            too_large: false,
+            unread: false,
+        }),
+        Ok(Bounded::TooLarge { prefix, rest }) => Ok(ReadBody {
+            forward: body::boxed(body::Prefixed::new(prefix, rest)),
+            bytes: None,
+            too_large: true,
+            unread: true,
+        }),
         Err(_) => Err(Code::BodyInvalid),
     }
 }
 
 impl Shared {
-    pub async fn handle(self: Arc<Self>, conn: Arc<Conn>, req: Request<Incoming>) -> Response<ProxyBody> {
+    pub async fn handle(
+        self: Arc<Self>,
+        conn: Arc<Conn>,
+        req: Request<Incoming>,
+    ) -> Response<ProxyBody> {
         let start = Instant::now();
         let (parts, incoming) = req.into_parts();
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
@@ -108,9 +141,16 @@ impl Shared {
             }
         };
         let stale = rev.as_of.elapsed().is_ok_and(|age| age > self.stale_after);
-        let decision = policy::decide(route, who.as_ref().map(Option::as_ref).map_err(|c| *c), &rev, stale);
+        let decision = policy::decide(
+            route,
+            who.as_ref().map(Option::as_ref).map_err(|c| *c),
+            &rev,
+            stale,
+        );
         let who = who.ok().flatten();
-        let audited = self.audit_if_needed(&decision, route, &parts, who.as_ref(), &rev, &conn).await;
+        let audited = self
+            .audit_if_needed(&decision, route, &parts, who.as_ref(), &rev, &conn)
+            .await;
         let platform = who.as_ref().map_or("none", |w| w.platform.as_str());
         // A refusal, or a monitored request whose body could not be read: answer here.
         let forward = match (&decision, read) {
@@ -123,7 +163,10 @@ impl Shared {
         let (filing, fwd_body) = match forward {
             Ok(f) => f,
             Err((code, close)) => {
-                let filings = audited.as_ref().map(|a| a.filings.clone()).unwrap_or_default();
+                let filings = audited
+                    .as_ref()
+                    .map(|a| a.filings.clone())
+                    .unwrap_or_default();
                 let about = About {
                     platform: who.as_ref().map(|w| w.platform.as_str()),
                     identifier: who.as_ref().map(|w| w.id.as_str()),
@@ -131,17 +174,31 @@ impl Shared {
                     decision_id: audited.as_ref().map(|a| a.decision_id.as_str()),
                     close,
                 };
-                let label = if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_)) { "reject" } else { decision.label() };
+                let label = if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_))
+                {
+                    "reject"
+                } else {
+                    decision.label()
+                };
                 self.observe(&route.name, platform, label, code.as_str(), start);
                 return respond::refuse(code, &about);
             }
         };
-        match self.forward(route.upstream, parts, fwd_body, &conn, filing.clone()).await {
+        match self
+            .forward(route.upstream, parts, fwd_body, &conn, filing.clone())
+            .await
+        {
             Ok(mut resp) => {
                 if let (true, Some(v)) = (self.filing_on_response, filing) {
                     resp.headers_mut().insert(self.filing_header.clone(), v);
                 }
-                self.observe(&route.name, platform, decision.label(), decision.reason(), start);
+                self.observe(
+                    &route.name,
+                    platform,
+                    decision.label(),
+                    decision.reason(),
+                    start,
+                );
                 resp
             }
             Err((label, reason, resp)) => {
@@ -161,31 +218,67 @@ impl Shared {
         filing: Option<HeaderValue>,
     ) -> Result<Response<ProxyBody>, (&'static str, &'static str, Response<ProxyBody>)> {
         let up = &self.upstreams[upstream];
-        let side = ClientSide { peer: conn.peer, tls: conn.tls, filing_header: &self.filing_header, filing };
+        let side = ClientSide {
+            peer: conn.peer,
+            tls: conn.tls,
+            filing_header: &self.filing_header,
+            filing,
+        };
         let t = Instant::now();
         match up.send(parts, body, &side).await {
             Ok(resp) => {
-                self.metrics.upstream_duration.with_label_values(&[&up.cfg.name]).observe(t.elapsed().as_secs_f64());
+                self.metrics
+                    .upstream_duration
+                    .with_label_values(&[&up.cfg.name])
+                    .observe(t.elapsed().as_secs_f64());
                 Ok(resp.map(body::boxed))
             }
             Err(e) => {
-                self.metrics.upstream_errors.with_label_values(&[&up.cfg.name, e.cause()]).inc();
+                self.metrics
+                    .upstream_errors
+                    .with_label_values(&[&up.cfg.name, e.cause()])
+                    .inc();
                 let code = e.code();
-                Err(("error", code.as_str(), respond::refuse(code, &About::default())))
+                Err((
+                    "error",
+                    code.as_str(),
+                    respond::refuse(code, &About::default()),
+                ))
             }
         }
     }
 
-    async fn unrouted(&self, parts: http::request::Parts, incoming: Incoming, conn: &Conn, start: Instant) -> Response<ProxyBody> {
+    async fn unrouted(
+        &self,
+        parts: http::request::Parts,
+        incoming: Incoming,
+        conn: &Conn,
+        start: Instant,
+    ) -> Response<ProxyBody> {
         match self.default {
             DefaultAction::NotFound => {
                 let close = has_body(&parts.headers);
                 self.observe("default", "none", "reject", Code::NoRoute.as_str(), start);
-                respond::refuse(Code::NoRoute, &About { close, ..About::default() })
+                respond::refuse(
+                    Code::NoRoute,
+                    &About {
+                        close,
+                        ..About::default()
+                    },
+                )
             }
-            DefaultAction::Forward(up) => match self.forward(up, parts, body::boxed(incoming), conn, None).await {
+            DefaultAction::Forward(up) => match self
+                .forward(up, parts, body::boxed(incoming), conn, None)
+                .await
+            {
                 Ok(r) => {
-                    self.observe("default", "none", "pass", PassReason::ModeOff.as_str(), start);
+                    self.observe(
+                        "default",
+                        "none",
+                        "pass",
+                        PassReason::ModeOff.as_str(),
+                        start,
+                    );
                     r
                 }
                 Err((label, reason, r)) => {
@@ -197,8 +290,14 @@ impl Shared {
     }
 
     fn observe(&self, route: &str, platform: &str, decision: &str, reason: &str, start: Instant) {
-        self.metrics.requests.with_label_values(&[route, platform, decision, reason]).inc();
-        self.metrics.request_duration.with_label_values(&[route, decision]).observe(start.elapsed().as_secs_f64());
+        self.metrics
+            .requests
+            .with_label_values(&[route, platform, decision, reason])
+            .inc();
+        self.metrics
+            .request_duration
+            .with_label_values(&[route, decision])
+            .observe(start.elapsed().as_secs_f64());
     }
 
     /// Writes the audit record for blocks, monitors and fail-opens; returns it for the answer.
@@ -221,7 +320,12 @@ impl Shared {
             return None;
         }
         let filings = who
-            .map(|w| rev.lookup(w.platform, &w.id).iter().map(|h| format!("{} ({})", h.number, h.status.as_str())).collect())
+            .map(|w| {
+                rev.lookup(w.platform, &w.id)
+                    .iter()
+                    .map(|h| format!("{} ({})", h.number, h.status.as_str()))
+                    .collect()
+            })
             .unwrap_or_default();
         let rec = AuditRecord {
             decision_id: uuid::Uuid::now_v7().to_string(),

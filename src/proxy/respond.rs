@@ -71,10 +71,16 @@ pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
     let mut resp = Response::new(full(json));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS {
-        h.insert(header::LINK, HeaderValue::from_static("<https://beian.miit.gov.cn/>; rel=\"blocked-by\""));
+        h.insert(
+            header::LINK,
+            HeaderValue::from_static("<https://beian.miit.gov.cn/>; rel=\"blocked-by\""),
+        );
     }
     if about.close {
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -86,8 +92,12 @@ pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
 pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response<ProxyBody> {
     let mut resp = Response::new(full(serde_json::to_vec_pretty(v).unwrap_or_default()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -99,10 +109,19 @@ mod tests {
     #[tokio::test]
     async fn block_page_has_link_and_json() {
         let filings = vec!["京ICP备12345678号-1A".to_string()];
-        let about = About { platform: Some("android"), identifier: Some("com.a.b"), filings: &filings, decision_id: Some("d1"), close: true };
+        let about = About {
+            platform: Some("android"),
+            identifier: Some("com.a.b"),
+            filings: &filings,
+            decision_id: Some("d1"),
+            close: true,
+        };
         let r = refuse(Code::Revoked, &about);
         assert_eq!(r.status(), 451);
-        assert_eq!(r.headers()[header::LINK], "<https://beian.miit.gov.cn/>; rel=\"blocked-by\"");
+        assert_eq!(
+            r.headers()[header::LINK],
+            "<https://beian.miit.gov.cn/>; rel=\"blocked-by\""
+        );
         assert_eq!(r.headers()[header::CONNECTION], "close");
         let body = r.into_body().collect().await.unwrap().to_bytes();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -13,16 +13,26 @@ use http::request::Parts;
 pub fn request_host(parts: &Parts) -> Option<String> {
     let raw = parts.uri.host().map(str::to_string).or_else(|| {
         let h = parts.headers.get(http::header::HOST)?.to_str().ok()?;
-        let h = h.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(host, _)| host);
+        let h = h
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(h, |(host, _)| host);
         Some(h.to_string())
     })?;
     Some(raw.to_ascii_lowercase())
 }
 
 /// Finds the route for a request; captures are raw (percent-encoded) strings.
-pub fn find<'r>(routes: &'r [RouteConfig], parts: &Parts) -> Option<(&'r RouteConfig, Vec<(String, String)>)> {
+pub fn find<'r>(
+    routes: &'r [RouteConfig],
+    parts: &Parts,
+) -> Option<(&'r RouteConfig, Vec<(String, String)>)> {
     let path = parts.uri.path();
-    let host = routes.iter().any(|r| r.host.is_some()).then(|| request_host(parts)).flatten();
+    let host = routes
+        .iter()
+        .any(|r| r.host.is_some())
+        .then(|| request_host(parts))
+        .flatten();
     for r in routes {
         if let Some(h) = &r.host {
             if host.as_deref() != Some(h.as_str()) {

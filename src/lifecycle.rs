@@ -1,0 +1,214 @@
+//! The gateway's lifecycle: `start(config)` binds and serves, `Running` is the handle that
+//! reports bound addresses and shuts down with a drain. This is the seam tests and `main` use.
+//!
+//! Owns the start order (admin first so probes answer while the index loads, then the index,
+//! the audit trail, upstream clients, and last the public listeners) and the stop order (stop
+//! accepting, drain in-flight requests up to `drain_timeout`, flush the audit trail).
+//! Must not: parse configuration (it receives a validated `Config`), or exit the process.
+//! Invariant: no public listener accepts a request before an index revision is published.
+
+use crate::admin::{Admin, Reloader};
+use crate::audit::Audit;
+use crate::config::Config;
+use crate::index::{Index, LoadError, Revision};
+use crate::metrics::Metrics;
+use crate::proxy::forward::Upstream;
+use crate::proxy::Shared;
+use crate::server::{accept_loop, ListenerCtx};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Snapshot(#[from] LoadError),
+    #[error("cannot open audit trail {path}: {source}")]
+    Audit {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// A started gateway.
+pub struct Running {
+    /// (listener name, bound address), in configuration order.
+    pub listeners: Vec<(String, SocketAddr)>,
+    pub admin: SocketAddr,
+    pub demo_echo: Option<SocketAddr>,
+    pub index: Arc<Index>,
+    pub reloader: Arc<Reloader>,
+    pub metrics: Arc<Metrics>,
+    shutdown: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting and starts draining; `wait` returns when the drain is over.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Waits until the gateway has stopped (after `shutdown`).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+
+    /// The bound address of the named listener.
+    pub fn addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            what: what.to_string(),
+            addr,
+            source,
+        })
+}
+
+fn serve_admin(listener: TcpListener, admin: Arc<Admin>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = tokio::select! {
+                r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                _ = shutdown.changed() => return,
+            };
+            let admin = admin.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let admin = admin.clone();
+                    async move { Ok::<_, std::convert::Infallible>(admin.handle(req).await) }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+}
+
+/// Starts the gateway described by `cfg`.
+pub async fn start(cfg: Config) -> Result<Running, StartError> {
+    let metrics = Arc::new(Metrics::new());
+    let index = Arc::new(Index::new(Revision::empty()));
+    let reloader = Arc::new(Reloader::new(
+        cfg.index.clone(),
+        index.clone(),
+        metrics.clone(),
+    ));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let admin_listener = bind("admin listener", cfg.admin.addr).await?;
+    let admin_addr = admin_listener.local_addr().unwrap_or(cfg.admin.addr);
+    let admin = Arc::new(Admin {
+        index: index.clone(),
+        metrics: metrics.clone(),
+        reloader: reloader.clone(),
+        token: cfg.admin.token.clone(),
+        started: std::time::SystemTime::now(),
+    });
+    serve_admin(admin_listener, admin, shutdown_rx.clone());
+
+    reloader.reload().await?;
+    let (audit, audit_writer) =
+        Audit::start(cfg.audit_path.clone(), metrics.clone()).map_err(|source| {
+            StartError::Audit {
+                path: cfg
+                    .audit_path
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string()),
+                source,
+            }
+        })?;
+    let shared = Arc::new(Shared {
+        routes: cfg.routes.clone(),
+        default: cfg.default.clone(),
+        upstreams: cfg.upstreams.iter().cloned().map(Upstream::new).collect(),
+        index: index.clone(),
+        metrics: metrics.clone(),
+        audit,
+        filing_header: cfg.filing_header.clone(),
+        filing_on_response: cfg.filing_header_on_response,
+        max_body_bytes: cfg.limits.max_body_bytes,
+        stale_after: cfg.index.stale_after,
+    });
+
+    let demo_echo = match cfg.demo_echo {
+        Some(addr) => {
+            let l = bind("demo echo upstream", addr).await?;
+            let a = l.local_addr().unwrap_or(addr);
+            tokio::spawn(crate::echo::serve(l, shutdown_rx.clone()));
+            Some(a)
+        }
+        None => None,
+    };
+
+    let tracker = TaskTracker::new();
+    let mut bound = Vec::new();
+    let mut loops = Vec::new();
+    for l in &cfg.listeners {
+        let listener = bind(&format!("listener {:?}", l.name), l.addr).await?;
+        bound.push((l.name.clone(), listener.local_addr().unwrap_or(l.addr)));
+        loops.push((listener, l.clone()));
+    }
+    let mut accept_tasks = Vec::new();
+    for (listener, lc) in loops {
+        let ctx = ListenerCtx {
+            cfg: lc,
+            limits: cfg.limits.clone(),
+            shared: shared.clone(),
+            metrics: metrics.clone(),
+            tracker: tracker.clone(),
+            shutdown: shutdown_rx.clone(),
+        };
+        accept_tasks.push(tokio::spawn(accept_loop(listener, ctx)));
+    }
+    drop(shared);
+
+    let drain = cfg.limits.drain_timeout;
+    let mut sd = shutdown_rx.clone();
+    let done = tokio::spawn(async move {
+        let _ = sd.wait_for(|stop| *stop).await;
+        tracing::info!(
+            event = "shutdown_started",
+            drain_timeout_ms = drain.as_millis() as u64
+        );
+        for t in accept_tasks {
+            let _ = t.await;
+        }
+        tracker.close();
+        if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
+            tracing::warn!(event = "drain_timeout", connections_left = tracker.len());
+        }
+        audit_writer.close().await;
+        tracing::info!(event = "shutdown_complete");
+    });
+    Ok(Running {
+        listeners: bound,
+        admin: admin_addr,
+        demo_echo,
+        index,
+        reloader,
+        metrics,
+        shutdown: shutdown_tx,
+        done,
+    })
+}
