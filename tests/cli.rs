@@ -1,0 +1,137 @@
+//! The `icpgate` binary as users run it: check-config, lookup, serve with SIGTERM drain.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_icpgate"))
+}
+
+#[test]
+fn check_config_accepts_the_bundled_default() {
+    let out = bin()
+        .args([
+            "check-config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/icpgate.toml"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_config_exits_64_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("s.ndjson"), "").unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[[listener]]\nname = \"p\"\naddress = \"127.0.0.1:99999\"\n\n[index]\nsnapshot = \"s.ndjson\"\n").unwrap();
+    let out = bin().arg("check-config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:3: listener[0].address:", path.display())),
+        "{err}"
+    );
+    std::fs::write(&path, "[[listener]]\nname = \"p\"\naddress = \"127.0.0.1:0\"\nport = 1\n[index]\nsnapshot = \"s.ndjson\"\n").unwrap();
+    let out = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(":4: listener[0]"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn lookup_answers_offline_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.ndjson");
+    std::fs::write(&snap, common::SNAPSHOT).unwrap();
+    let out = bin()
+        .args(["lookup", "--snapshot"])
+        .arg(&snap)
+        .args(["android", "com.example.revokedapp"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "not filed → exit 1");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["filings"][0]["status"], "revoked");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("s.ndjson:8: rejected"));
+    let out = bin()
+        .args(["lookup", "--snapshot"])
+        .arg(&snap)
+        .args(["ios", "xyz.superbart.xdyou"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = bin()
+        .args(["lookup", "--snapshot"])
+        .arg(&snap)
+        .args(["ios", "bad_id"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_an_in_flight_request_then_exits_0() {
+    let up = common::upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("snapshot.ndjson"), common::SNAPSHOT).unwrap();
+    let cfg = dir.path().join("gw.toml");
+    std::fs::write(
+        &cfg,
+        common::config_text(up.addr, common::closed_port().await, ""),
+    )
+    .unwrap();
+    let mut child = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&cfg)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("gateway exited before listening")
+            .unwrap();
+        if let Some(rest) = line.strip_prefix("icpgate: listener \"public\" on http://") {
+            break rest.to_string();
+        }
+    };
+    let pending = tokio::spawn(async move {
+        common::get(&common::client(), &format!("http://{addr}/slow?ms=700")).await
+    });
+    up.arrived.notified().await;
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let r = pending.await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], b"upstream-ok");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter().any(|l| l.contains("shutdown_complete")),
+        "{rest:?}"
+    );
+}
