@@ -152,10 +152,12 @@ impl Shared {
             .audit_if_needed(&decision, route, &parts, who.as_ref(), &rev, &conn)
             .await;
         let platform = who.as_ref().map_or("none", |w| w.platform.as_str());
-        // A refusal, or a monitored request whose body could not be read: answer here.
+        // A refusal, or a monitored request whose body could not be read: answer here. An unread
+        // body leaves an HTTP/1 connection unusable, so it is closed; HTTP/2 resets the stream.
+        let http1 = parts.version < http::Version::HTTP_2;
         let forward = match (&decision, read) {
-            (Decision::Refuse(code), r) => Err((*code, r.is_none_or(|r| r.unread))),
-            (_, None) => Err((Code::BodyInvalid, true)),
+            (Decision::Refuse(code), r) => Err((*code, http1 && r.is_none_or(|r| r.unread))),
+            (_, None) => Err((Code::BodyInvalid, http1)),
             (Decision::Allow(numbers), Some(r)) => Ok((filing_value(numbers), r.forward)),
             (_, Some(r)) => Ok((None, r.forward)),
         };
@@ -257,7 +259,7 @@ impl Shared {
     ) -> Response<ProxyBody> {
         match self.default {
             DefaultAction::NotFound => {
-                let close = has_body(&parts.headers);
+                let close = parts.version < http::Version::HTTP_2 && has_body(&parts.headers);
                 self.observe("default", "none", "reject", Code::NoRoute.as_str(), start);
                 respond::refuse(
                     Code::NoRoute,
