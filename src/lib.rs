@@ -12,6 +12,7 @@ pub mod code;
 pub mod config;
 pub mod echo;
 pub mod extract;
+pub mod feed;
 pub mod filing;
 pub mod index;
 pub mod lifecycle;
