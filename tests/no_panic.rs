@@ -94,8 +94,8 @@ fn snapshot_loader_never_panics_and_counts_every_line() {
     assert_eq!(report.accepted + report.rejected, (lines - blank) as u64);
     assert_eq!(rev.stats.records, report.accepted);
     for r in rev.records() {
-        for p in r.platforms() {
-            for id in p.ids() {
+        for p in &r.platforms {
+            for id in &p.ids {
                 assert!(!rev.lookup(p.platform, id).is_empty());
             }
         }

@@ -11,7 +11,8 @@
 //! value, and removing a record subtracts exactly what adding it added.
 
 use crate::filing::record::{from_wire, WireRecord};
-use crate::filing::{FilingNumber, FilingRecord};
+use crate::filing::FilingNumber;
+pub use crate::index::Change;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -69,13 +70,21 @@ pub enum FormatError {
     #[error("manifest is not valid: {0}")]
     Manifest(String),
     #[error("{file}: sha256 {got} does not match the manifest's {want}")]
-    Sha256 { file: String, want: String, got: String },
+    Sha256 {
+        file: String,
+        want: String,
+        got: String,
+    },
     #[error("{file}: size {got} does not match the manifest's {want}")]
     Size { file: String, want: u64, got: u64 },
     #[error("{file}: cannot decompress: {reason}")]
     Decompress { file: String, reason: String },
     #[error("{file}:{line}: {reason}")]
-    Line { file: String, line: usize, reason: String },
+    Line {
+        file: String,
+        line: usize,
+        reason: String,
+    },
     #[error("key file {path}: {reason}")]
     Key { path: String, reason: String },
 }
@@ -83,28 +92,48 @@ pub enum FormatError {
 impl Manifest {
     /// Parses and checks the internal consistency of a manifest (the chain of revisions).
     pub fn parse(bytes: &[u8]) -> Result<Manifest, FormatError> {
-        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| FormatError::Manifest(e.to_string()))?;
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| FormatError::Manifest(e.to_string()))?;
         if m.format != FORMAT {
-            return Err(FormatError::Manifest(format!("format {:?} is not {FORMAT:?}", m.format)));
+            return Err(FormatError::Manifest(format!(
+                "format {:?} is not {FORMAT:?}",
+                m.format
+            )));
         }
-        humantime::parse_rfc3339_weak(&m.complete_as_of)
-            .map_err(|_| FormatError::Manifest(format!("complete_as_of {:?} is not RFC 3339", m.complete_as_of)))?;
+        humantime::parse_rfc3339_weak(&m.complete_as_of).map_err(|_| {
+            FormatError::Manifest(format!(
+                "complete_as_of {:?} is not RFC 3339",
+                m.complete_as_of
+            ))
+        })?;
         let mut rev = m.snapshot.revision;
         for d in &m.deltas {
             if d.parent != rev || d.revision <= d.parent {
-                return Err(FormatError::Manifest(format!("delta {} has parent {} but follows revision {rev}", d.revision, d.parent)));
+                return Err(FormatError::Manifest(format!(
+                    "delta {} has parent {} but follows revision {rev}",
+                    d.revision, d.parent
+                )));
             }
             rev = d.revision;
         }
         if rev != m.revision {
-            return Err(FormatError::Manifest(format!("chain ends at {rev}, manifest says {}", m.revision)));
+            return Err(FormatError::Manifest(format!(
+                "chain ends at {rev}, manifest says {}",
+                m.revision
+            )));
         }
         for f in std::iter::once(&m.snapshot.file).chain(m.deltas.iter().map(|d| &d.file)) {
-            if f.starts_with('/') || f.split('/').any(|s| s == ".." || s.is_empty()) || f.contains('\\') {
-                return Err(FormatError::Manifest(format!("file name {f:?} must be a relative path inside the feed")));
+            if f.starts_with('/')
+                || f.split('/').any(|s| s == ".." || s.is_empty())
+                || f.contains('\\')
+            {
+                return Err(FormatError::Manifest(format!(
+                    "file name {f:?} must be a relative path inside the feed"
+                )));
             }
         }
-        Checksum::from_hex(&m.snapshot.state_checksum).ok_or_else(|| FormatError::Manifest("bad snapshot state_checksum".into()))?;
+        Checksum::from_hex(&m.snapshot.state_checksum)
+            .ok_or_else(|| FormatError::Manifest("bad snapshot state_checksum".into()))?;
         Ok(m)
     }
 
@@ -122,11 +151,6 @@ impl Manifest {
     }
 }
 
-/// The canonical line of a record: what snapshot files hold and what checksums hash.
-pub fn canonical_line(r: &FilingRecord) -> String {
-    serde_json::to_string(&r.to_wire()).unwrap_or_default()
-}
-
 /// Order-independent state checksum: the sum, modulo 2^128, of XXH3-128 of every record's
 /// canonical line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,7 +158,7 @@ pub struct Checksum(pub u128);
 
 impl Checksum {
     pub fn digest(line: &[u8]) -> u128 {
-        xxhash_rust::xxh3::xxh3_128(line)
+        crate::index::record_digest(line)
     }
     pub fn add(&mut self, line: &[u8]) {
         self.0 = self.0.wrapping_add(Self::digest(line));
@@ -146,7 +170,9 @@ impl Checksum {
         format!("{:032x}", self.0)
     }
     pub fn from_hex(s: &str) -> Option<Checksum> {
-        (s.len() == 32).then(|| u128::from_str_radix(s, 16).ok().map(Checksum)).flatten()
+        (s.len() == 32)
+            .then(|| u128::from_str_radix(s, 16).ok().map(Checksum))
+            .flatten()
     }
 }
 
@@ -161,26 +187,22 @@ pub struct DeltaLine<'a> {
     pub remove: Option<String>,
 }
 
-/// A parsed delta change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    Upsert(FilingRecord),
-    Remove(FilingNumber),
-}
-
 pub fn parse_delta_line(line: &str) -> Result<Change, String> {
     let d: DeltaLine<'_> = serde_json::from_str(line).map_err(|e| e.to_string())?;
     match (d.upsert, d.remove) {
         (Some(w), None) => from_wire(&w).map(Change::Upsert).map_err(|e| e.to_string()),
-        (None, Some(n)) => FilingNumber::parse(&n).map(Change::Remove).map_err(|e| format!("remove {n:?}: {e}")),
+        (None, Some(n)) => FilingNumber::parse(&n)
+            .map(Change::Remove)
+            .map_err(|e| format!("remove {n:?}: {e}")),
         _ => Err("a delta line has exactly one of upsert or remove".into()),
     }
 }
 
 pub fn delta_line(c: &Change) -> String {
     match c {
-        Change::Upsert(r) => format!("{{\"upsert\":{}}}", canonical_line(r)),
-        Change::Remove(n) => serde_json::to_string(&serde_json::json!({ "remove": n.to_string() })).unwrap_or_default(),
+        Change::Upsert(r) => format!("{{\"upsert\":{}}}", r.canonical_line()),
+        Change::Remove(n) => serde_json::to_string(&serde_json::json!({ "remove": n.to_string() }))
+            .unwrap_or_default(),
     }
 }
 
@@ -191,11 +213,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Checks a fetched file against its manifest entry.
 pub fn check_file(file: &str, bytes: &[u8], sha256: &str, size: u64) -> Result<(), FormatError> {
     if bytes.len() as u64 != size {
-        return Err(FormatError::Size { file: file.into(), want: size, got: bytes.len() as u64 });
+        return Err(FormatError::Size {
+            file: file.into(),
+            want: size,
+            got: bytes.len() as u64,
+        });
     }
     let got = sha256_hex(bytes);
     if !got.eq_ignore_ascii_case(sha256) {
-        return Err(FormatError::Sha256 { file: file.into(), want: sha256.into(), got });
+        return Err(FormatError::Sha256 {
+            file: file.into(),
+            want: sha256.into(),
+            got,
+        });
     }
     Ok(())
 }
@@ -203,10 +233,15 @@ pub fn check_file(file: &str, bytes: &[u8], sha256: &str, size: u64) -> Result<(
 /// Decompresses a zstd file, refusing to produce more than `limit` bytes.
 pub fn decompress(file: &str, bytes: &[u8], limit: u64) -> Result<Vec<u8>, FormatError> {
     use std::io::Read;
-    let err = |reason: String| FormatError::Decompress { file: file.into(), reason };
+    let err = |reason: String| FormatError::Decompress {
+        file: file.into(),
+        reason,
+    };
     let mut out = Vec::new();
     let dec = zstd::stream::read::Decoder::new(bytes).map_err(|e| err(e.to_string()))?;
-    dec.take(limit + 1).read_to_end(&mut out).map_err(|e| err(e.to_string()))?;
+    dec.take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| err(e.to_string()))?;
     if out.len() as u64 > limit {
         return Err(err(format!("larger than the {limit}-byte limit")));
     }
@@ -243,16 +278,24 @@ impl SigningKey {
     /// Generates a key; returns it with the text of its `.key` file.
     pub fn generate() -> Result<(SigningKey, String), FormatError> {
         let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| FormatError::Key { path: "-".into(), reason: "key generation failed".into() })?;
+        let doc = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| FormatError::Key {
+            path: "-".into(),
+            reason: "key generation failed".into(),
+        })?;
         let text = hex::encode(doc.as_ref());
         let key = SigningKey::parse("-", &text)?;
         Ok((key, text + "\n"))
     }
 
     pub fn parse(path: &str, text: &str) -> Result<SigningKey, FormatError> {
-        let bad = |reason: &str| FormatError::Key { path: path.into(), reason: reason.into() };
+        let bad = |reason: &str| FormatError::Key {
+            path: path.into(),
+            reason: reason.into(),
+        };
         let der = hex::decode(text.trim()).map_err(|_| bad("not hex"))?;
-        Ed25519KeyPair::from_pkcs8(&der).map(SigningKey).map_err(|_| bad("not an Ed25519 PKCS#8 key"))
+        Ed25519KeyPair::from_pkcs8(&der)
+            .map(SigningKey)
+            .map_err(|_| bad("not an Ed25519 PKCS#8 key"))
     }
 
     pub fn public(&self) -> PublicKey {
@@ -268,9 +311,22 @@ impl SigningKey {
 }
 
 /// Verifies `manifest.json.sig` against any of `keys`; returns the key that verified.
-pub fn verify<'k>(manifest: &[u8], sig_text: &[u8], keys: &'k [PublicKey]) -> Result<&'k PublicKey, FormatError> {
-    let sig = std::str::from_utf8(sig_text).ok().and_then(|s| hex::decode(s.trim()).ok()).ok_or(FormatError::Signature)?;
-    keys.iter().find(|k| UnparsedPublicKey::new(&ED25519, k.0).verify(manifest, &sig).is_ok()).ok_or(FormatError::Signature)
+pub fn verify<'k>(
+    manifest: &[u8],
+    sig_text: &[u8],
+    keys: &'k [PublicKey],
+) -> Result<&'k PublicKey, FormatError> {
+    let sig = std::str::from_utf8(sig_text)
+        .ok()
+        .and_then(|s| hex::decode(s.trim()).ok())
+        .ok_or(FormatError::Signature)?;
+    keys.iter()
+        .find(|k| {
+            UnparsedPublicKey::new(&ED25519, k.0)
+                .verify(manifest, &sig)
+                .is_ok()
+        })
+        .ok_or(FormatError::Signature)
 }
 
 #[cfg(test)]
@@ -284,7 +340,10 @@ mod tests {
         let k1 = SigningKey::parse("k", &text).unwrap_or(k1);
         let (k2, _) = SigningKey::generate().unwrap();
         let sig = k1.sign(b"manifest");
-        assert_eq!(verify(b"manifest", sig.as_bytes(), &[k2.public(), k1.public()]).unwrap(), &k1.public());
+        assert_eq!(
+            verify(b"manifest", sig.as_bytes(), &[k2.public(), k1.public()]).unwrap(),
+            &k1.public()
+        );
         assert!(verify(b"manifest", sig.as_bytes(), &[k2.public()]).is_err());
         assert!(verify(b"manifesT", sig.as_bytes(), &[k1.public()]).is_err());
         assert!(verify(b"manifest", b"zz", &[k1.public()]).is_err());
@@ -315,16 +374,45 @@ mod tests {
         let rm = Change::Remove(r.number);
         assert_eq!(parse_delta_line(&delta_line(&rm)).unwrap(), rm);
         assert!(parse_delta_line("{}").is_err());
-        assert!(parse_delta_line(r#"{"remove":"京ICP备12345678号-1A","upsert":null,"x":1}"#).is_err());
+        assert!(
+            parse_delta_line(r#"{"remove":"京ICP备12345678号-1A","upsert":null,"x":1}"#).is_err()
+        );
     }
 
     #[test]
     fn manifest_chain_is_checked() {
-        let snap = SnapshotRef { file: "s.zst".into(), revision: 3, sha256: "00".into(), size: 1, records: 0, state_checksum: Checksum::default().to_hex() };
-        let d = |p, r| DeltaRef { file: format!("d{r}.zst"), parent: p, revision: r, sha256: "00".into(), size: 1, upserts: 0, removals: 0, state_checksum: Checksum::default().to_hex() };
-        let mut m = Manifest { format: FORMAT.into(), revision: 5, complete_as_of: "2026-01-01T00:00:00Z".into(), min_poll_interval_seconds: 1, key_id: "x".into(), snapshot: snap, deltas: vec![d(3, 4), d(4, 5)] };
+        let snap = SnapshotRef {
+            file: "s.zst".into(),
+            revision: 3,
+            sha256: "00".into(),
+            size: 1,
+            records: 0,
+            state_checksum: Checksum::default().to_hex(),
+        };
+        let d = |p, r| DeltaRef {
+            file: format!("d{r}.zst"),
+            parent: p,
+            revision: r,
+            sha256: "00".into(),
+            size: 1,
+            upserts: 0,
+            removals: 0,
+            state_checksum: Checksum::default().to_hex(),
+        };
+        let mut m = Manifest {
+            format: FORMAT.into(),
+            revision: 5,
+            complete_as_of: "2026-01-01T00:00:00Z".into(),
+            min_poll_interval_seconds: 1,
+            key_id: "x".into(),
+            snapshot: snap,
+            deltas: vec![d(3, 4), d(4, 5)],
+        };
         let ok = serde_json::to_vec(&m).unwrap();
-        assert_eq!(Manifest::parse(&ok).unwrap().deltas_after(4).unwrap().len(), 1);
+        assert_eq!(
+            Manifest::parse(&ok).unwrap().deltas_after(4).unwrap().len(),
+            1
+        );
         assert!(Manifest::parse(&ok).unwrap().deltas_after(2).is_none());
         m.deltas[1].parent = 3;
         assert!(Manifest::parse(&serde_json::to_vec(&m).unwrap()).is_err());

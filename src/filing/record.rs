@@ -106,6 +106,12 @@ impl FilingRecord {
         self.number.kind().unwrap_or(ServiceKind::App)
     }
 
+    /// The canonical NDJSON line of this record: the wire form with fields in declaration
+    /// order, no whitespace, lowercase hex. Feed checksums hash exactly these bytes.
+    pub fn canonical_line(&self) -> String {
+        serde_json::to_string(&self.to_wire()).unwrap_or_default()
+    }
+
     /// The wire form (snapshot line and API output).
     pub fn to_wire(&self) -> WireRecord<'static> {
         WireRecord {

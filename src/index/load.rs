@@ -7,7 +7,8 @@
 //! twice (the later line is rejected as a duplicate).
 //! Invariant: the revision holds exactly the lines reported as accepted.
 
-use super::{store, Builder, Revision};
+use super::base::Builder;
+use super::{record_digest, store, Revision};
 use crate::filing::record::parse_line;
 use std::path::{Path, PathBuf};
 
@@ -45,7 +46,7 @@ pub enum LoadError {
 struct Part {
     blob: Vec<u8>,
     pairs: Vec<(u64, u32)>,
-    numbers: Vec<([u8; 16], u32, usize)>,
+    numbers: Vec<([u8; 16], u32, usize, u128)>,
     lines: usize,
     rejected: Vec<RejectedLine>,
     rejected_count: u64,
@@ -81,8 +82,9 @@ fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
                     p.entities.push((e, r.entity.clone()));
                 }
                 let off = store::push(&mut p.blob, &r, e);
-                Builder::hash_pairs_with(hasher, &r, off, &mut p.pairs);
-                p.numbers.push((r.number.to_bytes(), off, i + 1));
+                Builder::hash_pairs_with(hasher, &p.blob, off, &mut p.pairs);
+                p.numbers
+                    .push((r.number.to_bytes(), off, i + 1, record_digest(raw)));
             }
             Err(reason) => {
                 p.rejected_count += 1;
@@ -157,9 +159,8 @@ pub fn parse_snapshot(
         while let Some(v) =
             store::RecordView::decode(&part.blob, part.numbers.get(c).map_or(u32::MAX, |n| n.1))
         {
-            let at = part.numbers[c].1 as usize + 16 + 1 + 8;
             let global = map.get(v.entity as usize).copied().unwrap_or(0);
-            part.blob[at..at + 4].copy_from_slice(&global.to_le_bytes());
+            store::set_entity(&mut part.blob, part.numbers[c].1 as usize, global);
             c += 1;
         }
         for n in &mut part.numbers {
@@ -180,7 +181,8 @@ pub fn parse_snapshot(
     report.rejected_lines.extend(dups);
     report.rejected_lines.sort_by_key(|r| r.line);
     report.rejected_lines.truncate(MAX_REPORTED);
-    let rev = builder.finish(revision, source, bloom);
+    let checksum = builder.checksum;
+    let rev = Revision::from_base(revision, source, builder.finish(bloom), checksum);
     report.accepted = rev.stats.records;
     (rev, report)
 }
@@ -243,14 +245,8 @@ mod tests {
         );
         assert!(rev.lookup(Platform::Android, "com.a.three").is_empty());
         assert_eq!(rev.lookup(Platform::Android, "com.a.two").len(), 1);
-        assert_eq!(
-            rev.entity(
-                rev.view(rev.lookup(Platform::Android, "com.a.two")[0].offset)
-                    .unwrap()
-                    .entity
-            ),
-            "某公司"
-        );
+        let hit = rev.lookup(Platform::Android, "com.a.two")[0];
+        assert_eq!(rev.record(&hit).unwrap().entity, "某公司");
     }
 
     #[test]
@@ -271,8 +267,7 @@ mod tests {
         for i in [0, 9_999, 19_999] {
             let h = rev.lookup(Platform::Android, &format!("com.a.n{i}"));
             assert_eq!(h.len(), 1);
-            let v = rev.view(h[0].offset).unwrap();
-            assert_eq!(rev.entity(v.entity), format!("公司{}", i % 97));
+            assert_eq!(rev.record(&h[0]).unwrap().entity, format!("公司{}", i % 97));
         }
         assert_eq!(rev.stats.entities, 97);
     }

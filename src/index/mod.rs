@@ -1,60 +1,47 @@
 //! The in-memory filing index: `(platform, identifier)` → the set of filings that list it.
 //!
-//! Owns `Revision` (one immutable, fully built generation of the index) and `Index` (the handle
-//! requests read from, which publishes a new revision atomically with `ArcSwap`).
-//! Must not: block a request on a load or a sync, or ever answer a lookup from a half-built
-//! revision.
-//! Invariant: a lookup only returns records that really list the (platform, id) asked for: the
-//! map is keyed by a 64-bit keyed hash, and every candidate is verified against the stored id.
+//! Owns `Revision` (one immutable generation of the index: a large base layer plus, after
+//! deltas, a small overlay of upserted records and tombstones over the base) and `Index` (the
+//! handle requests read from, which publishes revisions atomically with `ArcSwap`).
+//! Must not: block a request on a load, a delta or a compaction, or ever answer a lookup from a
+//! half-applied revision.
+//! Invariant: a lookup returns exactly the live records (base minus tombstones, plus overlay)
+//! that list the (platform, id) asked for; `checksum` is the feed state checksum of exactly
+//! those live records.
 
+mod base;
 mod load;
 pub mod store;
 
 pub use load::{load_snapshot, parse_snapshot, LoadError, LoadReport, RejectedLine};
 
-use crate::filing::{index_key, FilingNumber, FilingRecord, Platform, Status};
+use crate::filing::{FilingNumber, FilingRecord, Platform, Status};
 use arc_swap::ArcSwap;
-use bloomfilter::Bloom;
-use dashmap::DashMap;
+use base::{count, Base, Builder};
 use smallvec::SmallVec;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
-use store::{Entities, RecordView};
+use store::RecordView;
 
-/// Map keys are already uniformly distributed 64-bit hashes; hashing them again is waste.
-#[derive(Default)]
-pub struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
+/// Which layer of a revision a record lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    Base,
+    Overlay,
 }
-
-type Map = DashMap<u64, u32, BuildHasherDefault<PassThrough>>;
-
-/// Postings with the top bit set point into the overflow table (a key listed by several filings).
-const OVERFLOW: u32 = 1 << 31;
 
 /// One filing that lists the id asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hit {
     pub number: FilingNumber,
     pub status: Status,
-    /// Offset of the record in its revision's store (for signer checks and record output).
+    pub layer: Layer,
+    /// Offset of the record in its layer's store.
     pub offset: u32,
 }
 
-/// The result of a lookup: every filing listing the id, in snapshot order.
+/// The result of a lookup: every filing listing the id.
 pub type Hits = SmallVec<[Hit; 2]>;
 
 /// Counts kept per revision for `/v1/status` and the metrics.
@@ -69,25 +56,72 @@ pub struct Stats {
     pub store_bytes: u64,
 }
 
+/// One change of a delta.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Add the record, replacing any record with its number.
+    Upsert(FilingRecord),
+    /// Remove the record with this number.
+    Remove(FilingNumber),
+}
+
+impl Change {
+    pub fn number(&self) -> FilingNumber {
+        match self {
+            Change::Upsert(r) => r.number,
+            Change::Remove(n) => *n,
+        }
+    }
+}
+
+/// A delta that does not fit the revision it is applied to (the state has drifted).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("delta removes {0}, which this revision does not hold")]
+    RemoveMissing(String),
+}
+
+/// The digest a record adds to the state checksum: XXH3-128 of its canonical line.
+pub fn record_digest(canonical_line: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(canonical_line)
+}
+
+struct Overlay {
+    layer: Base,
+    /// Base offsets removed or replaced by the overlay.
+    tombstones: HashSet<u32>,
+}
+
 /// One immutable generation of the index.
 pub struct Revision {
     pub revision: u64,
-    /// When this revision's data was last confirmed current (load or sync time).
+    /// When this revision's data was last confirmed current (load time, or the feed's
+    /// `complete_as_of`).
     pub as_of: SystemTime,
     pub source: String,
-    blob: Vec<u8>,
-    entities: Entities,
-    map: Map,
-    overflow: Vec<Box<[u32]>>,
-    bloom: Option<Bloom<u64>>,
-    hasher: ahash::RandomState,
-    records: Vec<u32>,
+    /// Feed state checksum (sum of record digests mod 2^128).
+    pub checksum: u128,
+    base: Arc<Base>,
+    overlay: Option<Arc<Overlay>>,
     pub stats: Stats,
 }
 
 impl Revision {
-    /// Builds a revision from validated records (single-threaded; see `load` for the parallel
-    /// snapshot path).
+    fn from_base(revision: u64, source: &str, base: Base, checksum: u128) -> Revision {
+        let stats = base.stats.clone();
+        Revision {
+            revision,
+            as_of: SystemTime::now(),
+            source: source.to_string(),
+            checksum,
+            base: Arc::new(base),
+            overlay: None,
+            stats,
+        }
+    }
+
+    /// Builds a revision from validated records (single-threaded; `parse_snapshot` is the
+    /// parallel path for files). A repeated filing number keeps its first record.
     pub fn from_records(
         revision: u64,
         source: &str,
@@ -95,81 +129,58 @@ impl Revision {
         bloom: bool,
     ) -> Revision {
         let mut b = Builder::new(records.len());
-        let mut blob = Vec::new();
-        let mut pairs = Vec::new();
-        let mut numbers = Vec::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            let e = b.entities.intern(&r.entity);
-            let off = store::push(&mut blob, r, e);
-            b.hash_pairs(r, off, &mut pairs);
-            numbers.push((r.number.to_bytes(), off, i + 1));
+            b.push(r, i + 1, record_digest(r.canonical_line().as_bytes()));
         }
-        b.add_segment(blob, pairs, numbers);
-        b.finish(revision, source, bloom)
+        let checksum = b.checksum;
+        Revision::from_base(revision, source, b.finish(bloom), checksum)
     }
 
-    fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str) -> u64 {
-        let mut h = hasher.build_hasher();
-        h.write_u8(platform as u8);
-        if platform == Platform::Ios {
-            // Case-fold without allocating: bundle ids are at most 255 bytes.
-            let mut buf = [0u8; 256];
-            let n = id.len().min(256);
-            for (d, s) in buf.iter_mut().zip(id.as_bytes()) {
-                *d = s.to_ascii_lowercase();
-            }
-            h.write(&buf[..n]);
-        } else {
-            h.write(id.as_bytes());
-        }
-        h.write_u8(0xff);
-        h.finish()
+    /// An empty revision 0: what the gateway holds before any load.
+    pub fn empty() -> Revision {
+        Revision::from_base(0, "empty", Builder::new(0).finish(false), 0)
     }
 
-    fn id_matches(platform: Platform, stored: &str, asked: &str) -> bool {
-        if platform == Platform::Ios {
-            stored.eq_ignore_ascii_case(asked)
-        } else {
-            stored == asked
-        }
+    fn hit(layer: Layer, l: &Base, off: u32) -> Option<Hit> {
+        let v = l.view(off)?;
+        Some(Hit {
+            number: v.number,
+            status: v.status,
+            layer,
+            offset: off,
+        })
     }
 
-    /// Every filing that lists `id` under `platform`. Never allocates for up to two filings.
+    /// Every live filing that lists `id` under `platform`. Never allocates for up to two.
     pub fn lookup(&self, platform: Platform, id: &str) -> Hits {
         let mut hits = Hits::new();
-        let k = Self::key_hash(&self.hasher, platform, id);
-        if let Some(b) = &self.bloom {
-            if !b.check(&k) {
-                return hits;
+        match &self.overlay {
+            None => hits.extend(
+                self.base
+                    .lookup(platform, id)
+                    .into_iter()
+                    .filter_map(|o| Self::hit(Layer::Base, &self.base, o)),
+            ),
+            Some(ov) => {
+                let live = self
+                    .base
+                    .lookup(platform, id)
+                    .into_iter()
+                    .filter(|o| !ov.tombstones.contains(o));
+                hits.extend(live.filter_map(|o| Self::hit(Layer::Base, &self.base, o)));
+                hits.extend(
+                    ov.layer
+                        .lookup(platform, id)
+                        .into_iter()
+                        .filter_map(|o| Self::hit(Layer::Overlay, &ov.layer, o)),
+                );
             }
-        }
-        let Some(posting) = self.map.get(&k).map(|v| *v) else {
-            return hits;
-        };
-        let mut check = |off: u32| {
-            let Some(v) = RecordView::decode(&self.blob, off) else {
-                return;
-            };
-            let listed = v
-                .platform(platform)
-                .is_some_and(|p| p.ids().any(|s| Self::id_matches(platform, s, id)));
-            if listed {
-                hits.push(Hit {
-                    number: v.number,
-                    status: v.status,
-                    offset: off,
-                });
-            }
-        };
-        if posting & OVERFLOW == 0 {
-            check(posting);
-        } else if let Some(list) = self.overflow.get((posting & !OVERFLOW) as usize) {
-            list.iter().copied().for_each(check);
         }
         hits
     }
 
-    /// The platforms other than `platform` (of the same family) under which `id` is filed.
+    /// A platform of the same family (app platforms, or mini-program hosts) under which `id`
+    /// is filed, when it is not filed under `platform`.
     pub fn filed_elsewhere(&self, platform: Platform, id: &str) -> Option<Platform> {
         platform
             .siblings()
@@ -179,16 +190,186 @@ impl Revision {
             .find(|&p| !self.lookup(p, id).is_empty())
     }
 
-    pub fn view(&self, offset: u32) -> Option<RecordView<'_>> {
-        RecordView::decode(&self.blob, offset)
+    fn layer(&self, l: Layer) -> Option<&Base> {
+        match l {
+            Layer::Base => Some(&self.base),
+            Layer::Overlay => self.overlay.as_deref().map(|o| &o.layer),
+        }
     }
 
-    pub fn record(&self, offset: u32) -> Option<FilingRecord> {
-        self.view(offset).map(|v| v.to_record(&self.entities))
+    /// The encoded view of a hit's record.
+    pub fn view(&self, hit: &Hit) -> Option<RecordView<'_>> {
+        self.layer(hit.layer)?.view(hit.offset)
     }
 
-    pub fn entity(&self, id: u32) -> &str {
-        self.entities.get(id)
+    /// The full record behind a hit.
+    pub fn record(&self, hit: &Hit) -> Option<FilingRecord> {
+        self.layer(hit.layer)?.record(hit.offset)
+    }
+
+    /// The live record with this filing number.
+    pub fn find(&self, n: &FilingNumber) -> Option<Hit> {
+        if let Some(ov) = &self.overlay {
+            if let Some(off) = ov.layer.find_number(n) {
+                return Self::hit(Layer::Overlay, &ov.layer, off);
+            }
+            return self
+                .base
+                .find_number(n)
+                .filter(|o| !ov.tombstones.contains(o))
+                .and_then(|o| Self::hit(Layer::Base, &self.base, o));
+        }
+        self.base
+            .find_number(n)
+            .and_then(|o| Self::hit(Layer::Base, &self.base, o))
+    }
+
+    /// Every live record, base first then overlay, decoded.
+    pub fn records(&self) -> impl Iterator<Item = FilingRecord> + '_ {
+        let tomb = self.overlay.as_ref().map(|o| &o.tombstones);
+        let base = self
+            .base
+            .records
+            .iter()
+            .filter(move |o| tomb.is_none_or(|t| !t.contains(o)))
+            .filter_map(|&o| self.base.record(o));
+        let over = self
+            .overlay
+            .iter()
+            .flat_map(|ov| ov.layer.records.iter().filter_map(|&o| ov.layer.record(o)));
+        base.chain(over)
+    }
+
+    /// Records in the overlay (what a compaction would fold into the base).
+    pub fn overlay_records(&self) -> usize {
+        self.overlay
+            .as_ref()
+            .map_or(0, |o| o.layer.records.len() + o.tombstones.len())
+    }
+
+    pub fn has_bloom(&self) -> bool {
+        self.base.has_bloom()
+    }
+
+    /// A new revision with `changes` applied in order, sharing this revision's base. Fails
+    /// (and changes nothing) when a removal names a number this revision does not hold.
+    pub fn apply(
+        &self,
+        revision: u64,
+        changes: &[Change],
+        as_of: SystemTime,
+    ) -> Result<Revision, ApplyError> {
+        let empty = HashSet::new();
+        let (mut tomb, old_overlay) = match &self.overlay {
+            Some(o) => (o.tombstones.clone(), Some(&o.layer)),
+            None => (empty, None),
+        };
+        let mut dropped_overlay: HashSet<u32> = HashSet::new();
+        let mut added: Vec<Option<FilingRecord>> = Vec::new();
+        let mut added_at: std::collections::HashMap<[u8; 16], usize> = Default::default();
+        let mut checksum = self.checksum;
+        for c in changes {
+            let key = c.number().to_bytes();
+            let old: Option<FilingRecord> = if let Some(i) = added_at.remove(&key) {
+                added[i].take()
+            } else if let Some(off) = old_overlay
+                .and_then(|l| l.find_number(&c.number()))
+                .filter(|o| !dropped_overlay.contains(o))
+            {
+                dropped_overlay.insert(off);
+                old_overlay.and_then(|l| l.record(off))
+            } else if let Some(off) = self
+                .base
+                .find_number(&c.number())
+                .filter(|o| !tomb.contains(o))
+            {
+                tomb.insert(off);
+                self.base.record(off)
+            } else {
+                None
+            };
+            if let Some(o) = &old {
+                checksum = checksum.wrapping_sub(record_digest(o.canonical_line().as_bytes()));
+            }
+            match c {
+                Change::Upsert(r) => {
+                    checksum = checksum.wrapping_add(record_digest(r.canonical_line().as_bytes()));
+                    added_at.insert(key, added.len());
+                    added.push(Some(r.clone()));
+                }
+                Change::Remove(n) if old.is_none() => {
+                    return Err(ApplyError::RemoveMissing(n.to_string()))
+                }
+                Change::Remove(_) => {}
+            }
+        }
+        let mut b = Builder::new(added.len());
+        if let Some(l) = old_overlay {
+            for &off in l.records.iter().filter(|o| !dropped_overlay.contains(o)) {
+                b.push_encoded(l, off, 0);
+            }
+        }
+        for (i, r) in added.iter().enumerate() {
+            if let Some(r) = r {
+                b.push(r, i + 1, 0);
+            }
+        }
+        let layer = b.finish(false);
+        let mut stats = self.base.stats.clone();
+        for &off in &tomb {
+            if let Some(v) = self.base.view(off) {
+                count(&mut stats, &v, -1);
+            }
+        }
+        for &off in &layer.records {
+            if let Some(v) = layer.view(off) {
+                count(&mut stats, &v, 1);
+            }
+        }
+        stats.entities = self.base.stats.entities + layer.stats.entities;
+        stats.store_bytes = self.base.stats.store_bytes + layer.stats.store_bytes;
+        let overlay = (!layer.records.is_empty() || !tomb.is_empty()).then(|| {
+            Arc::new(Overlay {
+                layer,
+                tombstones: tomb,
+            })
+        });
+        Ok(Revision {
+            revision,
+            as_of,
+            source: self.source.clone(),
+            checksum,
+            base: self.base.clone(),
+            overlay,
+            stats,
+        })
+    }
+
+    /// The same state folded into one new base (slow: runs off the async threads).
+    pub fn compact(&self) -> Revision {
+        let mut b = Builder::new(self.stats.records as usize);
+        let tomb = self.overlay.as_ref().map(|o| &o.tombstones);
+        for &off in self
+            .base
+            .records
+            .iter()
+            .filter(|o| tomb.is_none_or(|t| !t.contains(o)))
+        {
+            b.push_encoded(&self.base, off, 0);
+        }
+        if let Some(ov) = &self.overlay {
+            for &off in &ov.layer.records {
+                b.push_encoded(&ov.layer, off, 0);
+            }
+        }
+        let mut rev = Revision::from_base(
+            self.revision,
+            &self.source,
+            b.finish(self.base.has_bloom()),
+            self.checksum,
+        );
+        rev.as_of = self.as_of;
+        rev
     }
 
     /// What `/v1/lookup` and `icpgate lookup` print: every filing for the id, in wire form.
@@ -196,7 +377,7 @@ impl Revision {
         let hits = self.lookup(platform, id);
         let filings: Vec<serde_json::Value> = hits
             .iter()
-            .filter_map(|h| self.record(h.offset))
+            .filter_map(|h| self.record(h))
             .map(|r| serde_json::to_value(r.to_wire()).unwrap_or_default())
             .collect();
         serde_json::json!({
@@ -207,192 +388,6 @@ impl Revision {
             "filings": filings,
             "filed_elsewhere": if hits.is_empty() { self.filed_elsewhere(platform, id).map(|p| p.as_str()) } else { None },
         })
-    }
-
-    /// Every record of this revision, in snapshot order.
-    pub fn records(&self) -> impl Iterator<Item = RecordView<'_>> + '_ {
-        self.records
-            .iter()
-            .filter_map(|&o| RecordView::decode(&self.blob, o))
-    }
-
-    pub fn has_bloom(&self) -> bool {
-        self.bloom.is_some()
-    }
-
-    /// An empty revision 0: what the gateway holds before any load.
-    pub fn empty() -> Revision {
-        Builder::new(0).finish(0, "empty", false)
-    }
-}
-
-/// Accumulates encoded segments and their (hash, offset) pairs, then builds the map.
-pub(crate) struct Builder {
-    pub(crate) entities: Entities,
-    hasher: ahash::RandomState,
-    blob: Vec<u8>,
-    pairs: Vec<(u64, u32)>,
-    /// Offsets of the accepted records, in input order.
-    records: Vec<u32>,
-    /// Filing number → line of its first occurrence (build time only).
-    seen: std::collections::HashMap<[u8; 16], usize, ahash::RandomState>,
-    duplicates: Vec<load::RejectedLine>,
-}
-
-impl Builder {
-    pub(crate) fn new(records_hint: usize) -> Builder {
-        Builder {
-            entities: Entities::default(),
-            hasher: ahash::RandomState::new(),
-            blob: Vec::new(),
-            pairs: Vec::with_capacity(records_hint * 3 / 2),
-            records: Vec::with_capacity(records_hint),
-            seen: Default::default(),
-            duplicates: Vec::new(),
-        }
-    }
-
-    pub(crate) fn hasher(&self) -> ahash::RandomState {
-        self.hasher.clone()
-    }
-
-    /// The (key hash, local offset) pairs of one record; ids repeated within it count once.
-    pub(crate) fn hash_pairs_with(
-        hasher: &ahash::RandomState,
-        r: &FilingRecord,
-        off: u32,
-        out: &mut Vec<(u64, u32)>,
-    ) {
-        for p in &r.platforms {
-            for id in &p.ids {
-                let k = Revision::key_hash(hasher, p.platform, &index_key(p.platform, id));
-                if !out
-                    .iter()
-                    .rev()
-                    .take_while(|(_, o)| *o == off)
-                    .any(|(h, _)| *h == k)
-                {
-                    out.push((k, off));
-                }
-            }
-        }
-    }
-
-    fn hash_pairs(&self, r: &FilingRecord, off: u32, out: &mut Vec<(u64, u32)>) {
-        Self::hash_pairs_with(&self.hasher, r, off, out)
-    }
-
-    /// Appends an encoded segment whose offsets are relative to its own start. `numbers` lists
-    /// each record's filing number, offset and source line; a number seen before is dropped
-    /// and reported as a duplicate.
-    pub(crate) fn add_segment(
-        &mut self,
-        seg: Vec<u8>,
-        pairs: Vec<(u64, u32)>,
-        numbers: Vec<([u8; 16], u32, usize)>,
-    ) {
-        let base = self.blob.len() as u32;
-        if self.blob.is_empty() {
-            self.blob = seg;
-        } else {
-            self.blob.extend_from_slice(&seg);
-        }
-        let mut dropped = Vec::new();
-        for (num, off, line) in numbers {
-            match self.seen.entry(num) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    dropped.push(off);
-                    let shown = FilingNumber::from_bytes(&num)
-                        .map(|n| n.to_string())
-                        .unwrap_or_default();
-                    self.duplicates.push(load::RejectedLine {
-                        line,
-                        reason: format!(
-                            "duplicate filing number {shown} (first on line {})",
-                            first.get()
-                        ),
-                    });
-                }
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(line);
-                    self.records.push(off + base);
-                }
-            }
-        }
-        self.pairs.extend(
-            pairs
-                .into_iter()
-                .filter(|(_, o)| dropped.binary_search(o).is_err())
-                .map(|(k, o)| (k, o + base)),
-        );
-    }
-
-    pub(crate) fn take_duplicates(&mut self) -> Vec<load::RejectedLine> {
-        std::mem::take(&mut self.duplicates)
-    }
-
-    pub(crate) fn finish(mut self, revision: u64, source: &str, bloom: bool) -> Revision {
-        self.entities.freeze();
-        self.blob.shrink_to_fit();
-        // Sort so that every key's postings are adjacent: one insert per key, overflow built here.
-        self.pairs.sort_unstable();
-        let map = Map::with_capacity_and_hasher(self.pairs.len(), Default::default());
-        let mut overflow: Vec<Box<[u32]>> = Vec::new();
-        let mut bloom_f = bloom.then(|| {
-            Bloom::new_for_fp_rate(self.pairs.len().max(1), 0.01)
-                .expect("bloom parameters are valid")
-        });
-        let mut i = 0;
-        while i < self.pairs.len() {
-            let k = self.pairs[i].0;
-            let mut j = i + 1;
-            while j < self.pairs.len() && self.pairs[j].0 == k {
-                j += 1;
-            }
-            let posting = if j - i == 1 {
-                self.pairs[i].1
-            } else {
-                overflow.push(self.pairs[i..j].iter().map(|p| p.1).collect());
-                OVERFLOW | (overflow.len() - 1) as u32
-            };
-            map.insert(k, posting);
-            if let Some(b) = bloom_f.as_mut() {
-                b.set(&k);
-            }
-            i = j;
-        }
-        drop(std::mem::take(&mut self.pairs));
-        map.shrink_to_fit();
-        self.seen = Default::default();
-        self.records.shrink_to_fit();
-        let mut stats = Stats::default();
-        for &off in &self.records {
-            let Some(v) = RecordView::decode(&self.blob, off) else {
-                continue;
-            };
-            stats.records += 1;
-            for p in v.platforms() {
-                stats.records_by[p.platform as usize][v.status as usize] += 1;
-                let n = p.ids().count() as u64;
-                stats.ids_by[p.platform as usize] += n;
-                stats.ids += n;
-            }
-        }
-        stats.entities = self.entities.len() as u64;
-        stats.store_bytes = self.blob.len() as u64;
-        Revision {
-            revision,
-            as_of: SystemTime::now(),
-            source: source.to_string(),
-            blob: self.blob,
-            entities: self.entities,
-            map,
-            overflow,
-            bloom: bloom_f,
-            hasher: self.hasher,
-            records: self.records,
-            stats,
-        }
     }
 }
 
@@ -430,85 +425,4 @@ impl Index {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::filing::record::parse_line;
-
-    fn rec(number: &str, status: &str, platform: &str, id: &str, md5: &str) -> FilingRecord {
-        parse_line(&format!(
-            r#"{{"number":"{number}","status":"{status}","entity":"e{number}","app_name":"a","platforms":[{{"platform":"{platform}","ids":["{id}"],"signers":[{{"md5":"{md5}"}}]}}]}}"#
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn lookups_find_every_filing_for_a_shared_id() {
-        let recs = vec![
-            rec(
-                "京ICP备12345678号-1A",
-                "active",
-                "android",
-                "com.a.b",
-                &"11".repeat(16),
-            ),
-            rec(
-                "沪ICP备2023123456号-2A",
-                "revoked",
-                "android",
-                "com.a.b",
-                &"22".repeat(16),
-            ),
-            rec(
-                "粤ICP备2023000001号-1A",
-                "active",
-                "ios",
-                "Com.Foo.Bar",
-                &"33".repeat(16),
-            ),
-        ];
-        for bloom in [false, true] {
-            let r = Revision::from_records(7, "test", &recs, bloom);
-            let hits = r.lookup(Platform::Android, "com.a.b");
-            assert_eq!(hits.len(), 2);
-            assert_eq!(hits[0].status, Status::Active);
-            assert_eq!(hits[1].status, Status::Revoked);
-            assert!(r.lookup(Platform::Ios, "com.a.b").is_empty());
-            assert!(r.lookup(Platform::Android, "com.a.c").is_empty());
-            assert_eq!(r.lookup(Platform::Ios, "com.foo.BAR").len(), 1);
-            assert_eq!(
-                r.filed_elsewhere(Platform::Harmony, "com.a.b"),
-                Some(Platform::Android)
-            );
-            assert_eq!(r.filed_elsewhere(Platform::Wechat, "com.a.b"), None);
-            assert_eq!(r.stats.records, 3);
-            assert_eq!(r.stats.ids_by[Platform::Android as usize], 2);
-            assert_eq!(
-                r.stats.records_by[Platform::Android as usize][Status::Revoked as usize],
-                1
-            );
-            assert_eq!(r.record(hits[1].offset).unwrap(), recs[1]);
-        }
-    }
-
-    #[test]
-    fn publish_swaps_whole_revisions() {
-        let idx = Index::new(Revision::empty());
-        assert!(!idx.is_loaded());
-        let old = idx.current();
-        idx.publish(Revision::from_records(
-            2,
-            "t",
-            &[rec(
-                "京ICP备12345678号-1A",
-                "active",
-                "android",
-                "com.a.b",
-                &"11".repeat(16),
-            )],
-            false,
-        ));
-        assert!(idx.is_loaded());
-        assert!(old.lookup(Platform::Android, "com.a.b").is_empty());
-        assert_eq!(idx.current().lookup(Platform::Android, "com.a.b").len(), 1);
-    }
-}
+mod tests;

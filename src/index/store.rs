@@ -100,6 +100,43 @@ pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
     off
 }
 
+/// Byte offset of the entity id inside an encoded record.
+const ENTITY_AT: usize = 16 + 1 + 8;
+
+/// Rewrites the entity id of the record encoded at `off` (used when moving records between
+/// layers, whose entity tables differ).
+pub fn set_entity(blob: &mut [u8], off: usize, entity: u32) {
+    if let Some(slot) = blob.get_mut(off + ENTITY_AT..off + ENTITY_AT + 4) {
+        slot.copy_from_slice(&entity.to_le_bytes());
+    }
+}
+
+/// Length in bytes of the record encoded at `off`, `None` if it is not a whole record.
+pub fn encoded_len(blob: &[u8], off: u32) -> Option<usize> {
+    let v = RecordView::decode(blob, off)?;
+    let mut c = Cur {
+        b: v.platforms,
+        pos: 0,
+    };
+    for _ in 0..v.platform_count {
+        c.take(1)?;
+        let ids = c.u8()?;
+        for _ in 0..ids {
+            let n = c.u8()? as usize;
+            c.take(n)?;
+        }
+        let signers = c.u8()?;
+        for _ in 0..signers {
+            let f = c.u8()?;
+            c.take(
+                16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize,
+            )?;
+        }
+    }
+    let head = blob.len() - off as usize - v.platforms.len();
+    Some(head + c.pos)
+}
+
 /// A cursor over encoded bytes; every read is bounds-checked so a bad offset yields `None`.
 struct Cur<'a> {
     b: &'a [u8],
@@ -275,5 +312,8 @@ mod tests {
         assert_eq!(RecordView::decode(&blob, off2).unwrap().to_record(&ents), r);
         assert_eq!(ents.len(), 1);
         assert!(RecordView::decode(&blob, blob.len() as u32 - 3).is_none());
+        assert_eq!(encoded_len(&blob, off), Some((off2 - off) as usize));
+        assert_eq!(encoded_len(&blob, off2), Some(blob.len() - off2 as usize));
+        assert_eq!(encoded_len(&blob[..blob.len() - 1], off2), None);
     }
 }

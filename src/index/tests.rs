@@ -1,0 +1,210 @@
+use super::*;
+use crate::filing::record::parse_line;
+
+fn rec(number: &str, status: &str, platform: &str, id: &str, md5: &str) -> FilingRecord {
+    parse_line(&format!(
+        r#"{{"number":"{number}","status":"{status}","entity":"e{number}","app_name":"a","platforms":[{{"platform":"{platform}","ids":["{id}"],"signers":[{{"md5":"{md5}"}}]}}]}}"#
+    ))
+    .unwrap()
+}
+
+fn sample() -> Vec<FilingRecord> {
+    vec![
+        rec(
+            "京ICP备12345678号-1A",
+            "active",
+            "android",
+            "com.a.b",
+            &"11".repeat(16),
+        ),
+        rec(
+            "沪ICP备2023123456号-2A",
+            "revoked",
+            "android",
+            "com.a.b",
+            &"22".repeat(16),
+        ),
+        rec(
+            "粤ICP备2023000001号-1A",
+            "active",
+            "ios",
+            "Com.Foo.Bar",
+            &"33".repeat(16),
+        ),
+    ]
+}
+
+fn checksum_of(records: impl Iterator<Item = FilingRecord>) -> u128 {
+    records.fold(0u128, |acc, r| {
+        acc.wrapping_add(record_digest(r.canonical_line().as_bytes()))
+    })
+}
+
+#[test]
+fn lookups_find_every_filing_for_a_shared_id() {
+    let recs = sample();
+    for bloom in [false, true] {
+        let r = Revision::from_records(7, "test", &recs, bloom);
+        let hits = r.lookup(Platform::Android, "com.a.b");
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].status, Status::Active);
+        assert_eq!(hits[1].status, Status::Revoked);
+        assert!(r.lookup(Platform::Ios, "com.a.b").is_empty());
+        assert!(r.lookup(Platform::Android, "com.a.c").is_empty());
+        assert_eq!(r.lookup(Platform::Ios, "com.foo.BAR").len(), 1);
+        assert_eq!(
+            r.filed_elsewhere(Platform::Harmony, "com.a.b"),
+            Some(Platform::Android)
+        );
+        assert_eq!(r.filed_elsewhere(Platform::Wechat, "com.a.b"), None);
+        assert_eq!(r.stats.records, 3);
+        assert_eq!(r.stats.ids_by[Platform::Android as usize], 2);
+        assert_eq!(
+            r.stats.records_by[Platform::Android as usize][Status::Revoked as usize],
+            1
+        );
+        assert_eq!(r.record(&hits[1]).unwrap(), recs[1]);
+        assert_eq!(r.find(&recs[2].number).unwrap().status, Status::Active);
+        assert_eq!(r.checksum, checksum_of(recs.iter().cloned()));
+    }
+}
+
+#[test]
+fn publish_swaps_whole_revisions() {
+    let idx = Index::new(Revision::empty());
+    assert!(!idx.is_loaded());
+    let old = idx.current();
+    idx.publish(Revision::from_records(2, "t", &sample()[..1], false));
+    assert!(idx.is_loaded());
+    assert!(old.lookup(Platform::Android, "com.a.b").is_empty());
+    assert_eq!(idx.current().lookup(Platform::Android, "com.a.b").len(), 1);
+}
+
+#[test]
+fn deltas_upsert_replace_and_remove_through_the_overlay() {
+    let recs = sample();
+    let r1 = Revision::from_records(1, "t", &recs, false);
+    let revoked = rec(
+        "京ICP备12345678号-1A",
+        "revoked",
+        "android",
+        "com.a.b",
+        &"11".repeat(16),
+    );
+    let new = rec(
+        "浙ICP备2024071295号-2A",
+        "active",
+        "android",
+        "com.new.app",
+        &"44".repeat(16),
+    );
+    let moved = rec(
+        "粤ICP备2023000001号-1A",
+        "active",
+        "ios",
+        "com.moved.app",
+        &"33".repeat(16),
+    );
+    let r2 = r1
+        .apply(
+            2,
+            &[
+                Change::Upsert(revoked.clone()),
+                Change::Upsert(new.clone()),
+                Change::Upsert(moved.clone()),
+            ],
+            SystemTime::now(),
+        )
+        .unwrap();
+    assert!(r2
+        .lookup(Platform::Android, "com.a.b")
+        .iter()
+        .all(|h| h.status == Status::Revoked));
+    assert_eq!(r2.lookup(Platform::Android, "com.a.b").len(), 2);
+    assert_eq!(r2.lookup(Platform::Android, "com.new.app").len(), 1);
+    assert!(
+        r2.lookup(Platform::Ios, "com.foo.bar").is_empty(),
+        "the replaced record's old id is gone"
+    );
+    assert_eq!(
+        r2.lookup(Platform::Ios, "com.moved.app")[0].layer,
+        Layer::Overlay
+    );
+    assert_eq!(
+        r1.lookup(Platform::Android, "com.a.b")[0].status,
+        Status::Active,
+        "r1 is unchanged"
+    );
+    assert_eq!(r2.stats.records, 4);
+    assert_eq!(
+        r2.stats.records_by[Platform::Android as usize][Status::Active as usize],
+        1
+    );
+    let live: Vec<FilingRecord> = r2.records().collect();
+    assert_eq!(live.len(), 4);
+    assert_eq!(r2.checksum, checksum_of(live.into_iter()));
+
+    let r3 = r2
+        .apply(
+            3,
+            &[Change::Remove(new.number), Change::Remove(recs[1].number)],
+            SystemTime::now(),
+        )
+        .unwrap();
+    assert!(r3.lookup(Platform::Android, "com.new.app").is_empty());
+    assert_eq!(r3.lookup(Platform::Android, "com.a.b").len(), 1);
+    assert_eq!(r3.stats.records, 2);
+    assert_eq!(r3.checksum, checksum_of(r3.records()));
+    assert!(matches!(
+        r3.apply(4, &[Change::Remove(new.number)], SystemTime::now()),
+        Err(ApplyError::RemoveMissing(_))
+    ));
+
+    let c = r3.compact();
+    assert_eq!(c.overlay_records(), 0);
+    assert_eq!(c.checksum, r3.checksum);
+    assert_eq!(c.stats.records, 2);
+    assert_eq!(c.lookup(Platform::Ios, "com.moved.app").len(), 1);
+    assert_eq!(c.records().count(), 2);
+}
+
+#[test]
+fn a_delta_can_touch_one_number_twice() {
+    let recs = sample();
+    let r1 = Revision::from_records(1, "t", &recs, false);
+    let v2 = rec(
+        "京ICP备12345678号-9A",
+        "active",
+        "android",
+        "com.twice.app",
+        &"55".repeat(16),
+    );
+    let v3 = rec(
+        "京ICP备12345678号-9A",
+        "cancelled",
+        "android",
+        "com.twice.app",
+        &"55".repeat(16),
+    );
+    let r2 = r1
+        .apply(
+            2,
+            &[Change::Upsert(v2.clone()), Change::Upsert(v3.clone())],
+            SystemTime::now(),
+        )
+        .unwrap();
+    assert_eq!(r2.lookup(Platform::Android, "com.twice.app").len(), 1);
+    assert_eq!(
+        r2.lookup(Platform::Android, "com.twice.app")[0].status,
+        Status::Cancelled
+    );
+    let r3 = r2
+        .apply(
+            3,
+            &[Change::Upsert(v2), Change::Remove(v3.number)],
+            SystemTime::now(),
+        )
+        .unwrap();
+    assert!(r3.lookup(Platform::Android, "com.twice.app").is_empty());
+    assert_eq!(r3.checksum, r1.checksum);
+}
