@@ -3,3 +3,4 @@
 
 pub mod filing;
 pub mod index;
+pub mod inspect;
