@@ -386,6 +386,66 @@ fn timing_per_fixture_set() {
     }
 }
 
+/// Writes a stored ZIP: AndroidManifest.xml (`manifest`) then `filler` zero bytes as an asset.
+fn write_big_apk(path: &std::path::Path, manifest: &[u8], filler: u64) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let entries: [(&[u8], u64); 2] = [
+        (b"AndroidManifest.xml", manifest.len() as u64),
+        (b"assets/big.bin", filler),
+    ];
+    let (mut off, mut cd) = (0u64, Vec::new());
+    for (i, (name, len)) in entries.iter().enumerate() {
+        let mut lfh = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+        lfh.extend_from_slice(&(*len as u32).to_le_bytes());
+        lfh.extend_from_slice(&(*len as u32).to_le_bytes());
+        lfh.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        lfh.extend_from_slice(&[0, 0]);
+        lfh.extend_from_slice(name);
+        let mut rec = b"PK\x01\x02\x14\0".to_vec();
+        rec.extend_from_slice(&lfh[4..30]);
+        rec.extend_from_slice(&[0; 10]);
+        rec.extend_from_slice(&(off as u32).to_le_bytes());
+        rec.extend_from_slice(name);
+        cd.extend_from_slice(&rec);
+        w.write_all(&lfh).unwrap();
+        if i == 0 {
+            w.write_all(manifest).unwrap();
+        } else {
+            let chunk = vec![0u8; 1 << 20];
+            let mut left = *len;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64);
+                w.write_all(&chunk[..n as usize]).unwrap();
+                left -= n;
+            }
+        }
+        off += lfh.len() as u64 + len;
+    }
+    w.write_all(&cd).unwrap();
+    w.write_all(b"PK\x05\x06\0\0\0\0\x02\0\x02\0").unwrap();
+    w.write_all(&(cd.len() as u32).to_le_bytes()).unwrap();
+    w.write_all(&(off as u32).to_le_bytes()).unwrap();
+    w.write_all(&[0, 0]).unwrap();
+}
+
+#[test]
+fn hundred_megabyte_apk_is_identified_without_reading_it() {
+    let Some(dir) = fixtures_dir() else { return };
+    let axml = std::fs::read(dir.join("axml/AndroidManifest-Chinese.xml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.apk");
+    write_big_apk(&path, &axml, 100 << 20);
+    let t = Instant::now();
+    let id = inspect_file(&path, &Limits::default()).unwrap();
+    let took = t.elapsed();
+    eprintln!("timing: 100 MiB APK identified in {took:?} (inspect_file)");
+    assert_eq!(id.id, "com.hotel");
+    assert!(id.accepted_signers.is_empty());
+    // Generous bound for unoptimised debug builds; release measures a few ms.
+    assert!(took.as_millis() < 1000, "took {took:?}");
+}
+
 /// Deterministic xorshift for mutation positions.
 fn next(state: &mut u64) -> u64 {
     *state ^= *state << 13;

@@ -16,7 +16,8 @@ use super::error::InspectError;
 use super::schemes::{self, SchemeBlock};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
 use super::v1;
-use super::zipread::{read_entry, Archive, Src};
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Src};
 use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
 use crate::filing::Platform;
 

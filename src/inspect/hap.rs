@@ -11,7 +11,8 @@ use std::io::{Read, Seek};
 use serde_json::Value;
 
 use super::error::InspectError;
-use super::zipread::{read_entry, Archive, Src};
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Src};
 use super::{Limits, PackageIdentity, PackageKind};
 use crate::filing::Platform;
 

@@ -14,7 +14,8 @@ use super::cert::{cert_info, Verdict};
 use super::error::InspectError;
 use super::macho;
 use super::pkcs7;
-use super::zipread::{open_entry, read_entry, Archive, Src};
+use super::zipentry::{open_entry, read_entry};
+use super::zipread::{Archive, Src};
 use super::{Limits, PackageIdentity, PackageKind, SchemeSigners};
 use crate::filing::Platform;
 

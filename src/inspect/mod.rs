@@ -21,7 +21,10 @@ mod macho;
 mod pkcs7;
 mod schemes;
 mod sigblock;
+#[cfg(test)]
+mod testzip;
 mod v1;
+mod zipentry;
 mod zipread;
 
 use std::io::{Read, Seek};
@@ -253,4 +256,73 @@ fn hex_or_dash(c: &CertInfo) -> String {
         .sha256
         .map(hex::encode)
         .unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testzip::build_zip;
+    use super::*;
+
+    fn code(files: &[(&str, &[u8])]) -> &'static str {
+        match inspect_bytes(&build_zip(b"", files, b""), &Limits::default()) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    }
+
+    #[test]
+    fn kind_detection_by_content() {
+        assert_eq!(code(&[]), "unsupported_package");
+        assert_eq!(code(&[("readme.txt", b"x")]), "unsupported_package");
+        assert_eq!(code(&[("classes.dex", b"dex")]), "manifest_missing");
+        assert_eq!(code(&[("Payload/A.app/A", b"bin")]), "manifest_missing");
+        assert_eq!(
+            code(&[("AndroidManifest.xml", b"junk")]),
+            "manifest_invalid"
+        );
+        assert_eq!(
+            code(&[("Payload/A.app/Info.plist", b"junk")]),
+            "manifest_invalid"
+        );
+        let hap = br#"{"app":{"bundleName":"com.example.x","versionCode":2,"versionName":"2.0"}}"#;
+        let id = inspect_bytes(
+            &build_zip(b"", &[("module.json", hap)], b""),
+            &Limits::default(),
+        );
+        let id = id.unwrap();
+        assert_eq!(
+            (id.kind, id.id.as_str()),
+            (PackageKind::Hap, "com.example.x")
+        );
+        assert_eq!(id.require_signed().unwrap_err().code(), "unsigned");
+        assert_eq!(id.to_json()["kind"], "hap");
+        assert!(id.render_text().contains("com.example.x"));
+        assert_eq!(
+            inspect_bytes(b"hello", &Limits::default())
+                .unwrap_err()
+                .code(),
+            "package_unreadable"
+        );
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let z = build_zip(b"", &[("module.json", &[b' '; 4096])], b"");
+        let small = Limits {
+            max_manifest_bytes: 100,
+            ..Limits::default()
+        };
+        assert_eq!(
+            inspect_bytes(&z, &small).unwrap_err().code(),
+            "package_too_large"
+        );
+        let tiny = Limits {
+            max_package_bytes: 10,
+            ..Limits::default()
+        };
+        assert_eq!(
+            inspect_bytes(&z, &tiny).unwrap_err().code(),
+            "package_too_large"
+        );
+    }
 }

@@ -16,7 +16,8 @@ use super::cert::Verdict;
 use super::error::InspectError;
 use super::jarmf::{self, Section};
 use super::pkcs7;
-use super::zipread::{read_entry, Archive, Entry, Src};
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Entry, Src};
 use super::Limits;
 
 /// The v1 outcome.

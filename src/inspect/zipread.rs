@@ -1,8 +1,7 @@
 //! A small, lenient, bounds-checked ZIP reader with apksig's view of the archive layout.
 //!
 //! Owns: finding the EOCD (from the end, comment length must reach the end of the file),
-//! ZIP64 locator, parsing the central directory, and reading single entries with a hard cap
-//! on decompressed size. Hand-written because identification must survive the ZIP tricks in
+//! ZIP64 locator, and parsing the central directory (entries are read by `zipentry`). Hand-written because identification must survive the ZIP tricks in
 //! the fixtures (prepended DEX, wrong CD offsets, misaligned CD records, lying local headers,
 //! unknown compression methods) that strict crates reject, and because the APK Signing Block
 //! walk needs the exact CD/EOCD offsets.
@@ -18,7 +17,6 @@ use super::Limits;
 
 const EOCD_SIG: u32 = 0x0605_4b50;
 const CD_SIG: [u8; 4] = *b"PK\x01\x02";
-const LFH_SIG: [u8; 4] = *b"PK\x03\x04";
 
 /// A positioned reader over the package with a known length.
 pub struct Src<R> {
@@ -316,126 +314,12 @@ fn apply_zip64_extra(extra: &[u8], size: &mut u64, comp: &mut u64, lho: &mut u64
     }
 }
 
-/// The bytes of one entry and whether reading needed a non-apksig interpretation.
-pub struct EntryData {
-    pub bytes: Vec<u8>,
-    /// True when the data could only be read by treating an unknown compression method as
-    /// "stored" (Android's runtime does this; apksig inflates every non-stored entry and fails).
-    pub anomalous: bool,
-}
-
-/// Offset of the entry's data, from its local file header.
-pub fn data_offset<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<u64, InspectError> {
-    let h = src.read_at(e.lho, 30)?;
-    if h[0..4] != LFH_SIG {
-        return Err(InspectError::PackageUnreadable("bad local file header"));
-    }
-    let n = u64::from(u16le(&h, 26).unwrap_or(0));
-    let x = u64::from(u16le(&h, 28).unwrap_or(0));
-    Ok(e.lho + 30 + n + x)
-}
-
-/// Reads and decompresses one entry, refusing more than `cap` decompressed bytes.
-pub fn read_entry<R: Read + Seek>(
-    src: &mut Src<R>,
-    e: &Entry,
-    cap: u64,
-) -> Result<EntryData, InspectError> {
-    if e.size > cap {
-        return Err(InspectError::PackageTooLarge("entry larger than limit"));
-    }
-    let off = data_offset(src, e)?;
-    if e.method == 0 {
-        if e.comp_size > cap {
-            return Err(InspectError::PackageTooLarge("entry larger than limit"));
-        }
-        return Ok(EntryData {
-            bytes: src.read_at(off, e.comp_size)?,
-            anomalous: false,
-        });
-    }
-    if e.method != 8 && e.comp_size == e.size {
-        // Unknown method over same-size data: Android's runtime reads it as stored; apksig
-        // would inflate it and fail, hence `anomalous`.
-        return Ok(EntryData {
-            bytes: src.read_at(off, e.comp_size)?,
-            anomalous: true,
-        });
-    }
-    // apksig inflates every non-stored entry, whatever the method number says.
-    Ok(EntryData {
-        bytes: inflate(src.window(off, e.comp_size)?, cap)?,
-        anomalous: false,
-    })
-}
-
-/// A streaming reader over one entry's decompressed data (stored or deflated).
-pub fn open_entry<'a, R: Read + Seek>(
-    src: &'a mut Src<R>,
-    e: &Entry,
-) -> Result<Box<dyn Read + 'a>, InspectError> {
-    let off = data_offset(src, e)?;
-    let w = src.window(off, e.comp_size)?;
-    Ok(match e.method {
-        0 => Box::new(w),
-        _ => Box::new(flate2::read::DeflateDecoder::new(w)),
-    })
-}
-
-/// Raw-deflate decoder over `r`, failing if the output exceeds `cap` bytes.
-pub fn inflate<T: Read>(r: T, cap: u64) -> Result<Vec<u8>, InspectError> {
-    let mut out = Vec::new();
-    let mut dec = flate2::read::DeflateDecoder::new(r).take(cap.saturating_add(1));
-    dec.read_to_end(&mut out)
-        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))?;
-    if out.len() as u64 > cap {
-        return Err(InspectError::PackageTooLarge(
-            "entry decompresses beyond limit",
-        ));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::testzip::build_zip;
+    use super::super::zipentry::read_entry;
     use super::*;
     use std::io::Cursor;
-
-    /// A stored-only ZIP with the given (name, data) entries, optional prefix and comment.
-    pub fn build_zip(prefix: &[u8], files: &[(&str, &[u8])], comment: &[u8]) -> Vec<u8> {
-        let mut out = prefix.to_vec();
-        let mut cd = Vec::new();
-        for (name, data) in files {
-            let lho = out.len() as u32;
-            out.extend_from_slice(&LFH_SIG);
-            out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(&[0, 0]);
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(data);
-            cd.extend_from_slice(&CD_SIG);
-            cd.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            cd.extend_from_slice(&[0; 12]);
-            cd.extend_from_slice(&lho.to_le_bytes());
-            cd.extend_from_slice(name.as_bytes());
-        }
-        let cd_off = out.len() as u32;
-        out.extend_from_slice(&cd);
-        out.extend_from_slice(&EOCD_SIG.to_le_bytes());
-        out.extend_from_slice(&[0, 0, 0, 0]);
-        out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-        out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
-        out.extend_from_slice(&cd_off.to_le_bytes());
-        out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
-        out.extend_from_slice(comment);
-        out
-    }
 
     type Opened<'a> = (Src<Cursor<&'a [u8]>>, Archive);
 
