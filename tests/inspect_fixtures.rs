@@ -40,10 +40,12 @@ fn fixtures_dir() -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("fixtures not found at {} and CI is set", dir.display());
     }
-    eprintln!(
-        "!!!!! FIXTURES SKIPPED: {} not found (set ICPGATE_FIXTURES) !!!!!",
+    // Written to stderr directly so the test harness does not capture (hide) it.
+    let msg = format!(
+        "!!!!! FIXTURES SKIPPED: {} not found (set ICPGATE_FIXTURES) !!!!!\n",
         dir.display()
     );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
     None
 }
 
@@ -159,6 +161,19 @@ fn check_fingerprints(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String
     errs
 }
 
+/// `platform_signers_sha256` (null = empty), or the documented deviation.
+fn expected_accepted(file: &str, e: &Value) -> BTreeSet<String> {
+    match DEVIATIONS.iter().find(|d| d.0 == file) {
+        Some(d) => d.1.iter().map(|s| s.to_string()).collect(),
+        None => e["platform_signers_sha256"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
 fn check_apk(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
     let mut errs = Vec::new();
     let mut eq = |what: &str, got: String, want: String| {
@@ -201,15 +216,7 @@ fn check_apk(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
             format!("{certs:?}"),
         );
     }
-    let want_acc: BTreeSet<String> = match DEVIATIONS.iter().find(|d| d.0 == file) {
-        Some(d) => d.1.iter().map(|s| s.to_string()).collect(),
-        None => e["platform_signers_sha256"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|s| s.as_str().unwrap().to_string())
-            .collect(),
-    };
+    let want_acc = expected_accepted(file, e);
     eq(
         "accepted",
         format!("{:?}", accepted_set(id)),

@@ -130,42 +130,29 @@ pub fn parse(b: &[u8]) -> Result<Manifest, &'static str> {
         pool: None,
         resmap: Vec::new(),
         out: Manifest::default(),
+        seen_manifest: false,
+        seen_sdk: false,
     };
     let mut p = if (8..total).contains(&hsize) {
         hsize
     } else {
         8
     };
-    let (mut seen_manifest, mut seen_sdk) = (false, false);
     while let (Some(ty), Some(ch), Some(size)) =
         (u16at(data, p), u16at(data, p + 2), u32at(data, p + 4))
     {
         let (ch, size) = (ch as usize, size as usize);
+        // A zero-sized or overlong chunk ends the document (what we need comes first).
         if size < 8 || p.checked_add(size).map_or(true, |e| e > total) {
             break;
         }
-        match ty {
-            STRING_POOL if walker.pool.is_none() => walker.pool = Pool::parse(data, p, ch, size),
-            RESOURCE_MAP => walker.read_resmap(p, ch, size),
-            START_ELEMENT => match walker.element_name(p, ch).as_deref() {
-                Some("manifest") if !seen_manifest => {
-                    seen_manifest = true;
-                    walker.manifest_attrs(p, ch);
-                }
-                Some("uses-sdk") if seen_manifest && !seen_sdk => {
-                    seen_sdk = true;
-                    walker.sdk_attrs(p, ch);
-                }
-                _ => {}
-            },
-            _ => {}
-        }
+        walker.chunk(ty, p, ch, size);
         p += size;
     }
     if walker.pool.is_none() {
         return Err("no string pool");
     }
-    if !seen_manifest {
+    if !walker.seen_manifest {
         return Err("no <manifest> element");
     }
     Ok(walker.out)
@@ -176,6 +163,8 @@ struct Walker<'a> {
     pool: Option<Pool<'a>>,
     resmap: Vec<u32>,
     out: Manifest,
+    seen_manifest: bool,
+    seen_sdk: bool,
 }
 
 /// One attribute: name index, raw string index, value type and data.
@@ -187,6 +176,25 @@ struct Attr {
 }
 
 impl Walker<'_> {
+    fn chunk(&mut self, ty: u16, p: usize, ch: usize, size: usize) {
+        match ty {
+            STRING_POOL if self.pool.is_none() => self.pool = Pool::parse(self.data, p, ch, size),
+            RESOURCE_MAP => self.read_resmap(p, ch, size),
+            START_ELEMENT => match self.element_name(p, ch).as_deref() {
+                Some("manifest") if !self.seen_manifest => {
+                    self.seen_manifest = true;
+                    self.manifest_attrs(p, ch);
+                }
+                Some("uses-sdk") if self.seen_manifest && !self.seen_sdk => {
+                    self.seen_sdk = true;
+                    self.sdk_attrs(p, ch);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
     fn read_resmap(&mut self, p: usize, ch: usize, size: usize) {
         let n = size.saturating_sub(ch) / 4;
         self.resmap = (0..n)

@@ -59,20 +59,8 @@ fn read_depth(b: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
             p = b.len() - rest.len();
         }
     }
-    let len = if l0 & 0x80 == 0 {
-        usize::from(l0)
-    } else {
-        let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 8 {
-            return None;
-        }
-        let mut v: u64 = 0;
-        for i in 0..n {
-            v = (v << 8) | u64::from(*b.get(p + i)?);
-        }
-        p += n;
-        usize::try_from(v).ok()?
-    };
+    let (len, n) = definite_len(l0, b.get(p..)?)?;
+    p += n;
     let end = p.checked_add(len)?;
     let content = b.get(p..end)?;
     Some((
@@ -83,6 +71,23 @@ fn read_depth(b: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
         },
         b.get(end..)?,
     ))
+}
+
+/// A definite length from its first octet `l0` and the following octets `rest`:
+/// (length, octets consumed after `l0`).
+fn definite_len(l0: u8, rest: &[u8]) -> Option<(usize, usize)> {
+    if l0 & 0x80 == 0 {
+        return Some((usize::from(l0), 0));
+    }
+    let n = usize::from(l0 & 0x7f);
+    if n == 0 || n > 8 {
+        return None;
+    }
+    let v = rest
+        .get(..n)?
+        .iter()
+        .fold(0u64, |v, &b| (v << 8) | u64::from(b));
+    Some((usize::try_from(v).ok()?, n))
 }
 
 /// Iterates over the items inside a constructed value's content.
