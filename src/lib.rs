@@ -15,6 +15,7 @@ pub mod extract;
 pub mod feed;
 pub mod filing;
 pub mod index;
+pub mod inspect;
 pub mod lifecycle;
 pub mod metrics;
 pub mod policy;

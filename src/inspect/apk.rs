@@ -1,0 +1,166 @@
+//! Android APK identity: manifest fields, per-scheme signers, and the signer set apksig
+//! (31.x, default run or `--min-sdk-version 24`) would report.
+//!
+//! Owns: combining v1/v2/v3/v3.1 results into `PackageIdentity` and the acceptance rules
+//! (documented in docs/inspection.md "Android acceptance").
+//! Must not: read APK entries other than AndroidManifest.xml, META-INF signature files and the
+//! signing block.
+//! Invariant: `accepted_signers` is empty whenever apksig would refuse the package under the
+//! rules implemented here; `schemes` lists only schemes with at least one certificate.
+
+use std::io::{Read, Seek};
+
+use super::axml::{self, Manifest};
+use super::cert::cert_info;
+use super::error::InspectError;
+use super::schemes::{self, SchemeBlock};
+use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
+use super::v1;
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Src};
+use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
+use crate::filing::Platform;
+
+const SDK_R: u32 = 30;
+
+/// Reads the APK's manifest from the archive and parses it.
+fn manifest<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+) -> Result<(Manifest, bool), InspectError> {
+    let entry = archive
+        .find(b"AndroidManifest.xml")
+        .ok_or(InspectError::ManifestMissing("AndroidManifest.xml"))?;
+    let data = read_entry(src, entry, limits.max_manifest_bytes)?;
+    let m = axml::parse(&data.bytes).map_err(InspectError::ManifestInvalid)?;
+    Ok((m, data.anomalous))
+}
+
+/// Inspects an archive already known to contain AndroidManifest.xml.
+pub fn inspect<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+) -> Result<PackageIdentity, InspectError> {
+    let (m, anomalous) = manifest(src, archive, limits)?;
+    let id = m.package.clone().filter(|p| !p.is_empty());
+    let id = id.ok_or(InspectError::ManifestInvalid(
+        "manifest has no package attribute",
+    ))?;
+    let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
+    let parse = |id, v3| {
+        block
+            .get(id)
+            .map(|v| schemes::parse(v, v3, limits.max_signers))
+    };
+    let (v2, v3, v31) = (parse(V2_ID, false), parse(V3_ID, true), parse(V31_ID, true));
+    let found: Vec<u32> = [V2_ID, V3_ID]
+        .into_iter()
+        .filter(|i| block.get(*i).is_some())
+        .collect();
+    let v1 = v1::analyze(src, archive, limits, &found)?;
+
+    let mut schemes = Vec::new();
+    push_scheme(&mut schemes, "v1", v1.structural.iter().map(Vec::as_slice));
+    for (name, b) in [("v2", &v2), ("v3", &v3), ("v31", &v31)] {
+        if let Some(b) = b {
+            push_scheme(
+                &mut schemes,
+                name,
+                b.signers
+                    .iter()
+                    .filter_map(|s| s.certs.first().map(Vec::as_slice)),
+            );
+        }
+    }
+    let accepted = if !archive.layout_ok || anomalous {
+        Vec::new()
+    } else {
+        accepted(&m, v1.accepted, v2.as_ref(), v3.as_ref())
+    };
+    Ok(PackageIdentity {
+        kind: PackageKind::Apk,
+        platform: Platform::Android,
+        id,
+        version_code: m.version_code,
+        version_name: m.version_name,
+        schemes,
+        accepted_signers: accepted.iter().map(|d| cert_info(d)).collect(),
+    })
+}
+
+fn push_scheme<'a>(
+    out: &mut Vec<SchemeSigners>,
+    scheme: &'static str,
+    certs: impl Iterator<Item = &'a [u8]>,
+) {
+    let certs: Vec<CertInfo> = certs.map(cert_info).collect();
+    if !certs.is_empty() {
+        out.push(SchemeSigners { scheme, certs });
+    }
+}
+
+/// apksig's reported signers: v3 (newest-platform signer) if v3 verifies and covers the
+/// newest platform, else v2's signers, else — only when no v2/v3 block exists — v1's.
+fn accepted(
+    m: &Manifest,
+    v1: Option<Vec<Vec<u8>>>,
+    v2: Option<&SchemeBlock>,
+    v3: Option<&SchemeBlock>,
+) -> Vec<Vec<u8>> {
+    if v2.is_none() && v3.is_none() {
+        let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
+        return if target >= SDK_R {
+            Vec::new()
+        } else {
+            v1.unwrap_or_default()
+        };
+    }
+    if let Some(b) = v2 {
+        let stripped = b
+            .signers
+            .iter()
+            .flat_map(|s| &s.required_schemes)
+            .any(|&id| id == 3 && v3.is_none());
+        if !b.valid() || stripped {
+            return Vec::new();
+        }
+    }
+    if let Some(b) = v3 {
+        if !b.valid() {
+            return Vec::new();
+        }
+        if let Some(newest) = b
+            .signers
+            .iter()
+            .filter(|s| s.max_sdk >= i32::MAX as u32)
+            .max_by_key(|s| s.min_sdk)
+        {
+            if v2.is_some_and(|v2| !v2_matches_v3(v2, b)) {
+                return Vec::new();
+            }
+            return newest.certs.first().cloned().into_iter().collect();
+        }
+    }
+    v2.map(|b| {
+        b.signers
+            .iter()
+            .filter_map(|s| s.certs.first().cloned())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// With both v2 and v3, v2 must have one signer: the oldest v3 identity (lineage root or the
+/// lowest-SDK v3 signer).
+fn v2_matches_v3(v2: &SchemeBlock, v3: &SchemeBlock) -> bool {
+    let [only] = v2.signers.as_slice() else {
+        return false;
+    };
+    let Some(first) = v3.signers.iter().min_by_key(|s| s.min_sdk) else {
+        return false;
+    };
+    let oldest = first.lineage.first().or(first.certs.first());
+    only.certs.first() == oldest
+}

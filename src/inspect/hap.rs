@@ -1,0 +1,99 @@
+//! HarmonyOS HAP identity from `module.json` (stage model) or `pack.info`.
+//!
+//! Owns: reading `app.bundleName`, `app.versionCode`, `app.versionName` (module.json) or
+//! `summary.app.bundleName` / `summary.app.version.{code,name}` (pack.info).
+//! Must not: read other entries. HAP signature blocks are NOT parsed yet (see
+//! docs/inspection.md): `schemes` and `accepted_signers` are always empty.
+//! Invariant: a returned identity has a non-empty bundleName.
+
+use std::io::{Read, Seek};
+
+use serde_json::Value;
+
+use super::error::InspectError;
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Src};
+use super::{Limits, PackageIdentity, PackageKind};
+use crate::filing::Platform;
+
+/// True when the archive carries a HAP manifest.
+pub fn is_hap(archive: &Archive) -> bool {
+    archive.find(b"module.json").is_some() || archive.find(b"pack.info").is_some()
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// (bundleName, versionCode, versionName) from module.json or pack.info JSON.
+fn fields(v: &Value) -> (Option<String>, Option<String>, Option<String>) {
+    let app = &v["app"];
+    if !app.is_null() {
+        return (
+            text(&app["bundleName"]),
+            text(&app["versionCode"]),
+            text(&app["versionName"]),
+        );
+    }
+    let app = &v["summary"]["app"];
+    (
+        text(&app["bundleName"]),
+        text(&app["version"]["code"]),
+        text(&app["version"]["name"]),
+    )
+}
+
+/// Inspects a HAP.
+pub fn inspect<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+) -> Result<PackageIdentity, InspectError> {
+    let entry = archive
+        .find(b"module.json")
+        .or_else(|| archive.find(b"pack.info"))
+        .ok_or(InspectError::ManifestMissing("module.json"))?;
+    let bytes = read_entry(src, entry, limits.max_manifest_bytes)?.bytes;
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|_| InspectError::ManifestInvalid("module.json is not JSON"))?;
+    let (id, code, name) = fields(&v);
+    Ok(PackageIdentity {
+        kind: PackageKind::Hap,
+        platform: Platform::Harmony,
+        id: id
+            .filter(|s| !s.is_empty())
+            .ok_or(InspectError::ManifestInvalid("no app.bundleName"))?,
+        version_code: code,
+        version_name: name,
+        schemes: Vec::new(),
+        accepted_signers: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_json_and_pack_info() {
+        let m: Value = serde_json::json!({"app": {"bundleName": "com.a.b", "versionCode": 1000000, "versionName": "1.0.0"}});
+        assert_eq!(
+            fields(&m),
+            (
+                Some("com.a.b".into()),
+                Some("1000000".into()),
+                Some("1.0.0".into())
+            )
+        );
+        let p: Value = serde_json::json!({"summary": {"app": {"bundleName": "com.c.d", "version": {"code": 3, "name": "3.0"}}}});
+        assert_eq!(
+            fields(&p),
+            (Some("com.c.d".into()), Some("3".into()), Some("3.0".into()))
+        );
+        assert_eq!(fields(&Value::Null), (None, None, None));
+    }
+}

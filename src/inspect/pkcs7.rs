@@ -1,0 +1,245 @@
+//! PKCS#7 / CMS SignedData (BER or DER): certificates bag and SignerInfos, plus verifying a
+//! SignerInfo against detached content.
+//!
+//! Owns: the SignedData structure walk, signer-certificate selection by issuer+serial (or
+//! subjectKeyIdentifier), and apksig's rules for signed attributes.
+//! Must not: pick a signer certificate by position in the bag (the fdroid issue-1128 attack),
+//! or accept a SignerInfo whose messageDigest attribute does not match the content.
+//! Invariant: `SignedData::certs` holds sub-slices of the input in file order.
+
+use super::ber::{self, Tlv};
+use super::cert::{self, Hash, Scheme, Verdict};
+
+const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
+const OID_MESSAGE_DIGEST: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];
+
+/// A parsed SignedData.
+pub struct SignedData<'a> {
+    pub certs: Vec<&'a [u8]>,
+    pub signers: Vec<SignerInfo<'a>>,
+    /// encapContentInfo.eContentType (OID content octets).
+    pub content_type: &'a [u8],
+}
+
+/// One SignerInfo.
+pub struct SignerInfo<'a> {
+    /// IssuerAndSerialNumber: (issuer Name TLV, serial content) or None for SKI-identified.
+    pub issuer_serial: Option<(&'a [u8], &'a [u8])>,
+    pub ski: Option<&'a [u8]>,
+    pub digest_oid: &'a [u8],
+    /// The `[0] IMPLICIT` signed attributes, whole encoding.
+    pub signed_attrs: Option<&'a [u8]>,
+    pub sig_oid: &'a [u8],
+    pub signature: &'a [u8],
+}
+
+/// Parses a ContentInfo wrapping SignedData.
+pub fn parse(b: &[u8]) -> Option<SignedData<'_>> {
+    let (ci, _) = ber::expect(b, ber::SEQUENCE)?;
+    let mut it = ber::children(ci.content);
+    let oid = it.next().filter(|t| t.tag == ber::OID)?;
+    if oid.content != OID_SIGNED_DATA {
+        return None;
+    }
+    let explicit = it.next().filter(|t| t.tag == 0xa0)?;
+    let (sd, _) = ber::expect(explicit.content, ber::SEQUENCE)?;
+    let mut it = ber::children(sd.content);
+    let _version = it.next()?;
+    let _digest_algs = it.next()?;
+    let encap = it.next().filter(|t| t.tag == ber::SEQUENCE)?;
+    let content_type = ber::children(encap.content).next()?.content;
+    let mut certs = Vec::new();
+    let mut signers = Vec::new();
+    for t in it {
+        match t.tag {
+            0xa0 => certs.extend(ber::children(t.content).map(|c| c.raw)),
+            ber::SET => signers.extend(ber::children(t.content).filter_map(parse_signer)),
+            _ => {}
+        }
+    }
+    Some(SignedData {
+        certs,
+        signers,
+        content_type,
+    })
+}
+
+fn parse_signer(t: Tlv<'_>) -> Option<SignerInfo<'_>> {
+    let mut it = ber::children(t.content).peekable();
+    let _version = it.next()?;
+    let sid = it.next()?;
+    let (issuer_serial, ski) = match sid.tag {
+        ber::SEQUENCE => {
+            let mut s = ber::children(sid.content);
+            let issuer = s.next()?;
+            let serial = s.next().filter(|x| x.tag == ber::INTEGER)?;
+            (Some((issuer.raw, serial.content)), None)
+        }
+        0x80 => (None, Some(sid.content)),
+        _ => return None,
+    };
+    let digest_oid = first_oid(it.next()?)?;
+    let signed_attrs = match it.peek() {
+        Some(x) if x.tag == 0xa0 => it.next().map(|x| x.raw),
+        _ => None,
+    };
+    let sig_oid = first_oid(it.next()?)?;
+    let signature = it.next().filter(|x| x.tag == ber::OCTET_STRING)?.content;
+    Some(SignerInfo {
+        issuer_serial,
+        ski,
+        digest_oid,
+        signed_attrs,
+        sig_oid,
+        signature,
+    })
+}
+
+fn first_oid(alg: Tlv<'_>) -> Option<&[u8]> {
+    ber::children(alg.content)
+        .next()
+        .filter(|t| t.tag == ber::OID)
+        .map(|t| t.content)
+}
+
+impl<'a> SignedData<'a> {
+    /// The certificate a SignerInfo names, never by position.
+    pub fn cert_for(&self, si: &SignerInfo<'_>) -> Option<&'a [u8]> {
+        self.certs.iter().copied().find(|c| matches_sid(c, si))
+    }
+}
+
+fn matches_sid(der: &[u8], si: &SignerInfo<'_>) -> bool {
+    if let Some((issuer, serial)) = si.issuer_serial {
+        return cert::issuer_serial(der)
+            .is_some_and(|(ci, cs)| ci == issuer && ber::strip_int(cs) == ber::strip_int(serial));
+    }
+    match (si.ski, cert::subject_key_id(der)) {
+        (Some(a), Some(b)) => a == b.as_slice(),
+        _ => false,
+    }
+}
+
+/// Hash named by a digest-algorithm OID.
+pub fn hash_of_digest_oid(oid: &[u8]) -> Option<Hash> {
+    const SHA2: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02];
+    match oid {
+        [0x2b, 0x0e, 0x03, 0x02, 0x1a] => Some(Hash::Sha1),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05] => Some(Hash::Md5),
+        [p @ .., n] if p == SHA2 => match n {
+            1 => Some(Hash::Sha256),
+            2 => Some(Hash::Sha384),
+            3 => Some(Hash::Sha512),
+            4 => Some(Hash::Sha224),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The hash a combined signature OID implies (sha256WithRSA, ecdsa-with-SHA256, …), if any.
+fn hash_of_sig_oid(oid: &[u8]) -> Option<Hash> {
+    const PKCS1: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const ECDSA: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04];
+    match oid {
+        [p @ .., n] if p == PKCS1 => [
+            (4, Hash::Md5),
+            (5, Hash::Sha1),
+            (11, Hash::Sha256),
+            (12, Hash::Sha384),
+            (13, Hash::Sha512),
+            (14, Hash::Sha224),
+        ]
+        .iter()
+        .find(|(k, _)| k == n)
+        .map(|(_, h)| *h),
+        [p @ .., 1] if p == ECDSA => Some(Hash::Sha1),
+        [p @ .., 3, n] if p == ECDSA => [
+            (1, Hash::Sha224),
+            (2, Hash::Sha256),
+            (3, Hash::Sha384),
+            (4, Hash::Sha512),
+        ]
+        .iter()
+        .find(|(k, _)| k == n)
+        .map(|(_, h)| *h),
+        _ => None,
+    }
+}
+
+/// Verifies one SignerInfo over detached `content` with `cert_der`'s key (apksig semantics:
+/// with signed attributes, messageDigest must equal the content digest and the signature
+/// covers the attributes re-tagged as SET).
+pub fn verify_signer(
+    sd: &SignedData<'_>,
+    si: &SignerInfo<'_>,
+    cert_der: &[u8],
+    content: &[u8],
+) -> Verdict {
+    let Some(dh) = hash_of_digest_oid(si.digest_oid) else {
+        return Verdict::Unsupported;
+    };
+    let sh = hash_of_sig_oid(si.sig_oid).unwrap_or(dh);
+    let Some(spki) = cert::spki_of(cert_der) else {
+        return Verdict::Bad;
+    };
+    let Some(attrs) = si.signed_attrs else {
+        return cert::verify(&spki, Scheme::ByKey, sh, content, si.signature);
+    };
+    if !attrs_match(attrs, sd.content_type, &cert::digest(dh, content)) {
+        return Verdict::Bad;
+    }
+    let mut msg = attrs.to_vec();
+    if let Some(first) = msg.first_mut() {
+        *first = ber::SET;
+    }
+    cert::verify(&spki, Scheme::ByKey, sh, &msg, si.signature)
+}
+
+fn attrs_match(attrs: &[u8], content_type: &[u8], digest: &[u8]) -> bool {
+    let Some((t, _)) = ber::read(attrs) else {
+        return false;
+    };
+    let (mut ct_ok, mut md_ok) = (false, false);
+    for attr in ber::children(t.content) {
+        let mut it = ber::children(attr.content);
+        let (Some(oid), Some(set)) = (it.next(), it.next()) else {
+            continue;
+        };
+        let val = ber::children(set.content).next();
+        if oid.content == OID_CONTENT_TYPE {
+            ct_ok = val.is_some_and(|v| v.content == content_type);
+        } else if oid.content == OID_MESSAGE_DIGEST {
+            md_ok = val.is_some_and(|v| v.content == digest);
+        }
+    }
+    ct_ok && md_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oid_tables() {
+        assert_eq!(
+            hash_of_digest_oid(&[0x2b, 0x0e, 0x03, 0x02, 0x1a]),
+            Some(Hash::Sha1)
+        );
+        let sha256 = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+        assert_eq!(hash_of_digest_oid(&sha256), Some(Hash::Sha256));
+        let rsa256 = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 11];
+        assert_eq!(hash_of_sig_oid(&rsa256), Some(Hash::Sha256));
+        let rsa = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 1];
+        assert_eq!(hash_of_sig_oid(&rsa), None);
+        let ec384 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
+        assert_eq!(hash_of_sig_oid(&ec384), Some(Hash::Sha384));
+    }
+
+    #[test]
+    fn garbage_is_not_signed_data() {
+        assert!(parse(b"").is_none());
+        assert!(parse(&[0x30, 0x03, 0x06, 0x01, 0x00]).is_none());
+    }
+}

@@ -1,0 +1,241 @@
+//! APK Signature Scheme v2 / v3 / v3.1 blocks: signers, certificates, SDK ranges, lineage.
+//!
+//! Owns: parsing one scheme's value from the signing block and the per-signer checks apksig
+//! makes without reading the APK contents: at least one certificate, certificate public key ==
+//! signer public key, signature algorithm lists consistent, signed-data signatures verify,
+//! v3 SDK range consistent, lineage ends at the signer, v2 stripping protection.
+//! Must not: hash the APK contents (content digests are NOT verified; see docs/inspection.md).
+//! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
+
+use super::cert::{self, Hash, Scheme, Verdict};
+use super::sigblock::{lp, lp_items, u32_at};
+
+const ATTR_LINEAGE: u32 = 0x3ba0_6f8c;
+const ATTR_STRIPPING: u32 = 0xbeef_f00d;
+
+/// One signer of a v2/v3/v3.1 block.
+#[derive(Debug, Default)]
+pub struct SchemeSigner {
+    /// certificates[0] is the signer; the rest are its chain, as stored.
+    pub certs: Vec<Vec<u8>>,
+    pub min_sdk: u32,
+    pub max_sdk: u32,
+    /// Proof-of-rotation lineage, oldest first (v3/v3.1 only).
+    pub lineage: Vec<Vec<u8>>,
+    /// Scheme ids the v2 stripping-protection attribute says must be present.
+    pub required_schemes: Vec<u32>,
+    /// Why apksig would reject this signer.
+    pub problem: Option<&'static str>,
+}
+
+/// A parsed scheme block.
+#[derive(Debug, Default)]
+pub struct SchemeBlock {
+    pub signers: Vec<SchemeSigner>,
+    /// Block-level failure (unparseable, no signers, too many signers).
+    pub problem: Option<&'static str>,
+}
+
+impl SchemeBlock {
+    /// True when the block and all its signers pass.
+    pub fn valid(&self) -> bool {
+        self.problem.is_none() && self.signers.iter().all(|s| s.problem.is_none())
+    }
+}
+
+/// Parses the value of a v2 (`v3 == false`) or v3/v3.1 pair.
+pub fn parse(value: &[u8], v3: bool, max_signers: usize) -> SchemeBlock {
+    let items = lp(value).and_then(|(signers, _)| lp_items(signers));
+    let Some(items) = items else {
+        return SchemeBlock {
+            signers: Vec::new(),
+            problem: Some("malformed signer list"),
+        };
+    };
+    let mut block = SchemeBlock::default();
+    if items.is_empty() {
+        block.problem = Some("no signers");
+    } else if items.len() > max_signers {
+        block.problem = Some("too many signers");
+        return block;
+    }
+    for item in items {
+        block
+            .signers
+            .push(parse_signer(item, v3).unwrap_or_else(|| SchemeSigner {
+                problem: Some("malformed signer"),
+                ..SchemeSigner::default()
+            }));
+    }
+    block
+}
+
+fn parse_signer(b: &[u8], v3: bool) -> Option<SchemeSigner> {
+    let (signed, rest) = lp(b)?;
+    let (mut min_sdk, mut max_sdk, mut rest) = (0, u32::MAX, rest);
+    if v3 {
+        let (a, r) = u32_at(rest)?;
+        let (z, r) = u32_at(r)?;
+        (min_sdk, max_sdk, rest) = (a, z, r);
+    }
+    let (sigs, rest) = lp(rest)?;
+    let (pubkey, _) = lp(rest)?;
+    let (digests, srest) = lp(signed)?;
+    let (certs, srest) = lp(srest)?;
+    let mut s = SchemeSigner {
+        certs: lp_items(certs)?.into_iter().map(<[u8]>::to_vec).collect(),
+        min_sdk,
+        max_sdk,
+        ..SchemeSigner::default()
+    };
+    let attrs = if v3 {
+        let (a, r) = u32_at(srest)?;
+        let (z, r) = u32_at(r)?;
+        if (a, z) != (min_sdk, max_sdk) || a > z {
+            s.problem = Some("SDK range differs between signer and signed data");
+        }
+        lp(r)?.0
+    } else {
+        lp(srest)?.0
+    };
+    read_attrs(&mut s, attrs)?;
+    s.problem = s
+        .problem
+        .or_else(|| check(&s, signed, digests, sigs, pubkey));
+    Some(s)
+}
+
+fn read_attrs(s: &mut SchemeSigner, attrs: &[u8]) -> Option<()> {
+    for attr in lp_items(attrs)? {
+        let (id, val) = u32_at(attr)?;
+        if id == ATTR_STRIPPING {
+            s.required_schemes.push(u32_at(val)?.0);
+        } else if id == ATTR_LINEAGE {
+            match parse_lineage(val) {
+                Some(l) => s.lineage = l,
+                None => s.problem = Some("malformed lineage"),
+            }
+        }
+    }
+    Some(())
+}
+
+/// Lineage nodes: signed data (cert, alg) signed by the previous node's key. Returns certs.
+fn parse_lineage(val: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let (_version, mut rest) = u32_at(val)?;
+    let mut certs: Vec<Vec<u8>> = Vec::new();
+    let mut last_alg = 0;
+    while !rest.is_empty() {
+        let (node, r) = lp(rest)?;
+        rest = r;
+        let (signed, nr) = lp(node)?;
+        let (_flags, nr) = u32_at(nr)?;
+        let (alg, nr) = u32_at(nr)?;
+        let (sig, _) = lp(nr)?;
+        let (cert_der, _) = lp(signed)?;
+        // Each node is signed by the previous node's key with the previous node's algorithm.
+        if let Some(prev) = certs.last() {
+            let spki = cert::spki_of(prev)?;
+            if verify_alg(&spki, last_alg, signed, sig)? == Verdict::Bad {
+                return None;
+            }
+        }
+        certs.push(cert_der.to_vec());
+        last_alg = alg;
+    }
+    Some(certs)
+}
+
+fn check(
+    s: &SchemeSigner,
+    signed: &[u8],
+    digests: &[u8],
+    sigs: &[u8],
+    pk: &[u8],
+) -> Option<&'static str> {
+    let Some(first) = s.certs.first() else {
+        return Some("no certificates");
+    };
+    if cert::spki_of(first).as_deref() != Some(pk) {
+        return Some("certificate public key differs from signer public key");
+    }
+    if s.lineage.last().is_some_and(|l| l != first) {
+        return Some("lineage does not end at the signer certificate");
+    }
+    let sig_list = alg_list(sigs)?;
+    let dig_list = alg_list(digests)?;
+    let mut a: Vec<u32> = sig_list.iter().map(|x| x.0).collect();
+    let mut b: Vec<u32> = dig_list.iter().map(|x| x.0).collect();
+    a.sort_unstable();
+    b.sort_unstable();
+    if a.is_empty() || a != b {
+        return Some("signature and digest algorithm lists differ");
+    }
+    let verdicts: Vec<Verdict> = sig_list
+        .iter()
+        .filter_map(|(alg, sig)| verify_alg(pk, *alg, signed, sig))
+        .collect();
+    if verdicts.is_empty() {
+        Some("no supported signature algorithm")
+    } else if verdicts.contains(&Verdict::Bad) {
+        Some("signature did not verify")
+    } else {
+        None
+    }
+}
+
+/// `(algorithm id, value)` of each `u32 len | u32 alg | lp value` record; None if malformed.
+fn alg_list(b: &[u8]) -> Option<Vec<(u32, &[u8])>> {
+    lp_items(b)?
+        .into_iter()
+        .map(|rec| {
+            let (alg, r) = u32_at(rec)?;
+            Some((alg, lp(r)?.0))
+        })
+        .collect()
+}
+
+/// Verifies with an APK signature algorithm id; None for unknown ids (apksig skips them).
+fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> {
+    let (scheme, h) = match alg {
+        0x0101 => (Scheme::RsaPss, Hash::Sha256),
+        0x0102 => (Scheme::RsaPss, Hash::Sha512),
+        0x0103 | 0x0421 => (Scheme::RsaPkcs1, Hash::Sha256),
+        0x0104 => (Scheme::RsaPkcs1, Hash::Sha512),
+        0x0201 | 0x0423 => (Scheme::Ecdsa, Hash::Sha256),
+        0x0202 => (Scheme::Ecdsa, Hash::Sha512),
+        0x0301 | 0x0425 => (Scheme::Dsa, Hash::Sha256),
+        _ => return None,
+    };
+    Some(cert::verify(spki, scheme, h, msg, sig))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lpv(v: &[u8]) -> Vec<u8> {
+        let mut o = (v.len() as u32).to_le_bytes().to_vec();
+        o.extend_from_slice(v);
+        o
+    }
+
+    #[test]
+    fn empty_and_malformed_blocks() {
+        assert_eq!(parse(&lpv(&[]), false, 10).problem, Some("no signers"));
+        assert!(parse(&[1, 2], false, 10).problem.is_some());
+        let one = lpv(&lpv(&[0xde, 0xad]));
+        let b = parse(&one, true, 10);
+        assert_eq!(b.signers.len(), 1);
+        assert!(!b.valid());
+    }
+
+    #[test]
+    fn signer_without_certificates_is_rejected() {
+        // signed data: digests [] , certs [], attrs []
+        let signed = [lpv(&[]), lpv(&[]), lpv(&[])].concat();
+        let signer = [lpv(&signed), lpv(&[]), lpv(b"pk")].concat();
+        let b = parse(&lpv(&lpv(&signer)), false, 10);
+        assert_eq!(b.signers[0].problem, Some("no certificates"));
+    }
+}

@@ -1,0 +1,268 @@
+//! APK Signature Scheme v1 (JAR signing): signers, their certificates, and apksig's checks
+//! that need only META-INF files and the central directory.
+//!
+//! Owns: pairing `META-INF/*.RSA|DSA|EC` with a `.SF` (a block without `.SF` is no signer),
+//! choosing the signer certificate by SignerInfo issuer+serial, verifying the PKCS#7
+//! signature over the .SF, the .SF against MANIFEST.MF, stripping protection
+//! (`X-Android-APK-Signed`), and that manifest and central directory list the same entries.
+//! Must not: read entries outside META-INF/ (per-entry content digests are NOT verified).
+//! Invariant: `structural` lists one certificate per paired signer, in central-directory
+//! order; `accepted` is `Some` only when every check passed.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{Read, Seek};
+
+use super::cert::Verdict;
+use super::error::InspectError;
+use super::jarmf::{self, Section};
+use super::pkcs7;
+use super::zipentry::read_entry;
+use super::zipread::{Archive, Entry, Src};
+use super::Limits;
+
+/// The v1 outcome.
+#[derive(Debug, Default)]
+pub struct V1 {
+    /// Signer certificate (DER) of each paired signer, in CD order.
+    pub structural: Vec<Vec<u8>>,
+    /// Certificates of the signers apksig would report, or None when v1 does not verify.
+    pub accepted: Option<Vec<Vec<u8>>>,
+}
+
+struct Signer {
+    cert: Option<Vec<u8>>,
+    verified: bool,
+    sf: Vec<u8>,
+}
+
+/// Analyses the JAR signature; `found_schemes` are the v2+ scheme ids present in the block.
+pub fn analyze<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+    found_schemes: &[u32],
+) -> Result<V1, InspectError> {
+    let mut signers = Vec::new();
+    for (block, sf) in pairs(archive)
+        .into_iter()
+        .take(limits.max_signers.saturating_add(1))
+    {
+        let block_data = read_entry(src, block, limits.max_signature_bytes)?;
+        let sf_data = read_entry(src, sf, limits.max_signature_bytes)?;
+        let mut s = signer(&block_data.bytes, sf_data.bytes);
+        s.verified &= !block_data.anomalous && !sf_data.anomalous;
+        signers.push(s);
+    }
+    let structural = signers.iter().filter_map(|s| s.cert.clone()).collect();
+    let accepted = if signers.is_empty() || signers.len() > limits.max_signers {
+        None
+    } else {
+        accept(src, archive, limits, &signers, found_schemes)?
+    };
+    Ok(V1 {
+        structural,
+        accepted,
+    })
+}
+
+/// (signature block, signature file) entries; blocks without a .SF are not signers.
+fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
+    archive
+        .entries
+        .iter()
+        .filter(|e| e.name.starts_with(b"META-INF/"))
+        .filter_map(|e| {
+            let n = &e.name;
+            let dot = n.iter().rposition(|&c| c == b'.')?;
+            if !matches!(&n[dot..], b".RSA" | b".DSA" | b".EC") {
+                return None;
+            }
+            let mut sf = n[..dot].to_vec();
+            sf.extend_from_slice(b".SF");
+            Some((e, archive.find(&sf)?))
+        })
+        .collect()
+}
+
+fn signer(block: &[u8], sf: Vec<u8>) -> Signer {
+    let Some(sd) = pkcs7::parse(block) else {
+        return Signer {
+            cert: None,
+            verified: false,
+            sf,
+        };
+    };
+    let structural = sd
+        .signers
+        .iter()
+        .find_map(|si| sd.cert_for(si))
+        .map(<[u8]>::to_vec);
+    let mut chosen = None;
+    for si in &sd.signers {
+        let Some(c) = sd.cert_for(si) else { continue };
+        if pkcs7::verify_signer(&sd, si, c, &sf) != Verdict::Bad {
+            chosen = Some(c.to_vec());
+            break;
+        }
+    }
+    let verified = chosen.is_some();
+    Signer {
+        cert: chosen.or(structural),
+        verified,
+        sf,
+    }
+}
+
+fn accept<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+    signers: &[Signer],
+    found: &[u32],
+) -> Result<Option<Vec<Vec<u8>>>, InspectError> {
+    let Some(mf_entry) = archive.find(b"META-INF/MANIFEST.MF") else {
+        return Ok(None);
+    };
+    if archive.duplicates || signers.iter().any(|s| !s.verified) {
+        return Ok(None);
+    }
+    let mf_data = read_entry(src, mf_entry, limits.max_signature_bytes)?;
+    if mf_data.anomalous {
+        return Ok(None);
+    }
+    let mf = mf_data.bytes;
+    let sections = jarmf::parse(&mf);
+    let (main, named) = sections
+        .split_first()
+        .map_or((None, &[][..]), |(m, r)| (Some(m), r));
+    let cd_names: HashSet<&[u8]> = archive.entries.iter().map(|e| e.name.as_slice()).collect();
+    let Some(by_name) = manifest_index(named, &cd_names) else {
+        return Ok(None);
+    };
+    let mut sf_names = Vec::new();
+    for s in signers {
+        match sf_entries(&s.sf, &mf, main, &by_name, found) {
+            Some(names) => sf_names.push(names),
+            None => return Ok(None),
+        }
+    }
+    Ok(covering_signers(archive, &sf_names).map(|idx| {
+        idx.into_iter()
+            .filter_map(|i| signers[i].cert.clone())
+            .collect()
+    }))
+}
+
+/// Name → section; None unless every section is named, unique, and names an existing entry.
+fn manifest_index<'a>(
+    named: &'a [Section],
+    cd_names: &HashSet<&[u8]>,
+) -> Option<HashMap<&'a str, &'a Section>> {
+    let mut map = HashMap::with_capacity(named.len());
+    for s in named {
+        let n = s.name()?;
+        if !cd_names.contains(n.as_bytes()) || map.insert(n, s).is_some() {
+            return None;
+        }
+    }
+    Some(map)
+}
+
+/// Checks one .SF against the manifest; returns the entry names it signs.
+fn sf_entries(
+    sf: &[u8],
+    mf: &[u8],
+    main: Option<&Section>,
+    named: &HashMap<&str, &Section>,
+    found: &[u32],
+) -> Option<HashSet<String>> {
+    let sections = jarmf::parse(sf);
+    let (sf_main, sf_named) = sections.split_first()?;
+    sf_main.get("Signature-Version")?;
+    if stripped(sf_main, found) {
+        return None;
+    }
+    let whole = sf_main.digests_match("-Digest-Manifest", mf) == Some(true);
+    if let Some(m) = main {
+        let bytes = mf.get(m.range.clone())?;
+        if sf_main.digests_match("-Digest-Manifest-Main-Attributes", bytes) == Some(false) {
+            return None;
+        }
+    }
+    let mut names = HashSet::with_capacity(sf_named.len());
+    for s in sf_named {
+        let name = s.name()?;
+        if !whole {
+            let m = named.get(name)?;
+            if s.digests_match("-Digest", mf.get(m.range.clone())?) != Some(true) {
+                return None;
+            }
+        }
+        if !names.insert(name.to_string()) {
+            return None;
+        }
+    }
+    Some(names)
+}
+
+/// `X-Android-APK-Signed` names a v2/v3 scheme that is absent: the signature was stripped.
+fn stripped(sf_main: &Section, found: &[u32]) -> bool {
+    let Some(v) = sf_main.get("X-Android-APK-Signed") else {
+        return false;
+    };
+    v.split(',')
+        .filter_map(|t| t.trim().parse::<u32>().ok())
+        .any(|id| {
+            let block_id = match id {
+                2 => super::sigblock::V2_ID,
+                3 => super::sigblock::V3_ID,
+                _ => return false,
+            };
+            !found.contains(&block_id)
+        })
+}
+
+/// All entries outside META-INF/ must be signed by the same non-empty set of signers.
+fn covering_signers(archive: &Archive, sf_names: &[HashSet<String>]) -> Option<Vec<usize>> {
+    let mut set: Option<Vec<usize>> = None;
+    for e in &archive.entries {
+        if e.name.starts_with(b"META-INF/") || e.name.ends_with(b"/") {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&e.name);
+        let who: Vec<usize> = (0..sf_names.len())
+            .filter(|&i| sf_names[i].contains(name.as_ref()))
+            .collect();
+        if who.is_empty() || set.as_ref().is_some_and(|s| *s != who) {
+            return None;
+        }
+        set = Some(who);
+    }
+    Some(set.unwrap_or_else(|| (0..sf_names.len()).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripping_protection() {
+        let s = &jarmf::parse(b"Signature-Version: 1.0\nX-Android-APK-Signed: 2, 3\n\n")[0];
+        assert!(stripped(s, &[super::super::sigblock::V2_ID]));
+        assert!(!stripped(
+            s,
+            &[super::super::sigblock::V2_ID, super::super::sigblock::V3_ID]
+        ));
+        let none = &jarmf::parse(b"Signature-Version: 1.0\n\n")[0];
+        assert!(!stripped(none, &[]));
+    }
+
+    #[test]
+    fn garbage_signature_block_has_no_cert() {
+        let s = signer(
+            b"\x30\x03\x02\x01\x01",
+            b"Signature-Version: 1.0\n".to_vec(),
+        );
+        assert!(s.cert.is_none() && !s.verified);
+    }
+}

@@ -1,0 +1,503 @@
+//! Fixture tests for `icpgate::inspect` against `shared/fixtures/apps/MANIFEST.json`.
+//!
+//! Owns: checking every fixture's kind, id, versions, per-scheme certificates, accepted signers
+//! and documented error codes; the no-panic mutation sweep; timing prints.
+//! Must not: silently pass without fixtures under CI (`CI` set → missing fixtures fail).
+//! Invariant: every deviation from MANIFEST ground truth is listed in `DEVIATIONS` with a reason.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use icpgate::inspect::{inspect_bytes, inspect_file, Limits, PackageIdentity, PackageKind};
+use serde_json::Value;
+
+/// Fixtures that must fail, with the documented error code.
+const ERRORS: &[(&str, &str)] = &[
+    ("apk/apksig-empty-unsigned.apk", "unsupported_package"),
+    ("apk/androguard-CertChain.apk", "manifest_missing"),
+    ("ipa/fastlane-no-app-bundle.ipa", "unsupported_package"),
+    ("ipa/fastlane-not-an-ipa.ipa", "package_unreadable"),
+    ("axml/AndroidManifestWrongFilesize.xml", "manifest_invalid"),
+];
+
+/// Deliberate deviations from `platform_signers_sha256` (see docs/inspection.md).
+const DEVIATIONS: &[(&str, &[&str], &str)] = &[(
+    "apk/apksig-v2-only-rsa-pss-sha256-2048.apk",
+    &["fb5dbd3c669af9fc236c6991e6387b7f11ff0590997f22d0f5c74ff40e04fca8"],
+    "RSA-PSS v2 signature and content digest verify; the recorded apksigner run (OpenJDK \
+     without a 'SHA256withRSA/PSS' provider) could not check it. Android accepts it.",
+)];
+
+fn fixtures_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("ICPGATE_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps"),
+    };
+    if dir.join("MANIFEST.json").is_file() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("fixtures not found at {} and CI is set", dir.display());
+    }
+    // Written to stderr directly so the test harness does not capture (hide) it.
+    let msg = format!(
+        "!!!!! FIXTURES SKIPPED: {} not found (set ICPGATE_FIXTURES) !!!!!\n",
+        dir.display()
+    );
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+    None
+}
+
+fn manifest(dir: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.json")).expect("read MANIFEST.json");
+    let v: Value = serde_json::from_str(&text).expect("MANIFEST.json parses");
+    v["fixtures"].as_array().expect("fixtures array").clone()
+}
+
+/// A stored-only ZIP holding `data` as AndroidManifest.xml (how standalone AXML is tested).
+fn wrap_axml(data: &[u8]) -> Vec<u8> {
+    let name = b"AndroidManifest.xml";
+    let mut z = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+    z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    z.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z.extend_from_slice(name);
+    z.extend_from_slice(data);
+    let cd_off = z.len() as u32;
+    let mut cd = b"PK\x01\x02\x14\0\x14\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+    cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    cd.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    cd.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    cd.extend_from_slice(&[0; 16]);
+    cd.extend_from_slice(name);
+    z.extend_from_slice(&cd);
+    z.extend_from_slice(b"PK\x05\x06\0\0\0\0\x01\0\x01\0");
+    z.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    z.extend_from_slice(&cd_off.to_le_bytes());
+    z.extend_from_slice(&[0, 0]);
+    z
+}
+
+fn opt_str(v: &Value) -> Option<String> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn sha(list: impl IntoIterator<Item = String>) -> Vec<String> {
+    list.into_iter().collect()
+}
+
+fn scheme_sha(id: &PackageIdentity, scheme: &str) -> Vec<String> {
+    id.schemes
+        .iter()
+        .filter(|s| s.scheme == scheme)
+        .flat_map(|s| {
+            s.certs
+                .iter()
+                .map(|c| hex::encode(c.signer.sha256.unwrap()))
+        })
+        .collect()
+}
+
+fn accepted_set(id: &PackageIdentity) -> BTreeSet<String> {
+    id.accepted_signers
+        .iter()
+        .map(|c| hex::encode(c.signer.sha256.unwrap()))
+        .collect()
+}
+
+/// Expected per-scheme signer sha256 lists of an APK fixture.
+fn expected_schemes(e: &Value) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    for name in e["schemes_present"].as_array().into_iter().flatten() {
+        let name = name.as_str().unwrap().to_string();
+        let list = e["certs"][&name].as_array().cloned().unwrap_or_default();
+        let certs = if name == "v1" {
+            sha(list
+                .iter()
+                .filter(|c| c["has_sf"] == true)
+                .map(|c| c["sha256"].as_str().unwrap().into()))
+        } else {
+            sha(list
+                .iter()
+                .filter_map(|s| s["certs"][0]["sha256"].as_str().map(String::from)))
+        };
+        out.push((name, certs));
+    }
+    out
+}
+
+fn check_fingerprints(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let all: Vec<_> = id.schemes.iter().flat_map(|s| &s.certs).collect();
+    let mut walk = vec![e];
+    while let Some(v) = walk.pop() {
+        match v {
+            Value::Object(m) => {
+                if let (Some(s), Some(m5), Some(s1)) =
+                    (m.get("sha256"), m.get("md5"), m.get("sha1"))
+                {
+                    if let Some(c) = all.iter().find(|c| {
+                        Some(hex::encode(c.signer.sha256.unwrap())) == s.as_str().map(String::from)
+                    }) {
+                        if Some(hex::encode(c.signer.md5.unwrap()).as_str()) != m5.as_str()
+                            || Some(hex::encode(c.signer.sha1.unwrap()).as_str()) != s1.as_str()
+                        {
+                            errs.push(format!("{file}: md5/sha1 mismatch for {s}"));
+                        }
+                    }
+                }
+                walk.extend(m.values());
+            }
+            Value::Array(a) => walk.extend(a),
+            _ => {}
+        }
+    }
+    errs
+}
+
+/// `platform_signers_sha256` (null = empty), or the documented deviation.
+fn expected_accepted(file: &str, e: &Value) -> BTreeSet<String> {
+    match DEVIATIONS.iter().find(|d| d.0 == file) {
+        Some(d) => d.1.iter().map(|s| s.to_string()).collect(),
+        None => e["platform_signers_sha256"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+fn check_apk(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut eq = |what: &str, got: String, want: String| {
+        if got != want {
+            errs.push(format!("{file}: {what}: got {got} want {want}"));
+        }
+    };
+    eq(
+        "kind",
+        format!("{:?}", id.kind),
+        format!("{:?}", PackageKind::Apk),
+    );
+    eq(
+        "id",
+        id.id.clone(),
+        e["package"].as_str().unwrap_or("").into(),
+    );
+    eq(
+        "version_code",
+        format!("{:?}", id.version_code),
+        format!("{:?}", opt_str(&e["version_code"])),
+    );
+    eq(
+        "version_name",
+        format!("{:?}", id.version_name),
+        format!("{:?}", opt_str(&e["version_name"])),
+    );
+    let want = expected_schemes(e);
+    let got_names: Vec<&str> = id.schemes.iter().map(|s| s.scheme).collect();
+    let want_names: Vec<&str> = want.iter().map(|(n, _)| n.as_str()).collect();
+    eq(
+        "schemes",
+        format!("{got_names:?}"),
+        format!("{want_names:?}"),
+    );
+    for (name, certs) in &want {
+        eq(
+            &format!("{name} certs"),
+            format!("{:?}", scheme_sha(id, name)),
+            format!("{certs:?}"),
+        );
+    }
+    let want_acc = expected_accepted(file, e);
+    eq(
+        "accepted",
+        format!("{:?}", accepted_set(id)),
+        format!("{want_acc:?}"),
+    );
+    errs.extend(check_fingerprints(file, id, e));
+    errs
+}
+
+fn check_ipa(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let mut eq = |what: &str, got: String, want: String| {
+        if got != want {
+            errs.push(format!("{file}: {what}: got {got} want {want}"));
+        }
+    };
+    eq("kind", format!("{:?}", id.kind), "Ipa".into());
+    eq(
+        "id",
+        id.id.clone(),
+        e["bundle_id"].as_str().unwrap_or("").into(),
+    );
+    eq(
+        "version_code",
+        format!("{:?}", id.version_code),
+        format!("{:?}", opt_str(&e["build"])),
+    );
+    eq(
+        "version_name",
+        format!("{:?}", id.version_name),
+        format!("{:?}", opt_str(&e["version"])),
+    );
+    let mut want: Vec<String> = Vec::new();
+    for s in e["code_signature"]["slices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let c = s["signer_cert"]["sha256"].as_str().unwrap().to_string();
+        if !want.contains(&c) {
+            want.push(c);
+        }
+    }
+    eq(
+        "ipa certs",
+        format!("{:?}", scheme_sha(id, "ipa")),
+        format!("{want:?}"),
+    );
+    eq(
+        "accepted",
+        format!("{:?}", accepted_set(id)),
+        format!("{:?}", want.into_iter().collect::<BTreeSet<_>>()),
+    );
+    errs.extend(check_fingerprints(file, id, e));
+    errs
+}
+
+fn check_hap(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
+    let mut errs = Vec::new();
+    let got = (
+        id.kind,
+        id.id.clone(),
+        id.version_code.clone(),
+        id.version_name.clone(),
+    );
+    let want = (
+        PackageKind::Hap,
+        e["bundle_name"].as_str().unwrap_or("").to_string(),
+        opt_str(&e["version_code"]),
+        opt_str(&e["version_name"]),
+    );
+    if got != want {
+        errs.push(format!("{file}: got {got:?} want {want:?}"));
+    }
+    if e["signed"] == false && (!id.schemes.is_empty() || !id.accepted_signers.is_empty()) {
+        errs.push(format!("{file}: unsigned HAP reported signers"));
+    }
+    errs
+}
+
+fn check_axml(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
+    let got = (
+        id.id.clone(),
+        id.version_code.clone(),
+        id.version_name.clone(),
+    );
+    let want = (
+        e["package"].as_str().unwrap_or("").to_string(),
+        opt_str(&e["version_code"]),
+        opt_str(&e["version_name"]),
+    );
+    if got == want {
+        Vec::new()
+    } else {
+        vec![format!("{file}: got {got:?} want {want:?}")]
+    }
+}
+
+fn load(dir: &std::path::Path, f: &Value) -> (String, String, Vec<u8>) {
+    let file = f["file"].as_str().unwrap().to_string();
+    let kind = f["kind"].as_str().unwrap().to_string();
+    let mut bytes = std::fs::read(dir.join(&file)).expect("fixture readable");
+    if kind == "axml" {
+        bytes = wrap_axml(&bytes);
+    }
+    (file, kind, bytes)
+}
+
+#[test]
+fn every_fixture_matches_ground_truth() {
+    let Some(dir) = fixtures_dir() else { return };
+    let limits = Limits::default();
+    let mut errs = Vec::new();
+    let mut checked = 0;
+    for f in manifest(&dir) {
+        let (file, kind, bytes) = load(&dir, &f);
+        let e = &f["expected"];
+        let result = inspect_bytes(&bytes, &limits);
+        if let Some((_, code)) = ERRORS.iter().find(|x| x.0 == file) {
+            match result {
+                Err(err) if err.code() == *code => {}
+                other => errs.push(format!(
+                    "{file}: want error {code}, got {:?}",
+                    other.map(|i| i.id)
+                )),
+            }
+            checked += 1;
+            continue;
+        }
+        let id = match result {
+            Ok(id) => id,
+            Err(err) => {
+                errs.push(format!("{file}: unexpected error {} ({err})", err.code()));
+                continue;
+            }
+        };
+        errs.extend(match kind.as_str() {
+            "apk" => check_apk(&file, &id, e),
+            "ipa" => check_ipa(&file, &id, e),
+            "hap" => check_hap(&file, &id, e),
+            _ => check_axml(&file, &id, e),
+        });
+        checked += 1;
+    }
+    assert!(
+        errs.is_empty(),
+        "{} mismatches:\n{}",
+        errs.len(),
+        errs.join("\n")
+    );
+    assert!(checked >= 84, "only {checked} fixtures checked");
+}
+
+#[test]
+fn timing_per_fixture_set() {
+    let Some(dir) = fixtures_dir() else { return };
+    let limits = Limits::default();
+    let mut sets: std::collections::BTreeMap<String, (usize, std::time::Duration)> =
+        Default::default();
+    for f in manifest(&dir) {
+        let file = f["file"].as_str().unwrap();
+        let folder = file.split('/').next().unwrap().to_string();
+        let t = Instant::now();
+        let _ = inspect_file(&dir.join(file), &limits);
+        let slot = sets.entry(folder).or_default();
+        slot.0 += 1;
+        slot.1 += t.elapsed();
+    }
+    for (set, (n, d)) in sets {
+        eprintln!(
+            "timing: {set}: {n} files in {d:?} ({:?}/file, inspect_file)",
+            d / n as u32
+        );
+    }
+}
+
+/// Writes a stored ZIP: AndroidManifest.xml (`manifest`) then `filler` zero bytes as an asset.
+fn write_big_apk(path: &std::path::Path, manifest: &[u8], filler: u64) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let entries: [(&[u8], u64); 2] = [
+        (b"AndroidManifest.xml", manifest.len() as u64),
+        (b"assets/big.bin", filler),
+    ];
+    let (mut off, mut cd) = (0u64, Vec::new());
+    for (i, (name, len)) in entries.iter().enumerate() {
+        let mut lfh = b"PK\x03\x04\x14\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
+        lfh.extend_from_slice(&(*len as u32).to_le_bytes());
+        lfh.extend_from_slice(&(*len as u32).to_le_bytes());
+        lfh.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        lfh.extend_from_slice(&[0, 0]);
+        lfh.extend_from_slice(name);
+        let mut rec = b"PK\x01\x02\x14\0".to_vec();
+        rec.extend_from_slice(&lfh[4..30]);
+        rec.extend_from_slice(&[0; 10]);
+        rec.extend_from_slice(&(off as u32).to_le_bytes());
+        rec.extend_from_slice(name);
+        cd.extend_from_slice(&rec);
+        w.write_all(&lfh).unwrap();
+        if i == 0 {
+            w.write_all(manifest).unwrap();
+        } else {
+            let chunk = vec![0u8; 1 << 20];
+            let mut left = *len;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64);
+                w.write_all(&chunk[..n as usize]).unwrap();
+                left -= n;
+            }
+        }
+        off += lfh.len() as u64 + len;
+    }
+    w.write_all(&cd).unwrap();
+    w.write_all(b"PK\x05\x06\0\0\0\0\x02\0\x02\0").unwrap();
+    w.write_all(&(cd.len() as u32).to_le_bytes()).unwrap();
+    w.write_all(&(off as u32).to_le_bytes()).unwrap();
+    w.write_all(&[0, 0]).unwrap();
+}
+
+#[test]
+fn hundred_megabyte_apk_is_identified_without_reading_it() {
+    let Some(dir) = fixtures_dir() else { return };
+    let axml = std::fs::read(dir.join("axml/AndroidManifest-Chinese.xml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("big.apk");
+    write_big_apk(&path, &axml, 100 << 20);
+    let t = Instant::now();
+    let id = inspect_file(&path, &Limits::default()).unwrap();
+    let took = t.elapsed();
+    eprintln!("timing: 100 MiB APK identified in {took:?} (inspect_file)");
+    assert_eq!(id.id, "com.hotel");
+    assert!(id.accepted_signers.is_empty());
+    // Generous bound for unoptimised debug builds; release measures a few ms.
+    assert!(took.as_millis() < 1000, "took {took:?}");
+}
+
+/// Deterministic xorshift for mutation positions.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+#[test]
+fn mutated_fixtures_never_panic() {
+    let Some(dir) = fixtures_dir() else { return };
+    let limits = Limits {
+        max_executable_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let mut calls = 0usize;
+    for f in manifest(&dir) {
+        let (_, _, bytes) = load(&dir, &f);
+        let n = bytes.len();
+        if n == 0 {
+            continue;
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ n as u64;
+        let rounds = if n > 200_000 { 12 } else { 40 };
+        // truncations: spread over the file and dense near the end (EOCD / CD / signing block)
+        for i in 0..rounds {
+            let cut = if i % 2 == 0 {
+                n * i / rounds
+            } else {
+                n.saturating_sub(1 + (next(&mut seed) as usize % 4096.min(n)))
+            };
+            let _ = inspect_bytes(&bytes[..cut], &limits);
+            calls += 1;
+        }
+        // byte flips: anywhere, and concentrated in the last 8 KiB
+        for i in 0..rounds {
+            let mut m = bytes.clone();
+            let span = if i % 2 == 0 { n } else { n.min(8192) };
+            for _ in 0..1 + i % 4 {
+                let pos = n - span + next(&mut seed) as usize % span;
+                m[pos] ^= (next(&mut seed) as u8) | 1;
+            }
+            let _ = inspect_bytes(&m, &limits);
+            calls += 1;
+        }
+    }
+    eprintln!("mutation sweep: {calls} inspect_bytes calls, no panic");
+}
