@@ -143,7 +143,7 @@ pub fn parse(b: &[u8]) -> Result<Manifest, &'static str> {
     {
         let (ch, size) = (ch as usize, size as usize);
         // A zero-sized or overlong chunk ends the document (what we need comes first).
-        if size < 8 || p.checked_add(size).map_or(true, |e| e > total) {
+        if size < 8 || p.checked_add(size).is_none_or(|e| e > total) {
             break;
         }
         walker.chunk(ty, p, ch, size);
@@ -254,7 +254,7 @@ impl Walker<'_> {
 
     fn manifest_attrs(&mut self, p: usize, ch: usize) {
         for a in self.attrs(p, ch) {
-            let no_res = self.resmap.get(a.name as usize).map_or(true, |&r| r == 0);
+            let no_res = self.resmap.get(a.name as usize).is_none_or(|&r| r == 0);
             if no_res
                 && self.out.package.is_none()
                 && self.string(a.name).as_deref() == Some("package")

@@ -156,10 +156,7 @@ mod tests {
         assert!(read(&[0x04, 0x05, 1]).is_none());
         assert!(read(&[0x04, 0x80, 0, 0]).is_none());
         assert!(read(&[0x30, 0x89, 1, 1, 1, 1, 1, 1, 1, 1, 1]).is_none());
-        let deep: Vec<u8> = std::iter::repeat([0x30u8, 0x80])
-            .take(100)
-            .flatten()
-            .collect();
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 100).flatten().collect();
         assert!(read(&deep).is_none());
         assert_eq!(strip_int(&[0, 0, 1]), &[1]);
         assert_eq!(strip_int(&[0]), &[0]);

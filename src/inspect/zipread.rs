@@ -51,7 +51,7 @@ impl<R: Read + Seek> Src<R> {
 
     /// A reader limited to `[off, off + n)`.
     pub fn window(&mut self, off: u64, n: u64) -> Result<std::io::Take<&mut R>, InspectError> {
-        if off.checked_add(n).map_or(true, |e| e > self.len) {
+        if off.checked_add(n).is_none_or(|e| e > self.len) {
             return Err(InspectError::PackageUnreadable(
                 "entry data beyond end of file",
             ));
