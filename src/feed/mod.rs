@@ -3,4 +3,6 @@
 //!
 //! Must not: let a feed fault make the index worse than the last good state.
 
+pub mod export;
 pub mod format;
+pub mod publish;
