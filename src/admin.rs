@@ -156,11 +156,11 @@ impl Admin {
     }
 
     fn age_secs(&self) -> f64 {
-        self.index
-            .current()
-            .as_of
-            .elapsed()
-            .map_or(0.0, |d| d.as_secs_f64())
+        self.index.age().as_secs_f64()
+    }
+
+    fn stale(&self) -> bool {
+        self.index.is_loaded() && self.index.is_stale(self.reloader.stale_after())
     }
 
     fn readyz(&self) -> Response<ProxyBody> {
@@ -171,8 +171,7 @@ impl Admin {
                 &json!({ "ready": false, "state": "never_loaded" }),
             );
         }
-        let stale = self.age_secs() > self.reloader.stale_after().as_secs_f64();
-        let state = if stale { "stale" } else { "fresh" };
+        let state = if self.stale() { "stale" } else { "fresh" };
         json(
             StatusCode::OK,
             &json!({ "ready": true, "state": state, "revision": rev.revision, "age_seconds": self.age_secs() }),
@@ -182,9 +181,7 @@ impl Admin {
     fn metrics_text(&self) -> Response<ProxyBody> {
         let age = self.age_secs();
         self.metrics.index_age.set(age);
-        self.metrics.index_stale.set(
-            (self.index.is_loaded() && age > self.reloader.stale_after().as_secs_f64()) as i64,
-        );
+        self.metrics.index_stale.set(self.stale() as i64);
         let mut r = Response::new(full(self.metrics.render()));
         r.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -224,7 +221,10 @@ impl Admin {
                     "as_of": humantime::format_rfc3339_seconds(rev.as_of).to_string(),
                     "age_seconds": self.age_secs(),
                     "stale_after_seconds": self.reloader.stale_after().as_secs(),
-                    "stale": self.index.is_loaded() && self.age_secs() > self.reloader.stale_after().as_secs_f64(),
+                    "stale": self.stale(),
+                    "unconfirmed": self.index.is_unconfirmed(),
+                    "checksum": format!("{:032x}", rev.checksum),
+                    "overlay_records": rev.overlay_records(),
                     "records": s.records,
                     "ids": s.ids,
                     "entities": s.entities,

@@ -391,19 +391,64 @@ impl Revision {
     }
 }
 
-/// The live index: the revision requests read, swapped atomically on reload or sync.
+/// The live index: the revision requests read, swapped atomically on reload or sync, and how
+/// fresh its data is.
 pub struct Index {
     current: ArcSwap<Revision>,
     loaded: std::sync::atomic::AtomicBool,
+    /// Unix seconds up to which the served data is known complete.
+    as_of: std::sync::atomic::AtomicU64,
+    /// Set while serving a cached revision no source has confirmed since start.
+    unconfirmed: std::sync::atomic::AtomicBool,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Index {
     pub fn new(initial: Revision) -> Index {
         let loaded = initial.revision > 0;
+        let as_of = unix(initial.as_of);
         Index {
             current: ArcSwap::from_pointee(initial),
             loaded: loaded.into(),
+            as_of: as_of.into(),
+            unconfirmed: false.into(),
         }
+    }
+
+    /// Records that the served data is known complete up to `as_of` (a sync that found nothing
+    /// new still confirms it); clears the unconfirmed mark.
+    pub fn confirm(&self, as_of: SystemTime) {
+        self.as_of
+            .store(unix(as_of), std::sync::atomic::Ordering::Release);
+        self.unconfirmed
+            .store(false, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Marks the served revision as not yet confirmed by its source (a warm start from cache).
+    pub fn mark_unconfirmed(&self) {
+        self.unconfirmed
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_unconfirmed(&self) -> bool {
+        self.unconfirmed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How old the served data is.
+    pub fn age(&self) -> std::time::Duration {
+        let secs = self.as_of.load(std::sync::atomic::Ordering::Acquire);
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap_or_default()
+    }
+
+    /// Stale: unconfirmed since start, or older than `budget`.
+    pub fn is_stale(&self, budget: std::time::Duration) -> bool {
+        self.is_unconfirmed() || self.age() > budget
     }
 
     /// The current revision. Requests hold it for their whole decision: one revision each.
@@ -411,8 +456,10 @@ impl Index {
         self.current.load_full()
     }
 
-    /// Publishes `rev`; requests that start after this see it.
+    /// Publishes `rev` (and its `as_of`); requests that start after this see it.
     pub fn publish(&self, rev: Revision) {
+        self.as_of
+            .store(unix(rev.as_of), std::sync::atomic::Ordering::Release);
         self.current.store(Arc::new(rev));
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);

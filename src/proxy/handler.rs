@@ -140,7 +140,7 @@ impl Shared {
                 (Some(r), who)
             }
         };
-        let stale = rev.as_of.elapsed().is_ok_and(|age| age > self.stale_after);
+        let stale = self.index.is_stale(self.stale_after);
         let decision = policy::decide(
             route,
             who.as_ref().map(Option::as_ref).map_err(|c| *c),
