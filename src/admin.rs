@@ -1,87 +1,27 @@
 //! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/v1/status`, `/v1/lookup` and
-//! `POST /v1/reload`, plus the `Reloader` that builds and publishes new index revisions.
+//! `POST /v1/reload` (re-read the snapshot file, or sync the feed now).
 //!
-//! Owns the operator-facing API and index (re)loading. Probes (`/healthz`, `/readyz`) are open;
+//! Owns the operator-facing API. Probes (`/healthz`, `/readyz`) are open;
 //! everything else needs `Authorization: Bearer <token>` when `admin.token` is set.
-//! Must not: be reachable from the public listeners, or publish a revision that failed to load.
-//! Invariant: revision numbers only increase; a failed reload leaves the served index as it was.
+//! Must not: be reachable from the public listeners, or change the index except through `Source`.
+//! Invariant: every endpoint but the probes is behind the token when one is configured.
 
-use crate::config::IndexConfig;
 use crate::filing::{validate, Platform, Status};
-use crate::index::{load_snapshot, Index, LoadError, LoadReport};
+use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::proxy::body::{full, ProxyBody};
 use crate::proxy::respond::json;
+use crate::source::Source;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Loads snapshots into new revisions, one at a time.
-pub struct Reloader {
-    cfg: IndexConfig,
-    index: Arc<Index>,
-    metrics: Arc<Metrics>,
-    lock: tokio::sync::Mutex<Option<LoadReport>>,
-}
-
-impl Reloader {
-    pub fn new(cfg: IndexConfig, index: Arc<Index>, metrics: Arc<Metrics>) -> Reloader {
-        Reloader {
-            cfg,
-            index,
-            metrics,
-            lock: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    /// Loads the configured snapshot off the async threads and publishes it.
-    pub async fn reload(&self) -> Result<LoadReport, LoadError> {
-        let mut last = self.lock.lock().await;
-        let next = self.index.current().revision + 1;
-        let (path, bloom) = (self.cfg.snapshot.clone(), self.cfg.bloom);
-        let started = std::time::Instant::now();
-        let loaded = tokio::task::spawn_blocking(move || load_snapshot(&path, next, bloom))
-            .await
-            .unwrap_or_else(|e| {
-                Err(LoadError::Io {
-                    path: self.cfg.snapshot.clone(),
-                    source: std::io::Error::other(e),
-                })
-            });
-        match loaded {
-            Ok((rev, report)) => {
-                self.metrics.index_loads.with_label_values(&["ok"]).inc();
-                self.metrics.index_rejected_records.inc_by(report.rejected);
-                self.metrics.observe_revision(&rev);
-                tracing::info!(
-                    event = "index_loaded", revision = next, records = report.accepted, rejected = report.rejected,
-                    ids = rev.stats.ids, took_ms = started.elapsed().as_millis() as u64, source = %rev.source
-                );
-                for r in report.rejected_lines.iter().take(10) {
-                    tracing::warn!(event = "snapshot_line_rejected", line = r.line, reason = %r.reason);
-                }
-                self.index.publish(rev);
-                *last = Some(report.clone());
-                Ok(report)
-            }
-            Err(e) => {
-                self.metrics.index_loads.with_label_values(&["error"]).inc();
-                tracing::error!(event = "index_load_failed", error = %e);
-                Err(e)
-            }
-        }
-    }
-
-    pub fn stale_after(&self) -> std::time::Duration {
-        self.cfg.stale_after
-    }
-}
-
 pub struct Admin {
     pub index: Arc<Index>,
     pub metrics: Arc<Metrics>,
-    pub reloader: Arc<Reloader>,
+    pub source: Arc<Source>,
+    pub stale_after: std::time::Duration,
     pub token: Option<String>,
     pub started: SystemTime,
 }
@@ -131,16 +71,12 @@ impl Admin {
             (&Method::GET, "/metrics") => self.metrics_text(),
             (&Method::GET, "/v1/status") => self.status(),
             (&Method::GET, "/v1/lookup") => self.lookup(req.uri().query().unwrap_or("")),
-            (&Method::POST, "/v1/reload") => match self.reloader.reload().await {
-                Ok(report) => json(
+            (&Method::POST, "/v1/reload") => match self.source.refresh().await {
+                Ok(result) => json(
                     StatusCode::OK,
-                    &json!({ "revision": self.index.current().revision, "load": report }),
+                    &json!({ "revision": self.index.current().revision, "result": result }),
                 ),
-                Err(e) => error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "reload_failed",
-                    &e.to_string(),
-                ),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "reload_failed", &e),
             },
             (_, "/metrics" | "/v1/status" | "/v1/lookup" | "/v1/reload") => error(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -160,7 +96,7 @@ impl Admin {
     }
 
     fn stale(&self) -> bool {
-        self.index.is_loaded() && self.index.is_stale(self.reloader.stale_after())
+        self.index.is_loaded() && self.index.is_stale(self.stale_after)
     }
 
     fn readyz(&self) -> Response<ProxyBody> {
@@ -220,7 +156,7 @@ impl Admin {
                     "source": rev.source,
                     "as_of": humantime::format_rfc3339_seconds(rev.as_of).to_string(),
                     "age_seconds": self.age_secs(),
-                    "stale_after_seconds": self.reloader.stale_after().as_secs(),
+                    "stale_after_seconds": self.stale_after.as_secs(),
                     "stale": self.stale(),
                     "unconfirmed": self.index.is_unconfirmed(),
                     "checksum": format!("{:032x}", rev.checksum),
@@ -232,6 +168,7 @@ impl Admin {
                     "bloom": rev.has_bloom(),
                     "by_platform": by_platform,
                 },
+                "source": self.source.status(),
                 "started": humantime::format_rfc3339_seconds(self.started).to_string(),
                 "version": env!("CARGO_PKG_VERSION"),
             }),

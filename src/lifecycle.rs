@@ -7,14 +7,16 @@
 //! Must not: parse configuration (it receives a validated `Config`), or exit the process.
 //! Invariant: no public listener accepts a request before an index revision is published.
 
-use crate::admin::{Admin, Reloader};
+use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::config::Config;
+use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
 use crate::metrics::Metrics;
 use crate::proxy::forward::Upstream;
 use crate::proxy::Shared;
 use crate::server::{accept_loop, ListenerCtx};
+use crate::source::{SnapshotSource, Source};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -34,6 +36,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Snapshot(#[from] LoadError),
+    #[error("demo feed: {0}")]
+    DemoFeed(String),
     #[error("cannot open audit trail {path}: {source}")]
     Audit {
         path: String,
@@ -47,8 +51,10 @@ pub struct Running {
     pub listeners: Vec<(String, SocketAddr)>,
     pub admin: SocketAddr,
     pub demo_echo: Option<SocketAddr>,
+    /// Demo only: (feed URL, feed directory, signing key file).
+    pub demo_feed: Option<(String, std::path::PathBuf, std::path::PathBuf)>,
     pub index: Arc<Index>,
-    pub reloader: Arc<Reloader>,
+    pub source: Arc<Source>,
     pub metrics: Arc<Metrics>,
     shutdown: watch::Sender<bool>,
     done: tokio::task::JoinHandle<()>,
@@ -109,25 +115,34 @@ fn serve_admin(listener: TcpListener, admin: Arc<Admin>, mut shutdown: watch::Re
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
     let index = Arc::new(Index::new(Revision::empty()));
-    let reloader = Arc::new(Reloader::new(
-        cfg.index.clone(),
-        index.clone(),
-        metrics.clone(),
-    ));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (source, demo_feed) = index_source(&cfg, &index, &metrics, &shutdown_rx).await?;
+    let source = Arc::new(source);
 
     let admin_listener = bind("admin listener", cfg.admin.addr).await?;
     let admin_addr = admin_listener.local_addr().unwrap_or(cfg.admin.addr);
     let admin = Arc::new(Admin {
         index: index.clone(),
         metrics: metrics.clone(),
-        reloader: reloader.clone(),
+        source: source.clone(),
+        stale_after: cfg.index.stale_after,
         token: cfg.admin.token.clone(),
         started: std::time::SystemTime::now(),
     });
     serve_admin(admin_listener, admin, shutdown_rx.clone());
 
-    reloader.reload().await?;
+    match &*source {
+        // A local snapshot is loaded before the public listeners bind: a failure stops the start.
+        Source::Snapshot(s) => {
+            s.reload().await?;
+        }
+        // A feed may be down at start: serve the cached state (stale) or nothing (not ready,
+        // routes follow on_stale) while the sync loop keeps trying.
+        Source::Feed(syncer) => {
+            syncer.restore_cache().await;
+            tokio::spawn(syncer.clone().run(shutdown_rx.clone()));
+        }
+    }
     let (audit, audit_writer) =
         Audit::start(cfg.audit_path.clone(), metrics.clone()).map_err(|source| {
             StartError::Audit {
@@ -205,10 +220,63 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         listeners: bound,
         admin: admin_addr,
         demo_echo,
+        demo_feed,
         index,
-        reloader,
+        source,
         metrics,
         shutdown: shutdown_tx,
         done,
     })
+}
+
+type DemoFeed = Option<(String, std::path::PathBuf, std::path::PathBuf)>;
+
+/// The index source the config names; in demo mode also builds and serves the demo feed.
+async fn index_source(
+    cfg: &Config,
+    index: &Arc<Index>,
+    metrics: &Arc<Metrics>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(Source, DemoFeed), StartError> {
+    if let Some(path) = &cfg.index.snapshot {
+        let s = SnapshotSource::new(
+            path.clone(),
+            cfg.index.bloom,
+            index.clone(),
+            metrics.clone(),
+        );
+        return Ok((Source::Snapshot(s), None));
+    }
+    let Some(feed) = cfg.feed.clone() else {
+        return Err(StartError::DemoFeed("no index source configured".into()));
+    };
+    let mut extra_keys = Vec::new();
+    let mut demo = None;
+    if let Some((export, addr)) = &cfg.demo_feed {
+        let dir = feed.cache_dir.join("demo-feed");
+        let key_file = feed.cache_dir.join("demo-feed.key");
+        let (export, d, k) = (export.clone(), dir.clone(), key_file.clone());
+        let public =
+            tokio::task::spawn_blocking(move || crate::feed::publish::demo_feed(&export, &d, &k))
+                .await
+                .map_err(|e| StartError::DemoFeed(e.to_string()))?
+                .map_err(|e| StartError::DemoFeed(e.to_string()))?;
+        extra_keys.push(public);
+        let listener = bind("demo feed server", *addr).await?;
+        let bound = listener.local_addr().unwrap_or(*addr);
+        tokio::spawn(crate::feed::serve::serve(
+            listener,
+            dir.clone(),
+            shutdown.clone(),
+        ));
+        demo = Some((format!("http://{bound}/"), dir, key_file));
+    }
+    let syncer = Syncer::new(
+        feed,
+        extra_keys,
+        cfg.index.bloom,
+        index.clone(),
+        metrics.clone(),
+    );
+    Ok((Source::Feed(Arc::new(syncer)), demo))
 }

@@ -33,6 +33,14 @@ pub struct Metrics {
     pub index_rejected_records: IntCounter,
     pub audit_records: IntCounter,
     pub audit_write_failures: IntCounter,
+    pub feed_attempts: IntCounter,
+    pub feed_failures: IntCounterVec,
+    pub feed_bytes: IntCounter,
+    pub feed_apply_duration: prometheus::Histogram,
+    pub feed_last_attempt: Gauge,
+    pub feed_last_success: Gauge,
+    pub feed_fallbacks: IntCounter,
+    pub feed_compactions: IntCounter,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -193,6 +201,14 @@ impl Metrics {
                 )
                 .expect("static"),
             ),
+            feed_attempts: register(&r, IntCounter::new("icpgate_feed_sync_attempts_total", "Feed sync attempts.").expect("static")),
+            feed_failures: counter_vec(&r, "icpgate_feed_sync_failures_total", "Failed feed syncs by cause (fetch, size, signature, manifest, sha256, decompress, parse, checksum, apply, replay, cache).", &["cause"]),
+            feed_bytes: register(&r, IntCounter::new("icpgate_feed_bytes_fetched_total", "Bytes fetched from the feed.").expect("static")),
+            feed_apply_duration: register(&r, prometheus::Histogram::with_opts(HistogramOpts::new("icpgate_feed_apply_duration_seconds", "Time to verify, apply and publish a new feed revision.").buckets(LATENCY_BUCKETS.to_vec())).expect("static")),
+            feed_last_attempt: register(&r, Gauge::new("icpgate_feed_last_attempt_timestamp_seconds", "Unix time of the last feed sync attempt.").expect("static")),
+            feed_last_success: register(&r, Gauge::new("icpgate_feed_last_success_timestamp_seconds", "Unix time of the last successful feed sync.").expect("static")),
+            feed_fallbacks: register(&r, IntCounter::new("icpgate_feed_snapshot_fallbacks_total", "Delta chains abandoned for the snapshot (drift or broken chain).").expect("static")),
+            feed_compactions: register(&r, IntCounter::new("icpgate_index_compactions_total", "Overlay folds into a new index base.").expect("static")),
             registry: r,
         }
     }

@@ -8,6 +8,7 @@
 //! Invariant: a `Config` value is internally consistent (every route's upstream exists, every
 //! path capture an extractor names exists in that route's pattern, TLS material loads).
 
+mod feed;
 mod locate;
 mod raw;
 mod route;
@@ -141,7 +142,8 @@ pub struct AdminConfig {
 
 #[derive(Clone, Debug)]
 pub struct IndexConfig {
-    pub snapshot: PathBuf,
+    /// A local snapshot file; `None` when the index comes from `[feed]`.
+    pub snapshot: Option<PathBuf>,
     pub bloom: bool,
     pub stale_after: Duration,
 }
@@ -181,6 +183,24 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub default: DefaultAction,
     pub demo_echo: Option<SocketAddr>,
+    /// Demo only: build a feed from this export with an ephemeral key and serve it here.
+    pub demo_feed: Option<(PathBuf, SocketAddr)>,
+    pub feed: Option<FeedConfig>,
+}
+
+/// Where the gateway syncs its index from (docs/feed.md).
+#[derive(Clone)]
+pub struct FeedConfig {
+    /// The feed directory URL, always ending in `/`.
+    pub url: String,
+    pub keys: Vec<crate::feed::format::PublicKey>,
+    pub poll_interval: Duration,
+    pub request_timeout: Duration,
+    pub cache_dir: PathBuf,
+    pub max_deltas: usize,
+    pub max_file_bytes: u64,
+    pub compact_after: usize,
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 impl Config {
@@ -290,7 +310,11 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         token: admin_token(p, &raw.admin),
     };
     let index = IndexConfig {
-        snapshot: p.file_path("index.snapshot", &raw.index.snapshot, true),
+        snapshot: raw
+            .index
+            .snapshot
+            .as_ref()
+            .map(|s| p.file_path("index.snapshot", s, true)),
         bloom: raw.index.bloom,
         stale_after: p.duration("index.stale_after", &raw.index.stale_after),
     };
@@ -359,10 +383,33 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             DefaultAction::NotFound
         }
     };
-    let demo_echo = raw
-        .demo
+    let demo = raw.demo.as_ref();
+    let demo_echo = demo
+        .and_then(|d| d.echo_upstream.as_ref())
+        .map(|a| p.addr("demo.echo_upstream", a));
+    let demo_feed = demo.and_then(|d| match (&d.feed_export, &d.feed_address) {
+        (Some(e), Some(a)) => Some((
+            p.file_path("demo.feed_export", e, true),
+            p.addr("demo.feed_address", a),
+        )),
+        (None, None) => None,
+        _ => {
+            p.add("demo", "set both feed_export and feed_address, or neither");
+            None
+        }
+    });
+    let feed = raw
+        .feed
         .as_ref()
-        .map(|d| p.addr("demo.echo_upstream", &d.echo_upstream));
+        .and_then(|f| feed::feed(p, f, demo_feed.is_some()));
+    match (&index.snapshot, &raw.feed) {
+        (Some(_), Some(_)) => p.add("feed", "set index.snapshot or [feed], not both"),
+        (None, None) => p.add(
+            "index.snapshot",
+            "set index.snapshot (a local file) or a [feed] section",
+        ),
+        _ => {}
+    }
     Config {
         source: path.to_path_buf(),
         listeners,
@@ -376,6 +423,8 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         routes,
         default,
         demo_echo,
+        demo_feed,
+        feed,
     }
 }
 

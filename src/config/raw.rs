@@ -28,6 +28,7 @@ pub struct RawConfig {
     pub default: RawDefault,
     #[serde(default)]
     pub demo: Option<RawDemo>,
+    pub feed: Option<RawFeed>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,7 +91,7 @@ impl Default for RawAdmin {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIndex {
-    pub snapshot: String,
+    pub snapshot: Option<String>,
     #[serde(default)]
     pub bloom: bool,
     #[serde(default = "default_stale_after")]
@@ -221,5 +222,43 @@ impl Default for RawDefault {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDemo {
-    pub echo_upstream: String,
+    pub echo_upstream: Option<String>,
+    /// Build a feed from this export at start (ephemeral key) and serve it here.
+    pub feed_export: Option<String>,
+    pub feed_address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub url: String,
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+    #[serde(default)]
+    pub public_key_files: Vec<String>,
+    #[serde(default = "default_poll")]
+    pub poll_interval: String,
+    #[serde(default = "default_response_timeout")]
+    pub request_timeout: String,
+    pub cache_dir: String,
+    #[serde(default = "default_max_deltas")]
+    pub max_deltas: usize,
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+    #[serde(default = "default_compact_after")]
+    pub compact_after: usize,
+    pub ca_file: Option<String>,
+}
+
+fn default_poll() -> String {
+    "30s".into()
+}
+fn default_max_deltas() -> usize {
+    100
+}
+fn default_max_file_bytes() -> u64 {
+    16 << 30
+}
+fn default_compact_after() -> usize {
+    250_000
 }

@@ -72,7 +72,7 @@ pub(super) fn server_config(
     }
 }
 
-pub(super) fn client_config(
+pub(crate) fn client_config(
     p: &mut Problems<'_>,
     key: &str,
     ca_file: Option<&str>,

@@ -3,6 +3,10 @@
 //!
 //! Must not: let a feed fault make the index worse than the last good state.
 
+mod cache;
 pub mod export;
+mod fetch;
 pub mod format;
 pub mod publish;
+pub mod serve;
+pub mod sync;

@@ -310,5 +310,42 @@ fn snapshot_manifest(
     })
 }
 
+/// Reads a signing key file, or creates one (owner-only permissions) if it does not exist.
+pub fn key_file(path: &Path, create: bool) -> Result<SigningKey, PublishError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(SigningKey::parse(&path.display().to_string(), &text)?),
+        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
+            let (key, text) = SigningKey::generate()?;
+            write_atomic(path, text.as_bytes())?;
+            restrict(path)?;
+            Ok(key)
+        }
+        Err(source) => Err(PublishError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Makes a key file readable by its owner only.
+pub fn restrict(path: &Path) -> Result<(), PublishError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))
+}
+
+/// Demo mode: (re)builds a feed in `dir` from `export` with the key in `key_path` (created on
+/// first use) and returns the public key the gateway must trust.
+pub fn demo_feed(export: &Path, dir: &Path, key_path: &Path) -> Result<PublicKey, PublishError> {
+    let key = key_file(key_path, true)?;
+    let records =
+        super::export::read_export(export).map_err(|e| PublishError::Invalid(e.to_string()))?;
+    let opts = BuildOptions {
+        min_poll_interval: Duration::from_secs(1),
+        ..Default::default()
+    };
+    build(&records, dir, &key, &[], &opts)?;
+    Ok(key.public())
+}
+
 #[cfg(test)]
 mod tests;

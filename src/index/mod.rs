@@ -410,7 +410,8 @@ fn unix(t: SystemTime) -> u64 {
 impl Index {
     pub fn new(initial: Revision) -> Index {
         let loaded = initial.revision > 0;
-        let as_of = unix(initial.as_of);
+        // No data yet is infinitely old: stale until something is published.
+        let as_of = if loaded { unix(initial.as_of) } else { 0 };
         Index {
             current: ArcSwap::from_pointee(initial),
             loaded: loaded.into(),

@@ -230,3 +230,29 @@ fn labels_are_bounded() {
     assert_eq!(Decision::Refuse(Code::AmbiguousRequest).label(), "reject");
     assert_eq!(Decision::Monitor(Code::NotFiled).reason(), "not_filed");
 }
+
+#[test]
+fn never_loaded_index_fails_closed_or_open_never_claims_not_filed() {
+    let empty = Revision::empty();
+    let w = who("com.filed.app");
+    let r = route(
+        Mode::Enforce,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Enforce,
+    );
+    assert_eq!(
+        decide(&r, Ok(Some(&w)), &empty, true),
+        Decision::Refuse(Code::IndexStale)
+    );
+    let r = route(
+        Mode::Enforce,
+        OnMissing::Reject,
+        OnUnknown::Block,
+        OnStale::Open,
+    );
+    assert_eq!(
+        decide(&r, Ok(Some(&w)), &empty, true),
+        Decision::Pass(PassReason::StaleOpen)
+    );
+}

@@ -1,0 +1,77 @@
+//! Validation of the `[feed]` section: feed URL, trusted public keys (inline or files), poll
+//! interval, cache directory and limits.
+//!
+//! Must not: accept a feed with no trusted key (an unsigned feed could let an unfiled app in),
+//! except in demo mode where the gateway generates and trusts an ephemeral key itself.
+//! Invariant: `FeedConfig::url` ends in `/`, so file names join onto it.
+
+use super::raw::RawFeed;
+use super::{tls, FeedConfig, Problems};
+use crate::feed::format::PublicKey;
+
+pub(super) fn feed(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Option<FeedConfig> {
+    let url = if f.url.ends_with('/') {
+        f.url.clone()
+    } else {
+        format!("{}/", f.url)
+    };
+    match url.parse::<http::Uri>() {
+        Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() => {}
+        _ => p.add(
+            "feed.url",
+            format!("{:?} is not an http:// or https:// URL", f.url),
+        ),
+    }
+    let mut keys = Vec::new();
+    for (i, k) in f.public_keys.iter().enumerate() {
+        match PublicKey::parse(k) {
+            Some(k) => keys.push(k),
+            None => p.add(
+                &format!("feed.public_keys[{i}]"),
+                "not an Ed25519 public key (64 hex digits, as in a .pub file)",
+            ),
+        }
+    }
+    for (i, file) in f.public_key_files.iter().enumerate() {
+        let key = format!("feed.public_key_files[{i}]");
+        let path = p.file_path(&key, file, true);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            match PublicKey::parse(&text) {
+                Some(k) => keys.push(k),
+                None => p.add(
+                    &key,
+                    format!(
+                        "{} does not hold an Ed25519 public key (64 hex digits)",
+                        path.display()
+                    ),
+                ),
+            }
+        }
+    }
+    if keys.is_empty() && !demo {
+        p.add(
+            "feed.public_keys",
+            "a feed needs at least one trusted public key (public_keys or public_key_files)",
+        );
+    }
+    let poll_interval = p.duration("feed.poll_interval", &f.poll_interval);
+    let request_timeout = p.duration("feed.request_timeout", &f.request_timeout);
+    if poll_interval.is_zero() {
+        p.add("feed.poll_interval", "must be greater than 0");
+    }
+    if f.max_deltas == 0 {
+        p.add("feed.max_deltas", "must be at least 1");
+    }
+    let tls = tls::client_config(p, "feed.ca_file", f.ca_file.as_deref())?;
+    Some(FeedConfig {
+        url,
+        keys,
+        poll_interval,
+        request_timeout,
+        cache_dir: p.dir.join(&f.cache_dir),
+        max_deltas: f.max_deltas,
+        max_file_bytes: f.max_file_bytes,
+        compact_after: f.compact_after,
+        tls,
+    })
+}

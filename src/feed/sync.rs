@@ -1,0 +1,602 @@
+//! The gateway's sync loop: keeps the index current from a feed (docs/feed.md).
+//!
+//! Owns the per-sync algorithm (conditional manifest fetch, signature check, replay refusal,
+//! delta chain or snapshot fallback, checksum after every step, compaction, one atomic
+//! publication, cache persistence) and the retry schedule (poll interval, at least the
+//! manifest's minimum; exponential back-off with jitter after failures).
+//! Must not: publish anything it has not fully verified, or let any feed fault replace the
+//! last good index: every failure leaves the served revision as it was.
+//! Invariant: the published revision's checksum equals the state checksum the signed manifest
+//! gives for that revision.
+
+use super::cache::{Cache, CacheState, CachedStep};
+use super::fetch::{Fetched, Fetcher};
+use super::format::{
+    check_file, decompress, parse_delta_line, verify, Checksum, DeltaRef, Manifest, PublicKey,
+    MANIFEST, SIGNATURE,
+};
+use crate::config::FeedConfig;
+use crate::index::{parse_snapshot, Change, Index, Revision};
+use crate::metrics::Metrics;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A failed sync, with the bounded `cause` label it is counted under.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{cause}: {message}")]
+pub struct SyncError {
+    pub cause: &'static str,
+    pub message: String,
+}
+
+impl SyncError {
+    pub fn new(cause: &'static str, message: impl Into<String>) -> SyncError {
+        SyncError {
+            cause,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SyncOutcome {
+    /// The manifest has not changed since the last sync (HTTP 304).
+    NotModified,
+    /// The manifest is signed and current; the index already holds its revision.
+    UpToDate { revision: u64 },
+    /// A new revision was published.
+    Applied {
+        from: u64,
+        to: u64,
+        snapshot: bool,
+        deltas: usize,
+    },
+}
+
+/// What `/v1/status` shows about the feed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FeedStatus {
+    pub url: String,
+    pub last_attempt: Option<String>,
+    pub last_success: Option<String>,
+    pub last_outcome: Option<SyncOutcome>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub bytes_fetched: u64,
+    pub last_apply_ms: Option<u64>,
+    pub complete_as_of: Option<String>,
+    pub cache: Option<String>,
+}
+
+#[derive(Default)]
+struct Mem {
+    etag: Option<String>,
+    min_poll: Duration,
+    cache: Option<CacheState>,
+}
+
+pub struct Syncer {
+    cfg: FeedConfig,
+    keys: Vec<PublicKey>,
+    bloom: bool,
+    index: Arc<Index>,
+    metrics: Arc<Metrics>,
+    fetcher: Fetcher,
+    cache: Cache,
+    mem: tokio::sync::Mutex<Mem>,
+    status: std::sync::Mutex<FeedStatus>,
+}
+
+fn now_text() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, SyncError>> {
+    let h = tokio::task::spawn_blocking(f);
+    async move {
+        h.await
+            .map_err(|e| SyncError::new("apply", format!("worker failed: {e}")))
+    }
+}
+
+impl Syncer {
+    pub fn new(
+        cfg: FeedConfig,
+        extra_keys: Vec<PublicKey>,
+        bloom: bool,
+        index: Arc<Index>,
+        metrics: Arc<Metrics>,
+    ) -> Syncer {
+        let fetcher = Fetcher::new(
+            &cfg.url,
+            cfg.tls.clone(),
+            cfg.request_timeout,
+            cfg.max_file_bytes,
+        );
+        let mut keys = cfg.keys.clone();
+        keys.extend(extra_keys);
+        let status = FeedStatus {
+            url: cfg.url.clone(),
+            ..Default::default()
+        };
+        let cache = Cache {
+            dir: cfg.cache_dir.clone(),
+        };
+        Syncer {
+            cfg,
+            keys,
+            bloom,
+            index,
+            metrics,
+            fetcher,
+            cache,
+            mem: Default::default(),
+            status: std::sync::Mutex::new(status),
+        }
+    }
+
+    pub fn status(&self) -> FeedStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set_status(&self, f: impl FnOnce(&mut FeedStatus)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// Publishes the cached state, if any, marked unconfirmed until the first sync succeeds.
+    pub async fn restore_cache(&self) -> bool {
+        let (cache, bloom, limit) = (
+            Cache {
+                dir: self.cfg.cache_dir.clone(),
+            },
+            self.bloom,
+            self.cfg.max_file_bytes,
+        );
+        let t = Instant::now();
+        match blocking(move || cache.restore(bloom, limit)).await {
+            Ok(Ok(Some((rev, state, as_of)))) => {
+                tracing::info!(
+                    event = "feed_cache_restored",
+                    revision = rev.revision,
+                    records = rev.stats.records,
+                    took_ms = t.elapsed().as_millis() as u64
+                );
+                self.metrics.observe_revision(&rev);
+                self.index.publish(rev);
+                self.index.mark_unconfirmed();
+                self.mem.lock().await.cache = Some(state);
+                self.set_status(|s| {
+                    s.cache = Some("restored".into());
+                    s.complete_as_of = Some(humantime::format_rfc3339_seconds(as_of).to_string());
+                });
+                true
+            }
+            Ok(Ok(None)) => false,
+            Ok(Err(e)) | Err(SyncError { message: e, .. }) => {
+                self.metrics
+                    .feed_failures
+                    .with_label_values(&["cache"])
+                    .inc();
+                tracing::warn!(event = "feed_cache_unusable", error = %e);
+                self.set_status(|s| s.cache = Some(format!("unusable: {e}")));
+                false
+            }
+        }
+    }
+
+    /// One sync attempt. On any error the served index is left exactly as it was.
+    pub async fn sync_once(&self) -> Result<SyncOutcome, SyncError> {
+        let mut mem = self.mem.lock().await;
+        self.metrics.feed_attempts.inc();
+        self.metrics.feed_last_attempt.set(
+            SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
+        self.set_status(|s| s.last_attempt = Some(now_text()));
+        let r = self.sync_inner(&mut mem).await;
+        match &r {
+            Ok(outcome) => {
+                self.metrics.feed_last_success.set(
+                    SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
+                );
+                self.set_status(|s| {
+                    s.last_success = Some(now_text());
+                    s.last_outcome = Some(outcome.clone());
+                    s.consecutive_failures = 0;
+                });
+            }
+            Err(e) => {
+                self.metrics
+                    .feed_failures
+                    .with_label_values(&[e.cause])
+                    .inc();
+                tracing::warn!(event = "feed_sync_failed", cause = e.cause, error = %e.message);
+                self.set_status(|s| {
+                    s.last_error = Some(format!("{} at {}", e, now_text()));
+                    s.consecutive_failures += 1;
+                });
+            }
+        }
+        r
+    }
+
+    async fn fetch_file(
+        &self,
+        file: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<bytes::Bytes, SyncError> {
+        let bytes = self.fetcher.body(file).await?;
+        self.count_bytes(bytes.len());
+        check_file(file, &bytes, sha256, size).map_err(|e| {
+            let cause = if matches!(e, super::format::FormatError::Size { .. }) {
+                "size"
+            } else {
+                "sha256"
+            };
+            SyncError::new(cause, e.to_string())
+        })?;
+        Ok(bytes)
+    }
+
+    fn count_bytes(&self, n: usize) {
+        self.metrics.feed_bytes.inc_by(n as u64);
+        self.set_status(|s| s.bytes_fetched += n as u64);
+    }
+
+    async fn sync_inner(&self, mem: &mut Mem) -> Result<SyncOutcome, SyncError> {
+        let (bytes, etag) = match self.fetcher.get(MANIFEST, mem.etag.as_deref()).await? {
+            Fetched::NotModified => {
+                return match self.index.is_loaded() {
+                    true => {
+                        let as_of = self
+                            .status()
+                            .complete_as_of
+                            .and_then(|t| humantime::parse_rfc3339_weak(&t).ok());
+                        if let Some(t) = as_of {
+                            self.index.confirm(t);
+                        }
+                        Ok(SyncOutcome::NotModified)
+                    }
+                    false => Err(SyncError::new(
+                        "fetch",
+                        "304 for a manifest this gateway never applied",
+                    )),
+                };
+            }
+            Fetched::Body { bytes, etag } => (bytes, etag),
+        };
+        self.count_bytes(bytes.len());
+        let sig = self.fetcher.body(SIGNATURE).await?;
+        verify(&bytes, &sig, &self.keys).map_err(|e| SyncError::new("signature", e.to_string()))?;
+        let m = Manifest::parse(&bytes).map_err(|e| SyncError::new("manifest", e.to_string()))?;
+        let cur = self.index.current();
+        let have = if self.index.is_loaded() {
+            cur.revision
+        } else {
+            0
+        };
+        if m.revision < have {
+            return Err(SyncError::new(
+                "replay",
+                format!(
+                    "manifest revision {} is older than the served {have}",
+                    m.revision
+                ),
+            ));
+        }
+        mem.min_poll = Duration::from_secs(m.min_poll_interval_seconds);
+        let as_of = m.complete_as_of();
+        if m.revision == have && self.checksum_at(&m, have) == Some(cur.checksum) {
+            self.confirm(mem, etag, &m, as_of);
+            return Ok(SyncOutcome::UpToDate { revision: have });
+        }
+        let t = Instant::now();
+        let delta_path = self.delta_plan(&m, have, cur.checksum);
+        let (rev, snapshot, deltas, cache) = match delta_path {
+            Some(ds) => match self.apply_deltas(cur.clone(), ds, as_of).await {
+                Ok((rev, files)) => {
+                    let mut c = mem.cache.clone().unwrap_or_default();
+                    c.deltas.extend(files);
+                    (rev, false, ds.len(), Some(c))
+                }
+                // Drift, a missing or a corrupt delta: the snapshot is verified on its own, so
+                // falling back to it can never be worse than the chain.
+                Err(e) => {
+                    tracing::warn!(event = "feed_snapshot_fallback", cause = e.cause, reason = %e.message);
+                    self.metrics
+                        .feed_failures
+                        .with_label_values(&[e.cause])
+                        .inc();
+                    self.metrics.feed_fallbacks.inc();
+                    self.from_snapshot(&m, as_of).await?
+                }
+            },
+            None => self.from_snapshot(&m, as_of).await?,
+        };
+        let rev = self.maybe_compact(rev).await?;
+        let apply_ms = t.elapsed().as_millis() as u64;
+        self.metrics
+            .feed_apply_duration
+            .observe(t.elapsed().as_secs_f64());
+        let to = rev.revision;
+        tracing::info!(
+            event = "feed_applied",
+            from = have,
+            to,
+            snapshot,
+            deltas,
+            records = rev.stats.records,
+            apply_ms
+        );
+        self.metrics.observe_revision(&rev);
+        self.index.publish(rev);
+        mem.cache = cache;
+        self.persist(mem, to, &m).await;
+        self.confirm(mem, etag, &m, as_of);
+        self.set_status(|s| s.last_apply_ms = Some(apply_ms));
+        Ok(SyncOutcome::Applied {
+            from: have,
+            to,
+            snapshot,
+            deltas,
+        })
+    }
+
+    fn confirm(&self, mem: &mut Mem, etag: Option<String>, m: &Manifest, as_of: SystemTime) {
+        mem.etag = etag;
+        self.index.confirm(as_of);
+        self.set_status(|s| s.complete_as_of = Some(m.complete_as_of.clone()));
+    }
+
+    /// The state checksum the manifest gives for `revision`, if its chain has it.
+    fn checksum_at(&self, m: &Manifest, revision: u64) -> Option<u128> {
+        let hex = if revision == m.snapshot.revision {
+            &m.snapshot.state_checksum
+        } else {
+            &m.deltas
+                .iter()
+                .find(|d| d.revision == revision)?
+                .state_checksum
+        };
+        Checksum::from_hex(hex).map(|c| c.0)
+    }
+
+    /// The deltas to apply from `have`, when the chain reaches us, we are not too far behind,
+    /// and our state is the one the manifest expects at `have`.
+    fn delta_plan<'m>(&self, m: &'m Manifest, have: u64, checksum: u128) -> Option<&'m [DeltaRef]> {
+        if have == 0 || have < m.snapshot.revision {
+            return None;
+        }
+        let ds = m.deltas_after(have)?;
+        if ds.len() > self.cfg.max_deltas {
+            return None;
+        }
+        if self.checksum_at(m, have) != Some(checksum) {
+            tracing::warn!(event = "feed_state_drift", revision = have);
+            self.metrics
+                .feed_failures
+                .with_label_values(&["checksum"])
+                .inc();
+            return None;
+        }
+        Some(ds)
+    }
+
+    async fn fetch_changes(&self, d: &DeltaRef) -> Result<(Vec<Change>, bytes::Bytes), SyncError> {
+        let raw = self.fetch_file(&d.file, &d.sha256, d.size).await?;
+        let (file, limit, raw2) = (d.file.clone(), self.cfg.max_file_bytes, raw.clone());
+        let changes = blocking(move || -> Result<Vec<Change>, SyncError> {
+            let text = decompress(&file, &raw2, limit)
+                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
+            String::from_utf8_lossy(&text)
+                .lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    parse_delta_line(l)
+                        .map_err(|e| SyncError::new("parse", format!("{file}:{}: {e}", i + 1)))
+                })
+                .collect()
+        })
+        .await??;
+        Ok((changes, raw))
+    }
+
+    /// Applies `ds` in order on top of `rev`; returns the final revision and the cache steps.
+    async fn apply_deltas(
+        &self,
+        start: Arc<Revision>,
+        ds: &[DeltaRef],
+        as_of: SystemTime,
+    ) -> Result<(Revision, Vec<CachedStep>), SyncError> {
+        let mut steps = Vec::new();
+        let mut rev = start;
+        for d in ds {
+            let (changes, raw) = self.fetch_changes(d).await?;
+            let (base, target) = (rev.clone(), d.revision);
+            let next = blocking(move || base.apply(target, &changes, as_of))
+                .await?
+                .map_err(|e| SyncError::new("apply", e.to_string()))?;
+            if Checksum::from_hex(&d.state_checksum).map(|c| c.0) != Some(next.checksum) {
+                return Err(SyncError::new(
+                    "checksum",
+                    format!(
+                        "state after {} is {:032x}, manifest says {}",
+                        d.file, next.checksum, d.state_checksum
+                    ),
+                ));
+            }
+            let file = self.cache.write_delta(&d.file, &raw).unwrap_or_else(|e| {
+                tracing::warn!(event = "feed_cache_write_failed", error = %e);
+                String::new()
+            });
+            steps.push(CachedStep {
+                file,
+                revision: d.revision,
+                checksum: d.state_checksum.clone(),
+            });
+            rev = Arc::new(next);
+        }
+        // The last revision was built here and its only other holders (the apply closures) are gone.
+        let rev =
+            Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))?;
+        Ok((rev, steps))
+    }
+
+    /// Loads the manifest's snapshot and applies every delta after it.
+    async fn from_snapshot(
+        &self,
+        m: &Manifest,
+        as_of: SystemTime,
+    ) -> Result<(Revision, bool, usize, Option<CacheState>), SyncError> {
+        let s = &m.snapshot;
+        let raw = self.fetch_file(&s.file, &s.sha256, s.size).await?;
+        let (file, limit, bloom, revision, want) = (
+            s.file.clone(),
+            self.cfg.max_file_bytes,
+            self.bloom,
+            s.revision,
+            s.state_checksum.clone(),
+        );
+        let (rev, text) = blocking(move || -> Result<(Revision, Vec<u8>), SyncError> {
+            let text = decompress(&file, &raw, limit)
+                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
+            let (mut rev, report) = parse_snapshot(&text, revision, "feed", bloom);
+            if let Some(r) = report.rejected_lines.first() {
+                return Err(SyncError::new(
+                    "parse",
+                    format!("{file}:{}: {}", r.line, r.reason),
+                ));
+            }
+            if Checksum::from_hex(&want).map(|c| c.0) != Some(rev.checksum) {
+                return Err(SyncError::new(
+                    "checksum",
+                    format!(
+                        "{file}: state checksum {:032x}, manifest says {want}",
+                        rev.checksum
+                    ),
+                ));
+            }
+            rev.as_of = as_of;
+            Ok((rev, text))
+        })
+        .await??;
+        let cache_ok = {
+            let (c, t) = (
+                Cache {
+                    dir: self.cfg.cache_dir.clone(),
+                },
+                text,
+            );
+            blocking(move || c.write_snapshot(&t)).await
+        };
+        if let Ok(Err(e)) | Err(SyncError { message: e, .. }) = &cache_ok {
+            tracing::warn!(event = "feed_cache_write_failed", error = %e);
+        }
+        let snap_step = CachedStep {
+            file: "snapshot.ndjson".into(),
+            revision: s.revision,
+            checksum: s.state_checksum.clone(),
+        };
+        if m.deltas.is_empty() {
+            return Ok((
+                rev,
+                true,
+                0,
+                Some(CacheState {
+                    snapshot: snap_step,
+                    ..Default::default()
+                }),
+            ));
+        }
+        let (rev, steps) = self.apply_deltas(Arc::new(rev), &m.deltas, as_of).await?;
+        Ok((
+            rev,
+            true,
+            m.deltas.len(),
+            Some(CacheState {
+                snapshot: snap_step,
+                deltas: steps,
+                ..Default::default()
+            }),
+        ))
+    }
+
+    async fn maybe_compact(&self, rev: Revision) -> Result<Revision, SyncError> {
+        if rev.overlay_records() <= self.cfg.compact_after {
+            return Ok(rev);
+        }
+        let t = Instant::now();
+        let r = blocking(move || rev.compact()).await?;
+        self.metrics.feed_compactions.inc();
+        tracing::info!(
+            event = "index_compacted",
+            revision = r.revision,
+            took_ms = t.elapsed().as_millis() as u64
+        );
+        Ok(r)
+    }
+
+    async fn persist(&self, mem: &mut Mem, revision: u64, m: &Manifest) {
+        let Some(state) = mem.cache.as_mut() else {
+            return;
+        };
+        state.revision = revision;
+        state.complete_as_of = m.complete_as_of.clone();
+        let (cache, snapshot) = (
+            Cache {
+                dir: self.cfg.cache_dir.clone(),
+            },
+            state.clone(),
+        );
+        match blocking(move || cache.commit(&snapshot)).await {
+            Ok(Ok(())) => self.set_status(|s| s.cache = Some(format!("revision {revision}"))),
+            Ok(Err(e)) | Err(SyncError { message: e, .. }) => {
+                self.metrics
+                    .feed_failures
+                    .with_label_values(&["cache"])
+                    .inc();
+                tracing::warn!(event = "feed_cache_write_failed", error = %e);
+            }
+        }
+    }
+
+    /// Delay before the next attempt: the poll interval (at least the manifest's minimum) after
+    /// a success; after `failures` failures in a row, exponential back-off from 1 s with full
+    /// jitter, capped at the poll interval.
+    pub async fn next_delay(&self, failures: u32) -> Duration {
+        let poll = self.cfg.poll_interval.max(self.mem.lock().await.min_poll);
+        if failures == 0 {
+            return poll;
+        }
+        let cap = Duration::from_secs(1)
+            .saturating_mul(1 << failures.min(16))
+            .min(poll);
+        cap.mul_f64(rand::Rng::gen_range(&mut rand::thread_rng(), 0.5..=1.0))
+    }
+
+    /// Syncs now, then on schedule, until `shutdown` changes.
+    pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        let mut failures = 0u32;
+        loop {
+            failures = match self.sync_once().await {
+                Ok(_) => 0,
+                Err(_) => failures.saturating_add(1),
+            };
+            let delay = self.next_delay(failures).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
