@@ -37,7 +37,7 @@ fn a_minimal_config_validates_with_documented_defaults() {
     assert_eq!(c.routes.len(), 1);
     assert_eq!(c.limits.max_body_bytes, 1024 * 1024);
     assert_eq!(c.limits.header_read_timeout, Duration::from_secs(10));
-    assert_eq!(c.index.snapshot, dir.path().join("snap.ndjson"));
+    assert_eq!(c.index.snapshot, Some(dir.path().join("snap.ndjson")));
     assert_eq!(c.admin.addr.to_string(), "127.0.0.1:9901");
     assert_eq!(c.default, DefaultAction::NotFound);
     assert_eq!(c.filing_header.as_str(), "icp-filing-number");

@@ -318,10 +318,10 @@ impl Syncer {
                         .with_label_values(&[e.cause])
                         .inc();
                     self.metrics.feed_fallbacks.inc();
-                    self.from_snapshot(&m, as_of).await?
+                    self.snapshot_chain(&m, as_of).await?
                 }
             },
-            None => self.from_snapshot(&m, as_of).await?,
+            None => self.snapshot_chain(&m, as_of).await?,
         };
         let rev = self.maybe_compact(rev).await?;
         let apply_ms = t.elapsed().as_millis() as u64;
@@ -453,7 +453,7 @@ impl Syncer {
     }
 
     /// Loads the manifest's snapshot and applies every delta after it.
-    async fn from_snapshot(
+    async fn snapshot_chain(
         &self,
         m: &Manifest,
         as_of: SystemTime,

@@ -102,6 +102,14 @@ fn enforce(
     rev: &Revision,
     stale: bool,
 ) -> Decision {
+    if rev.revision == 0 {
+        // No index has ever loaded: "not filed" would be a false statement, so even an
+        // enforcing route can only fail closed.
+        return match route.on_stale {
+            OnStale::Open => Decision::Pass(PassReason::StaleOpen),
+            OnStale::Enforce | OnStale::Closed => Decision::Refuse(Code::IndexStale),
+        };
+    }
     if stale {
         match route.on_stale {
             OnStale::Enforce => {}
