@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod policy;
 pub mod proxy;
 pub mod audit;
+pub mod generate;
