@@ -56,16 +56,31 @@ pub struct GenerateSummary {
 ///
 /// Fails when `records > MAX_RECORDS` (InvalidInput) or when `out` fails.
 pub fn generate<W: Write>(records: u64, seed: u64, out: W) -> io::Result<GenerateSummary> {
-    if records > MAX_RECORDS {
+    generate_range(seed, 0..records, out)
+}
+
+/// Writes records `range` of `seed` to `out`: the lines `generate` writes for those indices, so
+/// a large snapshot can be built in parallel chunks and concatenated in order.
+///
+/// Fails when `range.end > MAX_RECORDS` (InvalidInput) or when `out` fails.
+pub fn generate_range<W: Write>(
+    seed: u64,
+    range: std::ops::Range<u64>,
+    out: W,
+) -> io::Result<GenerateSummary> {
+    if range.end > MAX_RECORDS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("at most {MAX_RECORDS} records keep ids unique, {records} asked"),
+            format!(
+                "at most {MAX_RECORDS} records keep ids unique, {} asked",
+                range.end
+            ),
         ));
     }
     let mut w = io::BufWriter::with_capacity(1 << 16, out);
     let mut s = GenerateSummary::default();
     let mut line = Vec::with_capacity(1024);
-    for i in 0..records {
+    for i in range {
         let (r, shared) = build(seed, i);
         line.clear();
         serde_json::to_writer(&mut line, &r.to_wire()).map_err(io::Error::other)?;
@@ -866,9 +881,13 @@ mod tests {
         assert_eq!(sa.bytes, a.len() as u64);
         let (c, _) = lines(3_000, 8);
         assert_ne!(a, c);
-        // A prefix of a longer run: record i does not depend on how many are generated.
+        // A prefix of a longer run: record i does not depend on how many are generated, and
+        // chunks concatenate to the whole.
         let (short, _) = lines(1_000, 7);
         assert!(a.starts_with(&short));
+        let mut rest = Vec::new();
+        generate_range(7, 1_000..3_000, &mut rest).unwrap();
+        assert_eq!(format!("{short}{}", String::from_utf8(rest).unwrap()), a);
     }
 
     #[test]
