@@ -1,6 +1,6 @@
 //! Index benchmarks: lookup latency at 10k, 1M and 10M ids, with and without the bloom
 //! pre-filter, for filed and unknown ids; plus a load report (snapshot parse + build time,
-//! process RSS after build, where the memory goes) printed before criterion runs.
+//! process RSS after build, where the memory goes) printed for each size before its lookups.
 //!
 //! Owns only measurement: every revision is built through the public snapshot path
 //! (`parse_snapshot` over NDJSON from `icpgate::generate`), exactly as the gateway loads a file.
@@ -11,7 +11,7 @@
 //! Environment:
 //! - `ICPGATE_BENCH_SIZES=10k,1m,10m` (default): index sizes in ids (k = 1e3, m = 1e6).
 //! - `ICPGATE_BENCH_REPORT=0`: skip the load/memory report. `ICPGATE_BENCH_REPORT=only`: print
-//!   the report and skip criterion.
+//!   the report and skip criterion (run one size alone for a clean RSS figure).
 //!
 //! Run: `cargo bench --bench index` (add `-- --quick` for a short run).
 
@@ -195,9 +195,7 @@ fn map_replica_mib(n: u64) -> f64 {
     buckets * (std::mem::size_of::<(u64, u32)>() + 1) as f64 / (1024.0 * 1024.0)
 }
 
-/// The load and memory report for each size. Each revision is measured alone: text generated,
-/// parsed, text dropped, then RSS read, so the figure is what a gateway holding it would show.
-fn report(sizes: &[(String, u64)]) {
+fn report_header() {
     println!(
         "== index load report (seed {SEED}, {} cores)",
         std::thread::available_parallelism().map_or(1, |t| t.get())
@@ -216,53 +214,45 @@ fn report(sizes: &[(String, u64)]) {
         "RSS MiB",
         "+bloom MiB"
     );
-    for (label, ids) in sizes {
-        let base = rss_mib();
-        let plain = build(*ids, false);
-        let rss_plain = rss_mib();
-        let bloom = build(*ids, true);
-        let rss_both = rss_mib();
-        let s = &plain.rev.stats;
+}
+
+/// One report row. `base`, `rss_plain` and `rss_both` are VmRSS before the builds, after the
+/// plain revision was built (its text dropped) and after the bloom one was too.
+fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f64, rss_both: f64) {
+    let s = &plain.rev.stats;
+    println!(
+        "{:>6} {:>10} {:>10} {:>9.0} {:>8.2} {:>10.2} {:>10.2} {:>10.1} {:>10} {:>10.0} {:>10.0}",
+        label,
+        plain.records,
+        s.ids,
+        mib(plain.text_bytes as u64),
+        plain.gen.as_secs_f64(),
+        plain.load.as_secs_f64(),
+        bloom.load.as_secs_f64(),
+        mib(s.store_bytes),
+        s.entities,
+        rss_plain,
+        rss_both - rss_plain,
+    );
+    if s.ids >= 500_000 {
+        let bloom_bits = (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
         println!(
-            "{:>6} {:>10} {:>10} {:>9.0} {:>8.2} {:>10.2} {:>10.2} {:>10.1} {:>10} {:>10.0} {:>10.0}",
-            label,
-            plain.records,
-            s.ids,
-            mib(plain.text_bytes as u64),
-            plain.gen.as_secs_f64(),
-            plain.load.as_secs_f64(),
-            bloom.load.as_secs_f64(),
-            mib(s.store_bytes),
-            s.entities,
+            "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, map {:.0} MiB ({} keys), \
+             record offsets {:.0} MiB, bloom bits {:.0} MiB; peak RSS {:.0} MiB",
+            rss_plain - base,
+            base,
             rss_plain,
-            rss_both - rss_plain,
+            mib(s.store_bytes),
+            map_replica_mib(s.ids),
+            s.ids,
+            mib(s.records * 4),
+            bloom_bits / 8.0 / (1024.0 * 1024.0),
+            status_kib("VmHWM:") as f64 / 1024.0,
         );
-        if *ids >= 1_000_000 {
-            let bloom_bits =
-                (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
-            let map = map_replica_mib(s.ids);
-            println!(
-                "       revision {:.0} MiB (RSS {:.0} → {:.0}): store {:.0} MiB, map {:.0} MiB ({} keys), \
-                 record offsets {:.0} MiB, bloom would add {:.0} MiB; peak RSS so far {:.0} MiB",
-                rss_plain - base,
-                base,
-                rss_plain,
-                mib(s.store_bytes),
-                map,
-                s.ids,
-                mib(s.records * 4),
-                bloom_bits / 8.0 / (1024.0 * 1024.0),
-                status_kib("VmHWM:") as f64 / 1024.0,
-            );
-        }
-        drop(bloom);
-        drop(plain);
     }
 }
 
-fn lookups(c: &mut Criterion, label: &str, ids: u64) {
-    let plain = build(ids, false);
-    let bloom = build(ids, true);
+fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
     let q = queries(plain.records);
     check(&plain.rev, &q);
     check(&bloom.rev, &q);
@@ -293,17 +283,25 @@ fn lookups(c: &mut Criterion, label: &str, ids: u64) {
 }
 
 fn main() {
-    let sizes = sizes();
     let mode = std::env::var("ICPGATE_BENCH_REPORT").unwrap_or_default();
+    let mut c = (mode != "only").then(|| Criterion::default().configure_from_args());
     if mode != "0" {
-        report(&sizes);
+        report_header();
     }
-    if mode == "only" {
-        return;
+    for (label, ids) in sizes() {
+        let base = rss_mib();
+        let plain = build(ids, false);
+        let rss_plain = rss_mib();
+        let bloom = build(ids, true);
+        let rss_both = rss_mib();
+        if mode != "0" {
+            report_row(&label, &plain, &bloom, base, rss_plain, rss_both);
+        }
+        if let Some(c) = c.as_mut() {
+            lookups(c, &label, &plain, &bloom);
+        }
     }
-    let mut c = Criterion::default().configure_from_args();
-    for (label, ids) in &sizes {
-        lookups(&mut c, label, *ids);
+    if let Some(c) = c {
+        c.final_summary();
     }
-    c.final_summary();
 }
