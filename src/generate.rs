@@ -571,6 +571,13 @@ fn entity(seed: u64, e: u64) -> Entity {
         let city = cities[r.gen_range(0..cities.len())];
         let (h1, p1) = SYLLABLES[r.gen_range(0..SYLLABLES.len())];
         let (h2, p2) = SYLLABLES[r.gen_range(0..SYLLABLES.len())];
+        // A third syllable for most: registered company names are unique, so the entity arena
+        // should see about as many names as entities.
+        let (h3, p3) = if r.gen_bool(0.6) {
+            SYLLABLES[r.gen_range(0..SYLLABLES.len())]
+        } else {
+            ("", "")
+        };
         let industry = INDUSTRIES[r.gen_range(0..INDUSTRIES.len())];
         let suffix = match r.gen_range(0..20u32) {
             0..=16 => "有限公司",
@@ -578,8 +585,8 @@ fn entity(seed: u64, e: u64) -> Entity {
             _ => "有限责任公司",
         };
         (
-            format!("{city}{h1}{h2}{industry}{suffix}"),
-            format!("{p1}{p2}"),
+            format!("{city}{h1}{h2}{h3}{industry}{suffix}"),
+            format!("{p1}{p2}{p3}"),
         )
     };
     // Licence holders are large: their counters are far along (粤B2-20090059-1626X).
