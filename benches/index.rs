@@ -26,8 +26,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const SEED: u64 = 42;
-/// Queries per kind; a power of two, spread over the whole index so caches do not flatter it.
-const QUERIES: usize = 4096;
+/// Queries per kind: one per id up to 2^21, a power of two. Each query touches about four cache
+/// lines (map control bytes and entry, record), so at 10M ids the queries' working set (~512 MiB)
+/// is twice this machine's L3: lookups pay the DRAM misses a gateway with many distinct apps
+/// pays. A small set (a few thousand) would stay cache-resident and flatter every variant.
+fn query_count(ids: u64) -> usize {
+    (ids as usize).next_power_of_two().clamp(4096, 1 << 21)
+}
 
 fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim().to_ascii_lowercase();
@@ -146,20 +151,41 @@ struct Queries {
     unknown: Vec<(Platform, String)>,
 }
 
-/// Random filed ids of records `0..records`, and as many unknown ids on the same platforms.
-fn queries(records: u64) -> Queries {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
+/// `n` random filed ids of records `0..records`, and as many unknown ids on the same platforms,
+/// built on every core.
+fn queries(records: u64, n: usize) -> Queries {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let parts: Vec<Queries> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = ChaCha8Rng::seed_from_u64(7 + t as u64);
+                    let range = n * t / threads..n * (t + 1) / threads;
+                    let mut q = Queries {
+                        filed: Vec::with_capacity(range.len()),
+                        unknown: Vec::with_capacity(range.len()),
+                    };
+                    for k in range {
+                        let r = generate::record(SEED, rng.gen_range(0..records));
+                        let p = &r.platforms[rng.gen_range(0..r.platforms.len())];
+                        q.filed
+                            .push((p.platform, p.ids[rng.gen_range(0..p.ids.len())].clone()));
+                        q.unknown
+                            .push((p.platform, generate::unknown_id(SEED, k as u64, p.platform)));
+                    }
+                    q
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
     let mut q = Queries {
-        filed: Vec::with_capacity(QUERIES),
-        unknown: Vec::with_capacity(QUERIES),
+        filed: Vec::with_capacity(n),
+        unknown: Vec::with_capacity(n),
     };
-    for k in 0..QUERIES as u64 {
-        let r = generate::record(SEED, rng.gen_range(0..records));
-        let p = &r.platforms[rng.gen_range(0..r.platforms.len())];
-        q.filed
-            .push((p.platform, p.ids[rng.gen_range(0..p.ids.len())].clone()));
-        q.unknown
-            .push((p.platform, generate::unknown_id(SEED, k, p.platform)));
+    for p in parts {
+        q.filed.extend(p.filed);
+        q.unknown.extend(p.unknown);
     }
     q
 }
@@ -253,7 +279,9 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
 }
 
 fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
-    let q = queries(plain.records);
+    let n = query_count(plain.rev.stats.ids);
+    let mask = n - 1;
+    let q = queries(plain.records, n);
     check(&plain.rev, &q);
     check(&bloom.rev, &q);
     let mut g = c.benchmark_group(format!("lookup/{label}"));
@@ -262,7 +290,7 @@ fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
             g.bench_function(BenchmarkId::new(kind, name), |b| {
                 let mut k = 0;
                 b.iter(|| {
-                    let (p, id) = &qs[k & (QUERIES - 1)];
+                    let (p, id) = &qs[k & mask];
                     k += 1;
                     rev.lookup(*p, black_box(id))
                 })
@@ -273,7 +301,7 @@ fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
         g.bench_function(BenchmarkId::new("unknown+elsewhere", name), |b| {
             let mut k = 0;
             b.iter(|| {
-                let (p, id) = &q.unknown[k & (QUERIES - 1)];
+                let (p, id) = &q.unknown[k & mask];
                 k += 1;
                 (rev.lookup(*p, black_box(id)), rev.filed_elsewhere(*p, id))
             })
