@@ -14,6 +14,7 @@ pub mod echo;
 pub mod extract;
 pub mod feed;
 pub mod filing;
+pub mod generate;
 pub mod index;
 pub mod inspect;
 pub mod lifecycle;

@@ -13,6 +13,7 @@ mod base;
 mod load;
 pub mod store;
 
+pub use base::PassThrough;
 pub use load::{load_snapshot, parse_snapshot, LoadError, LoadReport, RejectedLine};
 
 use crate::filing::{FilingNumber, FilingRecord, Platform, Status};

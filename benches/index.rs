@@ -1,0 +1,335 @@
+//! Index benchmarks: lookup latency at 10k, 1M and 10M ids, with and without the bloom
+//! pre-filter, for filed and unknown ids; plus a load report (snapshot parse + build time,
+//! process RSS after build, where the memory goes) printed for each size before its lookups.
+//!
+//! Owns only measurement: every revision is built through the public snapshot path
+//! (`parse_snapshot` over NDJSON from `icpgate::generate`), exactly as the gateway loads a file.
+//! Must not: time anything but the operation named (generation and query preparation happen
+//! outside the timed loops).
+//! Invariant: every filed query hits and every unknown query misses (checked before timing).
+//!
+//! Environment:
+//! - `ICPGATE_BENCH_SIZES=10k,1m,10m` (default): index sizes in ids (k = 1e3, m = 1e6).
+//! - `ICPGATE_BENCH_REPORT=0`: skip the load/memory report. `ICPGATE_BENCH_REPORT=only`: print
+//!   the report and skip criterion (run one size alone for a clean RSS figure).
+//!
+//! Run: `cargo bench --bench index` (add `-- --quick` for a short run).
+
+use criterion::{BenchmarkId, Criterion};
+use icpgate::filing::Platform;
+use icpgate::generate;
+use icpgate::index::{parse_snapshot, PassThrough, Revision};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hash::BuildHasherDefault;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const SEED: u64 = 42;
+/// Queries per kind: one per id up to 2^21, a power of two. Each query touches about four cache
+/// lines (map control bytes and entry, record), so at 10M ids the queries' working set (~512 MiB)
+/// is twice this machine's L3: lookups pay the DRAM misses a gateway with many distinct apps
+/// pays. A small set (a few thousand) would stay cache-resident and flatter every variant.
+fn query_count(ids: u64) -> usize {
+    (ids as usize).next_power_of_two().clamp(4096, 1 << 21)
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (num, mult) = match s.strip_suffix('m') {
+        Some(n) => (n, 1_000_000),
+        None => match s.strip_suffix('k') {
+            Some(n) => (n, 1_000),
+            None => (s.as_str(), 1),
+        },
+    };
+    num.parse::<u64>().ok().map(|n| n * mult)
+}
+
+fn sizes() -> Vec<(String, u64)> {
+    let spec = std::env::var("ICPGATE_BENCH_SIZES").unwrap_or_else(|_| "10k,1m,10m".into());
+    spec.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            (
+                s.trim().to_string(),
+                parse_size(s).unwrap_or_else(|| panic!("bad size {s:?}")),
+            )
+        })
+        .collect()
+}
+
+fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_mib() -> f64 {
+    status_kib("VmRSS:") as f64 / 1024.0
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// How many records list about `ids` ids (measured on a prefix; the report prints the real count).
+fn records_for(ids: u64) -> u64 {
+    let probe = 20_000.min(ids);
+    let listed: u64 = (0..probe)
+        .map(|i| {
+            generate::record(SEED, i)
+                .platforms
+                .iter()
+                .map(|p| p.ids.len() as u64)
+                .sum::<u64>()
+        })
+        .sum();
+    (ids as f64 * probe as f64 / listed.max(1) as f64).ceil() as u64
+}
+
+/// The NDJSON snapshot of records `0..n`, generated on every core.
+fn snapshot_text(n: u64) -> Vec<u8> {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()) as u64;
+    let chunks: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    generate::generate_range(
+                        SEED,
+                        n * t / threads..n * (t + 1) / threads,
+                        &mut out,
+                    )
+                    .unwrap();
+                    out
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut chunks = chunks.into_iter();
+    let mut text = chunks.next().unwrap_or_default();
+    for c in chunks {
+        text.extend_from_slice(&c);
+    }
+    text
+}
+
+struct Built {
+    rev: Revision,
+    records: u64,
+    text_bytes: usize,
+    gen: Duration,
+    load: Duration,
+}
+
+/// Generates the snapshot for `ids`, parses it into a revision and drops the text.
+fn build(ids: u64, bloom: bool) -> Built {
+    let records = records_for(ids);
+    let t = Instant::now();
+    let text = snapshot_text(records);
+    let gen = t.elapsed();
+    let t = Instant::now();
+    let (rev, report) = parse_snapshot(&text, 1, "bench", bloom);
+    let load = t.elapsed();
+    assert_eq!(report.rejected, 0, "{:?}", report.rejected_lines.first());
+    Built {
+        rev,
+        records,
+        text_bytes: text.len(),
+        gen,
+        load,
+    }
+}
+
+struct Queries {
+    filed: Vec<(Platform, String)>,
+    unknown: Vec<(Platform, String)>,
+}
+
+/// `n` random filed ids of records `0..records`, and as many unknown ids on the same platforms,
+/// built on every core.
+fn queries(records: u64, n: usize) -> Queries {
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let parts: Vec<Queries> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = ChaCha8Rng::seed_from_u64(7 + t as u64);
+                    let range = n * t / threads..n * (t + 1) / threads;
+                    let mut q = Queries {
+                        filed: Vec::with_capacity(range.len()),
+                        unknown: Vec::with_capacity(range.len()),
+                    };
+                    for k in range {
+                        let r = generate::record(SEED, rng.gen_range(0..records));
+                        let p = &r.platforms[rng.gen_range(0..r.platforms.len())];
+                        q.filed
+                            .push((p.platform, p.ids[rng.gen_range(0..p.ids.len())].clone()));
+                        q.unknown
+                            .push((p.platform, generate::unknown_id(SEED, k as u64, p.platform)));
+                    }
+                    q
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut q = Queries {
+        filed: Vec::with_capacity(n),
+        unknown: Vec::with_capacity(n),
+    };
+    for p in parts {
+        q.filed.extend(p.filed);
+        q.unknown.extend(p.unknown);
+    }
+    q
+}
+
+fn check(rev: &Revision, q: &Queries) {
+    assert!(
+        q.filed.iter().all(|(p, id)| !rev.lookup(*p, id).is_empty()),
+        "a filed id missed"
+    );
+    assert!(
+        q.unknown
+            .iter()
+            .all(|(p, id)| rev.lookup(*p, id).is_empty()),
+        "an unknown id hit"
+    );
+}
+
+/// Bytes the revision's `DashMap<u64, u32>` takes for `n` keys, from a replica built the way
+/// `Builder::finish` builds it (the revision's own map is private): hashbrown tables hold
+/// `capacity * 8 / 7` buckets of 16-byte entries plus one control byte each.
+fn map_replica_mib(n: u64) -> f64 {
+    let map: dashmap::DashMap<u64, u32, BuildHasherDefault<PassThrough>> =
+        dashmap::DashMap::with_capacity_and_hasher(n as usize, Default::default());
+    let mut x = 0x1234_5678_9abc_def0u64;
+    for i in 0..n {
+        x = x
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x6A09_E667_F3BC_C909);
+        map.insert(x ^ (x >> 29), i as u32);
+    }
+    map.shrink_to_fit();
+    let buckets = map.capacity() as f64 * 8.0 / 7.0;
+    buckets * (std::mem::size_of::<(u64, u32)>() + 1) as f64 / (1024.0 * 1024.0)
+}
+
+fn report_header() {
+    println!(
+        "== index load report (seed {SEED}, {} cores)",
+        std::thread::available_parallelism().map_or(1, |t| t.get())
+    );
+    println!(
+        "{:>6} {:>10} {:>10} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "size",
+        "records",
+        "ids",
+        "text MiB",
+        "gen s",
+        "load s",
+        "load+b s",
+        "store MiB",
+        "entities",
+        "RSS MiB",
+        "+bloom MiB"
+    );
+}
+
+/// One report row. `base`, `rss_plain` and `rss_both` are VmRSS before the builds, after the
+/// plain revision was built (its text dropped) and after the bloom one was too.
+fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f64, rss_both: f64) {
+    let s = &plain.rev.stats;
+    println!(
+        "{:>6} {:>10} {:>10} {:>9.0} {:>8.2} {:>10.2} {:>10.2} {:>10.1} {:>10} {:>10.0} {:>10.0}",
+        label,
+        plain.records,
+        s.ids,
+        mib(plain.text_bytes as u64),
+        plain.gen.as_secs_f64(),
+        plain.load.as_secs_f64(),
+        bloom.load.as_secs_f64(),
+        mib(s.store_bytes),
+        s.entities,
+        rss_plain,
+        rss_both - rss_plain,
+    );
+    if s.ids >= 500_000 {
+        let bloom_bits = (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
+        println!(
+            "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, map {:.0} MiB ({} keys), \
+             record offsets {:.0} MiB, bloom bits {:.0} MiB; peak RSS {:.0} MiB",
+            rss_plain - base,
+            base,
+            rss_plain,
+            mib(s.store_bytes),
+            map_replica_mib(s.ids),
+            s.ids,
+            mib(s.records * 4),
+            bloom_bits / 8.0 / (1024.0 * 1024.0),
+            status_kib("VmHWM:") as f64 / 1024.0,
+        );
+    }
+}
+
+fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
+    let n = query_count(plain.rev.stats.ids);
+    let mask = n - 1;
+    let q = queries(plain.records, n);
+    check(&plain.rev, &q);
+    check(&bloom.rev, &q);
+    let mut g = c.benchmark_group(format!("lookup/{label}"));
+    for (name, rev) in [("no-bloom", &plain.rev), ("bloom", &bloom.rev)] {
+        for (kind, qs) in [("filed", &q.filed), ("unknown", &q.unknown)] {
+            g.bench_function(BenchmarkId::new(kind, name), |b| {
+                let mut k = 0;
+                b.iter(|| {
+                    let (p, id) = &qs[k & mask];
+                    k += 1;
+                    rev.lookup(*p, black_box(id))
+                })
+            });
+        }
+        // What the policy does for an id that misses: also ask the sibling platforms (so it can
+        // say platform_not_filed), 3 more lookups for apps, 5 for mini programs.
+        g.bench_function(BenchmarkId::new("unknown+elsewhere", name), |b| {
+            let mut k = 0;
+            b.iter(|| {
+                let (p, id) = &q.unknown[k & mask];
+                k += 1;
+                (rev.lookup(*p, black_box(id)), rev.filed_elsewhere(*p, id))
+            })
+        });
+    }
+    g.finish();
+}
+
+fn main() {
+    let mode = std::env::var("ICPGATE_BENCH_REPORT").unwrap_or_default();
+    let mut c = (mode != "only").then(|| Criterion::default().configure_from_args());
+    if mode != "0" {
+        report_header();
+    }
+    for (label, ids) in sizes() {
+        let base = rss_mib();
+        let plain = build(ids, false);
+        let rss_plain = rss_mib();
+        let bloom = build(ids, true);
+        let rss_both = rss_mib();
+        if mode != "0" {
+            report_row(&label, &plain, &bloom, base, rss_plain, rss_both);
+        }
+        if let Some(c) = c.as_mut() {
+            lookups(c, &label, &plain, &bloom);
+        }
+    }
+    if let Some(c) = c {
+        c.final_summary();
+    }
+}
