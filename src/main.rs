@@ -80,6 +80,16 @@ enum FeedCmd {
         #[arg(long, required = true)]
         pubkey: Vec<PathBuf>,
     },
+    /// Write a deterministic synthetic registry export (NDJSON) for tests and benchmarks.
+    Generate {
+        #[arg(long)]
+        records: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file; standard output when omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Serve a feed directory over HTTP (development; production uses any web server).
     Serve {
         dir: PathBuf,
@@ -169,6 +179,31 @@ fn feed(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(EX_DATAERR))
                 }
             }
+        }
+        FeedCmd::Generate { records, seed, out } => {
+            anyhow::ensure!(
+                records <= icpgate::generate::MAX_RECORDS,
+                "--records is at most {}",
+                icpgate::generate::MAX_RECORDS
+            );
+            let summary = match &out {
+                Some(p) => {
+                    let f = std::fs::File::create(p)
+                        .with_context(|| format!("cannot create {}", p.display()))?;
+                    icpgate::generate::generate(
+                        records,
+                        seed,
+                        std::io::BufWriter::with_capacity(1 << 20, f),
+                    )?
+                }
+                None => icpgate::generate::generate(
+                    records,
+                    seed,
+                    std::io::BufWriter::new(std::io::stdout().lock()),
+                )?,
+            };
+            eprintln!("{summary:?}");
+            Ok(ExitCode::SUCCESS)
         }
         FeedCmd::Serve { dir, listen } => {
             anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
