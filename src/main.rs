@@ -250,6 +250,9 @@ fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives once the ports are printed must drain, not kill.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let running = icpgate::start(cfg)
         .await
         .context("gateway failed to start")?;
@@ -270,8 +273,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             key.display()
         );
     }
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,

@@ -115,6 +115,13 @@ pub enum NumberError {
 impl FilingNumber {
     /// Parses after NFKC normalisation and whitespace removal.
     pub fn parse(raw: &str) -> Result<Self, NumberError> {
+        // Fast path: canonical numbers (every feed line) are already NFKC without whitespace.
+        let already = !raw.chars().any(char::is_whitespace)
+            && unicode_normalization::is_nfkc_quick(raw.chars())
+                == unicode_normalization::IsNormalized::Yes;
+        if already {
+            return Self::parse_normalised(raw);
+        }
         let norm: String = raw.nfkc().filter(|c| !c.is_whitespace()).collect();
         Self::parse_normalised(&norm)
     }

@@ -287,40 +287,15 @@ impl Builder {
         self.entities.freeze();
         self.blob.shrink_to_fit();
         self.seen = Default::default();
-        // Sort so that every key's postings are adjacent: one insert per key, overflow built here.
-        self.pairs.sort_unstable();
-        let map = Map::with_capacity_and_hasher(self.pairs.len(), Default::default());
-        let mut overflow: Vec<Box<[u32]>> = Vec::new();
-        let mut bloom_f = bloom.then(|| {
-            Bloom::new_for_fp_rate(self.pairs.len().max(1), 0.01)
-                .expect("bloom parameters are valid")
-        });
-        for group in self.pairs.chunk_by(|a, b| a.0 == b.0) {
-            let k = group[0].0;
-            let posting = if group.len() == 1 {
-                group[0].1
-            } else {
-                overflow.push(group.iter().map(|p| p.1).collect());
-                OVERFLOW | (overflow.len() - 1) as u32
-            };
-            map.insert(k, posting);
-            if let Some(b) = bloom_f.as_mut() {
-                b.set(&k);
-            }
-        }
-        drop(std::mem::take(&mut self.pairs));
-        map.shrink_to_fit();
         self.records.shrink_to_fit();
-        let mut numbers: Vec<(u64, u32)> = Vec::with_capacity(self.records.len());
-        let mut stats = Stats::default();
-        for &off in &self.records {
-            let Some(v) = RecordView::decode(&self.blob, off) else {
-                continue;
-            };
-            numbers.push((number_hash(&self.hasher, &v.number.to_bytes()), off));
-            count(&mut stats, &v, 1);
-        }
-        numbers.sort_unstable();
+        let pairs = std::mem::take(&mut self.pairs);
+        let (blob, records, hasher) = (&self.blob, &self.records, &self.hasher);
+        // The id map and the number index + stats are independent: build them side by side.
+        let ((map, overflow, bloom_f), (numbers, mut stats)) = std::thread::scope(|s| {
+            let side = s.spawn(move || number_index(blob, records, hasher));
+            let main = build_map(pairs, bloom);
+            (main, side.join().expect("number index thread panicked"))
+        });
         stats.entities = self.entities.len() as u64;
         stats.store_bytes = self.blob.len() as u64;
         Base {
@@ -335,4 +310,52 @@ impl Builder {
             stats,
         }
     }
+}
+
+type IdMap = (Map, Vec<Box<[u32]>>, Option<Bloom<u64>>);
+
+/// The id map from (hash, offset) pairs: sorted so every key's postings are adjacent, one
+/// insert per key, overflow lists for ids several filings list.
+fn build_map(mut pairs: Vec<(u64, u32)>, bloom: bool) -> IdMap {
+    pairs.sort_unstable();
+    let map = Map::with_capacity_and_hasher(pairs.len(), Default::default());
+    let mut overflow: Vec<Box<[u32]>> = Vec::new();
+    let mut bloom_f = bloom.then(|| {
+        Bloom::new_for_fp_rate(pairs.len().max(1), 0.01).expect("bloom parameters are valid")
+    });
+    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
+        let k = group[0].0;
+        let posting = if group.len() == 1 {
+            group[0].1
+        } else {
+            overflow.push(group.iter().map(|p| p.1).collect());
+            OVERFLOW | (overflow.len() - 1) as u32
+        };
+        map.insert(k, posting);
+        if let Some(b) = bloom_f.as_mut() {
+            b.set(&k);
+        }
+    }
+    drop(pairs);
+    map.shrink_to_fit();
+    (map, overflow, bloom_f)
+}
+
+/// The sorted (number hash, offset) index and the stats of the records.
+fn number_index(
+    blob: &[u8],
+    records: &[u32],
+    hasher: &ahash::RandomState,
+) -> (Vec<(u64, u32)>, Stats) {
+    let mut numbers: Vec<(u64, u32)> = Vec::with_capacity(records.len());
+    let mut stats = Stats::default();
+    for &off in records {
+        let Some(v) = RecordView::decode(blob, off) else {
+            continue;
+        };
+        numbers.push((number_hash(hasher, &v.number.to_bytes()), off));
+        count(&mut stats, &v, 1);
+    }
+    numbers.sort_unstable();
+    (numbers, stats)
 }
