@@ -33,6 +33,10 @@ pub struct Metrics {
     pub index_rejected_records: IntCounter,
     pub audit_records: IntCounter,
     pub audit_write_failures: IntCounter,
+    pub upload_spool_files: IntGauge,
+    pub upload_spool_bytes: IntGauge,
+    pub package_inspection_duration: HistogramVec,
+    pub package_inspections: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -192,6 +196,34 @@ impl Metrics {
                     "Audit records that could not be written.",
                 )
                 .expect("static"),
+            ),
+            upload_spool_files: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_upload_spool_files",
+                    "Upload bodies currently spooled to a temp file.",
+                )
+                .expect("static"),
+            ),
+            upload_spool_bytes: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_upload_spool_bytes",
+                    "Bytes of upload bodies currently held for inspection (memory and temp files).",
+                )
+                .expect("static"),
+            ),
+            package_inspection_duration: histogram_vec(
+                &r,
+                "icpgate_package_inspection_duration_seconds",
+                "Time to identify an uploaded package, by kind (apk, ipa, hap, unknown).",
+                &["kind"],
+            ),
+            package_inspections: counter_vec(
+                &r,
+                "icpgate_package_inspections_total",
+                "Uploaded packages inspected, by kind and result (ok or the error code).",
+                &["kind", "result"],
             ),
             registry: r,
         }

@@ -12,10 +12,12 @@ mod locate;
 mod raw;
 mod route;
 mod tls;
+mod upload;
 
 pub use route::{
     Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
 };
+pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
 use locate::Locator;
 use raw::RawConfig;
@@ -181,6 +183,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub default: DefaultAction,
     pub demo_echo: Option<SocketAddr>,
+    /// `[upload]`: spooling of upload-route bodies.
+    pub upload: UploadGlobal,
 }
 
 impl Config {
@@ -376,6 +380,7 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         routes,
         default,
         demo_echo,
+        upload: upload::global(p, &raw.upload),
     }
 }
 

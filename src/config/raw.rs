@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub default: RawDefault,
     #[serde(default)]
     pub demo: Option<RawDemo>,
+    #[serde(default)]
+    pub upload: super::upload::RawUploadGlobal,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +189,7 @@ pub struct RawRoute {
     pub on_unknown: String,
     #[serde(default = "default_on_stale")]
     pub on_stale: String,
+    pub upload: Option<super::upload::RawUploadRoute>,
 }
 
 fn default_mode() -> String {
