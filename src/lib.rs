@@ -21,5 +21,6 @@ pub mod metrics;
 pub mod policy;
 pub mod proxy;
 pub mod server;
+pub mod verdict;
 
 pub use lifecycle::{start, Running, StartError};
