@@ -141,6 +141,12 @@ impl Scanner {
         Ok(())
     }
 
+    /// Undecided body bytes held right now: at most the last chunk plus `MAX_HEADER_BYTES`.
+    /// (Kept values add at most `MAX_VALUE_BYTES` per asked-for part.)
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Ends the body: every part, in order, or why the body was not complete.
     pub fn finish(self) -> Result<Vec<Part>, MultipartError> {
         match self.state {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Bytes gathered before each write to the file (one blocking write per this many bytes).
-const WRITE_BUFFER: usize = 256 << 10;
+pub const WRITE_BUFFER: usize = 256 << 10;
 /// Bytes read per replayed frame.
 const READ_CHUNK: usize = 256 << 10;
 
@@ -120,6 +120,12 @@ impl Spool {
 
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Body bytes held in memory right now: at most `memory_threshold`, or once on disk at
+    /// most one write buffer plus the last chunk.
+    pub fn in_memory(&self) -> usize {
+        self.mem.len() + self.pending.len()
     }
 
     /// Appends a chunk; moves to a temp file once the threshold is passed.
