@@ -10,6 +10,9 @@
 #   signed.certs / resigned.certs   `apksigner verify --print-certs` of each (the ground truth
 #                  the tests compare the gateway with: an independent verifier's fingerprints)
 #
+# FILLER_BYTES=N in the environment adds a stored assets/filler.bin of N pseudo-random bytes
+# (benches use it for 1 MB and 100 MB packages).
+#
 # The binary AndroidManifest.xml (package, versionCode, versionName, uses-sdk minSdkVersion)
 # is written by the Python below (standard library only). The keys are throw-away test keys
 # (store and key password "icpgate-test"); never use them for anything real.
@@ -29,10 +32,10 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$work/raw.apk" "$pkg" "$code" "$name" "$min_sdk" <<'PY'
-import struct, sys, zipfile
+python3 - "$work/raw.apk" "$pkg" "$code" "$name" "$min_sdk" "${FILLER_BYTES:-0}" <<'PY'
+import random, struct, sys, zipfile
 
-path, package, version_code, version_name, min_sdk = sys.argv[1:6]
+path, package, version_code, version_name, min_sdk, filler = sys.argv[1:7]
 ANDROID = "http://schemas.android.com/apk/res/android"
 # Attribute names first: the resource map gives their android: resource ids.
 strings = ["versionCode", "versionName", "minSdkVersion", "android", ANDROID,
@@ -88,6 +91,15 @@ with zipfile.ZipFile(path, "w") as z:
         info = zipfile.ZipInfo(name, fixed)
         info.compress_type = method
         z.writestr(info, data)
+    if int(filler) > 0:
+        info = zipfile.ZipInfo("assets/filler.bin", fixed)
+        rng = random.Random(7)
+        with z.open(info, "w", force_zip64=int(filler) > 0x7FFFFFFF) as f:
+            left = int(filler)
+            while left:
+                n = min(left, 1 << 20)
+                f.write(rng.randbytes(n))
+                left -= n
 PY
 
 zipalign -f -p 4 "$work/raw.apk" "$out/unsigned.apk"
