@@ -290,3 +290,24 @@ async fn sigterm_during_an_upload_exits_and_leaves_no_spool_file() {
     assert!(up.requests().is_empty());
     drop(s);
 }
+
+/// The README's upload examples: the bundled demo APKs against their sample filings.
+#[test]
+fn the_bundled_demo_packages_match_their_sample_filings() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snap = root.join("config/sample-packages.ndjson");
+    let ask = |apk: &str| {
+        run(&[
+            "inspect".as_ref(),
+            root.join("config/demo").join(apk).as_os_str(),
+            "--snapshot".as_ref(),
+            snap.as_os_str(),
+        ])
+    };
+    let o = ask("cn.icpgate.demo.apk");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains(&format!("filing number attached: {FILING}")));
+    let o = ask("cn.icpgate.demo-resigned.apk");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("451 signer_not_filed"));
+}
