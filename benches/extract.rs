@@ -29,6 +29,7 @@ fn route(extract: Vec<Source>) -> RouteConfig {
         on_missing: OnMissing::Reject,
         on_unknown: OnUnknown::Block,
         on_stale: OnStale::Enforce,
+        upload: None,
     }
 }
 

@@ -31,6 +31,41 @@ pub struct AuditRecord {
     pub reason: &'static str,
     pub index_revision: u64,
     pub client: String,
+    /// Upload routes: the package the decision was made on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<PackageAudit>,
+}
+
+/// What an audit record says about an uploaded package.
+#[derive(Clone, Debug, Serialize)]
+pub struct PackageAudit {
+    /// apk, ipa or hap.
+    pub kind: &'static str,
+    pub id: String,
+    pub version_code: Option<String>,
+    pub version_name: Option<String>,
+    /// The certificates the package is signed with (as its platform would accept them).
+    pub signers: Vec<SignerAudit>,
+    /// Size of the package in bytes.
+    pub bytes: u64,
+}
+
+/// Certificate fingerprints, lowercase hex.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignerAudit {
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+}
+
+impl SignerAudit {
+    pub fn of(s: &crate::filing::Signer) -> SignerAudit {
+        SignerAudit {
+            md5: s.md5.map(hex::encode),
+            sha1: s.sha1.map(hex::encode),
+            sha256: s.sha256.map(hex::encode),
+        }
+    }
 }
 
 const QUEUE: usize = 65_536;
@@ -155,6 +190,7 @@ mod tests {
             reason: "not_filed",
             index_revision: 1,
             client: "127.0.0.1:1".into(),
+            package: None,
         }
     }
 

@@ -24,8 +24,20 @@ pub enum Code {
     PlatformInvalid,
     AmbiguousRequest,
     BodyInvalid,
+    PackageMissing,
     // 413
     BodyTooLarge,
+    // 415
+    UnsupportedMediaType,
+    // 422: the uploaded package cannot be accepted as it is.
+    PackageUnreadable,
+    UnsupportedPackage,
+    ManifestMissing,
+    ManifestInvalid,
+    PackageTooLarge,
+    Unsigned,
+    SignatureInvalid,
+    PackagePlatformMismatch,
     // 404
     NoRoute,
     // 503
@@ -33,10 +45,12 @@ pub enum Code {
     // 502 / 504
     UpstreamUnavailable,
     UpstreamTimeout,
+    // 507
+    SpoolFailed,
 }
 
 impl Code {
-    pub const ALL: [Code; 17] = [
+    pub const ALL: [Code; 28] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -49,11 +63,22 @@ impl Code {
         Code::PlatformInvalid,
         Code::AmbiguousRequest,
         Code::BodyInvalid,
+        Code::PackageMissing,
         Code::BodyTooLarge,
+        Code::UnsupportedMediaType,
+        Code::PackageUnreadable,
+        Code::UnsupportedPackage,
+        Code::ManifestMissing,
+        Code::ManifestInvalid,
+        Code::PackageTooLarge,
+        Code::Unsigned,
+        Code::SignatureInvalid,
+        Code::PackagePlatformMismatch,
         Code::NoRoute,
         Code::IndexStale,
         Code::UpstreamUnavailable,
         Code::UpstreamTimeout,
+        Code::SpoolFailed,
     ];
 
     /// The one status table.
@@ -70,12 +95,23 @@ impl Code {
             | Code::IdentifierInvalid
             | Code::PlatformInvalid
             | Code::AmbiguousRequest
-            | Code::BodyInvalid => StatusCode::BAD_REQUEST,
+            | Code::BodyInvalid
+            | Code::PackageMissing => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::PackageUnreadable
+            | Code::UnsupportedPackage
+            | Code::ManifestMissing
+            | Code::ManifestInvalid
+            | Code::PackageTooLarge
+            | Code::Unsigned
+            | Code::SignatureInvalid
+            | Code::PackagePlatformMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
             Code::IndexStale => StatusCode::SERVICE_UNAVAILABLE,
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+            Code::SpoolFailed => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 
@@ -93,11 +129,22 @@ impl Code {
             Code::PlatformInvalid => "platform_invalid",
             Code::AmbiguousRequest => "ambiguous_request",
             Code::BodyInvalid => "body_invalid",
+            Code::PackageMissing => "package_missing",
             Code::BodyTooLarge => "body_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::PackageUnreadable => "package_unreadable",
+            Code::UnsupportedPackage => "unsupported_package",
+            Code::ManifestMissing => "manifest_missing",
+            Code::ManifestInvalid => "manifest_invalid",
+            Code::PackageTooLarge => "package_too_large",
+            Code::Unsigned => "unsigned",
+            Code::SignatureInvalid => "signature_invalid",
+            Code::PackagePlatformMismatch => "package_platform_mismatch",
             Code::NoRoute => "no_route",
             Code::IndexStale => "index_stale",
             Code::UpstreamUnavailable => "upstream_unavailable",
             Code::UpstreamTimeout => "upstream_timeout",
+            Code::SpoolFailed => "spool_failed",
         }
     }
 
@@ -115,11 +162,22 @@ impl Code {
             Code::PlatformInvalid => "The platform named in the request is not one icpgate knows.",
             Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
+            Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
+            Code::UnsupportedMediaType => "This upload endpoint takes a package body (e.g. application/vnd.android.package-archive) or multipart/form-data.",
+            Code::PackageUnreadable => "The uploaded file is not a readable ZIP archive.",
+            Code::UnsupportedPackage => "The uploaded archive is not an APK, IPA or HAP package.",
+            Code::ManifestMissing => "The package has no manifest (AndroidManifest.xml, Info.plist or module.json).",
+            Code::ManifestInvalid => "The package manifest cannot be parsed or does not name the app.",
+            Code::PackageTooLarge => "A part of the package (manifest, signature, directory) exceeds the gateway's inspection limits.",
+            Code::Unsigned => "The package is not signed; this endpoint requires a signed package.",
+            Code::SignatureInvalid => "The package's signature would not be accepted by its platform.",
+            Code::PackagePlatformMismatch => "The package is for another platform than this endpoint accepts.",
             Code::NoRoute => "No route matches this request.",
             Code::IndexStale => "The filing index is older than its staleness budget; this endpoint fails closed.",
             Code::UpstreamUnavailable => "The upstream service could not be reached.",
             Code::UpstreamTimeout => "The upstream service did not answer in time.",
+            Code::SpoolFailed => "The gateway could not store the upload for inspection; try again later.",
         }
     }
 
@@ -137,11 +195,24 @@ impl Code {
             Code::PlatformInvalid => "请求中的平台名称无法识别。",
             Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
+            Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
+            Code::UnsupportedMediaType => "该上传接口只接受安装包文件或 multipart/form-data 表单。",
+            Code::PackageUnreadable => "上传的文件不是可读取的 ZIP 安装包。",
+            Code::UnsupportedPackage => "上传的文件不是 APK、IPA 或 HAP 安装包。",
+            Code::ManifestMissing => {
+                "安装包缺少清单文件（AndroidManifest.xml、Info.plist 或 module.json）。"
+            }
+            Code::ManifestInvalid => "安装包清单文件无法解析或未标明应用标识。",
+            Code::PackageTooLarge => "安装包的部分内容（清单、签名或目录）超出网关的检查限制。",
+            Code::Unsigned => "安装包未签名，该接口只接受已签名的安装包。",
+            Code::SignatureInvalid => "安装包的签名无法通过其平台的校验。",
+            Code::PackagePlatformMismatch => "安装包所属平台与该接口不符。",
             Code::NoRoute => "没有与该请求匹配的路由。",
             Code::IndexStale => "备案数据已超过允许的更新时限，该接口暂停服务。",
             Code::UpstreamUnavailable => "无法连接上游服务。",
             Code::UpstreamTimeout => "上游服务响应超时。",
+            Code::SpoolFailed => "网关暂时无法保存上传内容以供检查，请稍后重试。",
         }
     }
 }
@@ -172,11 +243,22 @@ mod tests {
                 ("platform_invalid", 400),
                 ("ambiguous_request", 400),
                 ("body_invalid", 400),
+                ("package_missing", 400),
                 ("body_too_large", 413),
+                ("unsupported_media_type", 415),
+                ("package_unreadable", 422),
+                ("unsupported_package", 422),
+                ("manifest_missing", 422),
+                ("manifest_invalid", 422),
+                ("package_too_large", 422),
+                ("unsigned", 422),
+                ("signature_invalid", 422),
+                ("package_platform_mismatch", 422),
                 ("no_route", 404),
                 ("index_stale", 503),
                 ("upstream_unavailable", 502),
                 ("upstream_timeout", 504),
+                ("spool_failed", 507),
             ]
         );
     }

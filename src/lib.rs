@@ -23,5 +23,6 @@ pub mod policy;
 pub mod proxy;
 pub mod server;
 pub mod source;
+pub mod verdict;
 
 pub use lifecycle::{start, Running, StartError};

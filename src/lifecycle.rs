@@ -164,6 +164,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         filing_on_response: cfg.filing_header_on_response,
         max_body_bytes: cfg.limits.max_body_bytes,
         stale_after: cfg.index.stale_after,
+        upload: cfg.upload.clone(),
     });
 
     let demo_echo = match cfg.demo_echo {

@@ -42,6 +42,33 @@ enum Cmd {
     /// Publish and check registry feeds (docs/feed.md).
     #[command(subcommand)]
     Feed(FeedCmd),
+    /// Show what the gateway sees in a package (kind, id, version, signers) and, with a
+    /// snapshot or a running gateway's admin URL, what an upload route would decide.
+    /// Exit: 0 allow (or inspected), 1 would block, 65 unreadable package, 64 usage,
+    /// 69 snapshot or admin API unavailable.
+    Inspect {
+        /// The APK, IPA or HAP file.
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Decide against this snapshot file (NDJSON filing records).
+        #[arg(long, conflicts_with = "admin")]
+        snapshot: Option<PathBuf>,
+        /// Decide against a running gateway's index via its admin API (`/v1/lookup`), e.g.
+        /// http://127.0.0.1:9901.
+        #[arg(long)]
+        admin: Option<String>,
+        /// Bearer token for the admin API (default: $ICPGATE_ADMIN_TOKEN).
+        #[arg(long, env = "ICPGATE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// Decide as a route with `require_signer = false` would.
+        #[arg(long)]
+        no_signer_check: bool,
+        /// Decide as a route pinned to this platform would.
+        #[arg(long)]
+        platform: Option<String>,
+    },
     /// Serve the demo echo upstream (answers with what it received).
     Echo {
         #[arg(long, default_value = "127.0.0.1:8081")]
@@ -226,6 +253,7 @@ fn feed(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
         }
     }
 }
+const EX_UNAVAILABLE: u8 = 69;
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ICPGATE_LOG")
@@ -313,8 +341,150 @@ fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Resul
     })
 }
 
+/// Fetches `/v1/lookup` for (platform, id) from a running gateway's admin API.
+async fn admin_lookup(
+    base: &str,
+    token: Option<&str>,
+    platform: Platform,
+    id: &str,
+) -> anyhow::Result<serde_json::Value> {
+    use http_body_util::BodyExt;
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("platform", platform.as_str())
+        .append_pair("id", id)
+        .finish();
+    let url = format!("{}/v1/lookup?{q}", base.trim_end_matches('/'));
+    let mut req = http::Request::get(&url);
+    if let Some(t) = token {
+        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = req
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .with_context(|| format!("bad admin URL {url:?}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
+        .await
+        .with_context(|| format!("{url}: no answer in 10s"))?
+        .with_context(|| format!("{url}: request failed"))?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    anyhow::ensure!(
+        status.is_success(),
+        "{url}: {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    Ok(serde_json::from_slice(&body)?)
+}
+
+/// The filings a decision for (platform, id) needs, from the admin API: the id's own and,
+/// when it has none, those of the sibling platform it is filed under.
+async fn admin_revision(
+    base: &str,
+    token: Option<&str>,
+    platform: Platform,
+    id: &str,
+) -> anyhow::Result<icpgate::index::Revision> {
+    let answer = admin_lookup(base, token, platform, id).await?;
+    let mut records = icpgate::verdict::records_of_lookup(&answer).map_err(anyhow::Error::msg)?;
+    if let Some(other) = answer["filed_elsewhere"]
+        .as_str()
+        .and_then(|p| p.parse::<Platform>().ok())
+    {
+        let more = admin_lookup(base, token, other, id).await?;
+        records.extend(icpgate::verdict::records_of_lookup(&more).map_err(anyhow::Error::msg)?);
+    }
+    let revision = answer["index_revision"].as_u64().unwrap_or(0);
+    Ok(icpgate::index::Revision::from_records(
+        revision, base, &records, false,
+    ))
+}
+
+struct InspectArgs {
+    file: PathBuf,
+    json: bool,
+    snapshot: Option<PathBuf>,
+    admin: Option<String>,
+    admin_token: Option<String>,
+    opts: icpgate::verdict::Options,
+}
+
+fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
+    let limits = icpgate::inspect::Limits::default();
+    let identity = match icpgate::inspect::inspect_file(&a.file, &limits) {
+        Ok(id) => id,
+        Err(e) => {
+            if a.json {
+                let out = serde_json::json!({"file": a.file, "error": e.code(), "message": e.to_string()});
+                println!("{out}");
+            } else {
+                eprintln!("{}: {} ({})", a.file.display(), e, e.code());
+            }
+            return Ok(ExitCode::from(EX_DATAERR));
+        }
+    };
+    let rev = match (&a.snapshot, &a.admin) {
+        (Some(path), _) => match icpgate::index::load_snapshot(path, 1, false) {
+            Ok((rev, _)) => Some(rev),
+            Err(e) => {
+                eprintln!("icpgate: {}: {e}", path.display());
+                return Ok(ExitCode::from(EX_UNAVAILABLE));
+            }
+        },
+        (None, Some(url)) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let fetched = rt.block_on(admin_revision(
+                url,
+                a.admin_token.as_deref(),
+                identity.platform,
+                &identity.id,
+            ));
+            match fetched {
+                Ok(rev) => Some(rev),
+                Err(e) => {
+                    eprintln!("icpgate: admin API: {e:#}");
+                    return Ok(ExitCode::from(EX_UNAVAILABLE));
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let verdict = rev
+        .as_ref()
+        .map(|r| icpgate::verdict::decide(&identity, a.opts, r));
+    if a.json {
+        let mut out = serde_json::json!({"file": a.file, "package": identity.to_json()});
+        if let Some(v) = &verdict {
+            out["verdict"] = v.json.clone();
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", identity.render_text());
+        if let Some(v) = &verdict {
+            print!("{}", icpgate::verdict::render_text(v));
+        }
+    }
+    Ok(match verdict {
+        Some(v) if !v.allowed => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 64 (EX_USAGE) like every other usage problem, not clap's 2.
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let rt = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -349,6 +519,34 @@ fn main() -> ExitCode {
             id,
         } => lookup(&snapshot, &platform, &id),
         Cmd::Feed(cmd) => feed(cmd),
+        Cmd::Inspect {
+            file,
+            json,
+            snapshot,
+            admin,
+            admin_token,
+            no_signer_check,
+            platform,
+        } => {
+            let platform = match platform.as_deref().map(str::parse::<Platform>).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(EX_USAGE);
+                }
+            };
+            inspect(InspectArgs {
+                file,
+                json,
+                snapshot,
+                admin,
+                admin_token,
+                opts: icpgate::verdict::Options {
+                    require_signer: !no_signer_check,
+                    platform,
+                },
+            })
+        }
         Cmd::Echo { listen } => {
             init_logging();
             rt().and_then(|rt| {

@@ -41,6 +41,10 @@ pub struct Metrics {
     pub feed_last_success: Gauge,
     pub feed_fallbacks: IntCounter,
     pub feed_compactions: IntCounter,
+    pub upload_spool_files: IntGauge,
+    pub upload_spool_bytes: IntGauge,
+    pub package_inspection_duration: HistogramVec,
+    pub package_inspections: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -209,6 +213,34 @@ impl Metrics {
             feed_last_success: register(&r, Gauge::new("icpgate_feed_last_success_timestamp_seconds", "Unix time of the last successful feed sync.").expect("static")),
             feed_fallbacks: register(&r, IntCounter::new("icpgate_feed_snapshot_fallbacks_total", "Delta chains abandoned for the snapshot (drift or broken chain).").expect("static")),
             feed_compactions: register(&r, IntCounter::new("icpgate_index_compactions_total", "Overlay folds into a new index base.").expect("static")),
+            upload_spool_files: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_upload_spool_files",
+                    "Upload bodies currently spooled to a temp file.",
+                )
+                .expect("static"),
+            ),
+            upload_spool_bytes: register(
+                &r,
+                IntGauge::new(
+                    "icpgate_upload_spool_bytes",
+                    "Bytes of upload bodies currently held for inspection (memory and temp files).",
+                )
+                .expect("static"),
+            ),
+            package_inspection_duration: histogram_vec(
+                &r,
+                "icpgate_package_inspection_duration_seconds",
+                "Time to identify an uploaded package, by kind (apk, ipa, hap, unknown).",
+                &["kind"],
+            ),
+            package_inspections: counter_vec(
+                &r,
+                "icpgate_package_inspections_total",
+                "Uploaded packages inspected, by kind and result (ok or the error code).",
+                &["kind", "result"],
+            ),
             registry: r,
         }
     }

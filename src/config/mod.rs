@@ -13,10 +13,12 @@ mod locate;
 mod raw;
 mod route;
 mod tls;
+mod upload;
 
 pub use route::{
     Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
 };
+pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
 use locate::Locator;
 use raw::RawConfig;
@@ -186,6 +188,8 @@ pub struct Config {
     /// Demo only: build a feed from this export with an ephemeral key and serve it here.
     pub demo_feed: Option<(PathBuf, SocketAddr)>,
     pub feed: Option<FeedConfig>,
+    /// `[upload]`: spooling of upload-route bodies.
+    pub upload: UploadGlobal,
 }
 
 /// Where the gateway syncs its index from (docs/feed.md).
@@ -425,6 +429,7 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         demo_echo,
         demo_feed,
         feed,
+        upload: upload::global(p, &raw.upload),
     }
 }
 

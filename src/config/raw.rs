@@ -29,6 +29,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub demo: Option<RawDemo>,
     pub feed: Option<RawFeed>,
+    #[serde(default)]
+    pub upload: super::upload::RawUploadGlobal,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +190,7 @@ pub struct RawRoute {
     pub on_unknown: String,
     #[serde(default = "default_on_stale")]
     pub on_stale: String,
+    pub upload: Option<super::upload::RawUploadRoute>,
 }
 
 fn default_mode() -> String {

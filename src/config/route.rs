@@ -7,7 +7,8 @@
 //! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor.
 
 use super::raw::{RawRoute, RawSource, RawUpstream};
-use super::{tls, Problems, UpstreamConfig};
+use super::upload::UploadRoute;
+use super::{tls, upload, Problems, UpstreamConfig};
 use crate::filing::Platform;
 use http::Method;
 use regex::Regex;
@@ -49,6 +50,9 @@ impl Source {
 pub enum PlatformSpec {
     Fixed(Platform),
     From(Source),
+    /// Upload routes without `platform`/`platform_from`: the uploaded package's kind decides
+    /// (apk → android, ipa → ios, hap → harmony).
+    Package,
 }
 
 #[derive(Clone, Debug)]
@@ -107,6 +111,8 @@ pub struct RouteConfig {
     pub on_missing: OnMissing,
     pub on_unknown: OnUnknown,
     pub on_stale: OnStale,
+    /// Set on upload routes: the body is a package, spooled and inspected before deciding.
+    pub upload: Option<UploadRoute>,
 }
 
 impl RouteConfig {
@@ -303,6 +309,11 @@ pub(super) fn route(
         (None, Some(s)) => {
             source(p, &format!("{key}.platform_from"), s, &caps).map(PlatformSpec::From)
         }
+        (None, None) if r.upload.is_some() => Some(PlatformSpec::Package),
+        _ if r.upload.is_some() => {
+            p.add(key, "set at most one of platform or platform_from");
+            None
+        }
         _ => {
             p.add(key, "set exactly one of platform or platform_from");
             None
@@ -314,6 +325,13 @@ pub(super) fn route(
         .enumerate()
         .filter_map(|(i, s)| source(p, &format!("{key}.extract[{i}]"), s, &caps))
         .collect();
+    let upload = r
+        .upload
+        .as_ref()
+        .and_then(|u| upload::route(p, &format!("{key}.upload"), u));
+    if let Some(u) = &r.upload {
+        upload_sources(p, key, &u.field, platform.as_ref(), &extract);
+    }
     let mode = choice(
         p,
         &format!("{key}.mode"),
@@ -350,7 +368,7 @@ pub(super) fn route(
             ("closed", OnStale::Closed),
         ],
     );
-    if mode != Some(Mode::Off) && r.extract.is_empty() {
+    if mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() {
         p.add(
             &format!("{key}.extract"),
             "a route in enforce or monitor mode needs at least one extractor",
@@ -378,7 +396,49 @@ pub(super) fn route(
         on_missing: on_missing?,
         on_unknown: on_unknown?,
         on_stale: on_stale?,
+        upload,
     })
+}
+
+/// Upload routes: the body is the package, so JSON sources cannot apply; `form` sources name
+/// multipart text fields (never the package field); a pinned platform must have a package kind.
+fn upload_sources(
+    p: &mut Problems<'_>,
+    key: &str,
+    field: &str,
+    platform: Option<&PlatformSpec>,
+    extract: &[Source],
+) {
+    let mut check = |k: String, s: &Source| {
+        match s {
+        Source::Json(_) => p.add(
+            &format!("{k}.json"),
+            "an upload route's body is the package: use path, query, header or form (a multipart field)",
+        ),
+        Source::Form(f) if f == field => p.add(
+            &format!("{k}.form"),
+            format!("{f:?} is the package field (upload.field); name a text field"),
+        ),
+        _ => {}
+    }
+    };
+    for (i, s) in extract.iter().enumerate() {
+        check(format!("{key}.extract[{i}]"), s);
+    }
+    if let Some(PlatformSpec::From(s)) = platform {
+        check(format!("{key}.platform_from"), s);
+    }
+    match platform {
+        Some(PlatformSpec::Fixed(pl))
+            if !matches!(pl, Platform::Android | Platform::Ios | Platform::Harmony) =>
+        {
+            p.add(
+                &format!("{key}.platform"),
+                "uploaded packages are APK, IPA or HAP: platform must be android, ios or harmony",
+            )
+        }
+        _ => {}
+    }
 }
 
 pub(super) fn upstream(p: &mut Problems<'_>, key: &str, u: &RawUpstream) -> Option<UpstreamConfig> {

@@ -131,3 +131,83 @@ fn path_templates_compile_to_anchored_captures() {
     assert!(!re.is_match("/v1/android/apps/com.a.b/updateXjson"));
     assert!(!re.is_match("/v1/android/apps/a/b/update.json"));
 }
+
+#[test]
+fn upload_routes_validate_their_keys_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let upload_route = "\n[[route]]\nname = \"up\"\nmethods = [\"POST\"]\npath = \"/up/{package}\"\nupstream = \"store\"\nextract = [{ path = \"package\" }, { form = \"package\" }]\nupload = { field = \"file\", max_bytes = \"256MiB\" }\n";
+    let c = Config::parse(
+        &(base(dir.path()) + upload_route),
+        &dir.path().join("gw.toml"),
+    )
+    .unwrap();
+    let up = c.routes[1].upload.as_ref().unwrap();
+    assert_eq!(up.max_bytes, 256 << 20);
+    assert!(up.require_signer, "signer required by default");
+    assert_eq!(up.raw_types, DEFAULT_RAW_TYPES);
+    assert_eq!(c.routes[1].platform, PlatformSpec::Package);
+    assert_eq!(c.upload.memory_threshold, 1 << 20);
+    assert_eq!(c.upload.spool_dir, std::env::temp_dir());
+
+    let bad = base(dir.path())
+        + "\n[upload]\nspool_dir = \"no-such-dir\"\nmemory_threshold = \"1TiB\"\n"
+        + &upload_route
+            .replace(
+                "{ form = \"package\" }",
+                "{ form = \"file\" }, { json = \"/id\" }",
+            )
+            .replace(
+                "max_bytes = \"256MiB\"",
+                "max_bytes = 0, raw_types = [\"zip\"]",
+            )
+            .replace(
+                "upstream = \"store\"\nextract",
+                "upstream = \"store\"\nplatform = \"wechat\"\nextract",
+            );
+    let e = errors(&bad, dir.path());
+    let show: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+    let find = |key: &str| {
+        e.iter()
+            .find(|x| x.key == key)
+            .unwrap_or_else(|| panic!("no error for {key}: {show:#?}"))
+    };
+    assert!(find("upload.spool_dir").message.contains("no-such-dir"));
+    let line_of = |prefix: &str| {
+        bad.lines()
+            .position(|l| l.starts_with(prefix))
+            .map(|i| i + 1)
+    };
+    assert_eq!(find("upload.spool_dir").line, line_of("spool_dir"));
+    assert!(find("upload.memory_threshold")
+        .message
+        .contains("unknown unit"));
+    assert!(find("route[1].extract[1].form")
+        .message
+        .contains("package field"));
+    assert!(find("route[1].extract[2].json")
+        .message
+        .contains("upload route"));
+    assert!(find("route[1].upload.max_bytes")
+        .message
+        .contains("greater than 0"));
+    assert_eq!(find("route[1].upload.max_bytes").line, line_of("upload = "));
+    assert!(find("route[1].upload.raw_types[0]")
+        .message
+        .contains("content type"));
+    assert!(find("route[1].platform")
+        .message
+        .contains("android, ios or harmony"));
+
+    // Without `upload`, a route still needs a platform and an extractor.
+    let plain = base(dir.path()).replace(
+        "platform = \"android\"\nextract = [{ path = \"package\" }]\n",
+        "",
+    );
+    let e = errors(&plain, dir.path());
+    assert!(
+        e.iter()
+            .any(|x| x.message.contains("exactly one of platform")),
+        "{e:?}"
+    );
+    assert!(e.iter().any(|x| x.key == "route[0].extract"), "{e:?}");
+}

@@ -10,6 +10,8 @@
 //! configured source that found a value agrees on.
 
 pub mod json;
+pub mod multipart;
+pub mod upload;
 
 use crate::code::Code;
 use crate::config::{PlatformSpec, RouteConfig, Source};
@@ -121,6 +123,8 @@ pub fn identify(
                 .map_err(|_| Code::PlatformInvalid)?,
             None => return Err(Code::PlatformInvalid),
         },
+        // Only upload routes take the platform from the package; they never come here.
+        PlatformSpec::Package => return Err(Code::PlatformInvalid),
     };
     if id.is_empty() {
         return Ok(None);

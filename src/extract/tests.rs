@@ -14,6 +14,7 @@ fn route(platform: PlatformSpec, extract: Vec<Source>) -> RouteConfig {
         on_missing: OnMissing::Reject,
         on_unknown: OnUnknown::Block,
         on_stale: OnStale::Enforce,
+        upload: None,
     }
 }
 

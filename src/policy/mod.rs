@@ -3,12 +3,17 @@
 //! Owns the decision table; blocking is a value here, never an error.
 //! Must not: do I/O, read the request, or consult anything but its arguments, so every row of
 //! the table is a unit test.
-//! Invariant: `Allow` carries at least one active filing for exactly the (platform, id) asked.
+//! Invariant: `Allow` carries at least one active filing for exactly the (platform, id) asked;
+//! for an uploaded package on a signer route, only filings listing one of its signers
+//! (`package.rs`).
 
 use crate::code::Code;
 use crate::config::{Mode, OnMissing, OnStale, OnUnknown, RouteConfig};
 use crate::filing::{FilingNumber, Platform, Status};
-use crate::index::{Hits, Revision};
+use crate::index::{Hit, Revision};
+
+mod package;
+pub use package::{decide_package, Claim, Package};
 
 /// The identity a request claims, after extraction and grammar validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,7 +85,7 @@ impl Decision {
 }
 
 /// The code for filings that exist but none of which is active: the most severe status wins.
-fn inactive_code(hits: &Hits) -> Code {
+fn inactive_code(hits: &[Hit]) -> Code {
     let worst = hits.iter().map(|h| h.status).max_by_key(|s| match s {
         Status::Revoked => 3,
         Status::Restricted => 2,
@@ -102,20 +107,8 @@ fn enforce(
     rev: &Revision,
     stale: bool,
 ) -> Decision {
-    if rev.revision == 0 {
-        // No index has ever loaded: "not filed" would be a false statement, so even an
-        // enforcing route can only fail closed.
-        return match route.on_stale {
-            OnStale::Open => Decision::Pass(PassReason::StaleOpen),
-            OnStale::Enforce | OnStale::Closed => Decision::Refuse(Code::IndexStale),
-        };
-    }
-    if stale {
-        match route.on_stale {
-            OnStale::Enforce => {}
-            OnStale::Open => return Decision::Pass(PassReason::StaleOpen),
-            OnStale::Closed => return Decision::Refuse(Code::IndexStale),
-        }
+    if let Some(d) = stale_gate(route, rev, stale) {
+        return d;
     }
     let who = match who {
         Err(code) => return Decision::Refuse(code),
@@ -140,7 +133,42 @@ fn enforce(
     if !hits.is_empty() {
         return Decision::Refuse(inactive_code(&hits));
     }
-    if rev.filed_elsewhere(who.platform, &who.id).is_some() {
+    unfiled(route, rev, who.platform, &who.id)
+}
+
+/// What a stale index means for this route, when it is stale and the route does not keep
+/// enforcing.
+fn stale_gate(route: &RouteConfig, rev: &Revision, stale: bool) -> Option<Decision> {
+    if rev.revision == 0 {
+        // No index has ever loaded: "not filed" would be a false statement, so even an
+        // enforcing route can only fail closed.
+        return Some(match route.on_stale {
+            OnStale::Open => Decision::Pass(PassReason::StaleOpen),
+            OnStale::Enforce | OnStale::Closed => Decision::Refuse(Code::IndexStale),
+        });
+    }
+    match (stale, route.on_stale) {
+        (false, _) | (true, OnStale::Enforce) => None,
+        (true, OnStale::Open) => Some(Decision::Pass(PassReason::StaleOpen)),
+        (true, OnStale::Closed) => Some(Decision::Refuse(Code::IndexStale)),
+    }
+}
+
+/// Applies the route's mode to what enforcement would decide.
+fn by_mode(route: &RouteConfig, enforce: impl FnOnce() -> Decision) -> Decision {
+    match route.mode {
+        Mode::Off => Decision::Pass(PassReason::ModeOff),
+        Mode::Enforce => enforce(),
+        Mode::Monitor => match enforce() {
+            Decision::Refuse(code) => Decision::Monitor(code),
+            other => other,
+        },
+    }
+}
+
+/// The answer for an identifier filed nowhere under its platform.
+fn unfiled(route: &RouteConfig, rev: &Revision, platform: Platform, id: &str) -> Decision {
+    if rev.filed_elsewhere(platform, id).is_some() {
         return Decision::Refuse(Code::PlatformNotFiled);
     }
     match route.on_unknown {
@@ -156,14 +184,7 @@ pub fn decide(
     rev: &Revision,
     stale: bool,
 ) -> Decision {
-    match route.mode {
-        Mode::Off => Decision::Pass(PassReason::ModeOff),
-        Mode::Enforce => enforce(route, who, rev, stale),
-        Mode::Monitor => match enforce(route, who, rev, stale) {
-            Decision::Refuse(code) => Decision::Monitor(code),
-            other => other,
-        },
-    }
+    by_mode(route, || enforce(route, who, rev, stale))
 }
 
 #[cfg(test)]

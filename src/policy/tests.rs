@@ -20,6 +20,7 @@ fn route(
         on_missing,
         on_unknown,
         on_stale,
+        upload: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The request pipeline, top to bottom: route → (bounded body read) → extract → decide →
 //! forward or refuse → one metrics record and, for blocks, monitors and fail-opens, one audit
-//! record.
+//! record. Routes with `upload = { … }` continue in `upload.rs` (spool → inspect → decide).
 //!
 //! Owns the order of those steps and nothing else: each step lives in its own module.
 //! Must not: touch the upstream for a refused request, buffer a body on a route that does not
@@ -13,7 +13,7 @@ use super::respond::{self, About};
 use super::route;
 use crate::audit::{Audit, AuditRecord};
 use crate::code::Code;
-use crate::config::{DefaultAction, Mode, RouteConfig};
+use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::extract;
 use crate::filing::FilingNumber;
 use crate::index::{Index, Revision};
@@ -38,6 +38,8 @@ pub struct Shared {
     pub filing_on_response: bool,
     pub max_body_bytes: usize,
     pub stale_after: Duration,
+    /// Spooling of upload-route bodies (`proxy/upload.rs`).
+    pub upload: UploadGlobal,
 }
 
 /// The client connection a request came in on.
@@ -50,7 +52,7 @@ pub struct Conn {
 /// Filing numbers travel as percent-encoded UTF-8 so any HTTP stack can carry them.
 const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
 
-fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
+pub(super) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
     let joined: Vec<String> = numbers
         .iter()
         .map(|n| utf8_percent_encode(&n.to_string(), FILING_ENCODE).to_string())
@@ -59,7 +61,7 @@ fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
 }
 
 /// True when the request has a body the gateway did not read.
-fn has_body(req_headers: &http::HeaderMap) -> bool {
+pub(super) fn has_body(req_headers: &http::HeaderMap) -> bool {
     req_headers.contains_key(header::TRANSFER_ENCODING)
         || req_headers
             .get(header::CONTENT_LENGTH)
@@ -130,6 +132,10 @@ impl Shared {
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
             return self.unrouted(parts, incoming, &conn, start).await;
         };
+        if let (Some(up), false) = (&route.upload, route.mode == Mode::Off) {
+            let req = Request::from_parts(parts, incoming);
+            return self.upload(route, up, caps, req, &conn, start).await;
+        }
         let rev = self.index.current();
         let (read, who) = match read_body(route, &parts, incoming, self.max_body_bytes).await {
             Err(code) => (None, Err(code)),
@@ -211,7 +217,7 @@ impl Shared {
     }
 
     /// Forwards; on failure returns the metric labels and the 502/504 answer.
-    async fn forward(
+    pub(super) async fn forward(
         &self,
         upstream: usize,
         parts: http::request::Parts,
@@ -291,7 +297,14 @@ impl Shared {
         }
     }
 
-    fn observe(&self, route: &str, platform: &str, decision: &str, reason: &str, start: Instant) {
+    pub(super) fn observe(
+        &self,
+        route: &str,
+        platform: &str,
+        decision: &str,
+        reason: &str,
+        start: Instant,
+    ) {
         self.metrics
             .requests
             .with_label_values(&[route, platform, decision, reason])
@@ -343,6 +356,7 @@ impl Shared {
             reason: d.reason(),
             index_revision: rev.revision,
             client: conn.peer.to_string(),
+            package: None,
         };
         self.audit.record(rec.clone()).await;
         Some(rec)

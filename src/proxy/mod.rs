@@ -8,5 +8,7 @@ pub mod forward;
 pub mod handler;
 pub mod respond;
 pub mod route;
+pub mod spool;
+pub mod upload;
 
 pub use handler::{Conn, Shared};

@@ -49,6 +49,7 @@ fn reason(code: Code) -> &'static str {
         StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS => "blocked",
         s if s.is_server_error() => "gateway_error",
         StatusCode::NOT_FOUND => "not_routed",
+        StatusCode::UNPROCESSABLE_ENTITY => "package_rejected",
         _ => "bad_request",
     }
 }

@@ -1,0 +1,319 @@
+//! Package inspection and upload benchmarks (`cargo bench --bench inspect`):
+//!
+//! 1. identity of a spooled 100 MiB signed APK (criterion; goal ≤ 50 ms);
+//! 2. the shared APK fixture set inspected by icpgate and by androguard, side by side in the
+//!    same run (`pip install androguard`), ratio printed (goal ≥ 50×);
+//! 3. upload throughput through the gateway (spool + inspect + decide + replay) versus straight
+//!    to the same upstream, for 1 MiB and 100 MiB signed APKs.
+//!
+//! Packages are built by `tests/fixtures-src/make-apks.sh` (needs python3, zipalign,
+//! apksigner). A missing tool or fixture set skips that part with a loud notice.
+
+use bytes::Bytes;
+use criterion::Criterion;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use icpgate::inspect::{inspect_file, inspect_reader, Limits};
+use icpgate::proxy::spool::{Spool, SpoolGauges};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn loud(msg: &str) {
+    eprintln!("!!!!! {msg} !!!!!");
+}
+
+/// Builds a signed APK with `filler` extra bytes; returns (signed.apk path, signer sha256).
+fn build_apk(out: &Path, filler: u64) -> Option<(PathBuf, String)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-src/make-apks.sh");
+    let st = Command::new("bash")
+        .arg(script)
+        .arg(out)
+        .env("FILLER_BYTES", filler.to_string())
+        .output()
+        .ok()?;
+    if !st.status.success() {
+        loud(&format!(
+            "make-apks.sh failed, skipping: {}",
+            String::from_utf8_lossy(&st.stderr)
+        ));
+        return None;
+    }
+    let certs = std::fs::read_to_string(out.join("signed.certs")).ok()?;
+    let sha = certs
+        .lines()
+        .find_map(|l| l.split_once("SHA-256 digest: "))
+        .map(|(_, v)| v.trim().to_string())?;
+    Some((out.join("signed.apk"), sha))
+}
+
+fn gauges() -> SpoolGauges {
+    SpoolGauges {
+        files: prometheus::IntGauge::new("f", "f").unwrap(),
+        bytes: prometheus::IntGauge::new("b", "b").unwrap(),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// 1. The identity of a 100 MiB APK that was spooled to disk, as the gateway reads it.
+fn spooled_identity(c: &mut Criterion, rt: &tokio::runtime::Runtime, apk: &Path) -> Duration {
+    let data = std::fs::read(apk).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sp = rt.block_on(async {
+        let mut s = Spool::new(dir.path().to_path_buf(), 1 << 20, gauges());
+        for chunk in data.chunks(64 << 10) {
+            s.push(chunk).await.unwrap();
+        }
+        s.finish().await.unwrap()
+    });
+    assert!(sp.on_disk());
+    let len = sp.len();
+    let limits = Limits::default();
+    let id = || {
+        let r = std::io::BufReader::with_capacity(64 << 10, sp.range(0, len));
+        inspect_reader(r, &limits).unwrap()
+    };
+    assert!(!id().accepted_signers.is_empty());
+    c.bench_function("inspect/spooled_100MiB_apk_identity", |b| b.iter(id));
+    median(
+        (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                id();
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+const ANDROGUARD: &str = r#"
+import json, logging, sys, time
+try:
+    from loguru import logger
+    logger.remove()
+except Exception:
+    pass
+logging.disable(logging.CRITICAL)
+from androguard.core.apk import APK
+paths, passes = json.loads(sys.argv[1]), int(sys.argv[2])
+best, errors = None, 0
+for _ in range(passes):
+    t = time.perf_counter()
+    errors = 0
+    for p in paths:
+        try:
+            a = APK(p)
+            a.get_package(); a.get_androidversion_code(); a.get_androidversion_name()
+            a.get_certificates()
+        except Exception:
+            errors += 1
+    el = time.perf_counter() - t
+    best = el if best is None else min(best, el)
+print(json.dumps({"seconds": best, "errors": errors}))
+"#;
+
+/// 2. The shared APK fixtures, icpgate vs androguard (best of `passes` full passes each).
+fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("MANIFEST.json")).ok()?).ok()?;
+    let paths: Vec<String> = manifest["fixtures"]
+        .as_array()?
+        .iter()
+        .filter(|f| f["kind"] == "apk")
+        .map(|f| dir.join(f["file"].as_str().unwrap()).display().to_string())
+        .collect();
+    let passes = 5;
+    let limits = Limits::default();
+    let ours = (0..passes)
+        .map(|_| {
+            let t = Instant::now();
+            for p in &paths {
+                let _ = std::hint::black_box(inspect_file(Path::new(p), &limits));
+            }
+            t.elapsed()
+        })
+        .min()?;
+    let out = Command::new("python3")
+        .args(["-c", ANDROGUARD])
+        .arg(serde_json::to_string(&paths).ok()?)
+        .arg(passes.to_string())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        loud(&format!(
+            "androguard not available (pip install androguard): {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    Some((
+        paths.len(),
+        ours,
+        v["seconds"].as_f64()?,
+        v["errors"].as_u64()?,
+    ))
+}
+
+/// An upstream that reads every body to the end and answers 200.
+async fn sink() -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                    let n = req.into_body().collect().await?.to_bytes().len();
+                    Ok::<_, hyper::Error>(hyper::Response::new(Full::new(Bytes::from(
+                        n.to_string(),
+                    ))))
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// 3. Median time per upload of `body`, via the gateway and straight to the upstream.
+async fn throughput(apk: &[u8], sha256: &str, n: usize) -> (Duration, Duration) {
+    let up = sink().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("snap.ndjson"),
+        format!(
+            r#"{{"number":"京ICP备2026000417号-2A","status":"active","entity":"e","app_name":"a","platforms":[{{"platform":"android","ids":["cn.icpgate.demo"],"signers":[{{"sha256":"{sha256}"}}]}}]}}"#
+        ),
+    )
+    .unwrap();
+    let cfg = format!(
+        r#"[[listener]]
+name = "public"
+address = "127.0.0.1:0"
+[admin]
+address = "127.0.0.1:0"
+[index]
+snapshot = "snap.ndjson"
+[audit]
+path = "audit.jsonl"
+[upload]
+spool_dir = "."
+[[upstream]]
+name = "store"
+url = "http://{up}"
+[[route]]
+name = "packages"
+path = "/v1/packages"
+upstream = "store"
+upload = {{ max_bytes = "200MiB" }}
+"#
+    );
+    let cfg = icpgate::config::Config::parse(&cfg, &dir.path().join("gw.toml")).unwrap();
+    let gw = icpgate::start(cfg).await.unwrap();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let body = Bytes::copy_from_slice(apk);
+    let run = |url: String| {
+        let client = client.clone();
+        let body = body.clone();
+        async move {
+            let mut times = Vec::new();
+            for i in 0..=n {
+                let req = hyper::Request::post(&url)
+                    .header("content-type", "application/vnd.android.package-archive")
+                    .body(Full::new(body.clone()))
+                    .unwrap();
+                let t = Instant::now();
+                let resp = client.request(req).await.unwrap();
+                let status = resp.status();
+                let _ = resp.into_body().collect().await.unwrap();
+                assert_eq!(status, 200, "{url}");
+                if i > 0 {
+                    times.push(t.elapsed()); // the first is a warm-up
+                }
+            }
+            median(times)
+        }
+    };
+    let via = run(format!("http://{}/v1/packages", gw.listeners[0].1)).await;
+    let direct = run(format!("http://{up}/v1/packages")).await;
+    gw.shutdown();
+    gw.wait().await;
+    (via, direct)
+}
+
+fn mb_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / (1 << 20) as f64
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(5));
+    let small = build_apk(&work.path().join("1m"), 1 << 20);
+    let big = build_apk(&work.path().join("100m"), 100 << 20);
+    let mut report = Vec::new();
+
+    if let Some((apk, _)) = &big {
+        let m = spooled_identity(&mut c, &rt, apk);
+        report.push(format!(
+            "identity of a spooled 100 MiB signed APK (v1+v2+v3): median {:.2} ms (goal ≤ 50 ms)",
+            m.as_secs_f64() * 1e3
+        ));
+    } else {
+        loud("100 MiB APK not built: spooled identity skipped");
+    }
+    c.final_summary();
+
+    match versus_androguard() {
+        Some((n, ours, theirs, errors)) => report.push(format!(
+            "{n} shared APK fixtures, best of 5 passes: icpgate {:.2} ms, androguard {:.1} ms \
+             ({errors} raised), ratio {:.0}x (goal ≥ 50x)",
+            ours.as_secs_f64() * 1e3,
+            theirs * 1e3,
+            theirs / ours.as_secs_f64()
+        )),
+        None => loud("androguard comparison skipped"),
+    }
+
+    for (label, built, n) in [("1 MiB", &small, 40), ("100 MiB", &big, 5)] {
+        let Some((apk, sha)) = built else {
+            loud(&format!("{label} APK not built: throughput skipped"));
+            continue;
+        };
+        let bytes = std::fs::read(apk).unwrap();
+        let (via, direct) = rt.block_on(throughput(&bytes, sha, n));
+        report.push(format!(
+            "upload {label} ({} B) median of {n}: via gateway {:.1} ms ({:.0} MiB/s), direct \
+             {:.1} ms ({:.0} MiB/s), gateway/direct time {:.2}",
+            bytes.len(),
+            via.as_secs_f64() * 1e3,
+            mb_s(bytes.len(), via),
+            direct.as_secs_f64() * 1e3,
+            mb_s(bytes.len(), direct),
+            via.as_secs_f64() / direct.as_secs_f64()
+        ));
+    }
+    println!("\n== package inspection and uploads");
+    for line in report {
+        println!("{line}");
+    }
+}
