@@ -264,13 +264,16 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
         let bloom_bits = (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
         println!(
             "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, map {:.0} MiB ({} keys), \
-             record offsets {:.0} MiB, bloom bits {:.0} MiB; peak RSS {:.0} MiB",
+             entity arena {:.0} MiB ({} names), record offsets {:.0} MiB, bloom bits {:.0} MiB; \
+             peak RSS {:.0} MiB",
             rss_plain - base,
             base,
             rss_plain,
             mib(s.store_bytes),
             map_replica_mib(s.ids),
             s.ids,
+            mib((0..s.entities as u32).map(|e| plain.rev.entity(e).len() as u64 + 4).sum()),
+            s.entities,
             mib(s.records * 4),
             bloom_bits / 8.0 / (1024.0 * 1024.0),
             status_kib("VmHWM:") as f64 / 1024.0,
