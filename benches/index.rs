@@ -272,7 +272,7 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
             mib(s.store_bytes),
             map_replica_mib(s.ids),
             s.ids,
-            mib((0..s.entities as u32).map(|e| plain.rev.entity(e).len() as u64 + 4).sum()),
+            mib(s.entity_bytes),
             s.entities,
             mib(s.records * 4),
             bloom_bits / 8.0 / (1024.0 * 1024.0),

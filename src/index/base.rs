@@ -297,6 +297,7 @@ impl Builder {
             (main, side.join().expect("number index thread panicked"))
         });
         stats.entities = self.entities.len() as u64;
+        stats.entity_bytes = self.entities.bytes() as u64;
         stats.store_bytes = self.blob.len() as u64;
         Base {
             blob: self.blob,

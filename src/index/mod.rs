@@ -54,6 +54,8 @@ pub struct Stats {
     pub records_by: [[u64; 4]; 10],
     pub ids_by: [u64; 10],
     pub entities: u64,
+    /// Bytes of the entity-name arena (names plus 4-byte ends).
+    pub entity_bytes: u64,
     pub store_bytes: u64,
 }
 
@@ -328,6 +330,7 @@ impl Revision {
             }
         }
         stats.entities = self.base.stats.entities + layer.stats.entities;
+        stats.entity_bytes = self.base.stats.entity_bytes + layer.stats.entity_bytes;
         stats.store_bytes = self.base.stats.store_bytes + layer.stats.store_bytes;
         let overlay = (!layer.records.is_empty() || !tomb.is_empty()).then(|| {
             Arc::new(Overlay {

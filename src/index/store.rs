@@ -56,6 +56,11 @@ impl Entities {
         self.ends.len()
     }
 
+    /// Bytes held: the names plus a 4-byte end offset each.
+    pub fn bytes(&self) -> usize {
+        self.blob.len() + 4 * self.ends.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }

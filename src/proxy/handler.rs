@@ -26,6 +26,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// What the metrics record of a forwarded request needs.
+pub(super) struct Sent<'a> {
+    pub route: &'a RouteConfig,
+    pub platform: &'a str,
+    pub decision: &'a Decision,
+    pub start: Instant,
+}
+
 /// Everything the pipeline reads; shared by all connections.
 pub struct Shared {
     pub routes: Vec<RouteConfig>,
@@ -192,8 +200,34 @@ impl Shared {
                 return respond::refuse(code, &about);
             }
         };
+        let sent = Sent {
+            route,
+            platform,
+            decision: &decision,
+            start,
+        };
+        self.forward_decided(sent, parts, fwd_body, &conn, filing)
+            .await
+    }
+
+    /// Forwards a request the policy let through and records its one metrics sample: the
+    /// decision's, or the upstream failure's.
+    pub(super) async fn forward_decided(
+        &self,
+        sent: Sent<'_>,
+        parts: http::request::Parts,
+        body: ProxyBody,
+        conn: &Conn,
+        filing: Option<HeaderValue>,
+    ) -> Response<ProxyBody> {
+        let Sent {
+            route,
+            platform,
+            decision,
+            start,
+        } = sent;
         match self
-            .forward(route.upstream, parts, fwd_body, &conn, filing.clone())
+            .forward(route.upstream, parts, body, conn, filing.clone())
             .await
         {
             Ok(mut resp) => {

@@ -11,7 +11,7 @@
 //! when it could be identified.
 
 use super::body::{self, ProxyBody};
-use super::handler::{filing_value, has_body, Conn, Shared};
+use super::handler::{filing_value, has_body, Conn, Sent, Shared};
 use super::respond::{self, About};
 use super::spool::{Spool, SpoolGauges, Spooled};
 use crate::audit::{AuditRecord, PackageAudit, SignerAudit};
@@ -289,28 +289,13 @@ impl Shared {
             Decision::Allow(numbers) => filing_value(numbers),
             _ => None,
         };
-        match self
-            .forward(route.upstream, parts, fwd, conn, filing.clone())
-            .await
-        {
-            Ok(mut resp) => {
-                if let (true, Some(v)) = (self.filing_on_response, filing) {
-                    resp.headers_mut().insert(self.filing_header.clone(), v);
-                }
-                self.observe(
-                    &route.name,
-                    platform,
-                    decision.label(),
-                    decision.reason(),
-                    start,
-                );
-                resp
-            }
-            Err((label, reason, resp)) => {
-                self.observe(&route.name, platform, label, reason, start);
-                resp
-            }
-        }
+        let sent = Sent {
+            route,
+            platform,
+            decision: &decision,
+            start,
+        };
+        self.forward_decided(sent, parts, fwd, conn, filing).await
     }
 
     fn refuse_upload(
