@@ -74,14 +74,6 @@ fn number_hash(hasher: &ahash::RandomState, n: &[u8; 16]) -> u64 {
     hasher.hash_one(n)
 }
 
-fn id_matches(platform: Platform, stored: &str, asked: &str) -> bool {
-    if platform == Platform::Ios {
-        stored.eq_ignore_ascii_case(asked)
-    } else {
-        stored == asked
-    }
-}
-
 impl Base {
     /// Offsets of every record listing `id` under `platform`, in input order.
     pub(crate) fn lookup(&self, platform: Platform, id: &str) -> SmallVec<[u32; 2]> {
@@ -95,13 +87,9 @@ impl Base {
         let Some(posting) = self.map.get(&k).map(|v| *v) else {
             return out;
         };
+        let fold = platform == Platform::Ios;
         let mut check = |off: u32| {
-            let Some(v) = RecordView::decode(&self.blob, off) else {
-                return;
-            };
-            if v.platform(platform)
-                .is_some_and(|p| p.ids().any(|s| id_matches(platform, s, id)))
-            {
+            if store::lists_id(&self.blob, off, platform, id.as_bytes(), fold) {
                 out.push(off);
             }
         };

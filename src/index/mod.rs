@@ -145,10 +145,10 @@ impl Revision {
     }
 
     fn hit(layer: Layer, l: &Base, off: u32) -> Option<Hit> {
-        let v = l.view(off)?;
+        let (number, status) = store::head(&l.blob, off)?;
         Some(Hit {
-            number: v.number,
-            status: v.status,
+            number,
+            status,
             layer,
             offset: off,
         })

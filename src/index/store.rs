@@ -142,6 +142,53 @@ pub fn encoded_len(blob: &[u8], off: u32) -> Option<usize> {
     Some(head + c.pos)
 }
 
+/// The filing number and status of the record at `off`, without decoding the rest.
+pub fn head(blob: &[u8], off: u32) -> Option<(FilingNumber, Status)> {
+    let at = off as usize;
+    let number = FilingNumber::from_bytes(blob.get(at..at + 16)?.try_into().ok()?)?;
+    Some((number, Status::from_u8(*blob.get(at + 16)?)?))
+}
+
+/// True when the record at `off` lists `id` under `platform`: a byte walk of the platform
+/// sections (ASCII case-insensitive when `fold`), re-validating nothing that `push` wrote.
+pub fn lists_id(blob: &[u8], off: u32, platform: Platform, id: &[u8], fold: bool) -> bool {
+    let walk = || -> Option<bool> {
+        let mut c = Cur {
+            b: blob,
+            pos: off as usize + ENTITY_AT + 4,
+        };
+        let name = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
+        c.take(name)?;
+        for _ in 0..c.u8()? {
+            let p = c.u8()?;
+            let ids = c.u8()?;
+            for _ in 0..ids {
+                let n = c.u8()? as usize;
+                let stored = c.take(n)?;
+                let same = if fold {
+                    stored.eq_ignore_ascii_case(id)
+                } else {
+                    stored == id
+                };
+                if p == platform as u8 && same {
+                    return Some(true);
+                }
+            }
+            if p == platform as u8 {
+                return Some(false);
+            }
+            for _ in 0..c.u8()? {
+                let f = c.u8()?;
+                c.take(
+                    16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize,
+                )?;
+            }
+        }
+        Some(false)
+    };
+    walk().unwrap_or(false)
+}
+
 /// A cursor over encoded bytes; every read is bounds-checked so a bad offset yields `None`.
 struct Cur<'a> {
     b: &'a [u8],
