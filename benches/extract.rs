@@ -7,9 +7,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use http::request::Parts;
-use icpgate::config::{
-    Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
-};
+use icpgate::config::{PlatformSpec, RouteConfig, Source};
 use icpgate::extract::identify;
 use icpgate::filing::Platform;
 use std::hint::black_box;
@@ -17,20 +15,7 @@ use std::hint::black_box;
 const ID: &str = "com.tencent.mm";
 
 fn route(extract: Vec<Source>) -> RouteConfig {
-    RouteConfig {
-        name: "bench".into(),
-        host: None,
-        methods: vec![],
-        matcher: PathMatcher::Prefix("/".into()),
-        upstream: 0,
-        platform: PlatformSpec::Fixed(Platform::Android),
-        extract,
-        mode: Mode::Enforce,
-        on_missing: OnMissing::Reject,
-        on_unknown: OnUnknown::Block,
-        on_stale: OnStale::Enforce,
-        upload: None,
-    }
+    RouteConfig::new("bench", PlatformSpec::Fixed(Platform::Android), extract)
 }
 
 fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {

@@ -116,6 +116,26 @@ pub struct RouteConfig {
 }
 
 impl RouteConfig {
+    /// A route with the configuration file's defaults: any host and method, prefix `/`, the
+    /// first upstream, mode enforce, on_missing reject, on_unknown block, on_stale enforce, not
+    /// an upload route. For tests and benchmarks; set other fields with struct update syntax.
+    pub fn new(name: &str, platform: PlatformSpec, extract: Vec<Source>) -> RouteConfig {
+        RouteConfig {
+            name: name.to_string(),
+            host: None,
+            methods: Vec::new(),
+            matcher: PathMatcher::Prefix("/".into()),
+            upstream: 0,
+            platform,
+            extract,
+            mode: Mode::Enforce,
+            on_missing: OnMissing::Reject,
+            on_unknown: OnUnknown::Block,
+            on_stale: OnStale::Enforce,
+            upload: None,
+        }
+    }
+
     /// True when deciding needs the request body.
     pub fn reads_body(&self) -> bool {
         self.mode != Mode::Off

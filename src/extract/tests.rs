@@ -1,21 +1,7 @@
 use super::*;
-use crate::config::{Mode, OnMissing, OnStale, OnUnknown, PathMatcher};
 
 fn route(platform: PlatformSpec, extract: Vec<Source>) -> RouteConfig {
-    RouteConfig {
-        name: "r".into(),
-        host: None,
-        methods: vec![],
-        matcher: PathMatcher::Prefix("/".into()),
-        upstream: 0,
-        platform,
-        extract,
-        mode: Mode::Enforce,
-        on_missing: OnMissing::Reject,
-        on_unknown: OnUnknown::Block,
-        on_stale: OnStale::Enforce,
-        upload: None,
-    }
+    RouteConfig::new("r", platform, extract)
 }
 
 fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {

@@ -144,24 +144,12 @@ pub fn claim(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        Mode, OnMissing, OnStale, OnUnknown, PathMatcher, RouteConfig, DEFAULT_RAW_TYPES,
-    };
+    use crate::config::{RouteConfig, DEFAULT_RAW_TYPES};
 
     fn route(extract: Vec<Source>, platform: PlatformSpec) -> RouteConfig {
         RouteConfig {
-            name: "up".into(),
-            host: None,
-            methods: vec![],
-            matcher: PathMatcher::Prefix("/".into()),
-            upstream: 0,
-            platform,
-            extract,
-            mode: Mode::Enforce,
-            on_missing: OnMissing::Reject,
-            on_unknown: OnUnknown::Block,
-            on_stale: OnStale::Enforce,
             upload: Some(upload()),
+            ..RouteConfig::new("up", platform, extract)
         }
     }
 

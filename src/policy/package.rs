@@ -120,9 +120,7 @@ pub fn decide_package(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        Mode, OnMissing, OnStale, OnUnknown, PathMatcher, UploadRoute, DEFAULT_RAW_TYPES,
-    };
+    use crate::config::{Mode, OnStale, OnUnknown, UploadRoute, DEFAULT_RAW_TYPES};
     use crate::filing::record::parse_line;
     use crate::policy::PassReason;
 
@@ -145,23 +143,14 @@ mod tests {
 
     fn route(mode: Mode, platform: PlatformSpec, require_signer: bool) -> RouteConfig {
         RouteConfig {
-            name: "upload".into(),
-            host: None,
-            methods: vec![],
-            matcher: PathMatcher::Prefix("/".into()),
-            upstream: 0,
-            platform,
-            extract: vec![],
             mode,
-            on_missing: OnMissing::Reject,
-            on_unknown: OnUnknown::Block,
-            on_stale: OnStale::Enforce,
             upload: Some(UploadRoute {
                 field: "file".into(),
                 max_bytes: 1 << 20,
                 require_signer,
                 raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
             }),
+            ..RouteConfig::new("upload", platform, vec![])
         }
     }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{PathMatcher, PlatformSpec, Source};
+use crate::config::{PlatformSpec, Source};
 use crate::filing::record::parse_line;
 
 fn route(
@@ -9,18 +9,15 @@ fn route(
     on_stale: OnStale,
 ) -> RouteConfig {
     RouteConfig {
-        name: "r".into(),
-        host: None,
-        methods: vec![],
-        matcher: PathMatcher::Prefix("/".into()),
-        upstream: 0,
-        platform: PlatformSpec::Fixed(Platform::Android),
-        extract: vec![Source::Query("pkg".into())],
         mode,
         on_missing,
         on_unknown,
         on_stale,
-        upload: None,
+        ..RouteConfig::new(
+            "r",
+            PlatformSpec::Fixed(Platform::Android),
+            vec![Source::Query("pkg".into())],
+        )
     }
 }
 
