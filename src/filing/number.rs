@@ -82,7 +82,7 @@ pub enum SubjectForm {
     B2,
 }
 
-/// A parsed filing number. Compact (16 bytes) so the index can store millions of them.
+/// A parsed filing number; encodes into 8 bytes so the index can store millions of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FilingNumber {
     province: u8,
@@ -194,50 +194,52 @@ impl FilingNumber {
         (self.seq != 0).then_some(self.seq)
     }
 
-    /// Compact 16-byte encoding for the index store.
-    pub fn to_bytes(&self) -> [u8; 16] {
-        let mut b = [0u8; 16];
-        b[0] = self.province;
-        b[1] = match self.form {
-            SubjectForm::Bei8 => 0,
+    /// Compact 8-byte encoding for the index store: bits 0–5 province, 6–7 form, 8–9 kind,
+    /// 10–26 sequence (≤ 99,999 < 2^17), 27–58 digits (≤ 2,099,999,999 < 2^32).
+    pub fn to_bytes(&self) -> [u8; 8] {
+        let form = match self.form {
+            SubjectForm::Bei8 => 0u64,
             SubjectForm::Bei10 => 1,
             SubjectForm::Zheng6 => 2,
             SubjectForm::B2 => 3,
         };
-        b[2] = match self.kind {
-            None => 0,
+        let kind = match self.kind {
+            None => 0u64,
             Some(ServiceKind::App) => 1,
             Some(ServiceKind::MiniProgram) => 2,
             Some(ServiceKind::QuickApp) => 3,
         };
-        b[4..12].copy_from_slice(&self.digits.to_le_bytes());
-        b[12..16].copy_from_slice(&self.seq.to_le_bytes());
-        b
+        let v = self.province as u64
+            | form << 6
+            | kind << 8
+            | (self.seq as u64 & 0x1_FFFF) << 10
+            | (self.digits & 0xFFFF_FFFF) << 27;
+        v.to_le_bytes()
     }
 
     /// Inverse of [`to_bytes`](Self::to_bytes); `None` on bytes it did not produce.
-    pub fn from_bytes(b: &[u8; 16]) -> Option<Self> {
-        let form = match b[1] {
+    pub fn from_bytes(b: &[u8; 8]) -> Option<Self> {
+        let v = u64::from_le_bytes(*b);
+        let form = match (v >> 6) & 3 {
             0 => SubjectForm::Bei8,
             1 => SubjectForm::Bei10,
             2 => SubjectForm::Zheng6,
-            3 => SubjectForm::B2,
-            _ => return None,
+            _ => SubjectForm::B2,
         };
-        let kind = match b[2] {
+        let kind = match (v >> 8) & 3 {
             0 => None,
             1 => Some(ServiceKind::App),
             2 => Some(ServiceKind::MiniProgram),
-            3 => Some(ServiceKind::QuickApp),
-            _ => return None,
+            _ => Some(ServiceKind::QuickApp),
         };
-        if b[0] as usize >= PROVINCES.len() {
+        let province = (v & 63) as u8;
+        if province as usize >= PROVINCES.len() || v >> 59 != 0 {
             return None;
         }
-        let digits = u64::from_le_bytes(b[4..12].try_into().ok()?);
-        let seq = u32::from_le_bytes(b[12..16].try_into().ok()?);
+        let digits = (v >> 27) & 0xFFFF_FFFF;
+        let seq = ((v >> 10) & 0x1_FFFF) as u32;
         Some(FilingNumber {
-            province: b[0],
+            province,
             form,
             digits,
             seq,
@@ -319,6 +321,10 @@ mod tests {
         "甘ICP备16003251号-1",
         "蜀ICP备2026054850号-2A",
         "粤ICP备2023123456号-3B",
+        // Field extremes of the 8-byte encoding.
+        "新ICP备2099999999号-99999B",
+        "京ICP备00000000号-1A",
+        "陇B2-20999999-99999X",
     ];
 
     const INVALID: &[&str] = &[

@@ -342,6 +342,7 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
             .ok()
             .and_then(|st: SystemTime| st.duration_since(UNIX_EPOCH).ok())
             .map(|d| d.as_secs())
+            .filter(|&secs| secs <= u32::MAX as u64)
             .ok_or_else(|| RecordError::Updated(t.to_string()))?,
     };
     let platforms = w

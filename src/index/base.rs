@@ -70,7 +70,7 @@ pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str
     h.finish()
 }
 
-fn number_hash(hasher: &ahash::RandomState, n: &[u8; 16]) -> u64 {
+fn number_hash(hasher: &ahash::RandomState, n: &[u8; 8]) -> u64 {
     hasher.hash_one(n)
 }
 
@@ -110,7 +110,7 @@ impl Base {
             .iter()
             .take_while(|(k, _)| *k == h)
             .map(|(_, off)| *off)
-            .find(|&off| self.blob.get(off as usize..off as usize + 16) == Some(&bytes[..]))
+            .find(|&off| self.blob.get(off as usize..off as usize + 8) == Some(&bytes[..]))
     }
 
     pub(crate) fn view(&self, off: u32) -> Option<RecordView<'_>> {
@@ -149,7 +149,7 @@ pub(crate) struct Builder {
     pairs: Vec<(u64, u32)>,
     records: Vec<u32>,
     /// Filing number → line of its first occurrence (build time only).
-    seen: std::collections::HashMap<[u8; 16], usize, ahash::RandomState>,
+    seen: std::collections::HashMap<[u8; 8], usize, ahash::RandomState>,
     duplicates: Vec<RejectedLine>,
     pub(crate) checksum: u128,
 }
@@ -228,7 +228,7 @@ impl Builder {
         &mut self,
         seg: Vec<u8>,
         pairs: Vec<(u64, u32)>,
-        numbers: Vec<([u8; 16], u32, usize, u128)>,
+        numbers: Vec<([u8; 8], u32, usize, u128)>,
     ) {
         let base = self.blob.len() as u32;
         if self.blob.is_empty() {

@@ -46,11 +46,11 @@ pub enum LoadError {
 struct Part {
     blob: Vec<u8>,
     pairs: Vec<(u64, u32)>,
-    numbers: Vec<([u8; 16], u32, usize, u128)>,
+    numbers: Vec<([u8; 8], u32, usize, u128)>,
     lines: usize,
     rejected: Vec<RejectedLine>,
     rejected_count: u64,
-    entities: Vec<(u32, String)>,
+    entities: store::Entities,
 }
 
 fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
@@ -61,10 +61,9 @@ fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
         lines: 0,
         rejected: Vec::new(),
         rejected_count: 0,
-        entities: Vec::new(),
+        entities: store::Entities::default(),
     };
     // Entity ids are local to the part here and remapped when the parts are stitched.
-    let mut local = store::Entities::default();
     for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
         p.lines = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -76,11 +75,7 @@ fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
             .and_then(|s| parse_line(s).map_err(|e| e.to_string()));
         match parsed {
             Ok(r) => {
-                let before = local.len();
-                let e = local.intern(&r.entity);
-                if local.len() > before {
-                    p.entities.push((e, r.entity.clone()));
-                }
+                let e = p.entities.intern(&r.entity);
                 let off = store::push(&mut p.blob, &r, e);
                 Builder::hash_pairs_with(hasher, &p.blob, off, &mut p.pairs);
                 p.numbers
@@ -152,9 +147,10 @@ pub fn parse_snapshot(
         // Remap part-local entity ids to the builder's.
         let map: Vec<u32> = part
             .entities
-            .iter()
-            .map(|(_, name)| builder.entities.intern(name))
+            .names()
+            .map(|name| builder.entities.intern(name))
             .collect();
+        drop(std::mem::take(&mut part.entities));
         let mut c = 0;
         while let Some(v) =
             store::RecordView::decode(&part.blob, part.numbers.get(c).map_or(u32::MAX, |n| n.1))

@@ -269,7 +269,7 @@ impl Revision {
         };
         let mut dropped_overlay: HashSet<u32> = HashSet::new();
         let mut added: Vec<Option<FilingRecord>> = Vec::new();
-        let mut added_at: std::collections::HashMap<[u8; 16], usize> = Default::default();
+        let mut added_at: std::collections::HashMap<[u8; 8], usize> = Default::default();
         let mut checksum = self.checksum;
         for c in changes {
             let key = c.number().to_bytes();

@@ -6,7 +6,7 @@
 //! not encode (offsets come only from `push`).
 //! Invariant: `view(push(r)).to_record() == r` for every record that fits the limits below.
 //!
-//! Layout of one record: number (16) | status (1) | updated (8, LE) | entity id (4, LE) |
+//! Layout of one record: number (8) | status (1) | updated (4, LE) | entity id (4, LE) |
 //! app name (u16 len + bytes) | platform count (1) | per platform: platform (1) | id count (1) |
 //! ids (u8 len + bytes each) | signer count (1) | signers (flags (1) | md5 16? | sha1 20? | sha256 32?).
 
@@ -22,19 +22,38 @@ pub const MAX_LIST: usize = 255;
 pub struct Entities {
     blob: String,
     ends: Vec<u32>,
-    intern: HashMap<Box<str>, u32, ahash::RandomState>,
+    /// Name hash → id of the first name with that hash; the name itself lives only in `blob`,
+    /// so interning allocates nothing per name (millions of small allocations would stay in
+    /// the allocator's arenas after the build).
+    intern: HashMap<u64, u32, ahash::RandomState>,
+    /// Ids whose name hash collided with an earlier, different name (scanned linearly; rare).
+    collided: Vec<u32>,
 }
 
 impl Entities {
     pub fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.intern.get(name) {
-            return id;
+        let h = self.intern.hasher().hash_one(name);
+        match self.intern.get(&h) {
+            Some(&id) if self.get(id) == name => return id,
+            Some(_) => {
+                if let Some(&id) = self.collided.iter().find(|&&id| self.get(id) == name) {
+                    return id;
+                }
+                let id = self.append(name);
+                self.collided.push(id);
+                return id;
+            }
+            None => {}
         }
+        let id = self.append(name);
+        self.intern.insert(h, id);
+        id
+    }
+
+    fn append(&mut self, name: &str) -> u32 {
         self.blob.push_str(name);
         self.ends.push(self.blob.len() as u32);
-        let id = (self.ends.len() - 1) as u32;
-        self.intern.insert(name.into(), id);
-        id
+        (self.ends.len() - 1) as u32
     }
 
     pub fn get(&self, id: u32) -> &str {
@@ -48,6 +67,7 @@ impl Entities {
     /// Drops the build-time intern table; lookups by id keep working.
     pub fn freeze(&mut self) {
         self.intern = HashMap::default();
+        self.collided = Vec::new();
         self.blob.shrink_to_fit();
         self.ends.shrink_to_fit();
     }
@@ -64,6 +84,11 @@ impl Entities {
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
+
+    /// Every name, in id order.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.ends.len() as u32).map(move |i| self.get(i))
+    }
 }
 
 /// Appends `r` to `blob`, returning its offset.
@@ -71,7 +96,8 @@ pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
     let off = blob.len() as u32;
     blob.extend_from_slice(&r.number.to_bytes());
     blob.push(r.status as u8);
-    blob.extend_from_slice(&r.updated.to_le_bytes());
+    // Record validation keeps `updated` below 2^32 seconds (year 2106).
+    blob.extend_from_slice(&(r.updated.min(u32::MAX as u64) as u32).to_le_bytes());
     blob.extend_from_slice(&entity.to_le_bytes());
     let name = &r.app_name.as_bytes()[..r.app_name.len().min(MAX_NAME_BYTES)];
     blob.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -106,7 +132,7 @@ pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
 }
 
 /// Byte offset of the entity id inside an encoded record.
-const ENTITY_AT: usize = 16 + 1 + 8;
+const ENTITY_AT: usize = 8 + 1 + 4;
 
 /// Rewrites the entity id of the record encoded at `off` (used when moving records between
 /// layers, whose entity tables differ).
@@ -145,8 +171,8 @@ pub fn encoded_len(blob: &[u8], off: u32) -> Option<usize> {
 /// The filing number and status of the record at `off`, without decoding the rest.
 pub fn head(blob: &[u8], off: u32) -> Option<(FilingNumber, Status)> {
     let at = off as usize;
-    let number = FilingNumber::from_bytes(blob.get(at..at + 16)?.try_into().ok()?)?;
-    Some((number, Status::from_u8(*blob.get(at + 16)?)?))
+    let number = FilingNumber::from_bytes(blob.get(at..at + 8)?.try_into().ok()?)?;
+    Some((number, Status::from_u8(*blob.get(at + 8)?)?))
 }
 
 /// True when the record at `off` lists `id` under `platform`: a byte walk of the platform
@@ -234,9 +260,9 @@ impl<'a> RecordView<'a> {
             b: blob,
             pos: off as usize,
         };
-        let number = FilingNumber::from_bytes(c.take(16)?.try_into().ok()?)?;
+        let number = FilingNumber::from_bytes(c.take(8)?.try_into().ok()?)?;
         let status = Status::from_u8(c.u8()?)?;
-        let updated = u64::from_le_bytes(c.take(8)?.try_into().ok()?);
+        let updated = u32::from_le_bytes(c.take(4)?.try_into().ok()?) as u64;
         let entity = u32::from_le_bytes(c.take(4)?.try_into().ok()?);
         let name_len = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
         let app_name = std::str::from_utf8(c.take(name_len)?).ok()?;
