@@ -203,22 +203,22 @@ fn check(rev: &Revision, q: &Queries) {
     );
 }
 
-/// Bytes the revision's `DashMap<u64, u32>` takes for `n` keys, from a replica built the way
+/// Bytes the revision's `DashMap<u32, u32>` takes for `n` keys, from a replica built the way
 /// `Builder::finish` builds it (the revision's own map is private): hashbrown tables hold
-/// `capacity * 8 / 7` buckets of 16-byte entries plus one control byte each.
+/// `capacity * 8 / 7` buckets of 8-byte entries plus one control byte each.
 fn map_replica_mib(n: u64) -> f64 {
-    let map: dashmap::DashMap<u64, u32, BuildHasherDefault<PassThrough>> =
+    let map: dashmap::DashMap<u32, u32, BuildHasherDefault<PassThrough>> =
         dashmap::DashMap::with_capacity_and_hasher(n as usize, Default::default());
     let mut x = 0x1234_5678_9abc_def0u64;
     for i in 0..n {
         x = x
             .wrapping_mul(0x9E37_79B9_7F4A_7C15)
             .wrapping_add(0x6A09_E667_F3BC_C909);
-        map.insert(x ^ (x >> 29), i as u32);
+        map.insert(((x ^ (x >> 29)) >> 32) as u32, i as u32);
     }
     map.shrink_to_fit();
     let buckets = map.capacity() as f64 * 8.0 / 7.0;
-    buckets * (std::mem::size_of::<(u64, u32)>() + 1) as f64 / (1024.0 * 1024.0)
+    buckets * (std::mem::size_of::<(u32, u32)>() + 1) as f64 / (1024.0 * 1024.0)
 }
 
 fn report_header() {

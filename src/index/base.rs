@@ -31,9 +31,17 @@ impl Hasher for PassThrough {
     fn write_u64(&mut self, v: u64) {
         self.0 = v;
     }
+    /// 32-bit keys are already uniform; Fibonacci hashing spreads them over the high bits the
+    /// map uses for shard selection and control tags.
+    fn write_u32(&mut self, v: u32) {
+        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
-type Map = DashMap<u64, u32, BuildHasherDefault<PassThrough>>;
+/// Keys are the top 32 bits of a keyed 64-bit hash: half the memory of 64-bit keys at 10M ids.
+/// A collision only merges two ids' postings; every candidate is verified against the stored
+/// id, so it can never produce a false match.
+type Map = DashMap<u32, u32, BuildHasherDefault<PassThrough>>;
 
 /// Postings with the top bit set point into the overflow table (an id listed by several filings).
 const OVERFLOW: u32 = 1 << 31;
@@ -43,16 +51,16 @@ pub(crate) struct Base {
     pub(crate) entities: Entities,
     map: Map,
     overflow: Vec<Box<[u32]>>,
-    bloom: Option<Bloom<u64>>,
+    bloom: Option<Bloom<u32>>,
     hasher: ahash::RandomState,
     /// Offsets of the records, in input order.
     pub(crate) records: Vec<u32>,
     /// (keyed hash of the filing number, offset), sorted: the number index.
-    numbers: Vec<(u64, u32)>,
+    numbers: Vec<(u32, u32)>,
     pub(crate) stats: Stats,
 }
 
-pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str) -> u64 {
+pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str) -> u32 {
     let mut h = hasher.build_hasher();
     h.write_u8(platform as u8);
     if platform == Platform::Ios {
@@ -67,11 +75,11 @@ pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str
         h.write(id.as_bytes());
     }
     h.write_u8(0xff);
-    h.finish()
+    (h.finish() >> 32) as u32
 }
 
-fn number_hash(hasher: &ahash::RandomState, n: &[u8; 8]) -> u64 {
-    hasher.hash_one(n)
+fn number_hash(hasher: &ahash::RandomState, n: &[u8; 8]) -> u32 {
+    (hasher.hash_one(n) >> 32) as u32
 }
 
 impl Base {
@@ -146,7 +154,7 @@ pub(crate) struct Builder {
     pub(crate) entities: Entities,
     hasher: ahash::RandomState,
     blob: Vec<u8>,
-    pairs: Vec<(u64, u32)>,
+    pairs: Vec<(u32, u32)>,
     records: Vec<u32>,
     /// Filing number → line of its first occurrence (build time only).
     seen: std::collections::HashMap<[u8; 8], usize, ahash::RandomState>,
@@ -181,7 +189,7 @@ impl Builder {
         hasher: &ahash::RandomState,
         blob: &[u8],
         off: u32,
-        out: &mut Vec<(u64, u32)>,
+        out: &mut Vec<(u32, u32)>,
     ) {
         let Some(v) = RecordView::decode(blob, off) else {
             return;
@@ -227,7 +235,7 @@ impl Builder {
     pub(crate) fn add_segment(
         &mut self,
         seg: Vec<u8>,
-        pairs: Vec<(u64, u32)>,
+        pairs: Vec<(u32, u32)>,
         numbers: Vec<([u8; 8], u32, usize, u128)>,
     ) {
         let base = self.blob.len() as u32;
@@ -301,11 +309,11 @@ impl Builder {
     }
 }
 
-type IdMap = (Map, Vec<Box<[u32]>>, Option<Bloom<u64>>);
+type IdMap = (Map, Vec<Box<[u32]>>, Option<Bloom<u32>>);
 
 /// The id map from (hash, offset) pairs: sorted so every key's postings are adjacent, one
 /// insert per key, overflow lists for ids several filings list.
-fn build_map(mut pairs: Vec<(u64, u32)>, bloom: bool) -> IdMap {
+fn build_map(mut pairs: Vec<(u32, u32)>, bloom: bool) -> IdMap {
     pairs.sort_unstable();
     let map = Map::with_capacity_and_hasher(pairs.len(), Default::default());
     let mut overflow: Vec<Box<[u32]>> = Vec::new();
@@ -335,8 +343,8 @@ fn number_index(
     blob: &[u8],
     records: &[u32],
     hasher: &ahash::RandomState,
-) -> (Vec<(u64, u32)>, Stats) {
-    let mut numbers: Vec<(u64, u32)> = Vec::with_capacity(records.len());
+) -> (Vec<(u32, u32)>, Stats) {
+    let mut numbers: Vec<(u32, u32)> = Vec::with_capacity(records.len());
     let mut stats = Stats::default();
     for &off in records {
         let Some(v) = RecordView::decode(blob, off) else {

@@ -45,7 +45,7 @@ pub enum LoadError {
 
 struct Part {
     blob: Vec<u8>,
-    pairs: Vec<(u64, u32)>,
+    pairs: Vec<(u32, u32)>,
     numbers: Vec<([u8; 8], u32, usize, u128)>,
     lines: usize,
     rejected: Vec<RejectedLine>,
