@@ -132,6 +132,34 @@ impl Base {
     pub(crate) fn has_bloom(&self) -> bool {
         self.bloom.is_some()
     }
+
+    /// Rebuilds a layer from its encoded parts (a persisted cache that was checksummed when
+    /// written): the id map, the number index and the stats are derived from `blob` again,
+    /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
+    #[cfg_attr(not(test), allow(dead_code))] // the persisted cache (src/feed) is its user
+    pub(crate) fn from_encoded(
+        blob: Vec<u8>,
+        entities: Entities,
+        records: Vec<u32>,
+        bloom: bool,
+    ) -> Base {
+        let mut b = Builder::new(0);
+        let mut pairs = Vec::with_capacity(records.len() * 3 / 2);
+        for &off in &records {
+            Builder::hash_pairs_with(&b.hasher, &blob, off, &mut pairs);
+        }
+        b.blob = blob;
+        b.records = records;
+        b.pairs = pairs;
+        b.entities = entities;
+        b.finish(bloom)
+    }
+
+    /// The encoded parts `from_encoded` takes back: record arena, entity arena, live offsets.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn encoded_parts(&self) -> (&[u8], &Entities, &[u32]) {
+        (&self.blob, &self.entities, &self.records)
+    }
 }
 
 /// Per-record stats contribution (added for a layer's records, subtracted for tombstones).

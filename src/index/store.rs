@@ -72,6 +72,30 @@ impl Entities {
         self.ends.shrink_to_fit();
     }
 
+    /// A frozen arena from its parts (as `parts` gave them): names back to back, and the end
+    /// offset of each. `None` when the ends are not increasing, overrun the names or split a
+    /// UTF-8 character.
+    pub fn from_parts(blob: String, ends: Vec<u32>) -> Option<Entities> {
+        let mut start = 0usize;
+        for &e in &ends {
+            let e = e as usize;
+            if e < start || e > blob.len() || !blob.is_char_boundary(e) {
+                return None;
+            }
+            start = e;
+        }
+        Some(Entities {
+            blob,
+            ends,
+            ..Entities::default()
+        })
+    }
+
+    /// The names back to back, and the end offset of each.
+    pub fn parts(&self) -> (&str, &[u32]) {
+        (&self.blob, &self.ends)
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }

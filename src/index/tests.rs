@@ -208,3 +208,21 @@ fn a_delta_can_touch_one_number_twice() {
     assert!(r3.lookup(Platform::Android, "com.twice.app").is_empty());
     assert_eq!(r3.checksum, r1.checksum);
 }
+
+#[test]
+fn a_layer_rebuilt_from_its_encoded_parts_answers_the_same() {
+    let rev = Revision::from_records(1, "t", &sample(), false);
+    let (blob, entities, records) = rev.base.encoded_parts();
+    let (names, ends) = entities.parts();
+    let ents = store::Entities::from_parts(names.to_string(), ends.to_vec()).unwrap();
+    let again = Base::from_encoded(blob.to_vec(), ents, records.to_vec(), false);
+    assert_eq!(again.lookup(Platform::Android, "com.a.b").len(), 2);
+    assert_eq!(again.lookup(Platform::Ios, "com.foo.bar").len(), 1);
+    assert!(again.lookup(Platform::Android, "com.a.c").is_empty());
+    let n = FilingNumber::parse("粤ICP备2023000001号-1A").unwrap();
+    let off = again.find_number(&n).unwrap();
+    assert_eq!(again.record(off).unwrap().entity, "e粤ICP备2023000001号-1A");
+    assert_eq!(again.stats.records, 3);
+    assert!(store::Entities::from_parts("ab".into(), vec![3]).is_none());
+    assert!(store::Entities::from_parts("ab".into(), vec![2, 1]).is_none());
+}
