@@ -18,17 +18,16 @@
 use criterion::{BenchmarkId, Criterion};
 use icpgate::filing::Platform;
 use icpgate::generate;
-use icpgate::index::{parse_snapshot, PassThrough, Revision};
+use icpgate::index::{parse_snapshot, Revision};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::hash::BuildHasherDefault;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 const SEED: u64 = 42;
-/// Queries per kind: one per id up to 2^21, a power of two. Each query touches about four cache
-/// lines (map control bytes and entry, record), so at 10M ids the queries' working set (~512 MiB)
-/// is twice this machine's L3: lookups pay the DRAM misses a gateway with many distinct apps
+/// Queries per kind: one per id up to 2^21, a power of two. Each query touches two or three cache
+/// lines (table bucket, record), so at 10M ids the queries' working set (~300 MiB) exceeds this
+/// machine's L3: lookups pay the DRAM misses a gateway with many distinct apps
 /// pays. A small set (a few thousand) would stay cache-resident and flatter every variant.
 fn query_count(ids: u64) -> usize {
     (ids as usize).next_power_of_two().clamp(4096, 1 << 21)
@@ -203,24 +202,6 @@ fn check(rev: &Revision, q: &Queries) {
     );
 }
 
-/// Bytes the revision's `DashMap<u32, u32>` takes for `n` keys, from a replica built the way
-/// `Builder::finish` builds it (the revision's own map is private): hashbrown tables hold
-/// `capacity * 8 / 7` buckets of 8-byte entries plus one control byte each.
-fn map_replica_mib(n: u64) -> f64 {
-    let map: dashmap::DashMap<u32, u32, BuildHasherDefault<PassThrough>> =
-        dashmap::DashMap::with_capacity_and_hasher(n as usize, Default::default());
-    let mut x = 0x1234_5678_9abc_def0u64;
-    for i in 0..n {
-        x = x
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x6A09_E667_F3BC_C909);
-        map.insert(((x ^ (x >> 29)) >> 32) as u32, i as u32);
-    }
-    map.shrink_to_fit();
-    let buckets = map.capacity() as f64 * 8.0 / 7.0;
-    buckets * (std::mem::size_of::<(u32, u32)>() + 1) as f64 / (1024.0 * 1024.0)
-}
-
 fn report_header() {
     println!(
         "== index load report (seed {SEED}, {} cores)",
@@ -263,14 +244,14 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
     if s.ids >= 500_000 {
         let bloom_bits = (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
         println!(
-            "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, map {:.0} MiB ({} keys), \
+            "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, id table + number index {:.0} MiB ({} ids), \
              entity arena {:.0} MiB ({} names), record offsets {:.0} MiB, bloom bits {:.0} MiB; \
              peak RSS {:.0} MiB",
             rss_plain - base,
             base,
             rss_plain,
             mib(s.store_bytes),
-            map_replica_mib(s.ids),
+            mib(s.map_bytes),
             s.ids,
             mib(s.entity_bytes),
             s.entities,

@@ -10,10 +10,12 @@
 //! those live records.
 
 mod base;
+mod build;
+mod hugebuf;
 mod load;
 pub mod store;
+mod table;
 
-pub use base::PassThrough;
 pub use load::{load_snapshot, parse_snapshot, LoadError, LoadReport, RejectedLine};
 
 use crate::filing::{FilingNumber, FilingRecord, Platform, Status};
@@ -57,6 +59,8 @@ pub struct Stats {
     /// Bytes of the entity-name arena (names plus 4-byte ends).
     pub entity_bytes: u64,
     pub store_bytes: u64,
+    /// Bytes of the id table, its overflow lists and the number index.
+    pub map_bytes: u64,
 }
 
 /// One change of a delta.
@@ -135,6 +139,7 @@ impl Revision {
         for (i, r) in records.iter().enumerate() {
             b.push(r, i + 1, record_digest(r.canonical_line().as_bytes()));
         }
+        b.take_duplicates();
         let checksum = b.checksum;
         Revision::from_base(revision, source, b.finish(bloom), checksum)
     }

@@ -1,0 +1,127 @@
+//! The flat, immutable hash table behind a layer's id map: 32-bit keyed hash → 32-bit posting.
+//!
+//! Owns the slot layout and its lookup. Slots are 8 bytes (hash in the low half, posting in the
+//! high half) grouped in 64-byte buckets, placed in hash order: every key sits at or after the
+//! start of its home bucket (the hash scaled to the bucket count) and before every larger key.
+//! A lookup reads from the home bucket until it meets an empty slot or a larger hash, so a miss
+//! usually costs one cache line and a hit one line plus the record it verifies.
+//! Must not: change after `build`, take a lock, or allocate on lookup.
+//! Invariant: `get(h)` yields exactly the postings built under hash `h`, in build order.
+
+use super::hugebuf::HugeBuf;
+
+/// An unused slot. No built slot can equal it: postings never reach `u32::MAX`.
+const EMPTY: u64 = u64::MAX;
+/// Slots per 64-byte bucket.
+const BUCKET: usize = 8;
+/// Empty slots after the last bucket, so every scan ends inside the table.
+const TAIL: usize = BUCKET;
+
+pub(crate) struct Table {
+    slots: HugeBuf<u64>,
+    buckets: u64,
+}
+
+impl Table {
+    /// Builds from `(hash, posting)` entries sorted by hash, at most one entry per hash is not
+    /// required (equal hashes keep their order). Postings must be below `u32::MAX`.
+    pub(crate) fn build(entries: &[(u32, u32)]) -> Table {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 <= w[1].0));
+        // ~0.8 load: most buckets keep a free slot, so scans rarely spill into the next line.
+        let buckets = (entries.len() as u64 * 10)
+            .div_ceil(BUCKET as u64 * 8)
+            .max(1);
+        let home = |h: u32| ((h as u64 * buckets) >> 32) as usize * BUCKET;
+        // Sorted placement can spill past the last bucket: find where it ends, then fill.
+        let end = entries
+            .iter()
+            .fold(0usize, |next, &(h, _)| next.max(home(h)) + 1);
+        let mut slots = HugeBuf::filled(end.max(buckets as usize * BUCKET) + TAIL, EMPTY);
+        let mut next = 0usize;
+        for &(h, posting) in entries {
+            debug_assert!(posting != u32::MAX);
+            let at = next.max(home(h));
+            slots[at] = (posting as u64) << 32 | h as u64;
+            next = at + 1;
+        }
+        Table { slots, buckets }
+    }
+
+    /// The postings stored under `h`, in build order.
+    #[inline]
+    pub(crate) fn get(&self, h: u32) -> impl Iterator<Item = u32> + '_ {
+        let start = ((h as u64 * self.buckets) >> 32) as usize * BUCKET;
+        self.slots
+            .get(start..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |&&s| s != EMPTY && s as u32 <= h)
+            .filter(move |&&s| s as u32 == h)
+            .map(|&s| (s >> 32) as u32)
+    }
+
+    /// Bytes the slots take.
+    pub(crate) fn bytes(&self) -> usize {
+        self.slots.len() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(keys: &[u32]) -> Table {
+        let mut e: Vec<(u32, u32)> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (k, i as u32))
+            .collect();
+        e.sort_by_key(|p| p.0);
+        Table::build(&e)
+    }
+
+    #[test]
+    fn finds_every_key_and_nothing_else() {
+        let mut rng = 0x9E37_79B9u32;
+        let keys: Vec<u32> = (0..50_000)
+            .map(|_| {
+                rng ^= rng << 13;
+                rng ^= rng >> 17;
+                rng ^= rng << 5;
+                rng
+            })
+            .collect();
+        let t = table(&keys);
+        for (i, &k) in keys.iter().enumerate() {
+            assert!(t.get(k).any(|p| p == i as u32), "key {k} lost");
+        }
+        let present: std::collections::HashSet<u32> = keys.iter().copied().collect();
+        for probe in (0..200_000u32).map(|i| i.wrapping_mul(2_654_435_761)) {
+            if !present.contains(&probe) {
+                assert_eq!(t.get(probe).count(), 0, "phantom posting for {probe}");
+            }
+        }
+    }
+
+    #[test]
+    fn equal_hashes_keep_every_posting_in_order() {
+        let t = table(&[7, 7, 7, 3, u32::MAX, u32::MAX, 0]);
+        assert_eq!(t.get(7).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(t.get(3).collect::<Vec<_>>(), vec![3]);
+        assert_eq!(t.get(u32::MAX).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(t.get(0).collect::<Vec<_>>(), vec![6]);
+        assert_eq!(t.get(8).count(), 0);
+    }
+
+    #[test]
+    fn crowded_buckets_spill_forward_and_stay_findable() {
+        // Every key in the same home bucket: 40 keys spill over five buckets.
+        let keys: Vec<u32> = (0..40).collect();
+        let t = table(&keys);
+        for k in 0..40 {
+            assert_eq!(t.get(k).collect::<Vec<_>>(), vec![k]);
+        }
+        assert_eq!(t.get(40).count(), 0);
+        assert_eq!(table(&[]).get(5).count(), 0);
+    }
+}
