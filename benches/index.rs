@@ -148,6 +148,26 @@ fn build(ids: u64, bloom: bool) -> Built {
 struct Queries {
     filed: Vec<(Platform, String)>,
     unknown: Vec<(Platform, String)>,
+    /// Filed ids drawn Zipf(1)-skewed over the records (the record of popularity rank r is
+    /// asked with probability ∝ 1/r, ranks scattered over the arena): what a store's traffic
+    /// looks like, where a few apps take most requests.
+    skewed: Vec<(Platform, String)>,
+}
+
+/// The record index of a Zipf(1)-distributed popularity rank among `records`: rank `n^u - 1`
+/// for uniform `u` has density ∝ 1/rank; ranks are scattered over the records by a mix.
+fn zipf_record(rng: &mut ChaCha8Rng, records: u64) -> u64 {
+    let rank = (records as f64).powf(rng.gen::<f64>()) as u64 - 1;
+    let mut z = rank.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % records
+}
+
+fn random_id(rng: &mut ChaCha8Rng, i: u64) -> (Platform, String) {
+    let r = generate::record(SEED, i);
+    let p = &r.platforms[rng.gen_range(0..r.platforms.len())];
+    (p.platform, p.ids[rng.gen_range(0..p.ids.len())].clone())
 }
 
 /// `n` random filed ids of records `0..records`, and as many unknown ids on the same platforms,
@@ -163,14 +183,15 @@ fn queries(records: u64, n: usize) -> Queries {
                     let mut q = Queries {
                         filed: Vec::with_capacity(range.len()),
                         unknown: Vec::with_capacity(range.len()),
+                        skewed: Vec::with_capacity(range.len()),
                     };
                     for k in range {
-                        let r = generate::record(SEED, rng.gen_range(0..records));
-                        let p = &r.platforms[rng.gen_range(0..r.platforms.len())];
-                        q.filed
-                            .push((p.platform, p.ids[rng.gen_range(0..p.ids.len())].clone()));
-                        q.unknown
-                            .push((p.platform, generate::unknown_id(SEED, k as u64, p.platform)));
+                        let i = rng.gen_range(0..records);
+                        let (p, id) = random_id(&mut rng, i);
+                        q.filed.push((p, id));
+                        q.unknown.push((p, generate::unknown_id(SEED, k as u64, p)));
+                        let popular = zipf_record(&mut rng, records);
+                        q.skewed.push(random_id(&mut rng, popular));
                     }
                     q
                 })
@@ -181,17 +202,22 @@ fn queries(records: u64, n: usize) -> Queries {
     let mut q = Queries {
         filed: Vec::with_capacity(n),
         unknown: Vec::with_capacity(n),
+        skewed: Vec::with_capacity(n),
     };
     for p in parts {
         q.filed.extend(p.filed);
         q.unknown.extend(p.unknown);
+        q.skewed.extend(p.skewed);
     }
     q
 }
 
 fn check(rev: &Revision, q: &Queries) {
     assert!(
-        q.filed.iter().all(|(p, id)| !rev.lookup(*p, id).is_empty()),
+        q.filed
+            .iter()
+            .chain(&q.skewed)
+            .all(|(p, id)| !rev.lookup(*p, id).is_empty()),
         "a filed id missed"
     );
     assert!(
@@ -270,7 +296,12 @@ fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
     check(&bloom.rev, &q);
     let mut g = c.benchmark_group(format!("lookup/{label}"));
     for (name, rev) in [("no-bloom", &plain.rev), ("bloom", &bloom.rev)] {
-        for (kind, qs) in [("filed", &q.filed), ("unknown", &q.unknown)] {
+        let kinds = [
+            ("filed", &q.filed),
+            ("unknown", &q.unknown),
+            ("filed-zipf", &q.skewed),
+        ];
+        for (kind, qs) in kinds {
             g.bench_function(BenchmarkId::new(kind, name), |b| {
                 let mut k = 0;
                 b.iter(|| {
