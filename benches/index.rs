@@ -10,6 +10,7 @@
 //!
 //! Environment:
 //! - `ICPGATE_BENCH_SIZES=10k,1m,10m` (default): index sizes in ids (k = 1e3, m = 1e6).
+//! - `ICPGATE_BENCH_BLOOM=0`: build and measure only the revision without the bloom filter.
 //! - `ICPGATE_BENCH_REPORT=0`: skip the load/memory report. `ICPGATE_BENCH_REPORT=only`: print
 //!   the report and skip criterion (run one size alone for a clean RSS figure).
 //!
@@ -251,7 +252,14 @@ fn report_header() {
 
 /// One report row. `base`, `rss_plain` and `rss_both` are VmRSS before the builds, after the
 /// plain revision was built (its text dropped) and after the bloom one was too.
-fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f64, rss_both: f64) {
+fn report_row(
+    label: &str,
+    plain: &Built,
+    bloom: Option<&Built>,
+    base: f64,
+    rss_plain: f64,
+    rss_both: f64,
+) {
     let s = &plain.rev.stats;
     println!(
         "{:>6} {:>10} {:>10} {:>9.0} {:>8.2} {:>10.2} {:>10.2} {:>10.1} {:>10} {:>10.0} {:>10.0}",
@@ -261,7 +269,7 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
         mib(plain.text_bytes as u64),
         plain.gen.as_secs_f64(),
         plain.load.as_secs_f64(),
-        bloom.load.as_secs_f64(),
+        bloom.map_or(f64::NAN, |b| b.load.as_secs_f64()),
         mib(s.store_bytes),
         s.entities,
         rss_plain,
@@ -288,14 +296,17 @@ fn report_row(label: &str, plain: &Built, bloom: &Built, base: f64, rss_plain: f
     }
 }
 
-fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: &Built) {
+fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: Option<&Built>) {
     let n = query_count(plain.rev.stats.ids);
     let mask = n - 1;
     let q = queries(plain.records, n);
     check(&plain.rev, &q);
-    check(&bloom.rev, &q);
+    if let Some(b) = bloom {
+        check(&b.rev, &q);
+    }
     let mut g = c.benchmark_group(format!("lookup/{label}"));
-    for (name, rev) in [("no-bloom", &plain.rev), ("bloom", &bloom.rev)] {
+    let revs = std::iter::once(("no-bloom", &plain.rev)).chain(bloom.map(|b| ("bloom", &b.rev)));
+    for (name, rev) in revs {
         let kinds = [
             ("filed", &q.filed),
             ("unknown", &q.unknown),
@@ -331,17 +342,18 @@ fn main() {
     if mode != "0" {
         report_header();
     }
+    let with_bloom = std::env::var("ICPGATE_BENCH_BLOOM").as_deref() != Ok("0");
     for (label, ids) in sizes() {
         let base = rss_mib();
         let plain = build(ids, false);
         let rss_plain = rss_mib();
-        let bloom = build(ids, true);
+        let bloom = with_bloom.then(|| build(ids, true));
         let rss_both = rss_mib();
         if mode != "0" {
-            report_row(&label, &plain, &bloom, base, rss_plain, rss_both);
+            report_row(&label, &plain, bloom.as_ref(), base, rss_plain, rss_both);
         }
         if let Some(c) = c.as_mut() {
-            lookups(c, &label, &plain, &bloom);
+            lookups(c, &label, &plain, bloom.as_ref());
         }
     }
     if let Some(c) = c {
