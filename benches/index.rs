@@ -68,6 +68,17 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Anonymous memory backed by transparent huge pages (the index arena and tables ask for them).
+fn huge_mib() -> f64 {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    rollup
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
 fn rss_mib() -> f64 {
     status_kib("VmRSS:") as f64 / 1024.0
 }
@@ -280,7 +291,7 @@ fn report_row(
         println!(
             "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, id table + number index {:.0} MiB ({} ids), \
              entity arena {:.0} MiB ({} names), record offsets {:.0} MiB, bloom bits {:.0} MiB; \
-             peak RSS {:.0} MiB",
+             peak RSS {:.0} MiB; on huge pages {:.0} MiB",
             rss_plain - base,
             base,
             rss_plain,
@@ -292,6 +303,7 @@ fn report_row(
             mib(s.records * 4),
             bloom_bits / 8.0 / (1024.0 * 1024.0),
             status_kib("VmHWM:") as f64 / 1024.0,
+            huge_mib(),
         );
     }
 }
