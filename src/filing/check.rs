@@ -115,6 +115,20 @@ pub(crate) fn list_sizes(ids: usize, signers: usize) -> Result<(), String> {
 pub(crate) fn hex_digest<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
     let bad = || format!("{field} {s:?} is not {N} bytes of hex");
     let mut out = [0u8; N];
+    // Canonical form: exactly 2N hex digits, decoded a pair at a time.
+    let b = s.as_bytes();
+    if b.len() == 2 * N {
+        let mut ok = true;
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+            ok &= (hi | lo) < 16;
+            *o = hi << 4 | lo & 15;
+        }
+        if ok {
+            return Ok(out);
+        }
+        out = [0; N];
+    }
     let mut n = 0usize;
     for c in s.chars() {
         if c == ':' || c.is_whitespace() {
@@ -130,6 +144,23 @@ pub(crate) fn hex_digest<const N: usize>(field: &str, s: &str) -> Result<[u8; N]
     }
     Ok(out)
 }
+
+/// Hex digit values; 0xff for every other byte.
+const NIBBLE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// A signer from its optional digests; at least one must be present.
 pub(crate) fn signer(
@@ -180,6 +211,11 @@ mod tests {
         for s in [
             "00112233",
             "AABBccdd",
+            "aabbcc:d",
+            "aabbcc d",
+            "g0112233",
+            "0011223G",
+            "FFffFFff",
             "aa:bb:cc:dd",
             " a a b b c c d d ",
             "aabbccd",

@@ -255,7 +255,11 @@ impl FilingNumber {
 }
 
 fn take_digits(s: &str) -> (&str, &str) {
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    // A non-digit character starts with a non-digit byte, so the byte position is a boundary.
+    let end = s
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len());
     s.split_at(end)
 }
 

@@ -83,9 +83,12 @@ impl<'a> Cur<'a> {
     /// The body of a string whose opening quote was consumed: up to the next `"`, refusing
     /// escapes and control characters (serde_json refuses the latter too).
     fn string(&mut self) -> Option<&'a str> {
-        let len = memchr::memchr(b'"', self.rest())?;
-        let body = &self.rest()[..len];
-        if body.iter().any(|&b| b == b'\\' || b < 0x20) {
+        // Strings here are short (names, ids, digests): a plain loop beats a SIMD search.
+        let len = self
+            .rest()
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.rest()[len] != b'"' {
             return None;
         }
         let start = self.pos;

@@ -166,3 +166,16 @@ fn pairs_while_encoding_match_pairs_from_the_encoding() {
         assert_eq!(fast, slow, "{l}");
     }
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_named() {
+    let mut text = line("京ICP备12345678号-1A", "com.a.one").into_bytes();
+    text.extend_from_slice(b"\n{\"number\":\"\xff\"}\n");
+    text.extend_from_slice(line("京ICP备12345678号-2A", "com.a.two").as_bytes());
+    let (_, report) = parse_snapshot(&text, 1, "t", false);
+    assert_eq!((report.accepted, report.rejected), (2, 1));
+    assert_eq!(report.rejected_lines[0].line, 2);
+    assert!(report.rejected_lines[0]
+        .reason
+        .starts_with("not UTF-8: invalid utf-8 sequence"));
+}
