@@ -128,8 +128,8 @@ fn is_alnum(b: u8) -> bool {
 /// Dot-separated segments, each checked by `seg`; at least `min_segments` of them.
 fn segments(id: &str, min_segments: usize, seg: impl Fn(&[u8]) -> bool) -> bool {
     let mut n = 0;
-    for s in id.split('.') {
-        if s.is_empty() || !seg(s.as_bytes()) {
+    for s in id.as_bytes().split(|&b| b == b'.') {
+        if s.is_empty() || !seg(s) {
             return false;
         }
         n += 1;

@@ -3,9 +3,11 @@
 //! Owns the pure rules; knows nothing of HTTP, the index layout or configuration.
 //! Invariant: every value constructed here has passed its grammar.
 
+mod check;
 pub mod id;
 pub mod number;
 pub mod record;
+pub mod scan;
 
 pub use id::{index_key, validate, InvalidId, Platform};
 pub use number::{FilingNumber, ServiceKind};

@@ -115,6 +115,12 @@ pub enum NumberError {
 impl FilingNumber {
     /// Parses after NFKC normalisation and whitespace removal.
     pub fn parse(raw: &str) -> Result<Self, NumberError> {
+        // Fastest path: the grammar only accepts a province, ASCII letters and digits, `-`, 备,
+        // 证 and 号, none of which NFKC changes or composes or which is whitespace, so a string
+        // the grammar accepts as is would normalise to itself: parsing it first is exact.
+        if let Ok(n) = Self::parse_normalised(raw) {
+            return Ok(n);
+        }
         // Fast path: canonical numbers (every feed line) are already NFKC without whitespace.
         let already = !raw.chars().any(char::is_whitespace)
             && unicode_normalization::is_nfkc_quick(raw.chars())
@@ -249,7 +255,11 @@ impl FilingNumber {
 }
 
 fn take_digits(s: &str) -> (&str, &str) {
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    // A non-digit character starts with a non-digit byte, so the byte position is a boundary.
+    let end = s
+        .bytes()
+        .position(|c| !c.is_ascii_digit())
+        .unwrap_or(s.len());
     s.split_at(end)
 }
 
@@ -372,6 +382,22 @@ mod tests {
         let n = FilingNumber::parse(" 粤B2-2009 0059-1626X ").unwrap();
         assert_eq!(n.kind(), Some(ServiceKind::MiniProgram));
         assert_eq!(n.seq(), Some(1626));
+    }
+
+    /// The grammar-first shortcut gives what normalising first gives, for valid, invalid and
+    /// full-width inputs alike.
+    #[test]
+    fn parsing_as_is_agrees_with_normalising_first() {
+        let full = [
+            "京ＩＣＰ备１２３４５６７８号－２Ａ",
+            " 粤B2-2009 0059-1626X ",
+            "京ICP备12345678号-1\u{0301}A",
+        ];
+        for s in VALID.iter().chain(INVALID).chain(&full) {
+            let norm: String = s.nfkc().filter(|c| !c.is_whitespace()).collect();
+            let slow = FilingNumber::parse_normalised(&norm);
+            assert_eq!(FilingNumber::parse(s).ok(), slow.ok(), "{s}");
+        }
     }
 
     #[test]

@@ -8,12 +8,12 @@
 //! Invariant: every `FilingRecord` returned by `parse_line` has a service number whose kind
 //! matches all of its platforms, at least one platform, and only grammatical ids.
 
+use super::check;
 use super::id::{validate, Platform};
 use super::number::{FilingNumber, ServiceKind};
-use crate::index::store::{MAX_LIST, MAX_NAME_BYTES};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Lifecycle state of a filing (domain.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -221,63 +221,9 @@ pub enum RecordError {
     Platform { index: usize, reason: String },
 }
 
-fn parse_hex<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
-    let clean: String = s
-        .chars()
-        .filter(|c| *c != ':' && !c.is_whitespace())
-        .collect();
-    let mut out = [0u8; N];
-    hex::decode_to_slice(&clean, &mut out)
-        .map_err(|_| format!("{field} {s:?} is not {N} bytes of hex"))?;
-    Ok(out)
-}
-
-fn parse_signer(w: &WireSigner<'_>) -> Result<Signer, String> {
-    let s = Signer {
-        md5: w
-            .md5
-            .as_deref()
-            .map(|v| parse_hex::<16>("md5", v))
-            .transpose()?,
-        sha1: w
-            .sha1
-            .as_deref()
-            .map(|v| parse_hex::<20>("sha1", v))
-            .transpose()?,
-        sha256: w
-            .sha256
-            .as_deref()
-            .map(|v| parse_hex::<32>("sha256", v))
-            .transpose()?,
-    };
-    if s.md5.is_none() && s.sha1.is_none() && s.sha256.is_none() {
-        return Err("signer has no md5, sha1 or sha256".into());
-    }
-    Ok(s)
-}
-
 fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFiling, String> {
-    let platform: Platform = w
-        .platform
-        .parse()
-        .map_err(|e: super::id::UnknownPlatform| e.to_string())?;
-    let expected = match platform {
-        Platform::QuickApp => ServiceKind::QuickApp,
-        p if p.is_mini_program_host() => ServiceKind::MiniProgram,
-        _ => ServiceKind::App,
-    };
-    if expected != kind {
-        return Err(format!(
-            "platform {platform} cannot carry a {} filing",
-            kind.as_str()
-        ));
-    }
-    if w.ids.is_empty() {
-        return Err("ids is empty".into());
-    }
-    if w.ids.len() > MAX_LIST || w.signers.len() > MAX_LIST {
-        return Err(format!("more than {MAX_LIST} ids or signers"));
-    }
+    let platform = check::platform(kind, &w.platform)?;
+    check::list_sizes(w.ids.len(), w.signers.len())?;
     let mut ids = Vec::with_capacity(w.ids.len());
     for (i, id) in w.ids.iter().enumerate() {
         validate(platform, id).map_err(|e| format!("ids[{i}]: {e}"))?;
@@ -287,7 +233,10 @@ fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFil
         .signers
         .iter()
         .enumerate()
-        .map(|(i, s)| parse_signer(s).map_err(|e| format!("signers[{i}]: {e}")))
+        .map(|(i, s)| {
+            check::signer(s.md5.as_deref(), s.sha1.as_deref(), s.sha256.as_deref())
+                .map_err(|e| format!("signers[{i}]: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(PlatformFiling {
         platform,
@@ -298,53 +247,17 @@ fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFil
 
 /// Validates a decoded wire record.
 pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
-    let number = FilingNumber::parse(&w.number).map_err(|e| RecordError::Number {
-        value: w.number.to_string(),
-        reason: e.to_string(),
-    })?;
-    let kind = match (number.kind(), number.seq()) {
-        (Some(k), Some(_)) => k,
-        _ => return Err(RecordError::NotAService(w.number.to_string())),
-    };
+    let (number, kind) = check::service_number(&w.number)?;
     if let Some(k) = &w.kind {
-        let declared: ServiceKind = k.parse().map_err(|_| RecordError::Kind(k.to_string()))?;
-        if declared != kind {
-            return Err(RecordError::KindMismatch {
-                kind: k.to_string(),
-                number: number.to_string(),
-            });
-        }
+        check::declared_kind(k, &number, kind)?;
     }
-    let status = match &*w.status {
-        "active" => Status::Active,
-        "cancelled" => Status::Cancelled,
-        "revoked" => Status::Revoked,
-        "restricted" => Status::Restricted,
-        other => return Err(RecordError::Status(other.to_string())),
-    };
-    if w.entity.trim().is_empty() {
-        return Err(RecordError::Empty { field: "entity" });
-    }
+    let status = check::status(&w.status)?;
+    check::entity_present(&w.entity)?;
     if w.platforms.is_empty() {
         return Err(RecordError::Empty { field: "platforms" });
     }
-    for (field, v) in [("entity", &w.entity), ("app_name", &w.app_name)] {
-        if v.len() > MAX_NAME_BYTES {
-            return Err(RecordError::TooLong {
-                field,
-                max: MAX_NAME_BYTES,
-            });
-        }
-    }
-    let updated = match &w.updated {
-        None => 0,
-        Some(t) => humantime::parse_rfc3339_weak(t)
-            .ok()
-            .and_then(|st: SystemTime| st.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_secs())
-            .filter(|&secs| secs <= u32::MAX as u64)
-            .ok_or_else(|| RecordError::Updated(t.to_string()))?,
-    };
+    check::name_lengths(&w.entity, &w.app_name)?;
+    let updated = w.updated.as_deref().map_or(Ok(0), check::updated)?;
     let platforms = w
         .platforms
         .iter()
@@ -353,13 +266,11 @@ pub fn from_wire(w: &WireRecord<'_>) -> Result<FilingRecord, RecordError> {
             parse_platform(kind, p).map_err(|reason| RecordError::Platform { index, reason })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for (i, p) in platforms.iter().enumerate() {
-        if platforms[..i].iter().any(|q| q.platform == p.platform) {
-            return Err(RecordError::Platform {
-                index: i,
-                reason: format!("platform {} listed twice", p.platform),
-            });
-        }
+    if let Some((index, p)) = check::repeated_platform(platforms.iter().map(|p| p.platform)) {
+        return Err(RecordError::Platform {
+            index,
+            reason: format!("platform {p} listed twice"),
+        });
     }
     Ok(FilingRecord {
         number,

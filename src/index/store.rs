@@ -10,6 +10,7 @@
 //! app name (u16 len + bytes) | platform count (1) | per platform: platform (1) | id count (1) |
 //! ids (u8 len + bytes each) | signer count (1) | signers (flags (1) | md5 16? | sha1 20? | sha256 32?).
 
+use crate::filing::scan::RecordRef;
 use crate::filing::{FilingNumber, FilingRecord, Platform, PlatformFiling, Signer, Status};
 use std::collections::HashMap;
 
@@ -117,6 +118,12 @@ impl Entities {
 
 /// Appends `r` to `blob`, returning its offset.
 pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
+    push_ref(blob, &r.borrowed(), entity)
+}
+
+/// Appends a validated borrowed record (`filing::scan`) to `blob`, returning its offset: the
+/// one encoder, so a line read by either reader encodes to the same bytes.
+pub fn push_ref(blob: &mut Vec<u8>, r: &RecordRef<'_>, entity: u32) -> u32 {
     let off = blob.len() as u32;
     blob.extend_from_slice(&r.number.to_bytes());
     blob.push(r.status as u8);
@@ -157,6 +164,12 @@ pub fn push(blob: &mut Vec<u8>, r: &FilingRecord, entity: u32) -> u32 {
 
 /// Byte offset of the entity id inside an encoded record.
 const ENTITY_AT: usize = 8 + 1 + 4;
+
+/// The entity id of the record encoded at `off`, read without decoding the record.
+pub fn entity_of(blob: &[u8], off: usize) -> Option<u32> {
+    let b = blob.get(off + ENTITY_AT..off + ENTITY_AT + 4)?;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
 
 /// Rewrites the entity id of the record encoded at `off` (used when moving records between
 /// layers, whose entity tables differ).

@@ -1,0 +1,205 @@
+//! The snapshot fast path: a byte scanner for the canonical NDJSON shape of a record
+//! (`FilingRecord::canonical_line`: fields in declaration order, no whitespace, no escapes),
+//! validated with the same rules as `record::from_wire` into a borrowed `RecordRef`.
+//!
+//! Owns `RecordRef` / `PlatformRef` (a validated record borrowing its strings from the line)
+//! and `scan_canonical`.
+//! Must not: decide that a line is invalid. Anything it does not recognise, valid or not, is
+//! `None`, and the caller asks `record::parse_line` (serde_json) for the verdict and reason.
+//! Invariant: `scan_canonical(l) == Some(r)` implies `parse_line(l) == Ok(f)` with
+//! `r == f.borrowed()` (the differential tests in `scan/tests.rs` check it).
+
+use super::check;
+use super::id::{validate, Platform};
+use super::number::FilingNumber;
+use super::record::{FilingRecord, Signer, Status};
+use smallvec::SmallVec;
+
+/// A validated record whose strings borrow from the line (or from a `FilingRecord`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub number: FilingNumber,
+    pub status: Status,
+    pub entity: &'a str,
+    pub app_name: &'a str,
+    pub updated: u64,
+    pub platforms: SmallVec<[PlatformRef<'a>; 2]>,
+}
+
+/// One platform section of a `RecordRef`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlatformRef<'a> {
+    pub platform: Platform,
+    pub ids: SmallVec<[&'a str; 4]>,
+    pub signers: SmallVec<[Signer; 1]>,
+}
+
+impl FilingRecord {
+    /// This record as a `RecordRef` borrowing its strings.
+    pub fn borrowed(&self) -> RecordRef<'_> {
+        RecordRef {
+            number: self.number,
+            status: self.status,
+            entity: &self.entity,
+            app_name: &self.app_name,
+            updated: self.updated,
+            platforms: self
+                .platforms
+                .iter()
+                .map(|p| PlatformRef {
+                    platform: p.platform,
+                    ids: p.ids.iter().map(String::as_str).collect(),
+                    signers: p.signers.iter().cloned().collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A cursor over one line; every method returns `None` when the bytes are not canonical.
+struct Cur<'a> {
+    s: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cur<'a> {
+    fn rest(&self) -> &'a [u8] {
+        &self.s.as_bytes()[self.pos..]
+    }
+
+    /// Consumes `lit` if the input continues with it.
+    fn eat(&mut self, lit: &str) -> bool {
+        let hit = self.rest().starts_with(lit.as_bytes());
+        if hit {
+            self.pos += lit.len();
+        }
+        hit
+    }
+
+    fn lit(&mut self, lit: &str) -> Option<()> {
+        self.eat(lit).then_some(())
+    }
+
+    /// The body of a string whose opening quote was consumed: up to the next `"`, refusing
+    /// escapes and control characters (serde_json refuses the latter too).
+    fn string(&mut self) -> Option<&'a str> {
+        // Strings here are short (names, ids, digests): a plain loop beats a SIMD search.
+        let len = self
+            .rest()
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.rest()[len] != b'"' {
+            return None;
+        }
+        let start = self.pos;
+        self.pos += len + 1;
+        // Both ends are ASCII quotes, so these are character boundaries.
+        self.s.get(start..start + len)
+    }
+
+    /// `"a","b",…]` after the `[` of a non-empty string array.
+    fn strings(&mut self, mut each: impl FnMut(&'a str) -> Option<()>) -> Option<()> {
+        loop {
+            self.lit("\"")?;
+            each(self.string()?)?;
+            if !self.eat(",") {
+                return self.lit("]");
+            }
+        }
+    }
+}
+
+/// Validates and borrows a canonical line; `None` for anything else (see the module header).
+pub fn scan_canonical(line: &str) -> Option<RecordRef<'_>> {
+    let mut c = Cur { s: line, pos: 0 };
+    c.lit("{\"number\":\"")?;
+    let (number, kind) = check::service_number(c.string()?).ok()?;
+    if c.eat(",\"kind\":\"") {
+        check::declared_kind(c.string()?, &number, kind).ok()?;
+    }
+    c.lit(",\"status\":\"")?;
+    let status = check::status(c.string()?).ok()?;
+    c.lit(",\"entity\":\"")?;
+    let entity = c.string()?;
+    check::entity_present(entity).ok()?;
+    c.lit(",\"app_name\":\"")?;
+    let app_name = c.string()?;
+    check::name_lengths(entity, app_name).ok()?;
+    let mut updated = 0;
+    if c.eat(",\"updated\":\"") {
+        updated = check::updated(c.string()?).ok()?;
+    }
+    c.lit(",\"platforms\":[")?;
+    let mut platforms = SmallVec::new();
+    loop {
+        platforms.push(platform(&mut c, kind)?);
+        if !c.eat(",") {
+            break;
+        }
+    }
+    c.lit("]}")?;
+    if c.pos != line.len()
+        || check::repeated_platform(platforms.iter().map(|p: &PlatformRef| p.platform)).is_some()
+    {
+        return None;
+    }
+    Some(RecordRef {
+        number,
+        status,
+        entity,
+        app_name,
+        updated,
+        platforms,
+    })
+}
+
+/// `{"platform":…,"ids":[…](,"signers":[…])?}`
+fn platform<'a>(c: &mut Cur<'a>, kind: crate::filing::ServiceKind) -> Option<PlatformRef<'a>> {
+    c.lit("{\"platform\":\"")?;
+    let platform = check::platform(kind, c.string()?).ok()?;
+    c.lit(",\"ids\":[")?;
+    let mut ids = SmallVec::new();
+    c.strings(|id| {
+        ids.push(id);
+        validate(platform, id).ok()
+    })?;
+    let mut signers = SmallVec::new();
+    if c.eat(",\"signers\":[") {
+        loop {
+            signers.push(signer(c)?);
+            if !c.eat(",") {
+                break;
+            }
+        }
+        c.lit("]")?;
+    }
+    c.lit("}")?;
+    check::list_sizes(ids.len(), signers.len()).ok()?;
+    Some(PlatformRef {
+        platform,
+        ids,
+        signers,
+    })
+}
+
+/// `{"md5":…,"sha1":…,"sha256":…}` with any non-empty subset of the fields, in that order.
+fn signer(c: &mut Cur<'_>) -> Option<Signer> {
+    c.lit("{")?;
+    let mut digests: [Option<&str>; 3] = [None; 3];
+    let mut first = true;
+    for (slot, name) in digests.iter_mut().zip(["md5", "sha1", "sha256"]) {
+        let comma = if first { "" } else { "," };
+        let start = c.pos;
+        if c.eat(comma) && c.eat("\"") && c.eat(name) && c.eat("\":\"") {
+            *slot = Some(c.string()?);
+            first = false;
+        } else {
+            c.pos = start;
+        }
+    }
+    c.lit("}")?;
+    check::signer(digests[0], digests[1], digests[2]).ok()
+}
+
+#[cfg(test)]
+mod tests;
