@@ -144,8 +144,25 @@ fn hex_lower(b: &[u8]) -> bool {
 
 /// Checks `id` against `platform`'s grammar. Returns the rule that failed.
 pub fn validate(platform: Platform, id: &str) -> Result<(), InvalidId> {
+    match broken_rule(platform, id) {
+        None => Ok(()),
+        Some(rule) => Err(InvalidId {
+            platform,
+            id: id.to_string(),
+            rule,
+        }),
+    }
+}
+
+/// True when `id` fits `platform`'s grammar (`validate` without building the error).
+pub fn fits(platform: Platform, id: &str) -> bool {
+    broken_rule(platform, id).is_none()
+}
+
+/// The grammar rule of `platform` that `id` breaks, if any.
+fn broken_rule(platform: Platform, id: &str) -> Option<&'static str> {
     let b = id.as_bytes();
-    let rule: Option<&'static str> = match platform {
+    match platform {
         Platform::Android => (b.len() > 223
             || !segments(id, 2, |s| {
                 s[0].is_ascii_alphabetic() && s.iter().all(|&c| is_alnum(c) || c == b'_')
@@ -182,14 +199,6 @@ pub fn validate(platform: Platform, id: &str) -> Result<(), InvalidId> {
             || !id.starts_with("ks")
             || !b[2..].iter().all(u8::is_ascii_digit))
         .then_some("ks followed by 18 digits"),
-    };
-    match rule {
-        None => Ok(()),
-        Some(rule) => Err(InvalidId {
-            platform,
-            id: id.to_string(),
-            rule,
-        }),
     }
 }
 

@@ -188,13 +188,15 @@ impl Revision {
     }
 
     /// A platform of the same family (app platforms, or mini-program hosts) under which `id`
-    /// is filed, when it is not filed under `platform`.
+    /// is filed, when it is not filed under `platform`. Siblings whose grammar the id does not
+    /// fit are skipped without a lookup: no record can list it there (records are validated
+    /// per platform before they are indexed), and a WeChat AppID fits no other host's grammar.
     pub fn filed_elsewhere(&self, platform: Platform, id: &str) -> Option<Platform> {
         platform
             .siblings()
             .iter()
             .copied()
-            .filter(|&p| p != platform)
+            .filter(|&p| p != platform && crate::filing::id::fits(p, id))
             .find(|&p| !self.lookup(p, id).is_empty())
     }
 

@@ -226,3 +226,28 @@ fn a_layer_rebuilt_from_its_encoded_parts_answers_the_same() {
     assert!(store::Entities::from_parts("ab".into(), vec![3]).is_none());
     assert!(store::Entities::from_parts("ab".into(), vec![2, 1]).is_none());
 }
+
+#[test]
+fn filed_elsewhere_finds_a_mini_program_on_its_own_host_only() {
+    let mp = parse_line(
+        r#"{"number":"京ICP备2026059598号-1X","status":"active","entity":"某公司","app_name":"m","platforms":[{"platform":"wechat","ids":["wx84c222762738ce75"]}]}"#,
+    )
+    .unwrap();
+    let r = Revision::from_records(1, "t", &[mp], false);
+    assert_eq!(
+        r.filed_elsewhere(Platform::Alipay, "wx84c222762738ce75"),
+        Some(Platform::Wechat)
+    );
+    assert_eq!(
+        r.filed_elsewhere(Platform::Alipay, "wx84c222762738ce76"),
+        None
+    );
+    assert!(crate::filing::id::fits(
+        Platform::Wechat,
+        "wx84c222762738ce75"
+    ));
+    assert!(!crate::filing::id::fits(
+        Platform::Alipay,
+        "wx84c222762738ce75"
+    ));
+}
