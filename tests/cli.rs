@@ -135,3 +135,45 @@ async fn sigterm_drains_an_in_flight_request_then_exits_0() {
         "{rest:?}"
     );
 }
+
+/// deploy/icpgate.toml is what operators start from: it must stay valid as the config grows.
+/// Its files (TLS pair, admin token, feed key, spool dir) are made here, as an operator would.
+#[test]
+fn the_production_example_in_deploy_validates_once_its_files_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/icpgate.toml"))
+            .unwrap();
+    let spool = dir.path().join("spool");
+    let text = shipped.replace(
+        "spool_dir = \"/var/tmp/icpgate\"",
+        &format!("spool_dir = {:?}", spool.display().to_string()),
+    );
+    assert_ne!(text, shipped, "the spool_dir line moved; update this test");
+    let path = dir.path().join("icpgate.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = bin().arg("check-config").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(":11: listener[0].tls.cert:"), "{err}");
+
+    std::fs::create_dir(&spool).unwrap();
+    std::fs::create_dir(dir.path().join("tls")).unwrap();
+    let (cert, key, _) = common::self_signed();
+    std::fs::write(dir.path().join("tls/gateway.pem"), cert).unwrap();
+    std::fs::write(dir.path().join("tls/gateway.key"), key).unwrap();
+    std::fs::write(dir.path().join("admin.token"), "s3cret\n").unwrap();
+    let keygen = bin()
+        .args(["feed", "keygen", "--out"])
+        .arg(dir.path().join("feed"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let out = bin().arg("check-config").arg(&path).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 routes"));
+}
