@@ -67,7 +67,9 @@ impl<'a> Cur<'a> {
         &self.s.as_bytes()[self.pos..]
     }
 
-    /// Consumes `lit` if the input continues with it.
+    /// Consumes `lit` if the input continues with it. Inlined so that each literal's length
+    /// is a constant and the comparison needs no `memcmp` call.
+    #[inline(always)]
     fn eat(&mut self, lit: &str) -> bool {
         let hit = self.rest().starts_with(lit.as_bytes());
         if hit {
@@ -76,6 +78,7 @@ impl<'a> Cur<'a> {
         hit
     }
 
+    #[inline(always)]
     fn lit(&mut self, lit: &str) -> Option<()> {
         self.eat(lit).then_some(())
     }

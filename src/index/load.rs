@@ -1,10 +1,11 @@
 //! Snapshot loading: an NDJSON file of filing records (one per line) → a `Revision`.
 //!
-//! Owns the parallel parse (the file is split at line boundaries, one part per core, each part
-//! parsed and encoded independently, then stitched together in file order) and the per-line
-//! rejection report.
-//! Must not: stop at a bad line (it is rejected, named and counted), or accept a filing number
-//! twice (the later line is rejected as a duplicate).
+//! Owns the parallel parse (the text, read a round at a time, is split at line boundaries, one
+//! part per core, each part parsed and encoded independently, then stitched together in file
+//! order while the next round parses) and the per-line rejection report. Each line is read by
+//! the canonical scanner (`filing::scan`) or, failing that, by serde_json (`parse_line`).
+//! Must not: stop at a bad line (it is rejected, named and counted), accept a filing number
+//! twice (the later line is rejected as a duplicate), or hold a whole file in memory.
 //! Invariant: the revision holds exactly the lines reported as accepted.
 
 use super::base::{key_hash, Builder};
