@@ -4,6 +4,8 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 64 configuration or usage error (EX_USAGE).
 
+mod check_snapshot;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use icpgate::config::Config;
@@ -31,6 +33,14 @@ enum Cmd {
     },
     /// Validate a configuration file: exit 0, or 64 listing each problem with file, line and key.
     CheckConfig { config: PathBuf },
+    /// Load a snapshot file as `serve` would: counts, rejected lines (FILE:LINE: reason), load
+    /// time and memory. Exit: 0 every line loaded, 1 some rejected, 65 unreadable.
+    CheckSnapshot {
+        file: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Look an identifier up in a snapshot file, offline.
     Lookup {
         #[arg(long)]
@@ -513,6 +523,7 @@ fn main() -> ExitCode {
                     .map(|()| ExitCode::SUCCESS)
             }
         },
+        Cmd::CheckSnapshot { file, json } => Ok(check_snapshot::run(&file, json)),
         Cmd::Lookup {
             snapshot,
             platform,

@@ -177,3 +177,41 @@ fn the_production_example_in_deploy_validates_once_its_files_exist() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 routes"));
 }
+
+#[test]
+fn check_snapshot_counts_and_names_each_rejected_line() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/config/sample-registry.ndjson");
+    let out = bin()
+        .args(["check-snapshot", sample, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rejected"], 0);
+    assert!(v["accepted"].as_u64().unwrap() >= 200, "{v}");
+    assert!(v["ids_by_platform"]["wechat"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["load_seconds"].is_number() && v["rss_mib"].is_number());
+
+    // The common snapshot carries one malformed line (line 8) among good ones.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(&bad, common::SNAPSHOT).unwrap();
+    let out = bin().arg("check-snapshot").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:8: rejected:", bad.display())),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rejected"));
+    let out = bin()
+        .arg("check-snapshot")
+        .arg(dir.path().join("missing.ndjson"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+}
