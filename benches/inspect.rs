@@ -118,7 +118,8 @@ for _ in range(passes):
 print(json.dumps({"seconds": best, "errors": errors}))
 "#;
 
-/// 2. The shared APK fixtures, icpgate vs androguard (best of `passes` full passes each).
+/// 2. The shared APK fixtures, icpgate vs androguard (best of 5 full passes each; for
+/// profiling, `ICPGATE_BENCH_PASSES` repeats the icpgate side more often).
 fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps");
     let manifest: serde_json::Value =
@@ -129,7 +130,10 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
         .filter(|f| f["kind"] == "apk")
         .map(|f| dir.join(f["file"].as_str().unwrap()).display().to_string())
         .collect();
-    let passes = 5;
+    let passes: usize = std::env::var("ICPGATE_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let limits = Limits::default();
     let ours = (0..passes)
         .map(|_| {
@@ -140,10 +144,13 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
             t.elapsed()
         })
         .min()?;
+    if std::env::var_os("ICPGATE_BENCH_PER_FILE").is_some() {
+        per_file(&paths, &limits);
+    }
     let out = Command::new("python3")
         .args(["-c", ANDROGUARD])
         .arg(serde_json::to_string(&paths).ok()?)
-        .arg(passes.to_string())
+        .arg(passes.min(5).to_string())
         .output()
         .ok()?;
     if !out.status.success() {
@@ -163,6 +170,28 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
         v["seconds"].as_f64()?,
         v["errors"].as_u64()?,
     ))
+}
+
+/// Prints the slowest fixtures (best of 20 per file), to see where the time goes.
+fn per_file(paths: &[String], limits: &Limits) {
+    let mut t: Vec<(Duration, &String)> = paths
+        .iter()
+        .map(|p| {
+            let best = (0..20)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = std::hint::black_box(inspect_file(Path::new(p), limits));
+                    t.elapsed()
+                })
+                .min()
+                .unwrap_or_default();
+            (best, p)
+        })
+        .collect();
+    t.sort();
+    for (d, p) in t.iter().rev().take(15) {
+        eprintln!("{:8.1} µs  {p}", d.as_secs_f64() * 1e6);
+    }
 }
 
 /// An upstream that reads every body to the end and answers 200.
@@ -263,6 +292,20 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("fixtures") {
+        // Only the side-by-side fixture comparison (also what `perf record` profiles).
+        match versus_androguard() {
+            Some((n, ours, theirs, errors)) => println!(
+                "{n} shared APK fixtures: icpgate {:.2} ms, androguard {:.1} ms ({errors} raised), \
+                 ratio {:.0}x",
+                ours.as_secs_f64() * 1e3,
+                theirs * 1e3,
+                theirs / ours.as_secs_f64()
+            ),
+            None => loud("androguard comparison skipped"),
+        }
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let mut c = Criterion::default()
         .configure_from_args()

@@ -59,7 +59,14 @@ pub fn inspect<R: Read + Seek>(
         .into_iter()
         .filter(|i| block.get(*i).is_some())
         .collect();
-    let v1 = v1::analyze(src, archive, limits, &found)?;
+    let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
+    let v1 = v1::analyze(
+        src,
+        archive,
+        limits,
+        &found,
+        found.is_empty() && target < SDK_R,
+    )?;
 
     let mut schemes = Vec::new();
     push_scheme(&mut schemes, "v1", v1.structural.iter().map(Vec::as_slice));
