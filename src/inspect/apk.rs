@@ -49,12 +49,17 @@ pub fn inspect<R: Read + Seek>(
         "manifest has no package attribute",
     ))?;
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
-    let parse = |id, v3| {
+    let parse = |id, v3, verify| {
         block
             .get(id)
-            .map(|v| schemes::parse(v, v3, limits.max_signers))
+            .map(|v| schemes::parse(v, v3, limits.max_signers, verify))
     };
-    let (v2, v3, v31) = (parse(V2_ID, false), parse(V3_ID, true), parse(V31_ID, true));
+    // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
+    let (v2, v3, v31) = (
+        parse(V2_ID, false, true),
+        parse(V3_ID, true, true),
+        parse(V31_ID, true, false),
+    );
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
@@ -68,12 +73,19 @@ pub fn inspect<R: Read + Seek>(
         found.is_empty() && target < SDK_R,
     )?;
 
+    let mut infos = CertMemo::default();
     let mut schemes = Vec::new();
-    push_scheme(&mut schemes, "v1", v1.structural.iter().map(Vec::as_slice));
+    push_scheme(
+        &mut schemes,
+        &mut infos,
+        "v1",
+        v1.structural.iter().map(Vec::as_slice),
+    );
     for (name, b) in [("v2", &v2), ("v3", &v3), ("v31", &v31)] {
         if let Some(b) = b {
             push_scheme(
                 &mut schemes,
+                &mut infos,
                 name,
                 b.signers
                     .iter()
@@ -93,16 +105,33 @@ pub fn inspect<R: Read + Seek>(
         version_code: m.version_code,
         version_name: m.version_name,
         schemes,
-        accepted_signers: accepted.iter().map(|d| cert_info(d)).collect(),
+        accepted_signers: accepted.iter().map(|d| infos.get(d)).collect(),
     })
+}
+
+/// `CertInfo` per distinct certificate: the same DER usually signs v1, v2 and v3 and is the
+/// accepted signer, and is parsed and hashed once.
+#[derive(Default)]
+struct CertMemo(Vec<(Vec<u8>, CertInfo)>);
+
+impl CertMemo {
+    fn get(&mut self, der: &[u8]) -> CertInfo {
+        if let Some((_, info)) = self.0.iter().find(|(d, _)| d == der) {
+            return info.clone();
+        }
+        let info = cert_info(der);
+        self.0.push((der.to_vec(), info.clone()));
+        info
+    }
 }
 
 fn push_scheme<'a>(
     out: &mut Vec<SchemeSigners>,
+    infos: &mut CertMemo,
     scheme: &'static str,
     certs: impl Iterator<Item = &'a [u8]>,
 ) {
-    let certs: Vec<CertInfo> = certs.map(cert_info).collect();
+    let certs: Vec<CertInfo> = certs.map(|d| infos.get(d)).collect();
     if !certs.is_empty() {
         out.push(SchemeSigners { scheme, certs });
     }

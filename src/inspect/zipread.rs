@@ -108,11 +108,23 @@ struct Eocd {
     cd_offset: u64,
 }
 
+/// The tail read first when looking for the EOCD: most archives have no or a short comment.
+const EOCD_FIRST_TRY: u64 = 22 + 1024;
+
 /// Finds the EOCD scanning backwards; prefers a record whose comment ends exactly at EOF.
+/// First tries the last `EOCD_FIRST_TRY` bytes: an exact record found there is the one the
+/// full 64 KiB scan finds first too (the scan runs from the end); otherwise the full window.
 fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
     let len = src.len();
     if len < 22 {
         return Err(InspectError::PackageUnreadable("not a ZIP archive"));
+    }
+    if len > EOCD_FIRST_TRY {
+        let base = len - EOCD_FIRST_TRY;
+        let buf = src.read_at(base, EOCD_FIRST_TRY)?;
+        if let Some(i) = exact_eocd(&buf) {
+            return Ok(parse_eocd(&buf, i, base, true));
+        }
     }
     let win = (22 + 0xffff).min(len);
     let base = len - win;
@@ -136,6 +148,14 @@ fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
             "not a ZIP archive (no EOCD)",
         )),
     }
+}
+
+/// The last EOCD signature in `buf` whose comment ends exactly at the end of `buf`.
+fn exact_eocd(buf: &[u8]) -> Option<usize> {
+    (0..=buf.len().checked_sub(22)?).rev().find(|&i| {
+        u32le(buf, i) == Some(EOCD_SIG)
+            && i + 22 + u16le(buf, i + 20).unwrap_or(0) as usize == buf.len()
+    })
 }
 
 fn parse_eocd(buf: &[u8], i: usize, base: u64, exact: bool) -> Eocd {
