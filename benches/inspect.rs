@@ -61,8 +61,14 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// 1. The identity of a 100 MiB APK that was spooled to disk, as the gateway reads it.
-fn spooled_identity(c: &mut Criterion, rt: &tokio::runtime::Runtime, apk: &Path) -> Duration {
+/// 1. The identity of a 100 MiB APK that was spooled to disk, as the gateway reads it, with
+///    and without the v2/v3 content digests (`Limits::verify_digests`).
+fn spooled_identity(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    apk: &Path,
+    verify_digests: bool,
+) -> Duration {
     let data = std::fs::read(apk).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sp = rt.block_on(async {
@@ -74,13 +80,21 @@ fn spooled_identity(c: &mut Criterion, rt: &tokio::runtime::Runtime, apk: &Path)
     });
     assert!(sp.on_disk());
     let len = sp.len();
-    let limits = Limits::default();
+    let limits = Limits {
+        verify_digests,
+        ..Limits::default()
+    };
     let id = || {
         let r = std::io::BufReader::with_capacity(64 << 10, sp.range(0, len));
         inspect_reader(r, &limits).unwrap()
     };
     assert!(!id().accepted_signers.is_empty());
-    c.bench_function("inspect/spooled_100MiB_apk_identity", |b| b.iter(id));
+    let name = if verify_digests {
+        "inspect/spooled_100MiB_apk_identity_with_digests"
+    } else {
+        "inspect/spooled_100MiB_apk_identity"
+    };
+    c.bench_function(name, |b| b.iter(id));
     median(
         (0..20)
             .map(|_| {
@@ -119,7 +133,7 @@ print(json.dumps({"seconds": best, "errors": errors}))
 "#;
 
 /// 2. The shared APK fixtures, icpgate vs androguard (best of 5 full passes each; for
-/// profiling, `ICPGATE_BENCH_PASSES` repeats the icpgate side more often).
+///    profiling, `ICPGATE_BENCH_PASSES` repeats the icpgate side more often).
 fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps");
     let manifest: serde_json::Value =
@@ -311,20 +325,28 @@ fn main() {
         .configure_from_args()
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
+    let only_identity = std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("identity");
     let small = build_apk(&work.path().join("1m"), 1 << 20);
     let big = build_apk(&work.path().join("100m"), 100 << 20);
     let mut report = Vec::new();
 
     if let Some((apk, _)) = &big {
-        let m = spooled_identity(&mut c, &rt, apk);
-        report.push(format!(
-            "identity of a spooled 100 MiB signed APK (v1+v2+v3): median {:.2} ms (goal ≤ 50 ms)",
-            m.as_secs_f64() * 1e3
-        ));
+        for digests in [false, true] {
+            let m = spooled_identity(&mut c, &rt, apk, digests);
+            report.push(format!(
+                "identity of a spooled 100 MiB signed APK (v1+v2+v3), verify_digests = \
+                 {digests}: median {:.2} ms (goal ≤ 50 ms)",
+                m.as_secs_f64() * 1e3
+            ));
+        }
     } else {
         loud("100 MiB APK not built: spooled identity skipped");
     }
     c.final_summary();
+    if only_identity {
+        report.iter().for_each(|l| println!("{l}"));
+        return;
+    }
 
     match versus_androguard() {
         Some((n, ours, theirs, errors)) => report.push(format!(

@@ -4,7 +4,7 @@
 //! Owns: combining v1/v2/v3/v3.1 results into `PackageIdentity` and the acceptance rules
 //! (documented in docs/inspection.md "Android acceptance").
 //! Must not: read APK entries other than AndroidManifest.xml, META-INF signature files and the
-//! signing block.
+//! signing block (except the content-digest pass of `digest.rs` when `verify_digests` is set).
 //! Invariant: `accepted_signers` is empty whenever apksig would refuse the package under the
 //! rules implemented here; `schemes` lists only schemes with at least one certificate.
 
@@ -12,6 +12,7 @@ use std::io::{Read, Seek};
 
 use super::axml::{self, Manifest};
 use super::cert::cert_info;
+use super::digest;
 use super::error::InspectError;
 use super::schemes::{self, SchemeBlock};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
@@ -55,7 +56,7 @@ pub fn inspect<R: Read + Seek>(
             .map(|v| schemes::parse(v, v3, limits.max_signers, verify))
     };
     // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
-    let (v2, v3, v31) = (
+    let (mut v2, mut v3, v31) = (
         parse(V2_ID, false, true),
         parse(V3_ID, true, true),
         parse(V31_ID, true, false),
@@ -64,6 +65,14 @@ pub fn inspect<R: Read + Seek>(
         .into_iter()
         .filter(|i| block.get(*i).is_some())
         .collect();
+    if limits.verify_digests && archive.layout_ok && (v2.is_some() || v3.is_some()) {
+        let at = digest::Layout {
+            sig_block: block.start,
+            cd: archive.cd_offset,
+            eocd: archive.eocd_offset,
+        };
+        check_digests(src, &at, [v2.as_mut(), v3.as_mut()])?;
+    }
     let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
     let v1 = v1::analyze(
         src,
@@ -123,6 +132,42 @@ impl CertMemo {
         self.0.push((der.to_vec(), info.clone()));
         info
     }
+}
+
+/// Marks every v2/v3 signer whose signed content digest differs from the file's.
+fn check_digests<R: Read + Seek>(
+    src: &mut Src<R>,
+    at: &digest::Layout,
+    blocks: [Option<&mut SchemeBlock>; 2],
+) -> Result<(), InspectError> {
+    let mut blocks: Vec<&mut SchemeBlock> = blocks.into_iter().flatten().collect();
+    let mut kinds = Vec::new();
+    for s in blocks.iter().flat_map(|b| &b.signers) {
+        for k in s
+            .digests
+            .iter()
+            .filter_map(|(alg, _)| digest::kind_of(*alg))
+        {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let computed = digest::compute(src, at, &kinds)?;
+    for s in blocks.iter_mut().flat_map(|b| b.signers.iter_mut()) {
+        let bad = s.digests.iter().any(|(alg, d)| {
+            digest::kind_of(*alg)
+                .and_then(|k| computed.iter().find(|(c, _)| *c == k))
+                .is_some_and(|(_, c)| c != d)
+        });
+        if bad {
+            s.problem = s.problem.or(Some("content digest does not match the APK"));
+        }
+    }
+    Ok(())
 }
 
 fn push_scheme<'a>(

@@ -4,7 +4,8 @@
 //! makes without reading the APK contents: at least one certificate, certificate public key ==
 //! signer public key, signature algorithm lists consistent, signed-data signatures verify,
 //! v3 SDK range consistent, lineage ends at the signer, v2 stripping protection.
-//! Must not: hash the APK contents (content digests are NOT verified; see docs/inspection.md).
+//! Must not: hash the APK contents (the content digests it records are checked by
+//! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
 //! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
 
 use super::cert::{self, Hash, Scheme, Verdict};
@@ -24,6 +25,8 @@ pub struct SchemeSigner {
     pub lineage: Vec<Vec<u8>>,
     /// Scheme ids the v2 stripping-protection attribute says must be present.
     pub required_schemes: Vec<u32>,
+    /// The signed content digests: (signature algorithm id, digest).
+    pub digests: Vec<(u32, Vec<u8>)>,
     /// Why apksig would reject this signer.
     pub problem: Option<&'static str>,
 }
@@ -100,6 +103,11 @@ fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
     } else {
         lp(srest)?.0
     };
+    s.digests = alg_list(digests)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(alg, d)| (alg, d.to_vec()))
+        .collect();
     read_attrs(&mut s, attrs, verify)?;
     if verify {
         s.problem = s

@@ -77,6 +77,8 @@ pub struct Archive {
     pub entries: Vec<Entry>,
     /// Offset of the central directory as stated by the EOCD (what apksig uses).
     pub cd_offset: u64,
+    /// Offset of the EOCD record.
+    pub eocd_offset: u64,
     /// False when the CD does not end exactly at the EOCD, the stated CD offset is wrong, or
     /// records had to be resynchronised: apksig rejects such archives.
     pub layout_ok: bool,
@@ -226,6 +228,7 @@ pub fn open<R: Read + Seek>(src: &mut Src<R>, limits: &Limits) -> Result<Archive
     Ok(Archive {
         entries,
         cd_offset: eocd.cd_offset,
+        eocd_offset: eocd.offset,
         layout_ok,
         duplicates,
     })
@@ -235,6 +238,7 @@ fn empty_archive(eocd: Eocd) -> Archive {
     Archive {
         entries: Vec::new(),
         cd_offset: eocd.cd_offset,
+        eocd_offset: eocd.offset,
         layout_ok: eocd.exact,
         duplicates: false,
     }
