@@ -134,7 +134,7 @@ print(json.dumps({"seconds": best, "errors": errors}))
 
 /// 2. The shared APK fixtures, icpgate vs androguard (best of 5 full passes each; for
 ///    profiling, `ICPGATE_BENCH_PASSES` repeats the icpgate side more often).
-fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
+fn versus_androguard(verify_digests: bool) -> Option<(usize, Duration, f64, u64)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("MANIFEST.json")).ok()?).ok()?;
@@ -148,7 +148,10 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
-    let limits = Limits::default();
+    let limits = Limits {
+        verify_digests,
+        ..Limits::default()
+    };
     let ours = (0..passes)
         .map(|_| {
             let t = Instant::now();
@@ -308,15 +311,17 @@ fn main() {
         .unwrap();
     if std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("fixtures") {
         // Only the side-by-side fixture comparison (also what `perf record` profiles).
-        match versus_androguard() {
-            Some((n, ours, theirs, errors)) => println!(
-                "{n} shared APK fixtures: icpgate {:.2} ms, androguard {:.1} ms ({errors} raised), \
-                 ratio {:.0}x",
-                ours.as_secs_f64() * 1e3,
-                theirs * 1e3,
-                theirs / ours.as_secs_f64()
-            ),
-            None => loud("androguard comparison skipped"),
+        for digests in [false, true] {
+            match versus_androguard(digests) {
+                Some((n, ours, theirs, errors)) => println!(
+                    "{n} shared APK fixtures, verify_digests = {digests}: icpgate {:.2} ms, \
+                     androguard {:.1} ms ({errors} raised), ratio {:.0}x",
+                    ours.as_secs_f64() * 1e3,
+                    theirs * 1e3,
+                    theirs / ours.as_secs_f64()
+                ),
+                None => loud("androguard comparison skipped"),
+            }
         }
         return;
     }
@@ -348,15 +353,17 @@ fn main() {
         return;
     }
 
-    match versus_androguard() {
-        Some((n, ours, theirs, errors)) => report.push(format!(
-            "{n} shared APK fixtures, best of 5 passes: icpgate {:.2} ms, androguard {:.1} ms \
-             ({errors} raised), ratio {:.0}x (goal ≥ 50x)",
-            ours.as_secs_f64() * 1e3,
-            theirs * 1e3,
-            theirs / ours.as_secs_f64()
-        )),
-        None => loud("androguard comparison skipped"),
+    for digests in [false, true] {
+        match versus_androguard(digests) {
+            Some((n, ours, theirs, errors)) => report.push(format!(
+                "{n} shared APK fixtures, best of 5 passes, verify_digests = {digests}: icpgate \
+                 {:.2} ms, androguard {:.1} ms ({errors} raised), ratio {:.0}x (goal ≥ 50x)",
+                ours.as_secs_f64() * 1e3,
+                theirs * 1e3,
+                theirs / ours.as_secs_f64()
+            )),
+            None => loud("androguard comparison skipped"),
+        }
     }
 
     for (label, built, n) in [("1 MiB", &small, 40), ("100 MiB", &big, 5)] {

@@ -543,3 +543,30 @@ fn entry_modified_after_signing_is_refused_when_digests_are_verified() {
         assert_eq!(off_id.accepted_signers, intact.accepted_signers, "{name}");
     }
 }
+
+/// Every fixture's digests are intact (apksigner's ground truth), so verifying them must not
+/// change any accepted signer set.
+#[test]
+fn digest_verification_keeps_every_fixture_verdict() {
+    let Some(dir) = fixtures_dir() else { return };
+    let on = Limits {
+        verify_digests: true,
+        ..Limits::default()
+    };
+    let off = Limits {
+        verify_digests: false,
+        ..Limits::default()
+    };
+    let mut checked = 0;
+    for f in manifest(&dir) {
+        if f["kind"] != "apk" {
+            continue;
+        }
+        let (_, _, bytes) = load(&dir, &f);
+        if let (Ok(a), Ok(b)) = (inspect_bytes(&bytes, &on), inspect_bytes(&bytes, &off)) {
+            assert_eq!(a.accepted_signers, b.accepted_signers, "{}", f["file"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} APK fixtures inspected");
+}
