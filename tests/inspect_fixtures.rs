@@ -464,8 +464,10 @@ fn next(state: &mut u64) -> u64 {
 #[test]
 fn mutated_fixtures_never_panic() {
     let Some(dir) = fixtures_dir() else { return };
+    // verify_digests on: the content-digest pass must survive mutated layouts too.
     let limits = Limits {
         max_executable_bytes: 64 << 20,
+        verify_digests: true,
         ..Limits::default()
     };
     let mut calls = 0usize;
