@@ -61,8 +61,14 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// 1. The identity of a 100 MiB APK that was spooled to disk, as the gateway reads it.
-fn spooled_identity(c: &mut Criterion, rt: &tokio::runtime::Runtime, apk: &Path) -> Duration {
+/// 1. The identity of a 100 MiB APK that was spooled to disk, as the gateway reads it, with
+///    and without the v2/v3 content digests (`Limits::verify_digests`).
+fn spooled_identity(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    apk: &Path,
+    verify_digests: bool,
+) -> Duration {
     let data = std::fs::read(apk).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sp = rt.block_on(async {
@@ -74,13 +80,21 @@ fn spooled_identity(c: &mut Criterion, rt: &tokio::runtime::Runtime, apk: &Path)
     });
     assert!(sp.on_disk());
     let len = sp.len();
-    let limits = Limits::default();
+    let limits = Limits {
+        verify_digests,
+        ..Limits::default()
+    };
     let id = || {
         let r = std::io::BufReader::with_capacity(64 << 10, sp.range(0, len));
         inspect_reader(r, &limits).unwrap()
     };
     assert!(!id().accepted_signers.is_empty());
-    c.bench_function("inspect/spooled_100MiB_apk_identity", |b| b.iter(id));
+    let name = if verify_digests {
+        "inspect/spooled_100MiB_apk_identity_with_digests"
+    } else {
+        "inspect/spooled_100MiB_apk_identity"
+    };
+    c.bench_function(name, |b| b.iter(id));
     median(
         (0..20)
             .map(|_| {
@@ -118,8 +132,9 @@ for _ in range(passes):
 print(json.dumps({"seconds": best, "errors": errors}))
 "#;
 
-/// 2. The shared APK fixtures, icpgate vs androguard (best of `passes` full passes each).
-fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
+/// 2. The shared APK fixtures, icpgate vs androguard (best of 5 full passes each; for
+///    profiling, `ICPGATE_BENCH_PASSES` repeats the icpgate side more often).
+fn versus_androguard(verify_digests: bool) -> Option<(usize, Duration, f64, u64)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/apps");
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("MANIFEST.json")).ok()?).ok()?;
@@ -129,8 +144,14 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
         .filter(|f| f["kind"] == "apk")
         .map(|f| dir.join(f["file"].as_str().unwrap()).display().to_string())
         .collect();
-    let passes = 5;
-    let limits = Limits::default();
+    let passes: usize = std::env::var("ICPGATE_BENCH_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let limits = Limits {
+        verify_digests,
+        ..Limits::default()
+    };
     let ours = (0..passes)
         .map(|_| {
             let t = Instant::now();
@@ -140,10 +161,13 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
             t.elapsed()
         })
         .min()?;
+    if std::env::var_os("ICPGATE_BENCH_PER_FILE").is_some() {
+        per_file(&paths, &limits);
+    }
     let out = Command::new("python3")
         .args(["-c", ANDROGUARD])
         .arg(serde_json::to_string(&paths).ok()?)
-        .arg(passes.to_string())
+        .arg(passes.min(5).to_string())
         .output()
         .ok()?;
     if !out.status.success() {
@@ -163,6 +187,28 @@ fn versus_androguard() -> Option<(usize, Duration, f64, u64)> {
         v["seconds"].as_f64()?,
         v["errors"].as_u64()?,
     ))
+}
+
+/// Prints the slowest fixtures (best of 20 per file), to see where the time goes.
+fn per_file(paths: &[String], limits: &Limits) {
+    let mut t: Vec<(Duration, &String)> = paths
+        .iter()
+        .map(|p| {
+            let best = (0..20)
+                .map(|_| {
+                    let t = Instant::now();
+                    let _ = std::hint::black_box(inspect_file(Path::new(p), limits));
+                    t.elapsed()
+                })
+                .min()
+                .unwrap_or_default();
+            (best, p)
+        })
+        .collect();
+    t.sort();
+    for (d, p) in t.iter().rev().take(15) {
+        eprintln!("{:8.1} µs  {p}", d.as_secs_f64() * 1e6);
+    }
 }
 
 /// An upstream that reads every body to the end and answers 200.
@@ -263,35 +309,61 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    if std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("fixtures") {
+        // Only the side-by-side fixture comparison (also what `perf record` profiles).
+        for digests in [false, true] {
+            match versus_androguard(digests) {
+                Some((n, ours, theirs, errors)) => println!(
+                    "{n} shared APK fixtures, verify_digests = {digests}: icpgate {:.2} ms, \
+                     androguard {:.1} ms ({errors} raised), ratio {:.0}x",
+                    ours.as_secs_f64() * 1e3,
+                    theirs * 1e3,
+                    theirs / ours.as_secs_f64()
+                ),
+                None => loud("androguard comparison skipped"),
+            }
+        }
+        return;
+    }
     let work = tempfile::tempdir().unwrap();
     let mut c = Criterion::default()
         .configure_from_args()
         .sample_size(20)
         .measurement_time(Duration::from_secs(5));
+    let only_identity = std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("identity");
     let small = build_apk(&work.path().join("1m"), 1 << 20);
     let big = build_apk(&work.path().join("100m"), 100 << 20);
     let mut report = Vec::new();
 
     if let Some((apk, _)) = &big {
-        let m = spooled_identity(&mut c, &rt, apk);
-        report.push(format!(
-            "identity of a spooled 100 MiB signed APK (v1+v2+v3): median {:.2} ms (goal ≤ 50 ms)",
-            m.as_secs_f64() * 1e3
-        ));
+        for digests in [false, true] {
+            let m = spooled_identity(&mut c, &rt, apk, digests);
+            report.push(format!(
+                "identity of a spooled 100 MiB signed APK (v1+v2+v3), verify_digests = \
+                 {digests}: median {:.2} ms (goal ≤ 50 ms)",
+                m.as_secs_f64() * 1e3
+            ));
+        }
     } else {
         loud("100 MiB APK not built: spooled identity skipped");
     }
     c.final_summary();
+    if only_identity {
+        report.iter().for_each(|l| println!("{l}"));
+        return;
+    }
 
-    match versus_androguard() {
-        Some((n, ours, theirs, errors)) => report.push(format!(
-            "{n} shared APK fixtures, best of 5 passes: icpgate {:.2} ms, androguard {:.1} ms \
-             ({errors} raised), ratio {:.0}x (goal ≥ 50x)",
-            ours.as_secs_f64() * 1e3,
-            theirs * 1e3,
-            theirs / ours.as_secs_f64()
-        )),
-        None => loud("androguard comparison skipped"),
+    for digests in [false, true] {
+        match versus_androguard(digests) {
+            Some((n, ours, theirs, errors)) => report.push(format!(
+                "{n} shared APK fixtures, best of 5 passes, verify_digests = {digests}: icpgate \
+                 {:.2} ms, androguard {:.1} ms ({errors} raised), ratio {:.0}x (goal ≥ 50x)",
+                ours.as_secs_f64() * 1e3,
+                theirs * 1e3,
+                theirs / ours.as_secs_f64()
+            )),
+            None => loud("androguard comparison skipped"),
+        }
     }
 
     for (label, built, n) in [("1 MiB", &small, 40), ("100 MiB", &big, 5)] {

@@ -464,8 +464,10 @@ fn next(state: &mut u64) -> u64 {
 #[test]
 fn mutated_fixtures_never_panic() {
     let Some(dir) = fixtures_dir() else { return };
+    // verify_digests on: the content-digest pass must survive mutated layouts too.
     let limits = Limits {
         max_executable_bytes: 64 << 20,
+        verify_digests: true,
         ..Limits::default()
     };
     let mut calls = 0usize;
@@ -500,4 +502,73 @@ fn mutated_fixtures_never_panic() {
         }
     }
     eprintln!("mutation sweep: {calls} inspect_bytes calls, no panic");
+}
+
+/// A v2/v3-signed fixture changed after signing (one byte of the first entry's local header,
+/// the file stays readable): the signatures over the signed data still verify, the content
+/// digests do not. With `verify_digests` no signer is accepted; without it the genuine signer
+/// is reported (the documented trade-off).
+#[test]
+fn entry_modified_after_signing_is_refused_when_digests_are_verified() {
+    let Some(dir) = fixtures_dir() else { return };
+    for name in [
+        "apk/apksig-golden-aligned-v1v2v3-out.apk",
+        "apk/apksig-v2-only-max-sized-eocd-comment.apk",
+    ] {
+        let mut bytes = std::fs::read(dir.join(name)).unwrap();
+        let on = Limits {
+            verify_digests: true,
+            ..Limits::default()
+        };
+        let off = Limits {
+            verify_digests: false,
+            ..Limits::default()
+        };
+        let intact = inspect_bytes(&bytes, &on).unwrap();
+        assert!(
+            !intact.accepted_signers.is_empty(),
+            "{name}: intact accepted"
+        );
+        assert_eq!(&bytes[0..4], b"PK\x03\x04");
+        bytes[10] ^= 0x01; // last-modified time of the first entry
+        let on_id = inspect_bytes(&bytes, &on).unwrap();
+        assert_eq!(on_id.id, intact.id);
+        assert!(
+            on_id.accepted_signers.is_empty(),
+            "{name}: modified entry must not be accepted with verify_digests"
+        );
+        assert_eq!(
+            on_id.require_signed().unwrap_err().code(),
+            "signature_invalid"
+        );
+        let off_id = inspect_bytes(&bytes, &off).unwrap();
+        assert_eq!(off_id.accepted_signers, intact.accepted_signers, "{name}");
+    }
+}
+
+/// Every fixture's digests are intact (apksigner's ground truth), so verifying them must not
+/// change any accepted signer set.
+#[test]
+fn digest_verification_keeps_every_fixture_verdict() {
+    let Some(dir) = fixtures_dir() else { return };
+    let on = Limits {
+        verify_digests: true,
+        ..Limits::default()
+    };
+    let off = Limits {
+        verify_digests: false,
+        ..Limits::default()
+    };
+    let mut checked = 0;
+    for f in manifest(&dir) {
+        if f["kind"] != "apk" {
+            continue;
+        }
+        let (_, _, bytes) = load(&dir, &f);
+        if let (Ok(a), Ok(b)) = (inspect_bytes(&bytes, &on), inspect_bytes(&bytes, &off)) {
+            assert_eq!(a.accepted_signers, b.accepted_signers, "{}", f["file"]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} APK fixtures inspected");
 }

@@ -4,7 +4,7 @@
 //! Owns: combining v1/v2/v3/v3.1 results into `PackageIdentity` and the acceptance rules
 //! (documented in docs/inspection.md "Android acceptance").
 //! Must not: read APK entries other than AndroidManifest.xml, META-INF signature files and the
-//! signing block.
+//! signing block (except the content-digest pass of `digest.rs` when `verify_digests` is set).
 //! Invariant: `accepted_signers` is empty whenever apksig would refuse the package under the
 //! rules implemented here; `schemes` lists only schemes with at least one certificate.
 
@@ -12,6 +12,7 @@ use std::io::{Read, Seek};
 
 use super::axml::{self, Manifest};
 use super::cert::cert_info;
+use super::digest;
 use super::error::InspectError;
 use super::schemes::{self, SchemeBlock};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
@@ -49,24 +50,51 @@ pub fn inspect<R: Read + Seek>(
         "manifest has no package attribute",
     ))?;
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
-    let parse = |id, v3| {
+    let parse = |id, v3, verify| {
         block
             .get(id)
-            .map(|v| schemes::parse(v, v3, limits.max_signers))
+            .map(|v| schemes::parse(v, v3, limits.max_signers, verify))
     };
-    let (v2, v3, v31) = (parse(V2_ID, false), parse(V3_ID, true), parse(V31_ID, true));
+    // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
+    let (mut v2, mut v3, v31) = (
+        parse(V2_ID, false, true),
+        parse(V3_ID, true, true),
+        parse(V31_ID, true, false),
+    );
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
         .collect();
-    let v1 = v1::analyze(src, archive, limits, &found)?;
+    if limits.verify_digests && archive.layout_ok && (v2.is_some() || v3.is_some()) {
+        let at = digest::Layout {
+            sig_block: block.start,
+            cd: archive.cd_offset,
+            eocd: archive.eocd_offset,
+        };
+        check_digests(src, &at, [v2.as_mut(), v3.as_mut()])?;
+    }
+    let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
+    let v1 = v1::analyze(
+        src,
+        archive,
+        limits,
+        &found,
+        found.is_empty() && target < SDK_R,
+    )?;
 
+    let mut infos = CertMemo::default();
     let mut schemes = Vec::new();
-    push_scheme(&mut schemes, "v1", v1.structural.iter().map(Vec::as_slice));
+    push_scheme(
+        &mut schemes,
+        &mut infos,
+        "v1",
+        v1.structural.iter().map(Vec::as_slice),
+    );
     for (name, b) in [("v2", &v2), ("v3", &v3), ("v31", &v31)] {
         if let Some(b) = b {
             push_scheme(
                 &mut schemes,
+                &mut infos,
                 name,
                 b.signers
                     .iter()
@@ -86,16 +114,69 @@ pub fn inspect<R: Read + Seek>(
         version_code: m.version_code,
         version_name: m.version_name,
         schemes,
-        accepted_signers: accepted.iter().map(|d| cert_info(d)).collect(),
+        accepted_signers: accepted.iter().map(|d| infos.get(d)).collect(),
     })
+}
+
+/// `CertInfo` per distinct certificate: the same DER usually signs v1, v2 and v3 and is the
+/// accepted signer, and is parsed and hashed once.
+#[derive(Default)]
+struct CertMemo(Vec<(Vec<u8>, CertInfo)>);
+
+impl CertMemo {
+    fn get(&mut self, der: &[u8]) -> CertInfo {
+        if let Some((_, info)) = self.0.iter().find(|(d, _)| d == der) {
+            return info.clone();
+        }
+        let info = cert_info(der);
+        self.0.push((der.to_vec(), info.clone()));
+        info
+    }
+}
+
+/// Marks every v2/v3 signer whose signed content digest differs from the file's.
+fn check_digests<R: Read + Seek>(
+    src: &mut Src<R>,
+    at: &digest::Layout,
+    blocks: [Option<&mut SchemeBlock>; 2],
+) -> Result<(), InspectError> {
+    let mut blocks: Vec<&mut SchemeBlock> = blocks.into_iter().flatten().collect();
+    let mut kinds = Vec::new();
+    for s in blocks.iter().flat_map(|b| &b.signers) {
+        for k in s
+            .digests
+            .iter()
+            .filter_map(|(alg, _)| digest::kind_of(*alg))
+        {
+            if !kinds.contains(&k) {
+                kinds.push(k);
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let computed = digest::compute(src, at, &kinds)?;
+    for s in blocks.iter_mut().flat_map(|b| b.signers.iter_mut()) {
+        let bad = s.digests.iter().any(|(alg, d)| {
+            digest::kind_of(*alg)
+                .and_then(|k| computed.iter().find(|(c, _)| *c == k))
+                .is_some_and(|(_, c)| c != d)
+        });
+        if bad {
+            s.problem = s.problem.or(Some("content digest does not match the APK"));
+        }
+    }
+    Ok(())
 }
 
 fn push_scheme<'a>(
     out: &mut Vec<SchemeSigners>,
+    infos: &mut CertMemo,
     scheme: &'static str,
     certs: impl Iterator<Item = &'a [u8]>,
 ) {
-    let certs: Vec<CertInfo> = certs.map(cert_info).collect();
+    let certs: Vec<CertInfo> = certs.map(|d| infos.get(d)).collect();
     if !certs.is_empty() {
         out.push(SchemeSigners { scheme, certs });
     }

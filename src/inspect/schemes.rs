@@ -4,7 +4,8 @@
 //! makes without reading the APK contents: at least one certificate, certificate public key ==
 //! signer public key, signature algorithm lists consistent, signed-data signatures verify,
 //! v3 SDK range consistent, lineage ends at the signer, v2 stripping protection.
-//! Must not: hash the APK contents (content digests are NOT verified; see docs/inspection.md).
+//! Must not: hash the APK contents (the content digests it records are checked by
+//! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
 //! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
 
 use super::cert::{self, Hash, Scheme, Verdict};
@@ -24,6 +25,8 @@ pub struct SchemeSigner {
     pub lineage: Vec<Vec<u8>>,
     /// Scheme ids the v2 stripping-protection attribute says must be present.
     pub required_schemes: Vec<u32>,
+    /// The signed content digests: (signature algorithm id, digest).
+    pub digests: Vec<(u32, Vec<u8>)>,
     /// Why apksig would reject this signer.
     pub problem: Option<&'static str>,
 }
@@ -43,8 +46,10 @@ impl SchemeBlock {
     }
 }
 
-/// Parses the value of a v2 (`v3 == false`) or v3/v3.1 pair.
-pub fn parse(value: &[u8], v3: bool, max_signers: usize) -> SchemeBlock {
+/// Parses the value of a v2 (`v3 == false`) or v3/v3.1 pair. With `verify == false` only the
+/// structure is read (certificates, SDK range, attributes; no signature or lineage check):
+/// for blocks whose verdict is never used (v3.1, which apksigner 31 does not consult).
+pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> SchemeBlock {
     let items = lp(value).and_then(|(signers, _)| lp_items(signers));
     let Some(items) = items else {
         return SchemeBlock {
@@ -60,17 +65,17 @@ pub fn parse(value: &[u8], v3: bool, max_signers: usize) -> SchemeBlock {
         return block;
     }
     for item in items {
-        block
-            .signers
-            .push(parse_signer(item, v3).unwrap_or_else(|| SchemeSigner {
+        block.signers.push(
+            parse_signer(item, v3, verify).unwrap_or_else(|| SchemeSigner {
                 problem: Some("malformed signer"),
                 ..SchemeSigner::default()
-            }));
+            }),
+        );
     }
     block
 }
 
-fn parse_signer(b: &[u8], v3: bool) -> Option<SchemeSigner> {
+fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
     let (signed, rest) = lp(b)?;
     let (mut min_sdk, mut max_sdk, mut rest) = (0, u32::MAX, rest);
     if v3 {
@@ -98,20 +103,27 @@ fn parse_signer(b: &[u8], v3: bool) -> Option<SchemeSigner> {
     } else {
         lp(srest)?.0
     };
-    read_attrs(&mut s, attrs)?;
-    s.problem = s
-        .problem
-        .or_else(|| check(&s, signed, digests, sigs, pubkey));
+    s.digests = alg_list(digests)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(alg, d)| (alg, d.to_vec()))
+        .collect();
+    read_attrs(&mut s, attrs, verify)?;
+    if verify {
+        s.problem = s
+            .problem
+            .or_else(|| check(&s, signed, digests, sigs, pubkey));
+    }
     Some(s)
 }
 
-fn read_attrs(s: &mut SchemeSigner, attrs: &[u8]) -> Option<()> {
+fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool) -> Option<()> {
     for attr in lp_items(attrs)? {
         let (id, val) = u32_at(attr)?;
         if id == ATTR_STRIPPING {
             s.required_schemes.push(u32_at(val)?.0);
         } else if id == ATTR_LINEAGE {
-            match parse_lineage(val) {
+            match parse_lineage(val, verify) {
                 Some(l) => s.lineage = l,
                 None => s.problem = Some("malformed lineage"),
             }
@@ -121,7 +133,7 @@ fn read_attrs(s: &mut SchemeSigner, attrs: &[u8]) -> Option<()> {
 }
 
 /// Lineage nodes: signed data (cert, alg) signed by the previous node's key. Returns certs.
-fn parse_lineage(val: &[u8]) -> Option<Vec<Vec<u8>>> {
+fn parse_lineage(val: &[u8], verify: bool) -> Option<Vec<Vec<u8>>> {
     let (_version, mut rest) = u32_at(val)?;
     let mut certs: Vec<Vec<u8>> = Vec::new();
     let mut last_alg = 0;
@@ -134,7 +146,7 @@ fn parse_lineage(val: &[u8]) -> Option<Vec<Vec<u8>>> {
         let (sig, _) = lp(nr)?;
         let (cert_der, _) = lp(signed)?;
         // Each node is signed by the previous node's key with the previous node's algorithm.
-        if let Some(prev) = certs.last() {
+        if let Some(prev) = certs.last().filter(|_| verify) {
             let spki = cert::spki_of(prev)?;
             if verify_alg(&spki, last_alg, signed, sig)? == Verdict::Bad {
                 return None;
@@ -222,10 +234,13 @@ mod tests {
 
     #[test]
     fn empty_and_malformed_blocks() {
-        assert_eq!(parse(&lpv(&[]), false, 10).problem, Some("no signers"));
-        assert!(parse(&[1, 2], false, 10).problem.is_some());
+        assert_eq!(
+            parse(&lpv(&[]), false, 10, true).problem,
+            Some("no signers")
+        );
+        assert!(parse(&[1, 2], false, 10, true).problem.is_some());
         let one = lpv(&lpv(&[0xde, 0xad]));
-        let b = parse(&one, true, 10);
+        let b = parse(&one, true, 10, true);
         assert_eq!(b.signers.len(), 1);
         assert!(!b.valid());
     }
@@ -235,7 +250,7 @@ mod tests {
         // signed data: digests [] , certs [], attrs []
         let signed = [lpv(&[]), lpv(&[]), lpv(&[])].concat();
         let signer = [lpv(&signed), lpv(&[]), lpv(b"pk")].concat();
-        let b = parse(&lpv(&lpv(&signer)), false, 10);
+        let b = parse(&lpv(&lpv(&signer)), false, 10, true);
         assert_eq!(b.signers[0].problem, Some("no certificates"));
     }
 }

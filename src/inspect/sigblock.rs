@@ -20,6 +20,8 @@ const MAGIC: &[u8; 16] = b"APK Sig Block 42";
 #[derive(Debug, Default)]
 pub struct SigningBlock {
     pub pairs: Vec<(u32, Vec<u8>)>,
+    /// File offset of the block (its leading size field).
+    pub start: u64,
 }
 
 impl SigningBlock {
@@ -60,6 +62,7 @@ pub fn find<R: Read + Seek>(
     let end = block.len() - 24;
     Ok(Some(SigningBlock {
         pairs: walk_pairs(&block[8..end]),
+        start,
     }))
 }
 
@@ -125,6 +128,7 @@ mod tests {
         b.extend(pair(V2_ID, b"second"));
         let sb = SigningBlock {
             pairs: walk_pairs(&b),
+            start: 0,
         };
         assert_eq!(sb.pairs.len(), 3);
         assert_eq!(sb.get(V2_ID), Some(&b"first"[..]));

@@ -35,34 +35,107 @@ struct Signer {
     sf: Vec<u8>,
 }
 
-/// Analyses the JAR signature; `found_schemes` are the v2+ scheme ids present in the block.
+/// Analyses the JAR signature. `decide`: whether v1 can decide the accepted signers (no v2/v3
+/// block and a target SDK below 30, see `apk::accepted`); when false only the structural
+/// signer certificates are computed and the `.SF` files and `MANIFEST.MF` are not read
+/// (apksig would not consult them), unless a block has several SignerInfos (then the first
+/// one that verifies over its `.SF` names the certificate, as in apksig).
 pub fn analyze<R: Read + Seek>(
     src: &mut Src<R>,
     archive: &Archive,
     limits: &Limits,
     found_schemes: &[u32],
+    decide: bool,
 ) -> Result<V1, InspectError> {
-    let mut signers = Vec::new();
-    for (block, sf) in pairs(archive)
+    let pairs: Vec<_> = pairs(archive)
         .into_iter()
         .take(limits.max_signers.saturating_add(1))
-    {
-        let block_data = read_entry(src, block, limits.max_signature_bytes)?;
-        let sf_data = read_entry(src, sf, limits.max_signature_bytes)?;
-        let mut s = signer(&block_data.bytes, sf_data.bytes);
-        s.verified &= !block_data.anomalous && !sf_data.anomalous;
+        .collect();
+    let mut blocks = Vec::with_capacity(pairs.len());
+    for (block, _) in &pairs {
+        blocks.push(read_entry(src, block, limits.max_signature_bytes)?);
+    }
+    let viable = decide
+        && !pairs.is_empty()
+        && pairs.len() <= limits.max_signers
+        && !archive.duplicates
+        && mf_prefix_ok(src, archive, limits);
+    let mut signers = Vec::with_capacity(pairs.len());
+    for ((_, sf), block) in pairs.iter().zip(&blocks) {
+        let several = pkcs7::parse(&block.bytes).is_some_and(|sd| sd.signers.len() > 1);
+        let sf_data = if viable || several {
+            Some(read_entry(src, sf, limits.max_signature_bytes)?)
+        } else {
+            None
+        };
+        let anomalous = block.anomalous || sf_data.as_ref().is_some_and(|d| d.anomalous);
+        let mut s = signer(&block.bytes, sf_data.map(|d| d.bytes));
+        s.verified &= !anomalous;
         signers.push(s);
     }
     let structural = signers.iter().filter_map(|s| s.cert.clone()).collect();
-    let accepted = if signers.is_empty() || signers.len() > limits.max_signers {
-        None
-    } else {
+    let accepted = if viable {
         accept(src, archive, limits, &signers, found_schemes)?
+    } else {
+        None
     };
     Ok(V1 {
         structural,
         accepted,
     })
+}
+
+/// Bytes of MANIFEST.MF inflated for the early check below, done only for manifests larger
+/// than `MF_EARLY_CHECK_FROM` (smaller ones cost little more to check in full).
+const MF_PREFIX: u64 = 8 << 10;
+const MF_EARLY_CHECK_FROM: u64 = 64 << 10;
+
+/// A cheap early rejection: the complete sections in the first `MF_PREFIX` bytes of
+/// MANIFEST.MF must each name an existing, not yet named entry — the same rule `accept`
+/// applies to the whole manifest, so `false` here means `accept` would refuse too (stripped
+/// APKs carry manifests of hundreds of KiB naming entries that are gone). A missing or
+/// unreadable manifest is left to `accept`.
+fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Limits) -> bool {
+    let Some(e) = archive.find(b"META-INF/MANIFEST.MF") else {
+        return true;
+    };
+    if e.size <= MF_EARLY_CHECK_FROM {
+        return true;
+    }
+    let want = MF_PREFIX.min(limits.max_signature_bytes);
+    let Ok(prefix) = read_prefix(src, e, want) else {
+        return true;
+    };
+    let sections = jarmf::parse(&prefix);
+    let cd_names: HashSet<&[u8]> = archive.entries.iter().map(|e| e.name.as_slice()).collect();
+    let mut seen = HashSet::new();
+    // Unless the whole entry was read, only sections that ended (blank line) before the last
+    // two bytes are final: a cut line or a CR whose LF was cut off could still change.
+    let complete = sections
+        .iter()
+        .skip(1)
+        .filter(|s| (prefix.len() as u64) < want || s.range.end + 2 <= prefix.len());
+    for s in complete {
+        let Some(n) = s.name() else { return false };
+        if !cd_names.contains(n.as_bytes()) || !seen.insert(n) {
+            return false;
+        }
+    }
+    true
+}
+
+/// At most the first `n` decompressed bytes of an entry (stored or deflated).
+fn read_prefix<R: Read + Seek>(
+    src: &mut Src<R>,
+    e: &Entry,
+    n: u64,
+) -> Result<Vec<u8>, InspectError> {
+    let mut out = Vec::new();
+    super::zipentry::open_entry(src, e)?
+        .take(n)
+        .read_to_end(&mut out)
+        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))?;
+    Ok(out)
 }
 
 /// (signature block, signature file) entries; blocks without a .SF are not signers.
@@ -84,12 +157,14 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
         .collect()
 }
 
-fn signer(block: &[u8], sf: Vec<u8>) -> Signer {
+/// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
+/// without, the first SignerInfo that names a present certificate (structural only).
+fn signer(block: &[u8], sf: Option<Vec<u8>>) -> Signer {
     let Some(sd) = pkcs7::parse(block) else {
         return Signer {
             cert: None,
             verified: false,
-            sf,
+            sf: sf.unwrap_or_default(),
         };
     };
     let structural = sd
@@ -97,6 +172,13 @@ fn signer(block: &[u8], sf: Vec<u8>) -> Signer {
         .iter()
         .find_map(|si| sd.cert_for(si))
         .map(<[u8]>::to_vec);
+    let Some(sf) = sf else {
+        return Signer {
+            cert: structural,
+            verified: false,
+            sf: Vec::new(),
+        };
+    };
     let mut chosen = None;
     for si in &sd.signers {
         let Some(c) = sd.cert_for(si) else { continue };
@@ -261,7 +343,7 @@ mod tests {
     fn garbage_signature_block_has_no_cert() {
         let s = signer(
             b"\x30\x03\x02\x01\x01",
-            b"Signature-Version: 1.0\n".to_vec(),
+            Some(b"Signature-Version: 1.0\n".to_vec()),
         );
         assert!(s.cert.is_none() && !s.verified);
     }

@@ -77,6 +77,8 @@ pub struct Archive {
     pub entries: Vec<Entry>,
     /// Offset of the central directory as stated by the EOCD (what apksig uses).
     pub cd_offset: u64,
+    /// Offset of the EOCD record.
+    pub eocd_offset: u64,
     /// False when the CD does not end exactly at the EOCD, the stated CD offset is wrong, or
     /// records had to be resynchronised: apksig rejects such archives.
     pub layout_ok: bool,
@@ -108,11 +110,23 @@ struct Eocd {
     cd_offset: u64,
 }
 
+/// The tail read first when looking for the EOCD: most archives have no or a short comment.
+const EOCD_FIRST_TRY: u64 = 22 + 1024;
+
 /// Finds the EOCD scanning backwards; prefers a record whose comment ends exactly at EOF.
+/// First tries the last `EOCD_FIRST_TRY` bytes: an exact record found there is the one the
+/// full 64 KiB scan finds first too (the scan runs from the end); otherwise the full window.
 fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
     let len = src.len();
     if len < 22 {
         return Err(InspectError::PackageUnreadable("not a ZIP archive"));
+    }
+    if len > EOCD_FIRST_TRY {
+        let base = len - EOCD_FIRST_TRY;
+        let buf = src.read_at(base, EOCD_FIRST_TRY)?;
+        if let Some(i) = exact_eocd(&buf) {
+            return Ok(parse_eocd(&buf, i, base, true));
+        }
     }
     let win = (22 + 0xffff).min(len);
     let base = len - win;
@@ -136,6 +150,14 @@ fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
             "not a ZIP archive (no EOCD)",
         )),
     }
+}
+
+/// The last EOCD signature in `buf` whose comment ends exactly at the end of `buf`.
+fn exact_eocd(buf: &[u8]) -> Option<usize> {
+    (0..=buf.len().checked_sub(22)?).rev().find(|&i| {
+        u32le(buf, i) == Some(EOCD_SIG)
+            && i + 22 + u16le(buf, i + 20).unwrap_or(0) as usize == buf.len()
+    })
 }
 
 fn parse_eocd(buf: &[u8], i: usize, base: u64, exact: bool) -> Eocd {
@@ -206,6 +228,7 @@ pub fn open<R: Read + Seek>(src: &mut Src<R>, limits: &Limits) -> Result<Archive
     Ok(Archive {
         entries,
         cd_offset: eocd.cd_offset,
+        eocd_offset: eocd.offset,
         layout_ok,
         duplicates,
     })
@@ -215,6 +238,7 @@ fn empty_archive(eocd: Eocd) -> Archive {
     Archive {
         entries: Vec::new(),
         cd_offset: eocd.cd_offset,
+        eocd_offset: eocd.offset,
         layout_ok: eocd.exact,
         duplicates: false,
     }
