@@ -75,6 +75,9 @@ enum Cmd {
         /// Decide as a route with `require_signer = false` would.
         #[arg(long)]
         no_signer_check: bool,
+        /// Also verify the APK v2/v3 content digests, as a route with `verify_digests = true`.
+        #[arg(long)]
+        verify_digests: bool,
         /// Decide as a route pinned to this platform would.
         #[arg(long)]
         platform: Option<String>,
@@ -420,7 +423,10 @@ struct InspectArgs {
 }
 
 fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
-    let limits = icpgate::inspect::Limits::default();
+    let limits = icpgate::inspect::Limits {
+        verify_digests: a.opts.verify_digests,
+        ..icpgate::inspect::Limits::default()
+    };
     let identity = match icpgate::inspect::inspect_file(&a.file, &limits) {
         Ok(id) => id,
         Err(e) => {
@@ -537,6 +543,7 @@ fn main() -> ExitCode {
             admin,
             admin_token,
             no_signer_check,
+            verify_digests,
             platform,
         } => {
             let platform = match platform.as_deref().map(str::parse::<Platform>).transpose() {
@@ -554,6 +561,7 @@ fn main() -> ExitCode {
                 admin_token,
                 opts: icpgate::verdict::Options {
                     require_signer: !no_signer_check,
+                    verify_digests,
                     platform,
                 },
             })

@@ -25,6 +25,8 @@ use serde_json::{json, Value};
 pub struct Options {
     /// As `upload.require_signer` (default true).
     pub require_signer: bool,
+    /// As `upload.verify_digests` (default false).
+    pub verify_digests: bool,
     /// As a route's `platform = …` pin; `None` = from the package kind.
     pub platform: Option<Platform>,
 }
@@ -33,6 +35,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             require_signer: true,
+            verify_digests: false,
             platform: None,
         }
     }
@@ -66,6 +69,7 @@ pub fn route(opts: Options) -> RouteConfig {
             field: "file".into(),
             max_bytes: u64::MAX,
             require_signer: opts.require_signer,
+            verify_digests: opts.verify_digests,
             raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
         }),
     }
@@ -115,6 +119,7 @@ pub fn decide(identity: &PackageIdentity, opts: Options, rev: &Revision) -> Verd
         "filing_attached": attached,
         "filings_for_id": filings,
         "require_signer": opts.require_signer,
+        "verify_digests": opts.verify_digests,
         "index_revision": rev.revision,
     });
     Verdict {

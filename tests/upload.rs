@@ -55,6 +55,12 @@ upstream = "store"
 upload = { require_signer = false }
 
 [[route]]
+name = "strict-packages"
+path = "/v1/strict/packages"
+upstream = "store"
+upload = { verify_digests = true }
+
+[[route]]
 name = "monitor-packages"
 path = "/v1/monitor/packages"
 upstream = "store"
@@ -227,27 +233,13 @@ fn form(url: &str, boundary: &str, body: Vec<u8>) -> Request<Full<bytes::Bytes>>
     )
 }
 
-/// The last audit record (the writer flushes whenever its queue drains).
-async fn last_audit(g: &Gw) -> serde_json::Value {
-    let polled = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            if let Some(l) = std::fs::read_to_string(&g.audit)
-                .ok()
-                .and_then(|t| t.lines().last().map(String::from))
-            {
-                return serde_json::from_str::<serde_json::Value>(&l).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
-    polled.expect("an audit record")
-}
-
+/// The first `n` or more audit records, once that many complete lines are written (the writer
+/// flushes whenever its queue drains; a line still being written is not read).
 async fn audit_for(g: &Gw, n: usize) -> Vec<serde_json::Value> {
     let polled = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             let t = std::fs::read_to_string(&g.audit).unwrap_or_default();
+            let t = &t[..t.rfind('\n').map_or(0, |i| i + 1)];
             if t.lines().count() >= n {
                 return t
                     .lines()
@@ -401,7 +393,8 @@ async fn a_re_signed_copy_is_451_signer_not_filed() {
         g.up.requests().is_empty(),
         "the upstream is never contacted"
     );
-    let a = last_audit(&g).await;
+    // Two refusals so far: wait for both records (the last line may still be the first's).
+    let a = audit_for(&g, 2).await[1].clone();
     assert_eq!(a["decision"], "block");
     assert_eq!(a["reason"], "signer_not_filed");
     assert_eq!(a["decision_id"], r.json()["decision_id"]);
@@ -425,7 +418,7 @@ async fn a_re_signed_copy_is_451_signer_not_filed() {
         .headers
         .get("icp-filing-number")
         .is_none());
-    let a = last_audit(&g).await;
+    let a = audit_for(&g, 3).await[2].clone();
     assert_eq!(
         (a["decision"].as_str(), a["reason"].as_str()),
         (Some("monitor"), Some("signer_not_filed"))
@@ -611,4 +604,50 @@ async fn a_client_that_aborts_mid_upload_leaves_no_spool() {
     drop(s);
     assert_no_spool(&g).await;
     assert!(g.up.requests().is_empty());
+}
+
+/// An entry changed after signing keeps its v2/v3 signatures valid (they sign the digests, not
+/// the bytes): a route with `verify_digests` recomputes the digests and refuses it; a default
+/// route, which reads only the ZIP directory, manifest and signing block, reports its signer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_that_verifies_digests_refuses_a_package_modified_after_signing() {
+    let Some(own) = own() else { return };
+    let g = start().await;
+    let c = client();
+    let apk = own.file("signed.apk");
+    let r = send(
+        &c,
+        raw(&format!("{}/v1/strict/packages", g.base), APK_MIME, &apk),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+    // The first local file header's modification time: covered by the v2 content digest,
+    // by no v1 digest, and not read when the entry is inflated.
+    assert_eq!(&apk[..4], b"PK\x03\x04");
+    let mut tampered = apk.clone();
+    tampered[10] ^= 0x01;
+    let r = send(
+        &c,
+        raw(
+            &format!("{}/v1/strict/packages", g.base),
+            APK_MIME,
+            &tampered,
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{:?}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "signature_invalid");
+    assert_eq!(
+        g.up.requests().len(),
+        1,
+        "the tampered copy never reached the store"
+    );
+    let r = send(
+        &c,
+        raw(&format!("{}/v1/packages", g.base), APK_MIME, &tampered),
+    )
+    .await;
+    assert_eq!(r.status, 200, "the default route does not read the entries");
+    assert_eq!(sha256_hex(&g.up.requests()[1].body), sha256_hex(&tampered));
+    assert_no_spool(&g).await;
 }

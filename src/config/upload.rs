@@ -49,6 +49,8 @@ pub struct RawUploadRoute {
     pub max_bytes: RawSize,
     #[serde(default = "yes")]
     pub require_signer: bool,
+    #[serde(default)]
+    pub verify_digests: bool,
     #[serde(default = "default_raw_types")]
     pub raw_types: Vec<String>,
 }
@@ -94,6 +96,9 @@ pub struct UploadRoute {
     pub max_bytes: u64,
     /// Require a signer that a matching filing lists (else 451 `signer_not_filed`).
     pub require_signer: bool,
+    /// Also verify the APK v2/v3 content digests (reads the whole package once): a package
+    /// whose entries changed after signing then has no accepted signer (422).
+    pub verify_digests: bool,
     /// Content types (lowercase, no parameters) whose whole body is the package.
     pub raw_types: Vec<String>,
 }
@@ -221,6 +226,7 @@ pub(super) fn route(p: &mut Problems<'_>, key: &str, r: &RawUploadRoute) -> Opti
         field: r.field.clone(),
         max_bytes: max_bytes?,
         require_signer: r.require_signer,
+        verify_digests: r.verify_digests,
         raw_types: r.raw_types.iter().map(|t| t.to_ascii_lowercase()).collect(),
     })
     .filter(|_| ok)

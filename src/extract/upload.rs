@@ -158,6 +158,7 @@ mod tests {
             field: "file".into(),
             max_bytes: 100,
             require_signer: true,
+            verify_digests: false,
             raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
         }
     }

@@ -148,6 +148,7 @@ mod tests {
                 field: "file".into(),
                 max_bytes: 1 << 20,
                 require_signer,
+                verify_digests: false,
                 raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
             }),
             ..RouteConfig::new("upload", platform, vec![])

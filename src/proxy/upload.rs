@@ -106,10 +106,16 @@ impl Shared {
     }
 
     /// Inspects `start..end` of the spool off the async threads.
-    async fn inspect(&self, sp: &Spooled, start: u64, end: u64, max: u64) -> Result<Found, Code> {
+    async fn inspect(
+        &self,
+        sp: &Spooled,
+        (start, end): (u64, u64),
+        up: &UploadRoute,
+    ) -> Result<Found, Code> {
         let reader = sp.range(start, end);
         let limits = inspect::Limits {
-            max_package_bytes: max,
+            max_package_bytes: up.max_bytes,
+            verify_digests: up.verify_digests,
             ..inspect::Limits::default()
         };
         let t = Instant::now();
@@ -223,7 +229,7 @@ impl Shared {
         };
         let (range, fields) = locate(&kind, scanned, &up.field, sp.len());
         let found = match range {
-            Ok((start, end)) => self.inspect(&sp, start, end, up.max_bytes).await,
+            Ok(range) => self.inspect(&sp, range, up).await,
             Err(code) => Err(code),
         };
         Taken {
