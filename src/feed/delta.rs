@@ -38,15 +38,43 @@ fn parse_one(line: &str) -> Result<(Change, u128), String> {
     Ok((c, d))
 }
 
-/// Parses a whole delta; the error names the file and line.
-pub fn parse_delta(file: &str, text: &[u8]) -> Result<Parsed, String> {
-    let text = std::str::from_utf8(text).map_err(|e| format!("{file}: not UTF-8: {e}"))?;
+fn parse_lines(file: &str, text: &str, first_line: usize) -> Result<Parsed, String> {
     let mut out = Parsed::default();
     for (i, l) in text.lines().enumerate() {
-        let (c, d) = parse_one(l).map_err(|e| format!("{file}:{}: {e}", i + 1))?;
+        let (c, d) = parse_one(l).map_err(|e| format!("{file}:{}: {e}", first_line + i))?;
         out.changes.push(c);
         out.digests.push(d);
     }
+    Ok(out)
+}
+
+/// Deltas smaller than this are parsed on one thread.
+const PARALLEL_BYTES: usize = 1 << 20;
+
+/// Parses a whole delta; the error names the file and line. A large delta is parsed in two
+/// halves side by side (split at a line boundary) and joined in order.
+pub fn parse_delta(file: &str, text: &[u8]) -> Result<Parsed, String> {
+    let text = std::str::from_utf8(text).map_err(|e| format!("{file}: not UTF-8: {e}"))?;
+    let split = text.len() / 2;
+    let cut = text.as_bytes()[split..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| split + i + 1)
+        .filter(|_| text.len() >= PARALLEL_BYTES);
+    let Some(cut) = cut else {
+        return parse_lines(file, text, 1);
+    };
+    let (a, b) = text.split_at(cut);
+    let second_first = a.lines().count() + 1;
+    let (x, y) = std::thread::scope(|s| {
+        let h = s.spawn(|| parse_lines(file, b, second_first));
+        let x = parse_lines(file, a, 1);
+        (x, h.join())
+    });
+    let mut out = x?;
+    let y = y.map_err(|_| format!("{file}: parser thread failed"))??;
+    out.changes.extend(y.changes);
+    out.digests.extend(y.digests);
     Ok(out)
 }
 
@@ -73,5 +101,21 @@ mod tests {
             assert!(e.starts_with("d:2: "), "{e}");
         }
         assert!(parse_delta("d", b"\xff\n").is_err());
+        // Large enough to be parsed in two halves: same result, line numbers still right.
+        let many: Vec<String> = (0..6_000)
+            .map(|i| delta_line(&Change::Upsert(crate::generate::record(3, i))))
+            .collect();
+        let text = many.join("\n") + "\n";
+        assert!(text.len() >= PARALLEL_BYTES);
+        let p = parse_delta("d", text.as_bytes()).unwrap();
+        assert_eq!(p.changes.len(), 6_000);
+        assert_eq!(
+            p.changes[5_999],
+            Change::Upsert(crate::generate::record(3, 5_999))
+        );
+        let broken = text.replacen(&many[5_000], "{}", 1);
+        assert!(parse_delta("d", broken.as_bytes())
+            .unwrap_err()
+            .starts_with("d:5001: "));
     }
 }
