@@ -3,6 +3,9 @@
 //! cache with the feed down, then apply a 100k-change delta while a load runs and compare p99
 //! latency during the apply with steady state.
 //!
+//! The cold start runs the real binary (`icpgate serve`) as a new process and is timed from
+//! spawn until it answers a request from the restored index.
+//!
 //! `cargo bench --bench feed_sync` (env: ICPGATE_FEED_RECORDS, ICPGATE_DELTA_CHANGES,
 //! ICPGATE_LOAD_CONNS). Prints one line per figure; exits non-zero if a request fails.
 
@@ -78,6 +81,117 @@ fn percentile(v: &mut [Duration], p: f64) -> Duration {
     }
     v.sort_unstable();
     v[((v.len() as f64 - 1.0) * p) as usize]
+}
+
+/// The cache files and their sizes.
+fn cache_listing(dir: &std::path::Path) -> String {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            m.is_file().then(|| {
+                let size = m.len();
+                let shown = if size >= 1 << 20 {
+                    format!("{} MiB", size >> 20)
+                } else {
+                    format!("{size} B")
+                };
+                format!("{} {shown}", e.file_name().to_string_lossy())
+            })
+        })
+        .collect();
+    files.sort();
+    files.join(", ")
+}
+
+fn first_android_id(n: u64) -> String {
+    (0..n)
+        .map(|i| icpgate::generate::record(1, i))
+        .find_map(|r| {
+            let p = r
+                .platforms
+                .iter()
+                .find(|p| p.platform == Platform::Android)?;
+            Some(p.ids[0].clone())
+        })
+        .unwrap()
+}
+
+async fn get(addr: &str, path: &str) -> Option<(u16, Vec<u8>)> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, http_body_util::Empty<bytes::Bytes>>(
+        hyper_util::client::legacy::connect::HttpConnector::new(),
+    );
+    let r = client
+        .get(format!("http://{addr}{path}").parse().ok()?)
+        .await
+        .ok()?;
+    let status = r.status().as_u16();
+    let body = http_body_util::BodyExt::collect(r.into_body()).await.ok()?;
+    Some((status, body.to_bytes().to_vec()))
+}
+
+/// Runs `icpgate serve` on `config` as a new process and times it from spawn until the
+/// gateway answers `probe` with a decision (200 or 451) from the restored index; returns the
+/// seconds and the record count `/v1/status` reports. The process is then stopped (SIGTERM).
+async fn cold_start(config: &std::path::Path, probe: &str) -> (f64, u64) {
+    use std::io::BufRead;
+    let t = Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_icpgate"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let (mut public, mut admin) = (None, None);
+    while public.is_none() || admin.is_none() {
+        let line = rx
+            .recv()
+            .await
+            .expect("gateway exited before printing its ports");
+        let addr = |l: &str| {
+            l.split("http://")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap_or(a).to_string())
+        };
+        if line.starts_with("icpgate: listener") {
+            public = addr(&line);
+        } else if line.starts_with("icpgate: admin") {
+            admin = addr(&line);
+        }
+    }
+    let (public, admin) = (public.unwrap(), admin.unwrap());
+    loop {
+        if let Some((s, _)) = get(&public, probe).await {
+            assert!(s == 200 || s == 451, "cold gateway answered {s}");
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let (_, body) = get(&admin, "/v1/status").await.unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let records = st["index"]["records"].as_u64().unwrap_or(0);
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+    (secs, records)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -168,16 +282,13 @@ async fn main() {
         &key.public().to_hex(),
         &cache.display().to_string(),
     );
-    let cold_cfg = icpgate::config::Config::parse(&cold_text, &cfg_dir.join("gw2.toml")).unwrap();
-    let t = Instant::now();
-    let cold = icpgate::start(cold_cfg).await.unwrap();
+    std::fs::write(cfg_dir.join("gw2.toml"), &cold_text).unwrap();
+    println!("cache after first sync: {}", cache_listing(&cache));
+    let probe = format!("/v1/android/apps/{}", first_android_id(n));
+    let (secs, records) = cold_start(&cfg_dir.join("gw2.toml"), &probe).await;
     println!(
-        "cold start from cache, feed down: ready with revision {} in {:.2}s",
-        cold.index.current().revision,
-        t.elapsed().as_secs_f64()
+        "cold start from cache, feed down (process start -> {records} records answering): {secs:.2}s"
     );
-    cold.shutdown();
-    cold.wait().await;
 
     let t = Instant::now();
     let opts = BuildOptions::default();
@@ -256,8 +367,20 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     phase.store(2, Ordering::Relaxed);
     let t = Instant::now();
+    let (idx, from) = (gw.index.clone(), gw.index.current().revision);
+    let visible = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        loop {
+            tick.tick().await;
+            if idx.current().revision > from {
+                return t.elapsed();
+            }
+        }
+    });
     let out = gw.source.refresh().await.unwrap();
     let apply = t.elapsed();
+    let visible = visible.await.unwrap();
+    let after_delta = cache_listing(&cache);
     phase.store(3, Ordering::Relaxed);
     running.store(false, Ordering::Relaxed);
     for t in tasks {
@@ -269,10 +392,11 @@ async fn main() {
     let p99_apply = percentile(&mut applying, 0.99);
     let p50_steady = percentile(&mut steady, 0.50);
     println!(
-        "delta sync under load: {} in {:.2}s (fetch + verify + apply {} changes + publish)",
+        "delta sync under load: {}; new revision visible to requests after {:.2}s (fetch + verify + apply {} changes + publish); sync returned after {:.2}s (+ cache write)",
         out["sync"],
+        visible.as_secs_f64(),
+        changes,
         apply.as_secs_f64(),
-        changes
     );
     println!("load: {conns} keep-alive connections; steady {steady_n} req in 5s ({:.0} req/s), p50 {:?}, p99 {:?}", steady_n as f64 / 5.0, p50_steady, p99_steady);
     println!(
@@ -282,6 +406,7 @@ async fn main() {
         failed.load(Ordering::Relaxed)
     );
     println!("RSS after delta: {} MiB", rss_mib());
+    println!("cache after the delta: {after_delta}");
     gw.shutdown();
     gw.wait().await;
     assert_eq!(

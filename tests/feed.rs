@@ -352,11 +352,13 @@ async fn restart_with_the_feed_down_serves_the_cache_at_once_marked_stale() {
     let cache = tempfile::tempdir().unwrap();
     let g = gateway(&feed.url, &[feed.key.public()], cache.path(), |t| t).await;
     g.sync().await.unwrap();
+    let checksum = g.running.index.current().checksum;
     g.running.shutdown();
     g.running.wait().await;
     let down = format!("http://{}/", closed_port().await);
     let g2 = gateway(&down, &[feed.key.public()], cache.path(), |t| t).await;
     assert_eq!(g2.revision(), 2, "cached state is served before any sync");
+    assert_eq!(g2.running.index.current().checksum, checksum);
     let ready = get(&client(), &format!("{}/readyz", g2.admin)).await;
     assert_eq!(
         (ready.status, ready.json()["state"].as_str()),
@@ -368,6 +370,193 @@ async fn restart_with_the_feed_down_serves_the_cache_at_once_marked_stale() {
     );
     assert!(g2.sync().await.unwrap_err().starts_with("fetch:"));
     assert_eq!(g2.revision(), 2);
+}
+
+fn cache_state(cache: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(cache.join("state.json")).unwrap()).unwrap()
+}
+
+fn manifest_checksum(feed: &Feed) -> String {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(feed.path("manifest.json")).unwrap()).unwrap();
+    let last = m["deltas"]
+        .as_array()
+        .and_then(|d| d.last())
+        .unwrap_or(&m["snapshot"]);
+    last["state_checksum"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_written_after_a_delta_restores_the_delta_state_without_rewriting_the_base() {
+    let feed = Feed::new().await;
+    feed.publish(&records("active", 2), 20);
+    let cache = tempfile::tempdir().unwrap();
+    let g = gateway(&feed.url, &[feed.key.public()], cache.path(), |t| t).await;
+    g.sync().await.unwrap();
+    let base = cache_state(cache.path())["base"]["file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let written = std::fs::metadata(cache.path().join(&base))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(cache_state(cache.path())["overlay"].is_null());
+    feed.publish(&records("revoked", 3), 20);
+    let out = g.sync().await.unwrap();
+    assert_eq!(out["sync"]["snapshot"], false, "applied as a delta");
+    let st = cache_state(cache.path());
+    assert_eq!(st["base"]["file"], base.as_str(), "the base file is kept");
+    assert_eq!(
+        std::fs::metadata(cache.path().join(&base))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        written,
+        "and not rewritten"
+    );
+    let overlay = st["overlay"]["file"].as_str().unwrap();
+    assert!(cache.path().join(overlay).is_file());
+    assert_eq!(
+        (st["revision"].as_u64(), st["checksum"].as_str()),
+        (Some(2), Some(manifest_checksum(&feed).as_str()))
+    );
+    g.running.shutdown();
+    g.running.wait().await;
+    let down = format!("http://{}/", closed_port().await);
+    let g2 = gateway(&down, &[feed.key.public()], cache.path(), |t| t).await;
+    let rev = g2.running.index.current();
+    assert_eq!(rev.revision, 2);
+    assert_eq!(format!("{:032x}", rev.checksum), manifest_checksum(&feed));
+    assert_eq!(rev.stats.records, 10);
+    assert_eq!(
+        get(&client(), &format!("{}{FILED}", g2.base)).await.json()["code"],
+        "revoked"
+    );
+    assert_eq!(
+        get(
+            &client(),
+            &format!("{}/v1/android/apps/com.extra.n2/update", g2.base)
+        )
+        .await
+        .status,
+        200,
+        "a record the delta added"
+    );
+    let status = get(&client(), &format!("{}/v1/status", g2.admin))
+        .await
+        .json();
+    assert_eq!(status["source"]["feed"]["cache"], "restored");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_corrupt_and_wrong_version_cache_files_are_refused_and_the_gateway_syncs() {
+    let feed = Feed::new().await;
+    feed.publish(&records("active", 0), 20);
+    feed.publish(&records("revoked", 1), 20);
+    let good = tempfile::tempdir().unwrap();
+    let g = gateway(&feed.url, &[feed.key.public()], good.path(), |t| t).await;
+    g.sync().await.unwrap();
+    g.running.shutdown();
+    g.running.wait().await;
+    let st = cache_state(good.path());
+    let (base, overlay) = (
+        st["base"]["file"].as_str().unwrap().to_string(),
+        st["overlay"]["file"].as_str().unwrap().to_string(),
+    );
+    type Damage = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, &str, Damage)> = vec![
+        (
+            "truncated base",
+            &base,
+            Box::new(|b: &mut Vec<u8>| b.truncate(b.len() - 7)),
+        ),
+        (
+            "corrupt base",
+            &base,
+            Box::new(|b: &mut Vec<u8>| {
+                let n = b.len() / 2;
+                b[n] ^= 1
+            }),
+        ),
+        (
+            "wrong version",
+            &base,
+            Box::new(|b: &mut Vec<u8>| {
+                let at = icpgate::index::persist::VERSION_AT;
+                b[at..at + 4].copy_from_slice(&99u32.to_le_bytes())
+            }),
+        ),
+        (
+            "corrupt overlay",
+            &overlay,
+            Box::new(|b: &mut Vec<u8>| {
+                let n = b.len() - 1;
+                b[n] ^= 0x80
+            }),
+        ),
+        (
+            "truncated header",
+            &overlay,
+            Box::new(|b: &mut Vec<u8>| b.truncate(20)),
+        ),
+    ];
+    for (what, file, damage) in cases {
+        let cache = tempfile::tempdir().unwrap();
+        copy_dir(good.path(), cache.path());
+        let mut bytes = std::fs::read(cache.path().join(file)).unwrap();
+        damage(&mut bytes);
+        std::fs::write(cache.path().join(file), &bytes).unwrap();
+        let down = format!("http://{}/", closed_port().await);
+        let cold = gateway(&down, &[feed.key.public()], cache.path(), |t| t).await;
+        assert_eq!(
+            cold.revision(),
+            0,
+            "{what}: nothing is served from a bad cache"
+        );
+        assert_eq!(
+            get(&client(), &format!("{}/readyz", cold.admin))
+                .await
+                .status,
+            503,
+            "{what}"
+        );
+        let status = get(&client(), &format!("{}/v1/status", cold.admin))
+            .await
+            .json();
+        let shown = status["source"]["feed"]["cache"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(shown.starts_with("unusable: "), "{what}: {shown}");
+        assert_eq!(
+            cold.metric("icpgate_feed_sync_failures_total{cause=\"cache\"}"),
+            1.0,
+            "{what}"
+        );
+        cold.running.shutdown();
+        cold.running.wait().await;
+        // With the feed up, the same gateway syncs as if it had no cache, and rewrites it.
+        let g = gateway(&feed.url, &[feed.key.public()], cache.path(), |t| t).await;
+        g.sync().await.unwrap();
+        assert_eq!(g.revision(), 2, "{what}");
+        assert_eq!(
+            get(&client(), &format!("{}{FILED}", g.base)).await.json()["code"],
+            "revoked"
+        );
+        g.running.shutdown();
+        g.running.wait().await;
+        let again = gateway(&down, &[feed.key.public()], cache.path(), |t| t).await;
+        assert_eq!(again.revision(), 2, "{what}: the rewritten cache restores");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

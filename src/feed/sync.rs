@@ -9,14 +9,14 @@
 //! Invariant: the published revision's checksum equals the state checksum the signed manifest
 //! gives for that revision.
 
-use super::cache::{Cache, CacheState, CachedStep};
+use super::cache::{Cache, CacheState};
+use super::delta::{parse_delta, Parsed};
 use super::fetch::{Fetched, Fetcher};
 use super::format::{
-    check_file, decompress, parse_delta_line, verify, Checksum, DeltaRef, Manifest, PublicKey,
-    MANIFEST, SIGNATURE,
+    check_file, decompress, verify, Checksum, DeltaRef, Manifest, PublicKey, MANIFEST, SIGNATURE,
 };
 use crate::config::FeedConfig;
-use crate::index::{parse_snapshot, Change, Index, Revision};
+use crate::index::{parse_snapshot, Index, Revision};
 use crate::metrics::Metrics;
 use serde::Serialize;
 use std::sync::Arc;
@@ -151,15 +151,9 @@ impl Syncer {
 
     /// Publishes the cached state, if any, marked unconfirmed until the first sync succeeds.
     pub async fn restore_cache(&self) -> bool {
-        let (cache, bloom, limit) = (
-            Cache {
-                dir: self.cfg.cache_dir.clone(),
-            },
-            self.bloom,
-            self.cfg.max_file_bytes,
-        );
+        let (cache, bloom) = (self.cache.clone(), self.bloom);
         let t = Instant::now();
-        match blocking(move || cache.restore(bloom, limit)).await {
+        match blocking(move || cache.restore(bloom)).await {
             Ok(Ok(Some((rev, state, as_of)))) => {
                 tracing::info!(
                     event = "feed_cache_restored",
@@ -237,14 +231,18 @@ impl Syncer {
     ) -> Result<bytes::Bytes, SyncError> {
         let bytes = self.fetcher.body(file).await?;
         self.count_bytes(bytes.len());
-        check_file(file, &bytes, sha256, size).map_err(|e| {
-            let cause = if matches!(e, super::format::FormatError::Size { .. }) {
-                "size"
-            } else {
-                "sha256"
-            };
-            SyncError::new(cause, e.to_string())
-        })?;
+        // Hashing a large snapshot takes seconds: not on an async worker that serves requests.
+        let (f, b, want) = (file.to_string(), bytes.clone(), sha256.to_string());
+        blocking(move || check_file(&f, &b, &want, size))
+            .await?
+            .map_err(|e| {
+                let cause = if matches!(e, super::format::FormatError::Size { .. }) {
+                    "size"
+                } else {
+                    "sha256"
+                };
+                SyncError::new(cause, e.to_string())
+            })?;
         Ok(bytes)
     }
 
@@ -302,13 +300,9 @@ impl Syncer {
         }
         let t = Instant::now();
         let delta_path = self.delta_plan(&m, have, cur.checksum);
-        let (rev, snapshot, deltas, cache) = match delta_path {
+        let (rev, snapshot, deltas) = match delta_path {
             Some(ds) => match self.apply_deltas(cur.clone(), ds, as_of).await {
-                Ok((rev, files)) => {
-                    let mut c = mem.cache.clone().unwrap_or_default();
-                    c.deltas.extend(files);
-                    (rev, false, ds.len(), Some(c))
-                }
+                Ok(rev) => (rev, false, ds.len()),
                 // Drift, a missing or a corrupt delta: the snapshot is verified on its own, so
                 // falling back to it can never be worse than the chain.
                 Err(e) => {
@@ -339,9 +333,9 @@ impl Syncer {
             apply_ms
         );
         self.metrics.observe_revision(&rev);
+        drop(cur);
         self.index.publish(rev);
-        mem.cache = cache;
-        self.persist(mem, to, &m).await;
+        self.persist(mem, &m).await;
         self.confirm(mem, etag, &m, as_of);
         self.set_status(|s| s.last_apply_ms = Some(apply_ms));
         Ok(SyncOutcome::Applied {
@@ -392,40 +386,33 @@ impl Syncer {
         Some(ds)
     }
 
-    async fn fetch_changes(&self, d: &DeltaRef) -> Result<(Vec<Change>, bytes::Bytes), SyncError> {
+    async fn fetch_changes(&self, d: &DeltaRef) -> Result<Parsed, SyncError> {
         let raw = self.fetch_file(&d.file, &d.sha256, d.size).await?;
-        let (file, limit, raw2) = (d.file.clone(), self.cfg.max_file_bytes, raw.clone());
-        let changes = blocking(move || -> Result<Vec<Change>, SyncError> {
-            let text = decompress(&file, &raw2, limit)
+        let (file, limit) = (d.file.clone(), self.cfg.max_file_bytes);
+        blocking(move || -> Result<Parsed, SyncError> {
+            let text = decompress(&file, &raw, limit)
                 .map_err(|e| SyncError::new("decompress", e.to_string()))?;
-            String::from_utf8_lossy(&text)
-                .lines()
-                .enumerate()
-                .map(|(i, l)| {
-                    parse_delta_line(l)
-                        .map_err(|e| SyncError::new("parse", format!("{file}:{}: {e}", i + 1)))
-                })
-                .collect()
+            parse_delta(&file, &text).map_err(|e| SyncError::new("parse", e))
         })
-        .await??;
-        Ok((changes, raw))
+        .await?
     }
 
-    /// Applies `ds` in order on top of `rev`; returns the final revision and the cache steps.
+    /// Applies `ds` in order on top of `start`; returns the final revision.
     async fn apply_deltas(
         &self,
         start: Arc<Revision>,
         ds: &[DeltaRef],
         as_of: SystemTime,
-    ) -> Result<(Revision, Vec<CachedStep>), SyncError> {
-        let mut steps = Vec::new();
+    ) -> Result<Revision, SyncError> {
         let mut rev = start;
         for d in ds {
-            let (changes, raw) = self.fetch_changes(d).await?;
+            let parsed = self.fetch_changes(d).await?;
             let (base, target) = (rev.clone(), d.revision);
-            let next = blocking(move || base.apply(target, &changes, as_of))
-                .await?
-                .map_err(|e| SyncError::new("apply", e.to_string()))?;
+            let next = blocking(move || {
+                base.apply_digested(target, &parsed.changes, &parsed.digests, as_of)
+            })
+            .await?
+            .map_err(|e| SyncError::new("apply", e.to_string()))?;
             if Checksum::from_hex(&d.state_checksum).map(|c| c.0) != Some(next.checksum) {
                 return Err(SyncError::new(
                     "checksum",
@@ -435,21 +422,10 @@ impl Syncer {
                     ),
                 ));
             }
-            let file = self.cache.write_delta(&d.file, &raw).unwrap_or_else(|e| {
-                tracing::warn!(event = "feed_cache_write_failed", error = %e);
-                String::new()
-            });
-            steps.push(CachedStep {
-                file,
-                revision: d.revision,
-                checksum: d.state_checksum.clone(),
-            });
             rev = Arc::new(next);
         }
         // The last revision was built here and its only other holders (the apply closures) are gone.
-        let rev =
-            Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))?;
-        Ok((rev, steps))
+        Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))
     }
 
     /// Loads the manifest's snapshot and applies every delta after it.
@@ -457,7 +433,7 @@ impl Syncer {
         &self,
         m: &Manifest,
         as_of: SystemTime,
-    ) -> Result<(Revision, bool, usize, Option<CacheState>), SyncError> {
+    ) -> Result<(Revision, bool, usize), SyncError> {
         let s = &m.snapshot;
         let raw = self.fetch_file(&s.file, &s.sha256, s.size).await?;
         let (file, limit, bloom, revision, want) = (
@@ -467,7 +443,7 @@ impl Syncer {
             s.revision,
             s.state_checksum.clone(),
         );
-        let (rev, text) = blocking(move || -> Result<(Revision, Vec<u8>), SyncError> {
+        let rev = blocking(move || -> Result<Revision, SyncError> {
             let text = decompress(&file, &raw, limit)
                 .map_err(|e| SyncError::new("decompress", e.to_string()))?;
             let (mut rev, report) = parse_snapshot(&text, revision, "feed", bloom);
@@ -487,48 +463,14 @@ impl Syncer {
                 ));
             }
             rev.as_of = as_of;
-            Ok((rev, text))
+            Ok(rev)
         })
         .await??;
-        let cache_ok = {
-            let (c, t) = (
-                Cache {
-                    dir: self.cfg.cache_dir.clone(),
-                },
-                text,
-            );
-            blocking(move || c.write_snapshot(&t)).await
-        };
-        if let Ok(Err(e)) | Err(SyncError { message: e, .. }) = &cache_ok {
-            tracing::warn!(event = "feed_cache_write_failed", error = %e);
-        }
-        let snap_step = CachedStep {
-            file: "snapshot.ndjson".into(),
-            revision: s.revision,
-            checksum: s.state_checksum.clone(),
-        };
         if m.deltas.is_empty() {
-            return Ok((
-                rev,
-                true,
-                0,
-                Some(CacheState {
-                    snapshot: snap_step,
-                    ..Default::default()
-                }),
-            ));
+            return Ok((rev, true, 0));
         }
-        let (rev, steps) = self.apply_deltas(Arc::new(rev), &m.deltas, as_of).await?;
-        Ok((
-            rev,
-            true,
-            m.deltas.len(),
-            Some(CacheState {
-                snapshot: snap_step,
-                deltas: steps,
-                ..Default::default()
-            }),
-        ))
+        let rev = self.apply_deltas(Arc::new(rev), &m.deltas, as_of).await?;
+        Ok((rev, true, m.deltas.len()))
     }
 
     async fn maybe_compact(&self, rev: Revision) -> Result<Revision, SyncError> {
@@ -546,20 +488,21 @@ impl Syncer {
         Ok(r)
     }
 
-    async fn persist(&self, mem: &mut Mem, revision: u64, m: &Manifest) {
-        let Some(state) = mem.cache.as_mut() else {
-            return;
-        };
-        state.revision = revision;
-        state.complete_as_of = m.complete_as_of.clone();
-        let (cache, snapshot) = (
-            Cache {
-                dir: self.cfg.cache_dir.clone(),
-            },
-            state.clone(),
+    /// Writes the published revision to the cache (a new base file only when the base
+    /// changed), off the async threads.
+    async fn persist(&self, mem: &mut Mem, m: &Manifest) {
+        let (cache, rev, prev, as_of) = (
+            self.cache.clone(),
+            self.index.current(),
+            mem.cache.take(),
+            m.complete_as_of.clone(),
         );
-        match blocking(move || cache.commit(&snapshot)).await {
-            Ok(Ok(())) => self.set_status(|s| s.cache = Some(format!("revision {revision}"))),
+        let revision = rev.revision;
+        match blocking(move || cache.save(&rev, prev.as_ref(), &as_of)).await {
+            Ok(Ok(state)) => {
+                mem.cache = Some(state);
+                self.set_status(|s| s.cache = Some(format!("revision {revision}")));
+            }
             Ok(Err(e)) | Err(SyncError { message: e, .. }) => {
                 self.metrics
                     .feed_failures

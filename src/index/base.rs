@@ -118,7 +118,7 @@ impl Base {
     /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
     #[cfg_attr(not(test), allow(dead_code))] // the persisted cache (src/feed) is its user
     pub(crate) fn from_encoded(
-        blob: Vec<u8>,
+        blob: HugeBuf<u8>,
         entities: Entities,
         records: Vec<u32>,
         bloom: bool,

@@ -66,19 +66,32 @@ impl Builder {
 
     /// A builder over an already-stitched arena whose live records are at `records` (a
     /// persisted layer): pairs and numbers are derived from the arena with a fresh hash key.
-    pub(crate) fn from_arena(blob: Vec<u8>, entities: Entities, records: Vec<u32>) -> Builder {
-        let mut b = Builder::new(records.len());
-        for &off in &records {
-            Builder::hash_pairs_with(&b.hasher, &blob, off, &mut b.pairs);
-            if let Some(n) = blob.get(off as usize..off as usize + 8) {
-                let n: &[u8; 8] = n.try_into().expect("8 bytes");
-                b.numbers.push((number_hash(&b.hasher, n), off));
-            }
+    pub(crate) fn from_arena(blob: HugeBuf<u8>, entities: Entities, records: Vec<u32>) -> Builder {
+        let mut b = Builder::new(0);
+        // Hashing every id is the bulk of a warm start: one slice of the records per core.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(16);
+        let chunk = records.len().div_ceil(threads).max(1);
+        let (hasher, arena) = (&b.hasher, &blob[..]);
+        let parts: Vec<Hashed> = std::thread::scope(|s| {
+            let handles: Vec<_> = records
+                .chunks(chunk)
+                .map(|part| s.spawn(move || hash_records(hasher, arena, part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("hashing thread panicked"))
+                .collect()
+        });
+        for (pairs, numbers) in parts {
+            b.pairs.extend(pairs);
+            b.numbers.extend(numbers);
         }
         b.lines = (1..=records.len() as u32).collect();
         b.digests = vec![0; records.len()];
         b.records = records;
-        b.blob = blob.into();
+        b.blob = blob;
         b.len = b.blob.len();
         b.entities = entities;
         b
@@ -282,6 +295,23 @@ impl Builder {
             stats,
         }
     }
+}
+
+/// (id key hash, offset) pairs and (number hash, offset) entries of some records.
+type Hashed = (Vec<(u32, u32)>, Vec<(u32, u32)>);
+
+/// The id pairs and number-index entries of the records at `offsets` in `blob`.
+fn hash_records(hasher: &ahash::RandomState, blob: &[u8], offsets: &[u32]) -> Hashed {
+    let mut pairs = Vec::with_capacity(offsets.len() * 3 / 2);
+    let mut numbers = Vec::with_capacity(offsets.len());
+    for &off in offsets {
+        Builder::hash_pairs_with(hasher, blob, off, &mut pairs);
+        if let Some(n) = blob.get(off as usize..off as usize + 8) {
+            let n: &[u8; 8] = n.try_into().expect("8 bytes");
+            numbers.push((number_hash(hasher, n), off));
+        }
+    }
+    (pairs, numbers)
 }
 
 type IdTable = (Table, Vec<u32>, Option<Bloom<u32>>);

@@ -11,8 +11,11 @@
 
 mod base;
 mod build;
+mod canon;
 mod hugebuf;
 mod load;
+mod overlay;
+pub mod persist;
 pub mod store;
 mod table;
 
@@ -20,9 +23,9 @@ pub use load::{load_snapshot, parse_snapshot, LoadError, LoadReport, RejectedLin
 
 use crate::filing::{FilingNumber, FilingRecord, Platform, Status};
 use arc_swap::ArcSwap;
-use base::{count, Base, Builder};
+use base::{Base, Builder};
+use overlay::Overlay;
 use smallvec::SmallVec;
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 use store::RecordView;
@@ -93,12 +96,6 @@ pub fn record_digest(canonical_line: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(canonical_line)
 }
 
-struct Overlay {
-    layer: Base,
-    /// Base offsets removed or replaced by the overlay.
-    tombstones: HashSet<u32>,
-}
-
 /// One immutable generation of the index.
 pub struct Revision {
     pub revision: u64,
@@ -109,6 +106,9 @@ pub struct Revision {
     /// Feed state checksum (sum of record digests mod 2^128).
     pub checksum: u128,
     base: Arc<Base>,
+    /// The revision and checksum the base layer was built at (a snapshot, or a compaction).
+    base_revision: u64,
+    base_checksum: u128,
     overlay: Option<Arc<Overlay>>,
     pub stats: Stats,
 }
@@ -122,9 +122,17 @@ impl Revision {
             source: source.to_string(),
             checksum,
             base: Arc::new(base),
+            base_revision: revision,
+            base_checksum: checksum,
             overlay: None,
             stats,
         }
+    }
+
+    /// The revision and state checksum of the base layer this revision shares: equal keys
+    /// mean the same base state, so a cache need not write it again.
+    pub fn base_key(&self) -> (u64, u128) {
+        (self.base_revision, self.base_checksum)
     }
 
     /// Builds a revision from validated records (single-threaded; `parse_snapshot` is the
@@ -259,101 +267,6 @@ impl Revision {
 
     pub fn has_bloom(&self) -> bool {
         self.base.has_bloom()
-    }
-
-    /// A new revision with `changes` applied in order, sharing this revision's base. Fails
-    /// (and changes nothing) when a removal names a number this revision does not hold.
-    pub fn apply(
-        &self,
-        revision: u64,
-        changes: &[Change],
-        as_of: SystemTime,
-    ) -> Result<Revision, ApplyError> {
-        let empty = HashSet::new();
-        let (mut tomb, old_overlay) = match &self.overlay {
-            Some(o) => (o.tombstones.clone(), Some(&o.layer)),
-            None => (empty, None),
-        };
-        let mut dropped_overlay: HashSet<u32> = HashSet::new();
-        let mut added: Vec<Option<FilingRecord>> = Vec::new();
-        let mut added_at: std::collections::HashMap<[u8; 8], usize> = Default::default();
-        let mut checksum = self.checksum;
-        for c in changes {
-            let key = c.number().to_bytes();
-            let old: Option<FilingRecord> = if let Some(i) = added_at.remove(&key) {
-                added[i].take()
-            } else if let Some(off) = old_overlay
-                .and_then(|l| l.find_number(&c.number()))
-                .filter(|o| !dropped_overlay.contains(o))
-            {
-                dropped_overlay.insert(off);
-                old_overlay.and_then(|l| l.record(off))
-            } else if let Some(off) = self
-                .base
-                .find_number(&c.number())
-                .filter(|o| !tomb.contains(o))
-            {
-                tomb.insert(off);
-                self.base.record(off)
-            } else {
-                None
-            };
-            if let Some(o) = &old {
-                checksum = checksum.wrapping_sub(record_digest(o.canonical_line().as_bytes()));
-            }
-            match c {
-                Change::Upsert(r) => {
-                    checksum = checksum.wrapping_add(record_digest(r.canonical_line().as_bytes()));
-                    added_at.insert(key, added.len());
-                    added.push(Some(r.clone()));
-                }
-                Change::Remove(n) if old.is_none() => {
-                    return Err(ApplyError::RemoveMissing(n.to_string()))
-                }
-                Change::Remove(_) => {}
-            }
-        }
-        let mut b = Builder::new(added.len());
-        if let Some(l) = old_overlay {
-            for &off in l.records.iter().filter(|o| !dropped_overlay.contains(o)) {
-                b.push_encoded(l, off, 0);
-            }
-        }
-        for (i, r) in added.iter().enumerate() {
-            if let Some(r) = r {
-                b.push(r, i + 1, 0);
-            }
-        }
-        let layer = b.finish(false);
-        let mut stats = self.base.stats.clone();
-        for &off in &tomb {
-            if let Some(v) = self.base.view(off) {
-                count(&mut stats, &v, -1);
-            }
-        }
-        for &off in &layer.records {
-            if let Some(v) = layer.view(off) {
-                count(&mut stats, &v, 1);
-            }
-        }
-        stats.entities = self.base.stats.entities + layer.stats.entities;
-        stats.entity_bytes = self.base.stats.entity_bytes + layer.stats.entity_bytes;
-        stats.store_bytes = self.base.stats.store_bytes + layer.stats.store_bytes;
-        let overlay = (!layer.records.is_empty() || !tomb.is_empty()).then(|| {
-            Arc::new(Overlay {
-                layer,
-                tombstones: tomb,
-            })
-        });
-        Ok(Revision {
-            revision,
-            as_of,
-            source: self.source.clone(),
-            checksum,
-            base: self.base.clone(),
-            overlay,
-            stats,
-        })
     }
 
     /// The same state folded into one new base (slow: runs off the async threads).

@@ -215,7 +215,7 @@ fn a_layer_rebuilt_from_its_encoded_parts_answers_the_same() {
     let (blob, entities, records) = rev.base.encoded_parts();
     let (names, ends) = entities.parts();
     let ents = store::Entities::from_parts(names.to_string(), ends.to_vec()).unwrap();
-    let again = Base::from_encoded(blob.to_vec(), ents, records.to_vec(), false);
+    let again = Base::from_encoded(blob.to_vec().into(), ents, records.to_vec(), false);
     assert_eq!(again.lookup(Platform::Android, "com.a.b").len(), 2);
     assert_eq!(again.lookup(Platform::Ios, "com.foo.bar").len(), 1);
     assert!(again.lookup(Platform::Android, "com.a.c").is_empty());
