@@ -262,3 +262,66 @@ pub fn insert(zip: &[u8], blk: &[u8]) -> Vec<u8> {
     out[at..at + 4].copy_from_slice(&((cd + blk.len()) as u32).to_le_bytes());
     out
 }
+
+/// A stored-only ZIP (no comment, CRC fields zero as icpgate's reader tolerates) of `files`.
+pub fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut cd = Vec::new();
+    for (name, data) in files {
+        let lho = out.len() as u32;
+        let (n, len) = (name.len() as u16, data.len() as u32);
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        cd.extend_from_slice(b"PK\x01\x02");
+        cd.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        cd.extend_from_slice(&len.to_le_bytes());
+        cd.extend_from_slice(&len.to_le_bytes());
+        cd.extend_from_slice(&n.to_le_bytes());
+        cd.extend_from_slice(&[0; 12]);
+        cd.extend_from_slice(&lho.to_le_bytes());
+        cd.extend_from_slice(name.as_bytes());
+    }
+    let cd_off = out.len() as u32;
+    out.extend_from_slice(&cd);
+    out.extend_from_slice(b"PK\x05\x06");
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_off.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// An unsigned HAP (module.json + one entry) for `bundle`.
+pub fn unsigned_hap(bundle: &str) -> Vec<u8> {
+    let module = format!(
+        r#"{{"app":{{"bundleName":"{bundle}","versionCode":1000000,"versionName":"1.0.0"}}}}"#
+    );
+    stored_zip(&[
+        ("module.json", module.as_bytes()),
+        ("ets/modules.abc", &[0x5au8; 2048]),
+    ])
+}
+
+/// `zip` without the HAP signing block before its central directory (if it has one): the
+/// bytes an unsigned build of the same HAP would have (EOCD CD offset moved back).
+pub fn strip(zip: &[u8]) -> Vec<u8> {
+    let (cd, eocd) = layout(zip);
+    let magic = &zip[cd - 20..cd - 4];
+    if magic != b"<hap sign block>" && magic != b"HAP Sig Block 42" {
+        return zip.to_vec();
+    }
+    let size = u64::from_le_bytes(zip[cd - 28..cd - 20].try_into().expect("8")) as usize;
+    let start = cd - size;
+    let mut out = cat(&[&zip[..start], &zip[cd..]]);
+    let at = eocd - size + 16;
+    out[at..at + 4].copy_from_slice(&(start as u32).to_le_bytes());
+    out
+}
