@@ -5,8 +5,8 @@
 //! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
 //! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
-//! executable, and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass for the
-//! v2/v3 content digests), expand entries beyond `Limits`, or panic on any input.
+//! executable, and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass
+//! for the content digests), expand entries beyond `Limits`, or panic on any input.
 //! Invariant: every `PackageIdentity` has a non-empty `id`; `accepted_signers` is a subset of
 //! the certificates listed in `schemes` (empty = unsigned or not accepted).
 
