@@ -102,7 +102,8 @@ fn signers<R: Read + Seek>(
         cd: archive.cd_offset,
         eocd: archive.eocd_offset,
     };
-    let check = limits.verify_digests.then_some(&at);
+    // Without an exact layout nothing is accepted, so the digest pass would be wasted.
+    let check = (limits.verify_digests && archive.layout_ok).then_some(&at);
     let s = hapsig::signer(src, &block, check, limits)?;
     let info = s.cert.as_deref().map(cert_info);
     let accepted = match &info {
