@@ -12,6 +12,9 @@ use std::time::Instant;
 use icpgate::inspect::{inspect_bytes, inspect_file, Limits, PackageIdentity, PackageKind};
 use serde_json::Value;
 
+#[path = "upload_support/hapsign.rs"]
+mod hapsign;
+
 /// Fixtures that must fail, with the documented error code.
 const ERRORS: &[(&str, &str)] = &[
     ("apk/apksig-empty-unsigned.apk", "unsupported_package"),
@@ -20,6 +23,19 @@ const ERRORS: &[(&str, &str)] = &[
     ("ipa/fastlane-not-an-ipa.ipa", "package_unreadable"),
     ("axml/AndroidManifestWrongFilesize.xml", "manifest_invalid"),
 ];
+
+/// Fixtures MANIFEST.json calls unsigned that carry a HAP signing block, with the signer
+/// certificate's (sha256, sha1, md5) as openssl reports them (docs/inspection.md "HarmonyOS
+/// signatures": `openssl pkcs7 -inform DER -print_certs` on the 0x20000000 sub-block, the
+/// SignerInfo's issuer+serial, `openssl cms -verify -noverify`), independent of icpgate.
+const HAP_SIGNED: &[(&str, [&str; 3])] = &[(
+    "hap/icyleaf-harmony.hap",
+    [
+        "8abdff0344e75c7ca09d56e0778548281e26bedce139b348a716d5db13790a52",
+        "49653f18b4e7489e681957fb1e0859f5d1cb091b",
+        "6d81041a05cccc4c43ae8caad719d86d",
+    ],
+)];
 
 /// Deliberate deviations from `platform_signers_sha256` (see docs/inspection.md).
 const DEVIATIONS: &[(&str, &[&str], &str)] = &[(
@@ -291,7 +307,24 @@ fn check_hap(file: &str, id: &PackageIdentity, e: &Value) -> Vec<String> {
     if got != want {
         errs.push(format!("{file}: got {got:?} want {want:?}"));
     }
-    if e["signed"] == false && (!id.schemes.is_empty() || !id.accepted_signers.is_empty()) {
+    if let Some((_, want)) = HAP_SIGNED.iter().find(|(f, _)| *f == file) {
+        let got: Vec<[String; 3]> = id
+            .accepted_signers
+            .iter()
+            .map(|c| {
+                let s = &c.signer;
+                [
+                    s.sha256.map(hex::encode),
+                    s.sha1.map(hex::encode),
+                    s.md5.map(hex::encode),
+                ]
+                .map(Option::unwrap_or_default)
+            })
+            .collect();
+        if got != [want.map(String::from)] || scheme_sha(id, "hap") != [want[0]] {
+            errs.push(format!("{file}: HAP signer {got:?}, openssl says {want:?}"));
+        }
+    } else if e["signed"] == false && (!id.schemes.is_empty() || !id.accepted_signers.is_empty()) {
         errs.push(format!("{file}: unsigned HAP reported signers"));
     }
     errs
@@ -571,4 +604,83 @@ fn digest_verification_keeps_every_fixture_verdict() {
         }
     }
     assert!(checked > 40, "only {checked} APK fixtures inspected");
+}
+
+/// The shared HAP (signed by DevEco with a Huawei development certificate) verifies with the
+/// content digest on; its block stripped, it is unsigned; re-signed in-test (hapsign.rs) the
+/// signer is the test certificate (all three fingerprints); a change after signing is refused
+/// with digests verified; no mutation of the signed files panics.
+#[test]
+fn the_shared_hap_stripped_and_re_signed_reports_each_signer() {
+    use sha2::Digest;
+    let Some(dir) = fixtures_dir() else { return };
+    let original = std::fs::read(dir.join("hap/icyleaf-harmony.hap")).unwrap();
+    for verify in [false, true] {
+        let limits = Limits {
+            verify_digests: verify,
+            ..Limits::default()
+        };
+        let id = inspect_bytes(&original, &limits).unwrap();
+        let sha = id.accepted_signers.first().and_then(|c| c.signer.sha256);
+        assert_eq!(sha.map(hex::encode).as_deref(), Some(HAP_SIGNED[0].1[0]));
+    }
+    let mut changed = original.clone();
+    changed[10] ^= 1;
+    let on_limits = Limits {
+        verify_digests: true,
+        ..Limits::default()
+    };
+    let c = inspect_bytes(&changed, &on_limits).unwrap();
+    assert_eq!(c.require_signed().unwrap_err().code(), "signature_invalid");
+    let unsigned = hapsign::strip(&original);
+    assert!(unsigned.len() < original.len());
+    let key = hapsign::TestKey::new("fixture signer");
+    let signed = hapsign::sign(&unsigned, &key, hapsign::Tamper::None);
+    let on = Limits {
+        verify_digests: true,
+        ..Limits::default()
+    };
+    let before = inspect_bytes(&unsigned, &on).unwrap();
+    assert_eq!(before.require_signed().unwrap_err().code(), "unsigned");
+    let id = inspect_bytes(&signed, &on).unwrap();
+    assert_eq!(
+        (&id.id, &id.version_code),
+        (&before.id, &before.version_code)
+    );
+    let s = &id.accepted_signers[0].signer;
+    assert_eq!(hex::encode(s.sha256.unwrap()), key.sha256_hex());
+    assert_eq!(
+        s.sha1.unwrap().to_vec(),
+        sha1::Sha1::digest(&key.cert_der).to_vec()
+    );
+    assert_eq!(
+        s.md5.unwrap().to_vec(),
+        md5::Md5::digest(&key.cert_der).to_vec()
+    );
+    assert_eq!(
+        id.to_json()["schemes"]["hap"][0]["sha256"],
+        key.sha256_hex()
+    );
+    let mut changed = signed.clone();
+    changed[10] ^= 1; // first entry's modification time
+    let c = inspect_bytes(&changed, &on).unwrap();
+    assert_eq!(c.require_signed().unwrap_err().code(), "signature_invalid");
+    let wrong = hapsign::sign(&unsigned, &key, hapsign::Tamper::WrongDigest);
+    let w = inspect_bytes(&wrong, &on).unwrap();
+    assert_eq!(w.require_signed().unwrap_err().code(), "signature_invalid");
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for file in [&signed, &original] {
+        let n = file.len();
+        // the last 24 KiB hold the signing block, the CD and the EOCD of both files
+        for i in 0..300 {
+            let cut = n - 1 - next(&mut seed) as usize % (24 << 10);
+            let _ = inspect_bytes(&file[..cut], &on);
+            let mut m = file.clone();
+            for _ in 0..1 + i % 3 {
+                let pos = n - 1 - next(&mut seed) as usize % (24 << 10);
+                m[pos] ^= (next(&mut seed) as u8) | 1;
+            }
+            let _ = inspect_bytes(&m, &on);
+        }
+    }
 }

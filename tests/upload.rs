@@ -159,6 +159,15 @@ fn snapshot() -> String {
             &[],
         ));
     }
+    // The test-signed HAPs (hapsign.rs): a harmony filing listing the test key's SHA-256.
+    let hap_sha256 = hap_key().sha256_hex();
+    lines.push(record(
+        SIGNED_HAP_FILING,
+        "active",
+        "harmony",
+        SIGNED_HAP_ID,
+        &[&[("sha256", &hap_sha256)]],
+    ));
     lines.join("\n") + "\n"
 }
 
@@ -526,31 +535,76 @@ async fn a_route_without_the_signer_rule_passes_an_unsigned_filed_hap() {
     let Some(hap) = shared(HAP) else { return };
     let g = start().await;
     let c = client();
-    let r = send(
-        &c,
-        raw(
-            &format!("{}/v1/packages", g.base),
-            "application/zip",
-            &hap.bytes,
-        ),
-    )
-    .await;
+    let url = format!("{}/v1/packages", g.base);
+    // The fixture is signed (a Huawei development certificate, docs/inspection.md); its
+    // filing lists no certificate, so signer routes refuse it as not filed.
+    let r = send(&c, raw(&url, "application/zip", &hap.bytes)).await;
+    assert_eq!(r.status, 451);
+    assert_eq!(r.json()["code"], "signer_not_filed");
+    // The same HAP with its signing block removed is unsigned.
+    let unsigned = hapsign::strip(&hap.bytes);
+    let r = send(&c, raw(&url, "application/zip", &unsigned)).await;
     assert_eq!(r.json()["code"], "unsigned", "signer routes refuse it");
-    let r = send(
-        &c,
-        raw(
-            &format!("{}/v1/lax/packages", g.base),
-            "application/zip",
-            &hap.bytes,
-        ),
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    for body in [&unsigned, &hap.bytes] {
+        let lax = format!("{}/v1/lax/packages", g.base);
+        let r = send(&c, raw(&lax, "application/zip", body)).await;
+        assert_eq!(r.status, 200);
+        let seen = g.up.requests();
+        let last = seen.last().unwrap();
+        assert_eq!(sha256_hex(&last.body), sha256_hex(body));
+        assert_eq!(
+            filing_of(&last.headers).as_deref(),
+            Some("京ICP备2024000005号-1A")
+        );
+    }
+    assert_eq!(g.up.requests().len(), 2);
+    assert_no_spool(&g).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_hap_is_judged_by_its_signer() {
+    let g = start().await;
+    let c = client();
+    let unsigned = hapsign::unsigned_hap(SIGNED_HAP_ID);
+    let filed = hapsign::sign(&unsigned, hap_key(), hapsign::Tamper::None);
+    let url = format!("{}/v1/packages", g.base);
+    let r = send(&c, raw(&url, "application/zip", &filed)).await;
+    assert_eq!(r.status, 200, "{:?}", r.json());
     let seen = g.up.requests();
-    assert_eq!(sha256_hex(&seen[0].body), sha256_hex(&hap.bytes));
+    assert_eq!(sha256_hex(&seen[0].body), sha256_hex(&filed));
     assert_eq!(
         filing_of(&seen[0].headers).as_deref(),
-        Some("京ICP备2024000005号-1A")
+        Some(SIGNED_HAP_FILING)
+    );
+    let a = audit_for(&g, 1).await[0].clone();
+    assert_eq!(a["package"]["signers"][0]["sha256"], hap_key().sha256_hex());
+
+    let other = hapsign::TestKey::new("someone else");
+    let foreign = hapsign::sign(&unsigned, &other, hapsign::Tamper::None);
+    let body = multipart("bnd", &[("package", SIGNED_HAP_ID)], "file", &foreign);
+    let r = send(&c, form(&url, "bnd", body)).await;
+    assert_eq!(r.status, 451);
+    let j = r.json();
+    assert_eq!(j["code"], "signer_not_filed");
+    assert_eq!(j["platform"], "harmony");
+    assert_eq!(j["identifier"], SIGNED_HAP_ID);
+    assert_eq!(j["filings"][0], format!("{SIGNED_HAP_FILING} (active)"));
+
+    let bad = hapsign::sign(&unsigned, hap_key(), hapsign::Tamper::BadSignature);
+    let r = send(&c, raw(&url, "application/zip", &bad)).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (422, "signature_invalid".into())
+    );
+    let r = send(&c, raw(&url, "application/zip", &unsigned)).await;
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (422, "unsigned".into())
+    );
+    assert_eq!(
+        g.up.requests().len(),
+        1,
+        "only the filed signer reached the upstream"
     );
     assert_no_spool(&g).await;
 }

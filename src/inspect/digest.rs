@@ -4,6 +4,7 @@
 //! Owns: splitting the three sections (entries before the signing block, central directory,
 //! EOCD with its central-directory offset replaced by the signing block's offset) into 1 MiB
 //! chunks, the chunk and top-level digests, and comparing them with what the signers signed.
+//! The HAP scheme (hapsig.rs) uses the same chunking with extra tail bytes.
 //! Must not: hold more than one chunk in memory, or compute a digest no signer asks for.
 //! Verity digests (0x0421/0x0423/0x0425, a Merkle tree) are not computed: such records are
 //! skipped, as unknown algorithms are.
@@ -76,6 +77,17 @@ pub fn compute<R: Read + Seek>(
     at: &Layout,
     kinds: &[Kind],
 ) -> Result<Vec<(Kind, Vec<u8>)>, InspectError> {
+    compute_with_tail(src, at, kinds, &[])
+}
+
+/// As `compute`, with `tail` hashed into the top-level digest after the chunk digests (the
+/// HAP scheme appends its optional sub-block values there; see docs/inspection.md).
+pub fn compute_with_tail<R: Read + Seek>(
+    src: &mut Src<R>,
+    at: &Layout,
+    kinds: &[Kind],
+    tail: &[&[u8]],
+) -> Result<Vec<(Kind, Vec<u8>)>, InspectError> {
     let mut eocd = src.read_at(at.eocd, src.len().saturating_sub(at.eocd))?;
     if let Some(field) = eocd.get_mut(16..20) {
         let off = u32::try_from(at.sig_block).unwrap_or(u32::MAX);
@@ -107,6 +119,9 @@ pub fn compute<R: Read + Seek>(
             h.update(&[0x5a]);
             h.update(&count.to_le_bytes());
             h.update(&digests);
+            for t in tail {
+                h.update(t);
+            }
             (k, h.finish())
         })
         .collect())

@@ -2,18 +2,23 @@
 //!
 //! Owns: reading `app.bundleName`, `app.versionCode`, `app.versionName` (module.json) or
 //! `summary.app.bundleName` / `summary.app.version.{code,name}` (pack.info).
-//! Must not: read other entries. HAP signature blocks are NOT parsed yet (see
-//! docs/inspection.md): `schemes` and `accepted_signers` are always empty.
-//! Invariant: a returned identity has a non-empty bundleName.
+//! Must not: read other entries (the signing block is read by `hapsig`, plus its content
+//! digest pass when `Limits::verify_digests` is set).
+//! Invariant: a returned identity has a non-empty bundleName; `schemes` is empty only for a
+//! HAP without a signing block, and holds a "hap" scheme (possibly without certificate) when
+//! a block is present; `accepted_signers` is that certificate only if hapsig accepts it.
 
 use std::io::{Read, Seek};
 
 use serde_json::Value;
 
+use super::cert::cert_info;
+use super::digest;
 use super::error::InspectError;
+use super::hapsig::{self, Found};
 use super::zipentry::read_entry;
 use super::zipread::{Archive, Src};
-use super::{Limits, PackageIdentity, PackageKind};
+use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
 use crate::filing::Platform;
 
 /// True when the archive carries a HAP manifest.
@@ -61,6 +66,7 @@ pub fn inspect<R: Read + Seek>(
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|_| InspectError::ManifestInvalid("module.json is not JSON"))?;
     let (id, code, name) = fields(&v);
+    let (schemes, accepted_signers) = signers(src, archive, limits)?;
     Ok(PackageIdentity {
         kind: PackageKind::Hap,
         platform: Platform::Harmony,
@@ -69,9 +75,46 @@ pub fn inspect<R: Read + Seek>(
             .ok_or(InspectError::ManifestInvalid("no app.bundleName"))?,
         version_code: code,
         version_name: name,
-        schemes: Vec::new(),
-        accepted_signers: Vec::new(),
+        schemes,
+        accepted_signers,
     })
+}
+
+/// The "hap" scheme and the accepted signer from the HAP signing block, if any.
+fn signers<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+) -> Result<(Vec<SchemeSigners>, Vec<CertInfo>), InspectError> {
+    let block = match hapsig::find(src, archive.cd_offset, limits)? {
+        Found::Absent => return Ok((Vec::new(), Vec::new())),
+        Found::Malformed => {
+            let scheme = SchemeSigners {
+                scheme: "hap",
+                certs: Vec::new(),
+            };
+            return Ok((vec![scheme], Vec::new()));
+        }
+        Found::Block(b) => b,
+    };
+    let at = digest::Layout {
+        sig_block: block.start,
+        cd: archive.cd_offset,
+        eocd: archive.eocd_offset,
+    };
+    // Without an exact layout nothing is accepted, so the digest pass would be wasted.
+    let check = (limits.verify_digests && archive.layout_ok).then_some(&at);
+    let s = hapsig::signer(src, &block, check, limits)?;
+    let info = s.cert.as_deref().map(cert_info);
+    let accepted = match &info {
+        Some(i) if s.accepted && archive.layout_ok => vec![i.clone()],
+        _ => Vec::new(),
+    };
+    let scheme = SchemeSigners {
+        scheme: "hap",
+        certs: info.into_iter().collect(),
+    };
+    Ok((vec![scheme], accepted))
 }
 
 #[cfg(test)]

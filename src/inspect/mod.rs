@@ -4,9 +4,9 @@
 //! Owns: the public API (`inspect_bytes`, `inspect_reader`, `inspect_file`, `PackageIdentity`,
 //! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
-//! entries and the APK Signing Block — plus, for IPAs, a streamed pass over the main
-//! executable, and for APKs with `Limits::verify_digests` one chunked hashing pass for the
-//! v2/v3 content digests), expand entries beyond `Limits`, or panic on any input.
+//! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
+//! executable, and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass
+//! for the content digests), expand entries beyond `Limits`, or panic on any input.
 //! Invariant: every `PackageIdentity` has a non-empty `id`; `accepted_signers` is a subset of
 //! the certificates listed in `schemes` (empty = unsigned or not accepted).
 
@@ -17,6 +17,7 @@ mod cert;
 mod digest;
 mod error;
 mod hap;
+mod hapsig;
 mod ipa;
 mod jarmf;
 mod macho;
@@ -102,13 +103,13 @@ pub struct Limits {
     pub max_central_directory_bytes: u64,
     /// Largest decompressed AndroidManifest.xml / Info.plist / module.json / pack.info.
     pub max_manifest_bytes: u64,
-    /// Largest APK Signing Block, and largest decompressed META-INF signature file.
+    /// Largest APK or HAP Signing Block, and largest decompressed META-INF signature file.
     pub max_signature_bytes: u64,
     /// Largest decompressed IPA main executable scanned for its code signature.
     pub max_executable_bytes: u64,
     /// Most signers per scheme (apksig's limit is 10).
     pub max_signers: usize,
-    /// Verify the APK Signature Scheme v2/v3 content digests (hashes the whole APK; see
+    /// Verify the APK Signature Scheme v2/v3 and HAP content digests (hashes the whole file; see
     /// docs/inspection.md): a v2/v3 signer whose signed digest does not match the file is
     /// not accepted.
     pub verify_digests: bool,

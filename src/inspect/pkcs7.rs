@@ -20,6 +20,9 @@ pub struct SignedData<'a> {
     pub signers: Vec<SignerInfo<'a>>,
     /// encapContentInfo.eContentType (OID content octets).
     pub content_type: &'a [u8],
+    /// encapContentInfo.eContent (the OCTET STRING's content; None when detached). A
+    /// constructed (BER-segmented) OCTET STRING is not joined: it is reported as None.
+    pub content: Option<&'a [u8]>,
 }
 
 /// One SignerInfo.
@@ -48,7 +51,13 @@ pub fn parse(b: &[u8]) -> Option<SignedData<'_>> {
     let _version = it.next()?;
     let _digest_algs = it.next()?;
     let encap = it.next().filter(|t| t.tag == ber::SEQUENCE)?;
-    let content_type = ber::children(encap.content).next()?.content;
+    let mut encap_items = ber::children(encap.content);
+    let content_type = encap_items.next()?.content;
+    let content = encap_items
+        .next()
+        .filter(|t| t.tag == 0xa0)
+        .and_then(|t| ber::expect(t.content, ber::OCTET_STRING))
+        .map(|(o, _)| o.content);
     let mut certs = Vec::new();
     let mut signers = Vec::new();
     for t in it {
@@ -62,6 +71,7 @@ pub fn parse(b: &[u8]) -> Option<SignedData<'_>> {
         certs,
         signers,
         content_type,
+        content,
     })
 }
 

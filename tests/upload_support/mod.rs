@@ -6,6 +6,8 @@
 //! (past the test harness's capture) and the test returns early.
 #![allow(dead_code)]
 
+pub mod hapsign;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -194,4 +196,15 @@ pub fn multipart(
     b.extend_from_slice(file);
     b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     b
+}
+
+/// The bundle name of the test-signed HAPs (hapsign.rs) and the harmony filing that lists
+/// the signer `hap_key()`.
+pub const SIGNED_HAP_ID: &str = "cn.icpgate.hapdemo";
+pub const SIGNED_HAP_FILING: &str = "京ICP备2024000006号-1A";
+
+/// The test key a harmony filing lists, generated once per test binary run.
+pub fn hap_key() -> &'static hapsign::TestKey {
+    static KEY: OnceLock<hapsign::TestKey> = OnceLock::new();
+    KEY.get_or_init(|| hapsign::TestKey::new("icpgate hap demo"))
 }
