@@ -12,7 +12,7 @@
 use super::check;
 use super::id::{validate, Platform};
 use super::number::FilingNumber;
-use super::record::{FilingRecord, Signer, Status};
+use super::record::{FilingRecord, PlatformFiling, Signer, Status};
 use smallvec::SmallVec;
 
 /// A validated record whose strings borrow from the line (or from a `FilingRecord`).
@@ -50,6 +50,28 @@ impl FilingRecord {
                     platform: p.platform,
                     ids: p.ids.iter().map(String::as_str).collect(),
                     signers: p.signers.iter().cloned().collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl RecordRef<'_> {
+    /// The owned record (what `parse_line` gives for the same line).
+    pub fn to_record(&self) -> FilingRecord {
+        FilingRecord {
+            number: self.number,
+            status: self.status,
+            entity: self.entity.to_string(),
+            app_name: self.app_name.to_string(),
+            updated: self.updated,
+            platforms: self
+                .platforms
+                .iter()
+                .map(|p| PlatformFiling {
+                    platform: p.platform,
+                    ids: p.ids.iter().map(|s| s.to_string()).collect(),
+                    signers: p.signers.to_vec(),
                 })
                 .collect(),
         }

@@ -15,7 +15,10 @@ fn agree(line: &str) -> bool {
         return false;
     };
     match &slow {
-        Ok(slow) => assert_eq!(fast, slow.borrowed(), "{line}"),
+        Ok(slow) => {
+            assert_eq!(fast, slow.borrowed(), "{line}");
+            assert_eq!(&fast.to_record(), slow, "{line}");
+        }
         Err(e) => panic!("scanner accepted a line the reference rejects ({e}): {line}"),
     }
     true
