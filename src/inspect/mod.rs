@@ -116,7 +116,7 @@ pub struct Limits {
 }
 
 /// `Limits::verify_digests` by default: off, so that the identity of a 100 MiB upload stays
-/// within the 50 ms goal (hashing costs about 1.7 ms per MiB here; docs/bench-inspect.md).
+/// within the 50 ms goal (hashing costs about 1.7 ms per MiB here; BENCHMARKS.md).
 pub const DEFAULT_VERIFY_DIGESTS: bool = false;
 
 impl Default for Limits {
