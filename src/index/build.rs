@@ -202,13 +202,14 @@ impl Builder {
             .chunk_by(|a, b| a.0 == b.0)
             .filter(|r| r.len() > 1)
         {
-            // Offsets ascend within a run (a stable sort of offsets pushed in order), so the
-            // earliest record with a number is found first and is the one kept.
-            for (i, later) in run.iter().enumerate().skip(1) {
-                let same = |e: &&(u32, u32)| number_at(e.1) == number_at(later.1);
-                if let Some(first) = run[..i].iter().find(same) {
-                    repeats.push((first.1, later.1));
-                }
+            // Group the run by the number bytes, sorting (an export repeating one line many
+            // times costs n log n, not n²); within a group the smallest offset is the earliest
+            // record, the one kept.
+            let mut by_number: Vec<(Option<&[u8]>, u32)> =
+                run.iter().map(|e| (number_at(e.1), e.1)).collect();
+            by_number.sort_unstable();
+            for group in by_number.chunk_by(|a, b| a.0 == b.0) {
+                repeats.extend(group[1..].iter().map(|later| (group[0].1, later.1)));
             }
         }
         for &(first, later) in &repeats {
@@ -389,6 +390,43 @@ pub(crate) fn radix_sort(v: &mut Vec<(u32, u32)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_repeated_many_times_keeps_its_first_record_only() {
+        let line = |n: &str, id: &str| {
+            crate::filing::record::parse_line(&format!(
+                r#"{{"number":"{n}","status":"active","entity":"e","app_name":"a","platforms":[{{"platform":"android","ids":["{id}"]}}]}}"#
+            ))
+            .unwrap()
+        };
+        let mut b = Builder::new(0);
+        b.push(&line("京ICP备12345678号-2A", "com.other.app"), 1, 5);
+        for i in 0..20_000 {
+            b.push(
+                &line("京ICP备12345678号-1A", &format!("com.a.n{i}")),
+                i + 2,
+                1,
+            );
+        }
+        let dups = b.take_duplicates();
+        assert_eq!(dups.len(), 19_999);
+        assert!(
+            dups.iter().all(|d| d.reason.contains("(first on line 2)")),
+            "{:?}",
+            dups[0]
+        );
+        assert_eq!(b.checksum, 6);
+        let base = b.finish(false);
+        assert_eq!(base.stats.records, 2);
+        assert_eq!(
+            base.lookup(crate::filing::Platform::Android, "com.a.n0")
+                .len(),
+            1
+        );
+        assert!(base
+            .lookup(crate::filing::Platform::Android, "com.a.n1")
+            .is_empty());
+    }
 
     #[test]
     fn radix_sort_is_a_stable_sort_by_key() {
