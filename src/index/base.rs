@@ -116,7 +116,6 @@ impl Base {
     /// Rebuilds a layer from its encoded parts (a persisted cache that was checksummed when
     /// written): the id map, the number index and the stats are derived from `blob` again,
     /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
-    #[cfg_attr(not(test), allow(dead_code))] // the persisted cache (src/feed) is its user
     pub(crate) fn from_encoded(
         blob: HugeBuf<u8>,
         entities: Entities,
@@ -127,7 +126,6 @@ impl Base {
     }
 
     /// The encoded parts `from_encoded` takes back: record arena, entity arena, live offsets.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn encoded_parts(&self) -> (&[u8], &Entities, &[u32]) {
         (&self.blob, &self.entities, &self.records)
     }

@@ -16,7 +16,7 @@ use super::load::RejectedLine;
 use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
-use crate::filing::{index_key, FilingRecord};
+use crate::filing::{FilingRecord, Platform};
 use bloomfilter::Bloom;
 
 /// Accumulates encoded segments and their (hash, offset) pairs, then builds a `Base`.
@@ -108,42 +108,49 @@ impl Builder {
         off: u32,
         out: &mut Vec<(u32, u32)>,
     ) {
-        let Some(v) = RecordView::decode(blob, off) else {
-            return;
-        };
-        let first = out.len();
-        for p in v.platforms() {
-            for id in p.ids() {
-                let k = key_hash(hasher, p.platform, &index_key(p.platform, id));
-                if !out[first..].iter().any(|(h, _)| *h == k) {
-                    out.push((k, off));
-                }
-            }
+        if let Some(v) = RecordView::decode(blob, off) {
+            let ids = v
+                .platforms()
+                .flat_map(|p| p.ids().map(move |id| (p.platform, id)));
+            push_pairs(hasher, ids, off, out);
         }
     }
 
-    /// Encodes and adds one record (no duplicate check beyond the filing number).
-    pub(crate) fn push(&mut self, r: &FilingRecord, line: usize, digest: u128) {
-        let e = self.entities.intern(&r.entity);
-        let mut seg = Vec::new();
-        store::push(&mut seg, r, e);
-        let mut pairs = Vec::new();
-        Self::hash_pairs_with(&self.hasher, &seg, 0, &mut pairs);
-        self.add_segment(seg, pairs, vec![(r.number.to_bytes(), 0, line, digest)]);
+    /// Encodes `records` (each with its checksum digest) into one segment and adds it; a
+    /// record's line is its position among all records pushed.
+    pub(crate) fn push_records<'r>(
+        &mut self,
+        records: impl IntoIterator<Item = (&'r FilingRecord, u128)>,
+    ) {
+        let (mut seg, mut pairs, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, digest) in records {
+            let e = self.entities.intern(&r.entity);
+            let off = store::push(&mut seg, r, e);
+            Self::hash_pairs_with(&self.hasher, &seg, off, &mut pairs);
+            let line = self.records.len() + numbers.len() + 1;
+            numbers.push((r.number.to_bytes(), off, line, digest));
+        }
+        self.add_segment(seg, pairs, numbers);
     }
 
-    /// Copies an already-encoded record from another layer, re-interning its entity.
-    pub(crate) fn push_encoded(&mut self, from: &Base, off: u32, digest: u128) {
-        let (Some(v), Some(len)) = (from.view(off), store::encoded_len(&from.blob, off)) else {
-            return;
-        };
-        let e = self.entities.intern(from.entities.get(v.entity));
-        let mut seg = from.blob[off as usize..off as usize + len].to_vec();
-        store::set_entity(&mut seg, 0, e);
-        let mut pairs = Vec::new();
-        Self::hash_pairs_with(&self.hasher, &seg, 0, &mut pairs);
-        let line = self.records.len() + 1;
-        self.add_segment(seg, pairs, vec![(v.number.to_bytes(), 0, line, digest)]);
+    /// Copies the records at `offsets` of another layer as encoded bytes into one segment
+    /// (entities re-interned) and adds it: a compaction or an overlay rebuild allocates per
+    /// layer, not per record.
+    pub(crate) fn push_encoded(&mut self, from: &Base, offsets: impl IntoIterator<Item = u32>) {
+        let (mut seg, mut pairs, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        for off in offsets {
+            let (Some(v), Some(len)) = (from.view(off), store::encoded_len(&from.blob, off)) else {
+                continue;
+            };
+            let at = seg.len();
+            seg.extend_from_slice(&from.blob[off as usize..off as usize + len]);
+            let e = self.entities.intern(from.entities.get(v.entity));
+            store::set_entity(&mut seg, at, e);
+            Self::hash_pairs_with(&self.hasher, &seg, at as u32, &mut pairs);
+            let line = self.records.len() + numbers.len() + 1;
+            numbers.push((v.number.to_bytes(), at as u32, line, 0));
+        }
+        self.add_segment(seg, pairs, numbers);
     }
 
     /// Appends an encoded segment whose offsets are relative to its own start. `numbers` lists
@@ -265,11 +272,8 @@ impl Builder {
     pub(crate) fn finish(mut self, bloom: bool) -> Base {
         self.seal();
         self.entities.freeze();
-        let (lines, digests) = (
-            std::mem::take(&mut self.lines),
-            std::mem::take(&mut self.digests),
-        );
-        drop((lines, digests));
+        // Only the duplicate check needed these.
+        (self.lines, self.digests) = (Vec::new(), Vec::new());
         self.records.shrink_to_fit();
         let pairs = std::mem::take(&mut self.pairs);
         let (blob, records) = (&self.blob, &self.records);
@@ -294,6 +298,23 @@ impl Builder {
             records: self.records,
             numbers,
             stats,
+        }
+    }
+}
+
+/// Appends `(key_hash(platform, id), off)` for each listed id, an id listed twice in one
+/// record once. `key_hash` folds iOS case itself, so ids are hashed as listed.
+pub(crate) fn push_pairs<'a>(
+    hasher: &ahash::RandomState,
+    ids: impl Iterator<Item = (Platform, &'a str)>,
+    off: u32,
+    out: &mut Vec<(u32, u32)>,
+) {
+    let first = out.len();
+    for (platform, id) in ids {
+        let k = key_hash(hasher, platform, id);
+        if !out[first..].iter().any(|(h, _)| *h == k) {
+            out.push((k, off));
         }
     }
 }
@@ -400,14 +421,12 @@ mod tests {
             .unwrap()
         };
         let mut b = Builder::new(0);
-        b.push(&line("京ICP备12345678号-2A", "com.other.app"), 1, 5);
-        for i in 0..20_000 {
-            b.push(
-                &line("京ICP备12345678号-1A", &format!("com.a.n{i}")),
-                i + 2,
-                1,
-            );
-        }
+        let other = line("京ICP备12345678号-2A", "com.other.app");
+        b.push_records([(&other, 5)]);
+        let repeats: Vec<FilingRecord> = (0..20_000)
+            .map(|i| line("京ICP备12345678号-1A", &format!("com.a.n{i}")))
+            .collect();
+        b.push_records(repeats.iter().map(|r| (r, 1)));
         let dups = b.take_duplicates();
         assert_eq!(dups.len(), 19_999);
         assert!(

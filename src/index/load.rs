@@ -8,7 +8,8 @@
 //! twice (the later line is rejected as a duplicate), or hold a whole file in memory.
 //! Invariant: the revision holds exactly the lines reported as accepted.
 
-use super::base::{key_hash, Builder};
+use super::base::Builder;
+use super::build::push_pairs;
 use super::{record_digest, store, Revision};
 use crate::filing::record::parse_line;
 use crate::filing::scan::{scan_canonical, RecordRef};
@@ -92,19 +93,14 @@ impl Part {
     }
 }
 
-/// The (key hash, offset) pairs of `r` encoded at `off`, as `Builder::hash_pairs_with` derives
-/// them from the encoding: ids repeated within the record count once. `key_hash` folds iOS
-/// case itself, so hashing the id as listed equals hashing its `index_key`, without the copy.
+/// The (key hash, offset) pairs of `r` encoded at `off`: the ones `Builder::hash_pairs_with`
+/// derives from the encoding, without decoding what was just written.
 fn pairs_of(hasher: &ahash::RandomState, r: &RecordRef<'_>, off: u32, out: &mut Vec<(u32, u32)>) {
-    let first = out.len();
-    for p in &r.platforms {
-        for id in &p.ids {
-            let k = key_hash(hasher, p.platform, id);
-            if !out[first..].iter().any(|(h, _)| *h == k) {
-                out.push((k, off));
-            }
-        }
-    }
+    let ids = r
+        .platforms
+        .iter()
+        .flat_map(|p| p.ids.iter().map(move |id| (p.platform, *id)));
+    push_pairs(hasher, ids, off, out);
 }
 
 /// The pieces of `text` between newlines, as `split` gives them (an empty last piece after a

@@ -144,9 +144,11 @@ impl Revision {
         bloom: bool,
     ) -> Revision {
         let mut b = Builder::new(records.len());
-        for (i, r) in records.iter().enumerate() {
-            b.push(r, i + 1, record_digest(r.canonical_line().as_bytes()));
-        }
+        b.push_records(
+            records
+                .iter()
+                .map(|r| (r, record_digest(r.canonical_line().as_bytes()))),
+        );
         b.take_duplicates();
         let checksum = b.checksum;
         Revision::from_base(revision, source, b.finish(bloom), checksum)
@@ -273,18 +275,15 @@ impl Revision {
     pub fn compact(&self) -> Revision {
         let mut b = Builder::new(self.stats.records as usize);
         let tomb = self.overlay.as_ref().map(|o| &o.tombstones);
-        for &off in self
+        let live = self
             .base
             .records
             .iter()
-            .filter(|o| tomb.is_none_or(|t| !t.contains(o)))
-        {
-            b.push_encoded(&self.base, off, 0);
-        }
+            .copied()
+            .filter(|o| tomb.is_none_or(|t| !t.contains(o)));
+        b.push_encoded(&self.base, live);
         if let Some(ov) = &self.overlay {
-            for &off in &ov.layer.records {
-                b.push_encoded(&ov.layer, off, 0);
-            }
+            b.push_encoded(&ov.layer, ov.layer.records.iter().copied());
         }
         let mut rev = Revision::from_base(
             self.revision,

@@ -12,7 +12,6 @@
 
 use super::base::{count, Base, Builder};
 use super::canon::Canon;
-use super::store::{self, RecordView};
 use super::{record_digest, ApplyError, Change, Revision, Stats};
 use crate::filing::FilingRecord;
 use std::collections::{HashMap, HashSet};
@@ -55,40 +54,19 @@ fn digest_at(canon: &mut Canon, l: &Base, off: u32) -> Option<u128> {
 }
 
 /// The next overlay layer: the old overlay's records that survive (copied as encoded bytes)
-/// and the upserted records, encoded into one segment so the build allocates per layer, not
-/// per record.
+/// and the upserted records, each encoded into one segment so the build allocates per layer,
+/// not per record.
 fn build_layer<'r>(
     kept: Option<(&Base, &HashSet<u32, ahash::RandomState>)>,
     upserts: impl Iterator<Item = &'r FilingRecord>,
     hint: usize,
 ) -> Base {
     let mut b = Builder::new(hint);
-    let hasher = b.hasher();
-    let (mut seg, mut pairs, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
-    let mut note = |seg: &[u8], off: u32, pairs: &mut Vec<(u32, u32)>| {
-        Builder::hash_pairs_with(&hasher, seg, off, pairs);
-        if let Some(v) = RecordView::decode(seg, off) {
-            numbers.push((v.number.to_bytes(), off, numbers.len() + 1, 0));
-        }
-    };
     if let Some((l, dropped)) = kept {
-        let (blob, entities, records) = l.encoded_parts();
-        for &off in records.iter().filter(|o| !dropped.contains(o)) {
-            let (Some(v), Some(len)) = (l.view(off), store::encoded_len(blob, off)) else {
-                continue;
-            };
-            let at = seg.len();
-            seg.extend_from_slice(&blob[off as usize..off as usize + len]);
-            store::set_entity(&mut seg, at, b.entities.intern(entities.get(v.entity)));
-            note(&seg, at as u32, &mut pairs);
-        }
+        let (_, _, records) = l.encoded_parts();
+        b.push_encoded(l, records.iter().copied().filter(|o| !dropped.contains(o)));
     }
-    for r in upserts {
-        let e = b.entities.intern(&r.entity);
-        let off = store::push(&mut seg, r, e);
-        note(&seg, off, &mut pairs);
-    }
-    b.add_segment(seg, pairs, numbers);
+    b.push_records(upserts.map(|r| (r, 0)));
     b.finish(false)
 }
 
