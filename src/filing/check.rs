@@ -114,21 +114,10 @@ pub(crate) fn list_sizes(ids: usize, signers: usize) -> Result<(), String> {
 /// `N` bytes of hex, upper or lower case, with `:` and whitespace ignored; no copy.
 pub(crate) fn hex_digest<const N: usize>(field: &str, s: &str) -> Result<[u8; N], String> {
     let bad = || format!("{field} {s:?} is not {N} bytes of hex");
-    let mut out = [0u8; N];
-    // Canonical form: exactly 2N hex digits, decoded a pair at a time.
-    let b = s.as_bytes();
-    if b.len() == 2 * N {
-        let mut ok = true;
-        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
-            ok &= (hi | lo) < 16;
-            *o = hi << 4 | lo & 15;
-        }
-        if ok {
-            return Ok(out);
-        }
-        out = [0; N];
+    if let Some(out) = hex_exact::<N>(s.as_bytes()) {
+        return Ok(out);
     }
+    let mut out = [0u8; N];
     let mut n = 0usize;
     for c in s.chars() {
         if c == ':' || c.is_whitespace() {
@@ -143,6 +132,21 @@ pub(crate) fn hex_digest<const N: usize>(field: &str, s: &str) -> Result<[u8; N]
         return Err(bad());
     }
     Ok(out)
+}
+
+/// The canonical form: exactly 2N hex digits (either case), decoded a pair at a time.
+pub(crate) fn hex_exact<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
+    if b.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    let mut ok = true;
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        let (hi, lo) = (NIBBLE[pair[0] as usize], NIBBLE[pair[1] as usize]);
+        ok &= (hi | lo) < 16;
+        *o = hi << 4 | lo & 15;
+    }
+    ok.then_some(out)
 }
 
 /// Hex digit values; 0xff for every other byte.

@@ -108,11 +108,7 @@ impl<'a> Cur<'a> {
     /// The body of a string whose opening quote was consumed: up to the next `"`, refusing
     /// escapes and control characters (serde_json refuses the latter too).
     fn string(&mut self) -> Option<&'a str> {
-        // Strings here are short (names, ids, digests): a plain loop beats a SIMD search.
-        let len = self
-            .rest()
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = string_end(self.rest())?;
         if self.rest()[len] != b'"' {
             return None;
         }
@@ -132,6 +128,31 @@ impl<'a> Cur<'a> {
             }
         }
     }
+}
+
+/// The index of the first `"`, `\\` or control byte of `b`, eight bytes at a time (strings
+/// here are short: names, ids, dates; a SIMD search would not pay for its set-up).
+fn string_end(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte, the high bit is set where the byte is zero; only the lowest such mark is
+    // exact (a borrow can mark the bytes above it), which is the one taken.
+    let zero_at = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut at = 0;
+    for chunk in b.chunks_exact(8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let below_space = w.wrapping_sub(0x20 * ONES) & !w & HIGH;
+        let hit =
+            below_space | zero_at(w ^ (b'"' as u64 * ONES)) | zero_at(w ^ (b'\\' as u64 * ONES));
+        if hit != 0 {
+            return Some(at + hit.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    b[at..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| at + i)
 }
 
 /// Validates and borrows a canonical line; `None` for anything else (see the module header).
@@ -210,20 +231,42 @@ fn platform<'a>(c: &mut Cur<'a>, kind: crate::filing::ServiceKind) -> Option<Pla
 /// `{"md5":…,"sha1":…,"sha256":…}` with any non-empty subset of the fields, in that order.
 fn signer(c: &mut Cur<'_>) -> Option<Signer> {
     c.lit("{")?;
-    let mut digests: [Option<&str>; 3] = [None; 3];
     let mut first = true;
-    for (slot, name) in digests.iter_mut().zip(["md5", "sha1", "sha256"]) {
-        let comma = if first { "" } else { "," };
-        let start = c.pos;
-        if c.eat(comma) && c.eat("\"") && c.eat(name) && c.eat("\":\"") {
-            *slot = Some(c.string()?);
-            first = false;
-        } else {
-            c.pos = start;
-        }
-    }
+    // Each key is a literal at its call site, so `eat` compares constants (no memcmp call).
+    let md5 = digest_field::<16>(c, &mut first, "\"md5\":\"", ",\"md5\":\"", "md5")?;
+    let sha1 = digest_field::<20>(c, &mut first, "\"sha1\":\"", ",\"sha1\":\"", "sha1")?;
+    let sha256 = digest_field::<32>(c, &mut first, "\"sha256\":\"", ",\"sha256\":\"", "sha256")?;
     c.lit("}")?;
-    check::signer(digests[0], digests[1], digests[2]).ok()
+    let s = Signer { md5, sha1, sha256 };
+    (s.md5.is_some() || s.sha1.is_some() || s.sha256.is_some()).then_some(s)
+}
+
+/// One optional `"key":"value"` digest of a signer: `key` when it is the first field,
+/// `comma_key` after one. `Some(None)` when the field is absent, `None` when its value is
+/// not a digest (`check::hex_digest` decides; exactly 2N hex digits are decoded in place).
+#[inline(always)]
+fn digest_field<const N: usize>(
+    c: &mut Cur<'_>,
+    first: &mut bool,
+    key: &str,
+    comma_key: &str,
+    field: &str,
+) -> Option<Option<[u8; N]>> {
+    let hit = if *first { c.eat(key) } else { c.eat(comma_key) };
+    if !hit {
+        return Some(None);
+    }
+    *first = false;
+    if let Some(d) = c.rest().get(..2 * N + 1).and_then(|r| {
+        let (hex, quote) = r.split_at(2 * N);
+        (quote == b"\"")
+            .then(|| check::hex_exact::<N>(hex))
+            .flatten()
+    }) {
+        c.pos += 2 * N + 1;
+        return Some(Some(d));
+    }
+    check::hex_digest::<N>(field, c.string()?).ok().map(Some)
 }
 
 #[cfg(test)]

@@ -155,3 +155,24 @@ fn edge_cases_agree() {
         assert_eq!(agree(&line), *fast, "{line}");
     }
 }
+
+/// The eight-at-a-time search finds exactly the first quote, backslash or control byte.
+#[test]
+fn string_end_finds_the_first_special_byte() {
+    let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let alphabet: &[u8] = b"\"\\\x00\x1f\x20\x21\x7f\x80\xff\x5b\x5d\x22aZ09";
+    for _ in 0..20_000 {
+        let n = rng.gen_range(0..40);
+        let b: Vec<u8> = (0..n)
+            .map(|_| {
+                if rng.gen_bool(0.85) {
+                    rng.gen_range(0x23..0x5b)
+                } else {
+                    alphabet[rng.gen_range(0..alphabet.len())]
+                }
+            })
+            .collect();
+        assert_eq!(string_end(&b), naive(&b), "{b:?}");
+    }
+}
