@@ -529,7 +529,13 @@ fn main() -> ExitCode {
                     .map(|()| ExitCode::SUCCESS)
             }
         },
-        Cmd::CheckSnapshot { file, json } => Ok(check_snapshot::run(&file, json)),
+        Cmd::CheckSnapshot { file, json } => {
+            // Offline commands log only when asked (ICPGATE_LOG=debug shows the load phases).
+            if std::env::var_os("ICPGATE_LOG").is_some() {
+                init_logging();
+            }
+            Ok(check_snapshot::run(&file, json))
+        }
         Cmd::Lookup {
             snapshot,
             platform,

@@ -140,7 +140,7 @@ pub(crate) fn count(stats: &mut Stats, v: &RecordView<'_>, sign: i64) {
             &mut stats.records_by[p.platform as usize][v.status as usize],
             1,
         );
-        let n = p.ids().count() as u64;
+        let n = p.id_count() as u64;
         add(&mut stats.ids_by[p.platform as usize], n);
         add(&mut stats.ids, n);
     }

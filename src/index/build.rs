@@ -27,8 +27,9 @@ pub(crate) struct Builder {
     segments: Vec<Vec<u8>>,
     len: usize,
     blob: HugeBuf<u8>,
-    /// (id key hash, record offset), in push order.
+    /// (id key hash, record offset), in push order; sorted by key (stably) once sealed.
     pairs: Vec<(u32, u32)>,
+    pairs_sorted: bool,
     /// Per pushed record, in push order: offset, source line, checksum digest.
     records: Vec<u32>,
     lines: Vec<u32>,
@@ -54,6 +55,7 @@ impl Builder {
             len: 0,
             blob: HugeBuf::default(),
             pairs: Vec::with_capacity(records_hint * 3 / 2),
+            pairs_sorted: true,
             records: Vec::with_capacity(records_hint),
             lines: Vec::with_capacity(records_hint),
             digests: Vec::with_capacity(records_hint),
@@ -84,6 +86,7 @@ impl Builder {
                 .map(|h| h.join().expect("hashing thread panicked"))
                 .collect()
         });
+        b.pairs_sorted = false;
         for (pairs, numbers) in parts {
             b.pairs.extend(pairs);
             b.numbers.extend(numbers);
@@ -130,7 +133,7 @@ impl Builder {
             let line = self.records.len() + numbers.len() + 1;
             numbers.push((r.number.to_bytes(), off, line, digest));
         }
-        self.add_segment(seg, pairs, numbers);
+        let _ = self.add_segment(seg, pairs, numbers);
     }
 
     /// Copies the records at `offsets` of another layer as encoded bytes into one segment
@@ -150,21 +153,27 @@ impl Builder {
             let line = self.records.len() + numbers.len() + 1;
             numbers.push((v.number.to_bytes(), at as u32, line, 0));
         }
-        self.add_segment(seg, pairs, numbers);
+        let _ = self.add_segment(seg, pairs, numbers);
     }
 
     /// Appends an encoded segment whose offsets are relative to its own start. `numbers` lists
     /// each record's filing number, offset, source line and checksum digest, in segment order;
     /// a number pushed before is dropped and reported as a duplicate when the builder seals.
+    /// When the segment fits in the room `reserve_arena` made, it is copied straight into the
+    /// arena and its buffer handed back (emptied) for the caller to reuse.
     pub(crate) fn add_segment(
         &mut self,
-        seg: Vec<u8>,
+        mut seg: Vec<u8>,
         pairs: Vec<(u32, u32)>,
         numbers: Vec<([u8; 8], u32, usize, u128)>,
-    ) {
+    ) -> Option<Vec<u8>> {
         let base = self.len as u32;
         self.len += seg.len();
-        if !seg.is_empty() {
+        let mut spare = None;
+        if self.segments.is_empty() && self.blob.try_extend(&seg) {
+            seg.clear();
+            spare = Some(seg);
+        } else if !seg.is_empty() {
             self.segments.push(seg);
         }
         self.sealed = false;
@@ -176,23 +185,57 @@ impl Builder {
                 .push((number_hash(&self.hasher, &num), off + base));
             self.checksum = self.checksum.wrapping_add(digest);
         }
+        self.pairs_sorted &= pairs.is_empty();
         self.pairs
             .extend(pairs.into_iter().map(|(k, o)| (k, o + base)));
+        spare
+    }
+
+    /// Makes room for `bytes` of encoded records in the final arena before any is added, so
+    /// segments are copied in as they come (during a load, beside the parsing) and sealing
+    /// has nothing left to stitch. Too small a room only means the rest is stitched at the end.
+    pub(crate) fn reserve_arena(&mut self, bytes: usize) {
+        if self.len == 0 && self.segments.is_empty() {
+            self.blob = HugeBuf::with_capacity(bytes);
+        }
     }
 
     /// Stitches the segments into the arena and drops repeated filing numbers (the later
     /// records), reporting each. Idempotent.
+    /// The id pairs are sorted by key on a second thread meanwhile (the largest sort of a big
+    /// build); dropping records keeps them sorted.
     fn seal(&mut self) {
         if self.sealed {
             return;
         }
-        if !self.segments.is_empty() {
-            let segments = std::mem::take(&mut self.segments);
-            let parts = std::iter::once(&self.blob[..]).chain(segments.iter().map(|s| &s[..]));
-            self.blob = HugeBuf::concat(parts);
-        }
-        radix_sort(&mut self.numbers);
-        let dropped = self.repeated_numbers();
+        let mut pairs = std::mem::take(&mut self.pairs);
+        let sort = !self.pairs_sorted;
+        let dropped = std::thread::scope(|s| {
+            let sorter = if sort && pairs.len() >= PARALLEL_SORT {
+                Some(s.spawn(move || {
+                    radix_sort(&mut pairs);
+                    pairs
+                }))
+            } else {
+                if sort {
+                    radix_sort(&mut pairs);
+                }
+                self.pairs = pairs;
+                None
+            };
+            if !self.segments.is_empty() {
+                let segments = std::mem::take(&mut self.segments);
+                let parts = std::iter::once(&self.blob[..]).chain(segments.iter().map(|s| &s[..]));
+                self.blob = HugeBuf::concat(parts);
+            }
+            radix_sort(&mut self.numbers);
+            let dropped = self.repeated_numbers();
+            if let Some(h) = sorter {
+                self.pairs = h.join().expect("pair sorting thread panicked");
+            }
+            dropped
+        });
+        self.pairs_sorted = true;
         if !dropped.is_empty() {
             self.drop_records(&dropped);
         }
@@ -270,7 +313,9 @@ impl Builder {
     }
 
     pub(crate) fn finish(mut self, bloom: bool) -> Base {
+        let t = std::time::Instant::now();
         self.seal();
+        let sealed = t.elapsed();
         self.entities.freeze();
         // Only the duplicate check needed these.
         (self.lines, self.digests) = (Vec::new(), Vec::new());
@@ -283,6 +328,12 @@ impl Builder {
             let main = id_table(pairs, bloom);
             (main, side.join().expect("stats thread panicked"))
         });
+        tracing::debug!(
+            records = self.records.len(),
+            seal_ms = sealed.as_millis() as u64,
+            tables_ms = (t.elapsed() - sealed).as_millis() as u64,
+            "index build tail (arena, number sort and duplicates; then id table beside stats)"
+        );
         let numbers = std::mem::take(&mut self.numbers);
         stats.entities = self.entities.len() as u64;
         stats.entity_bytes = self.entities.bytes() as u64;
@@ -341,8 +392,9 @@ type IdTable = (Table, Vec<u32>, Option<Bloom<u32>>);
 /// The id table from (hash, offset) pairs: one slot per distinct hash; a hash several records
 /// share (an id several filings list, or a 32-bit collision) points at an overflow list
 /// `[len, offsets...]` in `overflow`.
-fn id_table(mut pairs: Vec<(u32, u32)>, bloom: bool) -> IdTable {
-    radix_sort(&mut pairs);
+/// `pairs` sorted by key (as `seal` leaves them).
+fn id_table(pairs: Vec<(u32, u32)>, bloom: bool) -> IdTable {
+    debug_assert!(pairs.windows(2).all(|w| w[0].0 <= w[1].0));
     let mut bloom_f = bloom.then(|| {
         Bloom::new_for_fp_rate(pairs.len().max(1), 0.01).expect("bloom parameters are valid")
     });
@@ -379,6 +431,9 @@ fn stats_of(blob: &[u8], records: &[u32]) -> Stats {
     }
     stats
 }
+
+/// Pair lists at least this long are sorted on their own thread while the builder seals.
+const PARALLEL_SORT: usize = 1 << 16;
 
 /// Stable LSD radix sort of `(key, value)` pairs by key: three passes of 11 bits, linear in
 /// the length, one scratch array.

@@ -20,7 +20,7 @@ enum Store<T> {
     Mapped(MmapMut),
 }
 
-pub(crate) struct HugeBuf<T: Pod> {
+pub(crate) struct HugeBuf<T: Pod + Send + Sync> {
     store: Store<T>,
     len: usize,
 }
@@ -35,7 +35,7 @@ fn mapping(bytes: usize) -> Option<MmapMut> {
     Some(map)
 }
 
-impl<T: Pod> HugeBuf<T> {
+impl<T: Pod + Send + Sync> HugeBuf<T> {
     /// `len` copies of `value`.
     pub(crate) fn filled(len: usize, value: T) -> HugeBuf<T> {
         let mut b = HugeBuf::zeroed(len);
@@ -53,20 +53,83 @@ impl<T: Pod> HugeBuf<T> {
         HugeBuf { store, len }
     }
 
-    /// The concatenation of `parts`.
-    pub(crate) fn concat<'a>(parts: impl IntoIterator<Item = &'a [T]> + Clone) -> HugeBuf<T> {
-        let len = parts.clone().into_iter().map(<[T]>::len).sum();
-        let mut b = HugeBuf::zeroed(len);
-        let mut at = 0;
-        for p in parts {
-            b[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
+    /// An empty buffer with room for `cap` elements, which `try_extend` fills without moving
+    /// anything. A large room is address space only: a page costs memory once written. When
+    /// the kernel refuses the mapping the room is zero and `try_extend` always says no.
+    pub(crate) fn with_capacity(cap: usize) -> HugeBuf<T> {
+        let bytes = cap.saturating_mul(std::mem::size_of::<T>());
+        let store = if bytes < MIN_MAPPED {
+            Store::Heap(vec![T::zeroed(); cap])
+        } else {
+            mapping(bytes).map_or(Store::Heap(Vec::new()), Store::Mapped)
+        };
+        HugeBuf { store, len: 0 }
+    }
+
+    /// How many elements fit without a new buffer.
+    pub(crate) fn capacity(&self) -> usize {
+        match &self.store {
+            Store::Heap(v) => v.len(),
+            Store::Mapped(m) => m.len() / std::mem::size_of::<T>().max(1),
         }
+    }
+
+    /// Appends `items` when they fit in the room left; `false` (and nothing appended) when not.
+    pub(crate) fn try_extend(&mut self, items: &[T]) -> bool {
+        let (at, end) = (self.len, self.len + items.len());
+        if end > self.capacity() {
+            return false;
+        }
+        self.len = end;
+        self[at..end].copy_from_slice(items);
+        true
+    }
+
+    /// The concatenation of `parts`. A large result is copied on every core: the copy is
+    /// what first touches the mapping, so the kernel's page zeroing is spread over the cores
+    /// instead of serialising the end of a load.
+    pub(crate) fn concat<'a>(parts: impl IntoIterator<Item = &'a [T]>) -> HugeBuf<T> {
+        let parts: Vec<&[T]> = parts.into_iter().filter(|p| !p.is_empty()).collect();
+        let len = parts.iter().map(|p| p.len()).sum();
+        let mut b = HugeBuf::zeroed(len);
+        let bytes = len * std::mem::size_of::<T>();
+        let threads = if bytes < PARALLEL_COPY {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        };
+        let step = len.div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            for (k, dst) in b.chunks_mut(step).enumerate() {
+                let parts = &parts;
+                s.spawn(move || copy_window(dst, k * step, parts));
+            }
+        });
         b
     }
 }
 
-impl<T: Pod> Deref for HugeBuf<T> {
+/// Results at least this large are copied by several threads.
+const PARALLEL_COPY: usize = 64 << 20;
+
+/// Fills `dst`, which is the window starting at element `start` of the concatenation of
+/// `parts`, from the parts that overlap it.
+fn copy_window<T: Pod>(dst: &mut [T], start: usize, parts: &[&[T]]) {
+    let end = start + dst.len();
+    let mut at = 0;
+    for p in parts {
+        let (lo, hi) = (at.max(start), (at + p.len()).min(end));
+        if lo < hi {
+            dst[lo - start..hi - start].copy_from_slice(&p[lo - at..hi - at]);
+        }
+        at += p.len();
+        if at >= end {
+            break;
+        }
+    }
+}
+
+impl<T: Pod + Send + Sync> Deref for HugeBuf<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         match &self.store {
@@ -76,7 +139,7 @@ impl<T: Pod> Deref for HugeBuf<T> {
     }
 }
 
-impl<T: Pod> DerefMut for HugeBuf<T> {
+impl<T: Pod + Send + Sync> DerefMut for HugeBuf<T> {
     fn deref_mut(&mut self) -> &mut [T] {
         match &mut self.store {
             Store::Heap(v) => &mut v[..self.len],
@@ -85,7 +148,7 @@ impl<T: Pod> DerefMut for HugeBuf<T> {
     }
 }
 
-impl<T: Pod> From<Vec<T>> for HugeBuf<T> {
+impl<T: Pod + Send + Sync> From<Vec<T>> for HugeBuf<T> {
     fn from(v: Vec<T>) -> HugeBuf<T> {
         if std::mem::size_of_val(&v[..]) < MIN_MAPPED {
             let len = v.len();
@@ -98,7 +161,7 @@ impl<T: Pod> From<Vec<T>> for HugeBuf<T> {
     }
 }
 
-impl<T: Pod> Default for HugeBuf<T> {
+impl<T: Pod + Send + Sync> Default for HugeBuf<T> {
     fn default() -> HugeBuf<T> {
         HugeBuf::from(Vec::new())
     }
@@ -125,5 +188,43 @@ mod tests {
         assert_eq!(&c[(3 << 20) - 1..], &[1, 2, 3]);
         let v: HugeBuf<u8> = vec![5u8; 4 << 20].into();
         assert!(v.iter().all(|&x| x == 5));
+    }
+
+    #[test]
+    fn a_reserved_buffer_takes_what_fits_and_refuses_the_rest() {
+        for cap in [6usize, 3 << 20] {
+            let mut b: HugeBuf<u8> = HugeBuf::with_capacity(cap);
+            assert_eq!((b.len(), b.capacity()), (0, cap));
+            assert!(b.try_extend(&[1, 2, 3]));
+            assert!(b.try_extend(&[]));
+            assert!(!b.try_extend(&vec![9; cap - 2]), "past the room");
+            assert_eq!(&b[..], &[1, 2, 3]);
+            assert!(b.try_extend(&vec![4; cap - 3]));
+            assert_eq!(b.len(), cap);
+            assert_eq!(b[cap - 1], 4);
+            assert!(!b.try_extend(&[5]));
+        }
+    }
+
+    #[test]
+    fn a_concatenation_copied_in_windows_is_the_parts_in_order() {
+        let parts: Vec<Vec<u32>> = (0..7u32)
+            .map(|k| (0..k * 3).map(|i| k * 100 + i).collect())
+            .collect();
+        let refs: Vec<&[u32]> = parts.iter().map(|p| &p[..]).collect();
+        let whole: Vec<u32> = parts.concat();
+        for step in [1, 2, 5, 17, whole.len(), whole.len() + 3] {
+            let mut out = vec![0u32; whole.len()];
+            for (k, w) in out.chunks_mut(step).enumerate() {
+                copy_window(w, k * step, &refs);
+            }
+            assert_eq!(out, whole, "step {step}");
+        }
+        // Past PARALLEL_COPY the copy runs on several threads: same bytes.
+        let big: Vec<Vec<u8>> = (0..5u8)
+            .map(|k| vec![k; (PARALLEL_COPY / 4) + k as usize])
+            .collect();
+        let c = HugeBuf::concat(big.iter().map(|p| &p[..]));
+        assert_eq!(&c[..], &big.concat()[..]);
     }
 }

@@ -64,9 +64,13 @@ struct Part {
 }
 
 impl Part {
-    fn with_capacity(text: usize) -> Part {
+    /// A part for `text` bytes of snapshot, encoding into `blob` (a buffer handed back by the
+    /// builder, so rounds after the first write into memory that is already paged in).
+    fn with_capacity(text: usize, mut blob: Vec<u8>) -> Part {
+        blob.clear();
+        blob.reserve(text / 3);
         Part {
-            blob: Vec::with_capacity(text / 3),
+            blob,
             pairs: Vec::with_capacity(text / 200),
             numbers: Vec::with_capacity(text / 280),
             lines: 0,
@@ -122,8 +126,8 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn parse_part(text: &[u8], hasher: &ahash::RandomState) -> Part {
-    let mut p = Part::with_capacity(text.len());
+fn parse_part(text: &[u8], hasher: &ahash::RandomState, blob: Vec<u8>) -> Part {
+    let mut p = Part::with_capacity(text.len(), blob);
     for (i, raw) in lines(text).enumerate() {
         p.lines = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -182,12 +186,17 @@ struct Loader {
     line_base: usize,
     /// The previous round's parts, stitched while the next round parses.
     pending: Vec<Part>,
+    /// Part buffers the builder handed back, for the next round's parts.
+    spare: Vec<Vec<u8>>,
     started: std::time::Instant,
 }
 
 impl Loader {
     fn new(text_bytes: usize) -> Loader {
-        let builder = Builder::new(text_bytes / 256);
+        let mut builder = Builder::new(text_bytes / 256);
+        // Records encode to about a quarter of their NDJSON; half is room to spare (address
+        // space only until written), and a part that does not fit is stitched at the end.
+        builder.reserve_arena(text_bytes / 2);
         Loader {
             hasher: builder.hasher(),
             builder,
@@ -197,6 +206,7 @@ impl Loader {
             report: LoadReport::default(),
             line_base: 0,
             pending: Vec::new(),
+            spare: Vec::new(),
             started: std::time::Instant::now(),
         }
     }
@@ -214,16 +224,20 @@ impl Loader {
             report,
             line_base,
             pending,
+            spare,
             ..
         } = self;
         let previous = std::mem::take(pending);
         std::thread::scope(|s| {
             let handles: Vec<_> = split_lines(text, threads)
                 .into_iter()
-                .map(|chunk| s.spawn(|| parse_part(chunk, hasher)))
+                .map(|chunk| {
+                    let blob = spare.pop().unwrap_or_default();
+                    s.spawn(|| parse_part(chunk, hasher, blob))
+                })
                 .collect();
             for part in previous {
-                stitch(builder, report, line_base, part);
+                spare.extend(stitch(builder, report, line_base, part));
             }
             pending.extend(
                 handles
@@ -236,7 +250,7 @@ impl Loader {
     fn finish(mut self, revision: u64, source: &str, bloom: bool) -> (Revision, LoadReport) {
         let parsed = self.started.elapsed();
         for p in std::mem::take(&mut self.pending) {
-            stitch(&mut self.builder, &mut self.report, &mut self.line_base, p);
+            let _ = stitch(&mut self.builder, &mut self.report, &mut self.line_base, p);
         }
         let stitched = self.started.elapsed();
         let (mut builder, mut report) = (self.builder, self.report);
@@ -261,8 +275,14 @@ impl Loader {
 }
 
 /// Moves one part into the builder: entity ids remapped in place (read from the encoding at
-/// each record's offset, no decode), line numbers made file-relative.
-fn stitch(builder: &mut Builder, report: &mut LoadReport, line_base: &mut usize, mut part: Part) {
+/// each record's offset, no decode), line numbers made file-relative. Gives back the part's
+/// buffer when the builder copied it.
+fn stitch(
+    builder: &mut Builder,
+    report: &mut LoadReport,
+    line_base: &mut usize,
+    mut part: Part,
+) -> Option<Vec<u8>> {
     let map: Vec<u32> = part
         .entities
         .names()
@@ -285,7 +305,7 @@ fn stitch(builder: &mut Builder, report: &mut LoadReport, line_base: &mut usize,
     }
     report.rejected += part.rejected_count;
     *line_base += part.lines;
-    builder.add_segment(part.blob, part.pairs, part.numbers);
+    builder.add_segment(part.blob, part.pairs, part.numbers)
 }
 
 /// `text` in rounds of about `chunk` bytes, each ending at a newline (the last at the end).
@@ -343,25 +363,69 @@ pub fn load_snapshot(
 }
 
 /// Reads `r` to the end, handing `each` rounds of whole lines of about `chunk` bytes (a line
-/// longer than `chunk` makes its round longer); the last round is whatever remains.
+/// longer than `chunk` makes its round longer); the last round is whatever remains. A reader
+/// thread fetches the next round while `each` works on this one; two buffers take turns, so
+/// the read costs no fresh pages after the first rounds.
 fn read_rounds(
-    mut r: impl std::io::Read,
+    r: impl std::io::Read + Send,
     chunk: usize,
     mut each: impl FnMut(&[u8]),
 ) -> std::io::Result<()> {
+    use std::sync::mpsc::{channel, sync_channel};
+    let (full_tx, full_rx) = sync_channel::<Vec<u8>>(1);
+    let (empty_tx, empty_rx) = channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || reader_loop(r, chunk, &full_tx, &empty_rx));
+        for round in full_rx {
+            each(&round);
+            // The reader may have finished; a buffer it no longer wants is dropped here.
+            let _ = empty_tx.send(round);
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("snapshot reader thread panicked")))
+    })
+}
+
+/// The reader side of `read_rounds`: fills buffers (recycled from `empty` when one is back)
+/// and sends each round of whole lines to `full`; the partial line after the last newline
+/// starts the next buffer.
+fn reader_loop(
+    mut r: impl std::io::Read,
+    chunk: usize,
+    full: &std::sync::mpsc::SyncSender<Vec<u8>>,
+    empty: &std::sync::mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
     use std::io::Read;
-    let mut buf: Vec<u8> = Vec::with_capacity(chunk + (chunk >> 4));
+    let fresh = || Vec::with_capacity(chunk + (chunk >> 4));
+    let mut buf: Vec<u8> = fresh();
+    // One buffer filling, one queued, one being parsed: past three, wait for one back.
+    let mut made = 1;
     loop {
         let n = (&mut r).take(chunk as u64).read_to_end(&mut buf)?;
         if n == 0 {
             if !buf.is_empty() {
-                each(&buf);
+                let _ = full.send(buf);
             }
             return Ok(());
         }
-        if let Some(nl) = memchr::memrchr(b'\n', &buf) {
-            each(&buf[..=nl]);
-            buf.drain(..=nl);
+        let Some(nl) = memchr::memrchr(b'\n', &buf) else {
+            continue;
+        };
+        let back = if made < 3 {
+            empty.try_recv().ok()
+        } else {
+            empty.recv().ok()
+        };
+        let mut next = back.unwrap_or_else(|| {
+            made += 1;
+            fresh()
+        });
+        next.clear();
+        next.extend_from_slice(&buf[nl + 1..]);
+        buf.truncate(nl + 1);
+        if full.send(std::mem::replace(&mut buf, next)).is_err() {
+            return Ok(());
         }
     }
 }

@@ -371,6 +371,11 @@ impl<'a> RecordView<'a> {
 }
 
 impl<'a> PlatformView<'a> {
+    /// How many ids the section lists (without decoding them).
+    pub fn id_count(&self) -> usize {
+        self.id_count as usize
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = &'a str> + 'a {
         let mut c = Cur {
             b: self.ids,
