@@ -196,6 +196,13 @@ async fn cold_start(config: &std::path::Path, probe: &str) -> (f64, u64) {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // ICPGATE_LOG=info shows the gateway's feed events (per-phase apply times) on stderr.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("ICPGATE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let n = env("ICPGATE_FEED_RECORDS", 7_040_000);
     let changes = env("ICPGATE_DELTA_CHANGES", 100_000);
     let conns = env("ICPGATE_LOAD_CONNS", 16) as usize;

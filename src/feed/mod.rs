@@ -4,7 +4,7 @@
 //! Must not: let a feed fault make the index worse than the last good state.
 
 mod cache;
-mod delta;
+pub mod delta;
 pub mod export;
 mod fetch;
 pub mod format;

@@ -93,6 +93,14 @@ fn now_text() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// Where a delta chain's apply time went.
+#[derive(Default)]
+struct Phases {
+    fetch: Duration,
+    decode: Duration,
+    index: Duration,
+}
+
 fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> impl std::future::Future<Output = Result<T, SyncError>> {
@@ -386,15 +394,20 @@ impl Syncer {
         Some(ds)
     }
 
-    async fn fetch_changes(&self, d: &DeltaRef) -> Result<Parsed, SyncError> {
+    async fn fetch_changes(&self, d: &DeltaRef, phases: &mut Phases) -> Result<Parsed, SyncError> {
+        let t = Instant::now();
         let raw = self.fetch_file(&d.file, &d.sha256, d.size).await?;
+        phases.fetch += t.elapsed();
+        let t = Instant::now();
         let (file, limit) = (d.file.clone(), self.cfg.max_file_bytes);
-        blocking(move || -> Result<Parsed, SyncError> {
+        let parsed = blocking(move || -> Result<Parsed, SyncError> {
             let text = decompress(&file, &raw, limit)
                 .map_err(|e| SyncError::new("decompress", e.to_string()))?;
             parse_delta(&file, &text).map_err(|e| SyncError::new("parse", e))
         })
-        .await?
+        .await?;
+        phases.decode += t.elapsed();
+        parsed
     }
 
     /// Applies `ds` in order on top of `start`; returns the final revision.
@@ -405,14 +418,17 @@ impl Syncer {
         as_of: SystemTime,
     ) -> Result<Revision, SyncError> {
         let mut rev = start;
+        let mut phases = Phases::default();
         for d in ds {
-            let parsed = self.fetch_changes(d).await?;
+            let parsed = self.fetch_changes(d, &mut phases).await?;
             let (base, target) = (rev.clone(), d.revision);
+            let t = Instant::now();
             let next = blocking(move || {
                 base.apply_digested(target, &parsed.changes, &parsed.digests, as_of)
             })
             .await?
             .map_err(|e| SyncError::new("apply", e.to_string()))?;
+            phases.index += t.elapsed();
             if Checksum::from_hex(&d.state_checksum).map(|c| c.0) != Some(next.checksum) {
                 return Err(SyncError::new(
                     "checksum",
@@ -424,6 +440,14 @@ impl Syncer {
             }
             rev = Arc::new(next);
         }
+        tracing::info!(
+            event = "feed_deltas_applied",
+            deltas = ds.len(),
+            fetch_ms = phases.fetch.as_millis() as u64,
+            decode_ms = phases.decode.as_millis() as u64,
+            index_ms = phases.index.as_millis() as u64,
+            "fetch and sha256, decompress and parse, apply to the index"
+        );
         // The last revision was built here and its only other holders (the apply closures) are gone.
         Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))
     }

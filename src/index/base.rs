@@ -8,6 +8,7 @@
 
 pub(crate) use super::build::Builder;
 use super::hugebuf::HugeBuf;
+use super::numbers::NumberIndex;
 use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
@@ -33,8 +34,8 @@ pub(crate) struct Base {
     pub(crate) hasher: ahash::RandomState,
     /// Offsets of the records, in input order.
     pub(crate) records: Vec<u32>,
-    /// (keyed hash of the filing number, offset), sorted: the number index.
-    pub(crate) numbers: Vec<(u32, u32)>,
+    /// The number index: (keyed hash of the filing number, offset).
+    pub(crate) numbers: NumberIndex,
     pub(crate) stats: Stats,
 }
 
@@ -93,11 +94,8 @@ impl Base {
     pub(crate) fn find_number(&self, n: &FilingNumber) -> Option<u32> {
         let bytes = n.to_bytes();
         let h = number_hash(&self.hasher, &bytes);
-        let start = self.numbers.partition_point(|(k, _)| *k < h);
-        self.numbers[start..]
-            .iter()
-            .take_while(|(k, _)| *k == h)
-            .map(|(_, off)| *off)
+        self.numbers
+            .candidates(h)
             .find(|&off| self.blob.get(off as usize..off as usize + 8) == Some(&bytes[..]))
     }
 

@@ -13,6 +13,7 @@
 use super::base::{count, key_hash, number_hash, Base, OVERFLOW};
 use super::hugebuf::HugeBuf;
 use super::load::RejectedLine;
+use super::numbers::NumberIndex;
 use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
@@ -125,7 +126,11 @@ impl Builder {
         &mut self,
         records: impl IntoIterator<Item = (&'r FilingRecord, u128)>,
     ) {
-        let (mut seg, mut pairs, mut numbers) = (Vec::new(), Vec::new(), Vec::new());
+        // Sized for the records the builder was made for (about 100 bytes each encoded), so a
+        // delta's layer is not copied again and again as its segment grows.
+        let room = self.records.capacity() - self.records.len();
+        let mut seg = Vec::with_capacity(room * 100);
+        let (mut pairs, mut numbers) = (Vec::with_capacity(room * 3 / 2), Vec::with_capacity(room));
         for (r, digest) in records {
             let e = self.entities.intern(&r.entity);
             let off = store::push(&mut seg, r, e);
@@ -338,7 +343,8 @@ impl Builder {
         stats.entities = self.entities.len() as u64;
         stats.entity_bytes = self.entities.bytes() as u64;
         stats.store_bytes = self.blob.len() as u64;
-        stats.map_bytes = (ids.bytes() + 4 * overflow.len() + 8 * numbers.len()) as u64;
+        let numbers = NumberIndex::new(numbers);
+        stats.map_bytes = (ids.bytes() + 4 * overflow.len() + numbers.bytes()) as u64;
         Base {
             blob: self.blob,
             entities: self.entities,

@@ -26,8 +26,15 @@ fn hex_into(buf: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-/// A JSON string exactly as serde_json writes it (its escaping, UTF-8 kept).
+/// A JSON string exactly as serde_json writes it (its escaping, UTF-8 kept). serde_json
+/// escapes only `"`, `\\` and control characters, so a string without them is copied as is.
 fn string_into(buf: &mut Vec<u8>, s: &str) {
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+        return;
+    }
     // Writing into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *buf, s);
 }
@@ -37,8 +44,9 @@ impl Canon {
     pub(crate) fn line(&mut self, v: &RecordView<'_>, entities: &Entities) -> &[u8] {
         let b = &mut self.buf;
         b.clear();
-        b.extend_from_slice(b"{\"number\":");
-        string_into(b, &v.number.to_string());
+        // A filing number prints as a province character, ASCII letters, digits and `-`:
+        // nothing JSON escapes.
+        let _ = write!(b, "{{\"number\":\"{}\"", v.number);
         b.extend_from_slice(b",\"kind\":\"");
         let kind = v.number.kind().unwrap_or(ServiceKind::App);
         b.extend_from_slice(kind.as_str().as_bytes());

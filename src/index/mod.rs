@@ -14,6 +14,7 @@ mod build;
 mod canon;
 mod hugebuf;
 mod load;
+mod numbers;
 mod overlay;
 pub mod persist;
 pub mod store;
