@@ -216,7 +216,7 @@ impl Builder {
         let mut pairs = std::mem::take(&mut self.pairs);
         let sort = !self.pairs_sorted;
         let dropped = std::thread::scope(|s| {
-            let sorter = if sort && pairs.len() >= PARALLEL_SORT {
+            let sorter = if sort && pairs.len() >= PARALLEL_BUILD {
                 Some(s.spawn(move || {
                     radix_sort(&mut pairs);
                     pairs
@@ -328,11 +328,15 @@ impl Builder {
         let pairs = std::mem::take(&mut self.pairs);
         let (blob, records) = (&self.blob, &self.records);
         // The id table and the stats are independent: build them side by side.
-        let ((ids, overflow, bloom_f), mut stats) = std::thread::scope(|s| {
-            let side = s.spawn(move || stats_of(blob, records));
-            let main = id_table(pairs, bloom);
-            (main, side.join().expect("stats thread panicked"))
-        });
+        let ((ids, overflow, bloom_f), mut stats) = if records.len() < PARALLEL_BUILD {
+            (id_table(pairs, bloom), stats_of(blob, records))
+        } else {
+            std::thread::scope(|s| {
+                let side = s.spawn(move || stats_of(blob, records));
+                let main = id_table(pairs, bloom);
+                (main, side.join().expect("stats thread panicked"))
+            })
+        };
         tracing::debug!(
             records = self.records.len(),
             seal_ms = sealed.as_millis() as u64,
@@ -438,8 +442,11 @@ fn stats_of(blob: &[u8], records: &[u32]) -> Stats {
     stats
 }
 
-/// Pair lists at least this long are sorted on their own thread while the builder seals.
-const PARALLEL_SORT: usize = 1 << 16;
+/// Builds at least this large (records, or id pairs) use a second thread for the sort and the
+/// stats. Smaller ones, a delta's overlay among them, stay on one thread: a delta applies
+/// while the gateway serves, and a second busy thread would take the other core from the
+/// request workers (on two cores that doubled p99 during an apply).
+const PARALLEL_BUILD: usize = 1 << 20;
 
 /// Stable LSD radix sort of `(key, value)` pairs by key: three passes of 11 bits, linear in
 /// the length, one scratch array.
