@@ -6,7 +6,9 @@
 //! Invariant: `EntryData::anomalous` is true exactly when the bytes were obtained by a rule
 //! apksig does not apply (unknown method read as stored).
 
-use std::io::{Read, Seek};
+use std::io::{BufReader, Read, Seek};
+
+const STREAM_BUF: usize = 64 << 10;
 
 use super::error::InspectError;
 use super::zipread::{Entry, Src};
@@ -64,10 +66,36 @@ pub fn read_entry<R: Read + Seek>(
         });
     }
     // apksig inflates every non-stored entry, whatever the method number says.
+    let bytes = if e.comp_size <= ONE_SHOT_INPUT {
+        inflate_slice(&src.read_at(off, e.comp_size)?, e.size, cap)?
+    } else {
+        inflate(src.window(off, e.comp_size)?, cap)?
+    };
     Ok(EntryData {
-        bytes: inflate(src.window(off, e.comp_size)?, cap)?,
+        bytes,
         anomalous: false,
     })
+}
+
+/// Compressed entries up to this size are read in one piece and inflated in one call (the
+/// manifest, signature files); larger ones are streamed through `inflate`.
+const ONE_SHOT_INPUT: u64 = 1 << 20;
+
+/// Inflates `input`, held in memory, in one call straight into an output buffer sized from
+/// `hint` (the central directory's size, bounded by deflate's maximum ratio so that a lying
+/// header cannot make it large). Only a complete stream within `cap` is taken from that call;
+/// anything else (output larger than the buffer, a stream cut short, corrupt data) is decided
+/// by `inflate` over the same bytes, so the outcome is always exactly `inflate`'s.
+pub fn inflate_slice(input: &[u8], hint: u64, cap: u64) -> Result<Vec<u8>, InspectError> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    let ratio_bound = (input.len() as u64).saturating_mul(1032).saturating_add(64);
+    let room = hint.saturating_add(64).min(ratio_bound).min(cap);
+    let mut out = Vec::with_capacity(usize::try_from(room).unwrap_or(usize::MAX));
+    let done = Decompress::new(false).decompress_vec(input, &mut out, FlushDecompress::Finish);
+    if matches!(done, Ok(Status::StreamEnd)) && out.len() as u64 <= cap {
+        return Ok(out);
+    }
+    inflate(input, cap)
 }
 
 /// A streaming reader over one entry's decompressed data (stored or deflated).
@@ -78,6 +106,8 @@ pub fn open_entry<'a, R: Read + Seek>(
     let off = data_offset(src, e)?;
     let w = src.window(off, e.comp_size)?;
     Ok(match e.method {
+        // Large stored entries (an IPA executable) are streamed in small reads: buffer them.
+        0 if e.comp_size > STREAM_BUF as u64 => Box::new(BufReader::with_capacity(STREAM_BUF, w)),
         0 => Box::new(w),
         _ => Box::new(flate2::read::DeflateDecoder::new(w)),
     })
@@ -95,4 +125,63 @@ pub fn inflate<T: Read>(r: T, cap: u64) -> Result<Vec<u8>, InspectError> {
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn deflate(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn outcome(r: Result<Vec<u8>, InspectError>) -> Result<Vec<u8>, &'static str> {
+        r.map_err(|e| e.code())
+    }
+
+    /// The one-shot path gives exactly what the streaming path gives: complete, cut short at
+    /// every length, corrupted, over the cap, with a right, lying or absent size hint.
+    #[test]
+    fn inflate_slice_matches_the_streaming_inflate() {
+        let text: Vec<u8> = (0..20_000u32)
+            .flat_map(|i| format!("entry-{} {}\n", i % 97, i * 7 % 13).into_bytes())
+            .collect();
+        let z = deflate(&text);
+        for hint in [0, 10, text.len() as u64, 1 << 30] {
+            for cap in [
+                0,
+                1,
+                4095,
+                text.len() as u64 - 1,
+                text.len() as u64,
+                1 << 30,
+            ] {
+                let a = outcome(inflate(&z[..], cap));
+                let b = outcome(inflate_slice(&z, hint, cap));
+                assert_eq!(a, b, "hint {hint} cap {cap}");
+            }
+        }
+        for cut in (0..z.len()).step_by(7) {
+            let a = outcome(inflate(&z[..cut], 1 << 30));
+            assert_eq!(
+                a,
+                outcome(inflate_slice(&z[..cut], 300_000, 1 << 30)),
+                "cut {cut}"
+            );
+        }
+        let mut bad = z.clone();
+        for i in (0..bad.len()).step_by(11) {
+            bad[i] ^= 0x5a;
+            let a = outcome(inflate(&bad[..], 1 << 20));
+            assert_eq!(a, outcome(inflate_slice(&bad, 0, 1 << 20)), "flip {i}");
+            bad[i] ^= 0x5a;
+        }
+        let mut trailing = deflate(b"short");
+        trailing.extend_from_slice(b"garbage after the end of the stream");
+        assert_eq!(inflate_slice(&trailing, 5, 100).unwrap(), b"short");
+        assert_eq!(inflate(&trailing[..], 100).unwrap(), b"short");
+    }
 }
