@@ -183,17 +183,61 @@ fn check(
     if a.is_empty() || a != b {
         return Some("signature and digest algorithm lists differ");
     }
-    let verdicts: Vec<Verdict> = sig_list
-        .iter()
-        .filter_map(|(alg, sig)| verify_alg(pk, *alg, signed, sig))
-        .collect();
-    if verdicts.is_empty() {
-        Some("no supported signature algorithm")
-    } else if verdicts.contains(&Verdict::Bad) {
-        Some("signature did not verify")
-    } else {
-        None
+    let chosen = signatures_to_verify(&sig_list, s.max_sdk);
+    if chosen.is_empty() {
+        return Some("no supported signature algorithm");
     }
+    // Identical signature bytes under the same padding and hash, key and message (RSA PKCS#1
+    // v1.5 is deterministic: 0x0103 and its verity twin 0x0421 usually carry the same bytes)
+    // have the same verdict: computed once.
+    let mut done: Vec<((Scheme, Hash), &[u8], Verdict)> = Vec::with_capacity(chosen.len());
+    for (alg, sig) in chosen {
+        let Some(kind) = alg_kind(alg) else { continue };
+        let v = match done.iter().find(|(k, s, _)| *k == kind && *s == sig) {
+            Some(&(_, _, v)) => v,
+            None => cert::verify(pk, kind.0, kind.1, signed, sig),
+        };
+        if v == Verdict::Bad {
+            return Some("signature did not verify");
+        }
+        done.push((kind, sig, v));
+    }
+    None
+}
+
+/// apksig's `getSignaturesToVerify` (ApkSigningBlockUtils): of the signatures with a known
+/// algorithm whose minimum platform is within the signer's range, the strongest per minimum
+/// platform (API 24 for the chunked digests, 28 for verity), ties going to the first; only
+/// those are verified, as on the device. Returned in file order.
+fn signatures_to_verify<'a>(sigs: &[(u32, &'a [u8])], max_sdk: u32) -> Vec<(u32, &'a [u8])> {
+    let mut best: Vec<(u32, u32, &[u8], usize)> = Vec::with_capacity(2); // (sdk, alg, sig, at)
+    for (at, &(alg, sig)) in sigs.iter().enumerate() {
+        let Some((sdk, rank)) = alg_sdk_rank(alg) else {
+            continue;
+        };
+        if sdk > max_sdk {
+            continue;
+        }
+        match best.iter_mut().find(|b| b.0 == sdk) {
+            Some(b) if alg_sdk_rank(b.1).is_some_and(|(_, r)| rank > r) => *b = (sdk, alg, sig, at),
+            Some(_) => {}
+            None => best.push((sdk, alg, sig, at)),
+        }
+    }
+    best.sort_by_key(|b| b.3);
+    best.into_iter().map(|b| (b.1, b.2)).collect()
+}
+
+/// (minimum platform, content-digest strength) of a known algorithm, as apksig's
+/// `SignatureAlgorithm` and `compareContentDigestAlgorithm` order them: chunked SHA-256 <
+/// verity SHA-256 < chunked SHA-512.
+fn alg_sdk_rank(alg: u32) -> Option<(u32, u8)> {
+    Some(match alg {
+        0x0101 | 0x0103 | 0x0201 | 0x0301 => (24, 0),
+        0x0102 | 0x0104 | 0x0202 => (24, 2),
+        0x0421 | 0x0423 | 0x0425 => (28, 1),
+        _ => return None,
+    })
 }
 
 /// `(algorithm id, value)` of each `u32 len | u32 alg | lp value` record; None if malformed.
@@ -209,7 +253,13 @@ fn alg_list(b: &[u8]) -> Option<Vec<(u32, &[u8])>> {
 
 /// Verifies with an APK signature algorithm id; None for unknown ids (apksig skips them).
 fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> {
-    let (scheme, h) = match alg {
+    let (scheme, h) = alg_kind(alg)?;
+    Some(cert::verify(spki, scheme, h, msg, sig))
+}
+
+/// The padding and hash of an APK signature algorithm id; None for unknown ids.
+fn alg_kind(alg: u32) -> Option<(Scheme, Hash)> {
+    Some(match alg {
         0x0101 => (Scheme::RsaPss, Hash::Sha256),
         0x0102 => (Scheme::RsaPss, Hash::Sha512),
         0x0103 | 0x0421 => (Scheme::RsaPkcs1, Hash::Sha256),
@@ -218,8 +268,7 @@ fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> 
         0x0202 => (Scheme::Ecdsa, Hash::Sha512),
         0x0301 | 0x0425 => (Scheme::Dsa, Hash::Sha256),
         _ => return None,
-    };
-    Some(cert::verify(spki, scheme, h, msg, sig))
+    })
 }
 
 #[cfg(test)]
@@ -244,6 +293,26 @@ mod tests {
         assert_eq!(b.signers.len(), 1);
         assert!(!b.valid());
     }
+
+    #[test]
+    fn only_the_strongest_signature_per_minimum_platform_is_verified() {
+        let algs = |v: Vec<(u32, &[u8])>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
+        let all = MAX_SDK;
+        // Different minimum platforms (24, 28): both, in file order.
+        let s: [(u32, &[u8]); 2] = [(0x0103, b"a"), (0x0421, b"a")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0103, 0x0421]);
+        // Same platform: SHA-512 beats SHA-256 whatever the order; a tie keeps the first.
+        let s: [(u32, &[u8]); 3] = [(0x0201, b"e"), (0x0104, b"r"), (0x0103, b"s")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0104]);
+        let s: [(u32, &[u8]); 2] = [(0x0201, b"e"), (0x0103, b"r")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0201]);
+        // Unknown ids are skipped; verity is out of range for a signer that stops before 28.
+        let s: [(u32, &[u8]); 3] = [(0x9999, b"x"), (0x0421, b"v"), (0x0103, b"r")];
+        assert_eq!(algs(signatures_to_verify(&s, 27)), [0x0103]);
+        assert!(signatures_to_verify(&[(0x0421, b"v")], 27).is_empty());
+    }
+
+    const MAX_SDK: u32 = i32::MAX as u32;
 
     #[test]
     fn signer_without_certificates_is_rejected() {
