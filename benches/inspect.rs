@@ -142,6 +142,12 @@ fn versus_androguard(verify_digests: bool) -> Option<(usize, Duration, f64, u64)
         .as_array()?
         .iter()
         .filter(|f| f["kind"] == "apk")
+        // For profiling one fixture: ICPGATE_BENCH_FILTER=part-of-its-name.
+        .filter(|f| {
+            std::env::var("ICPGATE_BENCH_FILTER").map_or(true, |want| {
+                f["file"].as_str().unwrap_or("").contains(&want)
+            })
+        })
         .map(|f| dir.join(f["file"].as_str().unwrap()).display().to_string())
         .collect();
     let passes: usize = std::env::var("ICPGATE_BENCH_PASSES")

@@ -11,7 +11,7 @@
 use std::io::{Read, Seek};
 
 use super::axml::{self, Manifest};
-use super::cert::cert_info;
+use super::cert::Memo;
 use super::digest;
 use super::error::InspectError;
 use super::schemes::{self, SchemeBlock};
@@ -50,10 +50,11 @@ pub fn inspect<R: Read + Seek>(
         "manifest has no package attribute",
     ))?;
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
-    let parse = |id, v3, verify| {
+    let mut memo = Memo::default();
+    let mut parse = |id, v3, verify| {
         block
             .get(id)
-            .map(|v| schemes::parse(v, v3, limits.max_signers, verify))
+            .map(|v| schemes::parse(v, v3, limits.max_signers, verify, &mut memo))
     };
     // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
     let (mut v2, mut v3, v31) = (
@@ -80,13 +81,14 @@ pub fn inspect<R: Read + Seek>(
         limits,
         &found,
         found.is_empty() && target < SDK_R,
+        &mut memo,
     )?;
 
-    let mut infos = CertMemo::default();
+    let infos = &mut memo;
     let mut schemes = Vec::new();
     push_scheme(
         &mut schemes,
-        &mut infos,
+        infos,
         "v1",
         v1.structural.iter().map(Vec::as_slice),
     );
@@ -94,7 +96,7 @@ pub fn inspect<R: Read + Seek>(
         if let Some(b) = b {
             push_scheme(
                 &mut schemes,
-                &mut infos,
+                infos,
                 name,
                 b.signers
                     .iter()
@@ -114,24 +116,8 @@ pub fn inspect<R: Read + Seek>(
         version_code: m.version_code,
         version_name: m.version_name,
         schemes,
-        accepted_signers: accepted.iter().map(|d| infos.get(d)).collect(),
+        accepted_signers: accepted.iter().map(|d| infos.info(d)).collect(),
     })
-}
-
-/// `CertInfo` per distinct certificate: the same DER usually signs v1, v2 and v3 and is the
-/// accepted signer, and is parsed and hashed once.
-#[derive(Default)]
-struct CertMemo(Vec<(Vec<u8>, CertInfo)>);
-
-impl CertMemo {
-    fn get(&mut self, der: &[u8]) -> CertInfo {
-        if let Some((_, info)) = self.0.iter().find(|(d, _)| d == der) {
-            return info.clone();
-        }
-        let info = cert_info(der);
-        self.0.push((der.to_vec(), info.clone()));
-        info
-    }
 }
 
 /// Marks every v2/v3 signer whose signed content digest differs from the file's.
@@ -172,11 +158,11 @@ fn check_digests<R: Read + Seek>(
 
 fn push_scheme<'a>(
     out: &mut Vec<SchemeSigners>,
-    infos: &mut CertMemo,
+    infos: &mut Memo,
     scheme: &'static str,
     certs: impl Iterator<Item = &'a [u8]>,
 ) {
-    let certs: Vec<CertInfo> = certs.map(|d| infos.get(d)).collect();
+    let certs: Vec<CertInfo> = certs.map(|d| infos.info(d)).collect();
     if !certs.is_empty() {
         out.push(SchemeSigners { scheme, certs });
     }

@@ -8,7 +8,7 @@
 //! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
 //! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
 
-use super::cert::{self, Hash, Scheme, Verdict};
+use super::cert::{self, Hash, Memo, Scheme, Verdict};
 use super::sigblock::{lp, lp_items, u32_at};
 
 const ATTR_LINEAGE: u32 = 0x3ba0_6f8c;
@@ -49,7 +49,13 @@ impl SchemeBlock {
 /// Parses the value of a v2 (`v3 == false`) or v3/v3.1 pair. With `verify == false` only the
 /// structure is read (certificates, SDK range, attributes; no signature or lineage check):
 /// for blocks whose verdict is never used (v3.1, which apksigner 31 does not consult).
-pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> SchemeBlock {
+pub fn parse(
+    value: &[u8],
+    v3: bool,
+    max_signers: usize,
+    verify: bool,
+    memo: &mut Memo,
+) -> SchemeBlock {
     let items = lp(value).and_then(|(signers, _)| lp_items(signers));
     let Some(items) = items else {
         return SchemeBlock {
@@ -66,7 +72,7 @@ pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> Scheme
     }
     for item in items {
         block.signers.push(
-            parse_signer(item, v3, verify).unwrap_or_else(|| SchemeSigner {
+            parse_signer(item, v3, verify, memo).unwrap_or_else(|| SchemeSigner {
                 problem: Some("malformed signer"),
                 ..SchemeSigner::default()
             }),
@@ -75,7 +81,7 @@ pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> Scheme
     block
 }
 
-fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
+fn parse_signer(b: &[u8], v3: bool, verify: bool, memo: &mut Memo) -> Option<SchemeSigner> {
     let (signed, rest) = lp(b)?;
     let (mut min_sdk, mut max_sdk, mut rest) = (0, u32::MAX, rest);
     if v3 {
@@ -108,22 +114,22 @@ fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
         .into_iter()
         .map(|(alg, d)| (alg, d.to_vec()))
         .collect();
-    read_attrs(&mut s, attrs, verify)?;
+    read_attrs(&mut s, attrs, verify, memo)?;
     if verify {
         s.problem = s
             .problem
-            .or_else(|| check(&s, signed, digests, sigs, pubkey));
+            .or_else(|| check(&s, signed, digests, sigs, pubkey, memo));
     }
     Some(s)
 }
 
-fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool) -> Option<()> {
+fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool, memo: &mut Memo) -> Option<()> {
     for attr in lp_items(attrs)? {
         let (id, val) = u32_at(attr)?;
         if id == ATTR_STRIPPING {
             s.required_schemes.push(u32_at(val)?.0);
         } else if id == ATTR_LINEAGE {
-            match parse_lineage(val, verify) {
+            match parse_lineage(val, verify, memo) {
                 Some(l) => s.lineage = l,
                 None => s.problem = Some("malformed lineage"),
             }
@@ -133,7 +139,7 @@ fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool) -> Option<()> {
 }
 
 /// Lineage nodes: signed data (cert, alg) signed by the previous node's key. Returns certs.
-fn parse_lineage(val: &[u8], verify: bool) -> Option<Vec<Vec<u8>>> {
+fn parse_lineage(val: &[u8], verify: bool, memo: &mut Memo) -> Option<Vec<Vec<u8>>> {
     let (_version, mut rest) = u32_at(val)?;
     let mut certs: Vec<Vec<u8>> = Vec::new();
     let mut last_alg = 0;
@@ -147,8 +153,8 @@ fn parse_lineage(val: &[u8], verify: bool) -> Option<Vec<Vec<u8>>> {
         let (cert_der, _) = lp(signed)?;
         // Each node is signed by the previous node's key with the previous node's algorithm.
         if let Some(prev) = certs.last().filter(|_| verify) {
-            let spki = cert::spki_of(prev)?;
-            if verify_alg(&spki, last_alg, signed, sig)? == Verdict::Bad {
+            let spki = memo.spki(prev)?;
+            if verify_alg(spki, last_alg, signed, sig)? == Verdict::Bad {
                 return None;
             }
         }
@@ -164,11 +170,12 @@ fn check(
     digests: &[u8],
     sigs: &[u8],
     pk: &[u8],
+    memo: &mut Memo,
 ) -> Option<&'static str> {
     let Some(first) = s.certs.first() else {
         return Some("no certificates");
     };
-    if cert::spki_of(first).as_deref() != Some(pk) {
+    if memo.spki(first) != Some(pk) {
         return Some("certificate public key differs from signer public key");
     }
     if s.lineage.last().is_some_and(|l| l != first) {
@@ -284,12 +291,14 @@ mod tests {
     #[test]
     fn empty_and_malformed_blocks() {
         assert_eq!(
-            parse(&lpv(&[]), false, 10, true).problem,
+            parse(&lpv(&[]), false, 10, true, &mut Memo::default()).problem,
             Some("no signers")
         );
-        assert!(parse(&[1, 2], false, 10, true).problem.is_some());
+        assert!(parse(&[1, 2], false, 10, true, &mut Memo::default())
+            .problem
+            .is_some());
         let one = lpv(&lpv(&[0xde, 0xad]));
-        let b = parse(&one, true, 10, true);
+        let b = parse(&one, true, 10, true, &mut Memo::default());
         assert_eq!(b.signers.len(), 1);
         assert!(!b.valid());
     }
@@ -319,7 +328,7 @@ mod tests {
         // signed data: digests [] , certs [], attrs []
         let signed = [lpv(&[]), lpv(&[]), lpv(&[])].concat();
         let signer = [lpv(&signed), lpv(&[]), lpv(b"pk")].concat();
-        let b = parse(&lpv(&lpv(&signer)), false, 10, true);
+        let b = parse(&lpv(&lpv(&signer)), false, 10, true, &mut Memo::default());
         assert_eq!(b.signers[0].problem, Some("no certificates"));
     }
 }

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek};
 
-use super::cert::Verdict;
+use super::cert::{Memo, Verdict};
 use super::error::InspectError;
 use super::jarmf::{self, Section};
 use super::pkcs7;
@@ -46,6 +46,7 @@ pub fn analyze<R: Read + Seek>(
     limits: &Limits,
     found_schemes: &[u32],
     decide: bool,
+    memo: &mut Memo,
 ) -> Result<V1, InspectError> {
     let pairs: Vec<_> = pairs(archive)
         .into_iter()
@@ -69,7 +70,7 @@ pub fn analyze<R: Read + Seek>(
             None
         };
         let anomalous = block.anomalous || sf_data.as_ref().is_some_and(|d| d.anomalous);
-        let mut s = signer(&block.bytes, sf_data.map(|d| d.bytes));
+        let mut s = signer(&block.bytes, sf_data.map(|d| d.bytes), memo);
         s.verified &= !anomalous;
         signers.push(s);
     }
@@ -159,7 +160,7 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
 
 /// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
 /// without, the first SignerInfo that names a present certificate (structural only).
-fn signer(block: &[u8], sf: Option<Vec<u8>>) -> Signer {
+fn signer(block: &[u8], sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
     let Some(sd) = pkcs7::parse(block) else {
         return Signer {
             cert: None,
@@ -182,7 +183,7 @@ fn signer(block: &[u8], sf: Option<Vec<u8>>) -> Signer {
     let mut chosen = None;
     for si in &sd.signers {
         let Some(c) = sd.cert_for(si) else { continue };
-        if pkcs7::verify_signer(&sd, si, c, &sf) != Verdict::Bad {
+        if pkcs7::verify_signer_in(memo, &sd, si, c, &sf) != Verdict::Bad {
             chosen = Some(c.to_vec());
             break;
         }
@@ -344,6 +345,7 @@ mod tests {
         let s = signer(
             b"\x30\x03\x02\x01\x01",
             Some(b"Signature-Version: 1.0\n".to_vec()),
+            &mut Memo::default(),
         );
         assert!(s.cert.is_none() && !s.verified);
     }
