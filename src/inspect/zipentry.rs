@@ -38,6 +38,31 @@ pub fn data_offset<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<u64, I
     Ok(e.lho + 30 + n + x)
 }
 
+/// The entry's stored bytes (`comp_size` of them after the local header), read together with
+/// the local header in one request when they are near; the same results and errors as
+/// `data_offset` followed by a read.
+fn raw_data<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<Vec<u8>, InspectError> {
+    // The local header usually repeats the central directory's name; its extra field may be
+    // longer (zipalign pads it).
+    let guess = (30 + e.name.len() as u64 + 64).saturating_add(e.comp_size);
+    let want = guess.min(src.len().saturating_sub(e.lho)).max(30);
+    let mut got = src.read_at(e.lho, want)?;
+    if got[0..4] != LFH_SIG {
+        return Err(InspectError::PackageUnreadable("bad local file header"));
+    }
+    let n = u64::from(u16le(&got, 26).unwrap_or(0));
+    let x = u64::from(u16le(&got, 28).unwrap_or(0));
+    let start = 30 + n + x;
+    match start.checked_add(e.comp_size) {
+        Some(end) if end <= got.len() as u64 => {
+            got.truncate(end as usize);
+            got.drain(..start as usize);
+            Ok(got)
+        }
+        _ => src.read_at(e.lho + start, e.comp_size),
+    }
+}
+
 /// Reads and decompresses one entry, refusing more than `cap` decompressed bytes.
 pub fn read_entry<R: Read + Seek>(
     src: &mut Src<R>,
@@ -47,13 +72,13 @@ pub fn read_entry<R: Read + Seek>(
     if e.size > cap {
         return Err(InspectError::PackageTooLarge("entry larger than limit"));
     }
-    let off = data_offset(src, e)?;
     if e.method == 0 {
         if e.comp_size > cap {
+            data_offset(src, e)?;
             return Err(InspectError::PackageTooLarge("entry larger than limit"));
         }
         return Ok(EntryData {
-            bytes: src.read_at(off, e.comp_size)?,
+            bytes: raw_data(src, e)?,
             anomalous: false,
         });
     }
@@ -61,14 +86,15 @@ pub fn read_entry<R: Read + Seek>(
         // Unknown method over same-size data: Android's runtime reads it as stored; apksig
         // would inflate it and fail, hence `anomalous`.
         return Ok(EntryData {
-            bytes: src.read_at(off, e.comp_size)?,
+            bytes: raw_data(src, e)?,
             anomalous: true,
         });
     }
     // apksig inflates every non-stored entry, whatever the method number says.
     let bytes = if e.comp_size <= ONE_SHOT_INPUT {
-        inflate_slice(&src.read_at(off, e.comp_size)?, e.size, cap)?
+        inflate_slice(&raw_data(src, e)?, e.size, cap)?
     } else {
+        let off = data_offset(src, e)?;
         inflate(src.window(off, e.comp_size)?, cap)?
     };
     Ok(EntryData {
@@ -140,6 +166,38 @@ mod tests {
 
     fn outcome(r: Result<Vec<u8>, InspectError>) -> Result<Vec<u8>, &'static str> {
         r.map_err(|e| e.code())
+    }
+
+    /// One request for header and data gives what two give, for near and far data (a long
+    /// local extra field), at every truncation of the file.
+    #[test]
+    fn raw_data_matches_header_then_data() {
+        let mut z = super::super::testzip::build_zip(b"", &[("a.txt", b"hello"), ("b", b"")], b"");
+        let entries = |z: &[u8]| {
+            let mut src = Src::new(std::io::Cursor::new(z.to_vec())).unwrap();
+            super::super::zipread::open(&mut src, &crate::inspect::Limits::default())
+                .map(|a| a.entries)
+                .unwrap_or_default()
+        };
+        let all = entries(&z);
+        // A 200-byte local extra field on the first entry, beyond the 64-byte guess.
+        let mut far = z.clone();
+        far[28] = 200;
+        far.splice(30 + 5..30 + 5, [0u8; 200]);
+        for z in [&mut z, &mut far] {
+            for cut in 0..=z.len() {
+                let mut src = Src::new(std::io::Cursor::new(&z[..cut])).unwrap();
+                for e in &all {
+                    let one = raw_data(&mut src, e).map_err(|e| e.code());
+                    let two = data_offset(&mut src, e)
+                        .and_then(|off| src.read_at(off, e.comp_size))
+                        .map_err(|e| e.code());
+                    assert_eq!(one, two, "cut {cut} entry {:?}", e.name);
+                }
+            }
+        }
+        let mut src = Src::new(std::io::Cursor::new(&far[..])).unwrap();
+        assert_eq!(raw_data(&mut src, &all[0]).unwrap(), b"hello");
     }
 
     /// The one-shot path gives exactly what the streaming path gives: complete, cut short at
