@@ -104,7 +104,7 @@ fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Li
         return true;
     }
     let want = MF_PREFIX.min(limits.max_signature_bytes);
-    let Ok(prefix) = read_prefix(src, e, want) else {
+    let Ok(prefix) = super::zipentry::read_prefix(src, e, want) else {
         return true;
     };
     let sections = jarmf::parse(&prefix);
@@ -123,20 +123,6 @@ fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Li
         }
     }
     true
-}
-
-/// At most the first `n` decompressed bytes of an entry (stored or deflated).
-fn read_prefix<R: Read + Seek>(
-    src: &mut Src<R>,
-    e: &Entry,
-    n: u64,
-) -> Result<Vec<u8>, InspectError> {
-    let mut out = Vec::new();
-    super::zipentry::open_entry(src, e)?
-        .take(n)
-        .read_to_end(&mut out)
-        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))?;
-    Ok(out)
 }
 
 /// (signature block, signature file) entries; blocks without a .SF are not signers.
@@ -238,9 +224,9 @@ fn accept<R: Read + Seek>(
 
 /// Name → section; None unless every section is named, unique, and names an existing entry.
 fn manifest_index<'a>(
-    named: &'a [Section],
+    named: &'a [Section<'a>],
     cd_names: &HashSet<&[u8]>,
-) -> Option<HashMap<&'a str, &'a Section>> {
+) -> Option<HashMap<&'a str, &'a Section<'a>>> {
     let mut map = HashMap::with_capacity(named.len());
     for s in named {
         let n = s.name()?;
@@ -255,8 +241,8 @@ fn manifest_index<'a>(
 fn sf_entries(
     sf: &[u8],
     mf: &[u8],
-    main: Option<&Section>,
-    named: &HashMap<&str, &Section>,
+    main: Option<&Section<'_>>,
+    named: &HashMap<&str, &Section<'_>>,
     found: &[u32],
 ) -> Option<HashSet<String>> {
     let sections = jarmf::parse(sf);
@@ -289,7 +275,7 @@ fn sf_entries(
 }
 
 /// `X-Android-APK-Signed` names a v2/v3 scheme that is absent: the signature was stripped.
-fn stripped(sf_main: &Section, found: &[u32]) -> bool {
+fn stripped(sf_main: &Section<'_>, found: &[u32]) -> bool {
     let Some(v) = sf_main.get("X-Android-APK-Signed") else {
         return false;
     };

@@ -124,6 +124,42 @@ pub fn inflate_slice(input: &[u8], hint: u64, cap: u64) -> Result<Vec<u8>, Inspe
     inflate(input, cap)
 }
 
+/// At most the first `n` decompressed bytes of an entry (stored or deflated): what
+/// `open_entry(..).take(n)` reads. A deflated entry is first inflated from one read of its
+/// first `2n + 4 KiB` compressed bytes; only a clean outcome (`n` bytes, or the whole stream
+/// in fewer) is taken from it, anything else is left to the streaming reader.
+pub fn read_prefix<R: Read + Seek>(
+    src: &mut Src<R>,
+    e: &Entry,
+    n: u64,
+) -> Result<Vec<u8>, InspectError> {
+    use flate2::{Decompress, FlushDecompress, Status};
+    if e.method != 0 {
+        let head = e.comp_size.min(n.saturating_mul(2).saturating_add(4096));
+        let comp = Entry {
+            comp_size: head,
+            ..e.clone()
+        };
+        if let Ok(input) = raw_data(src, &comp) {
+            let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(usize::MAX));
+            let done =
+                Decompress::new(false).decompress_vec(&input, &mut out, FlushDecompress::None);
+            if let Ok(st) = done {
+                if out.len() as u64 >= n || st == Status::StreamEnd {
+                    out.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    open_entry(src, e)?
+        .take(n)
+        .read_to_end(&mut out)
+        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))?;
+    Ok(out)
+}
+
 /// A streaming reader over one entry's decompressed data (stored or deflated).
 pub fn open_entry<'a, R: Read + Seek>(
     src: &'a mut Src<R>,
@@ -166,6 +202,54 @@ mod tests {
 
     fn outcome(r: Result<Vec<u8>, InspectError>) -> Result<Vec<u8>, &'static str> {
         r.map_err(|e| e.code())
+    }
+
+    /// The one-read prefix equals what the streaming reader's first `n` bytes are, for
+    /// prefixes within and beyond the first read, cut and corrupted streams.
+    #[test]
+    fn read_prefix_matches_the_streaming_reader() {
+        let text: Vec<u8> = (0..3000u32)
+            .flat_map(|i| {
+                format!("Name: res/{}.xml\r\nSHA-256-Digest: {}\r\n\r\n", i, i * 31).into_bytes()
+            })
+            .collect();
+        let z = deflate(&text);
+        let zip = |data: &[u8]| {
+            let mut b = super::super::testzip::build_zip(b"", &[("M", data)], b"");
+            b[8] = 8; // local header method: deflated
+            let cd = b.len() - 22 - (46 + 1);
+            b[cd + 10] = 8;
+            b
+        };
+        let stream = |b: &[u8], e: &Entry, n: u64| {
+            let mut src = Src::new(std::io::Cursor::new(b)).unwrap();
+            let mut out = Vec::new();
+            open_entry(&mut src, e)
+                .and_then(|r| {
+                    r.take(n)
+                        .read_to_end(&mut out)
+                        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))
+                })
+                .map(|_| out)
+                .map_err(|e| e.code())
+        };
+        let mut cases = vec![z.clone(), z[..z.len() / 3].to_vec(), z[..40].to_vec()];
+        let mut bad = z.clone();
+        bad[z.len() / 2] ^= 0x55;
+        cases.push(bad);
+        for data in cases {
+            let b = zip(&data);
+            let mut src = Src::new(std::io::Cursor::new(&b[..])).unwrap();
+            let e = super::super::zipread::open(&mut src, &crate::inspect::Limits::default())
+                .unwrap()
+                .entries[0]
+                .clone();
+            assert_eq!(e.method, 8);
+            for n in [0, 1, 100, 8192, 50_000, 1 << 20] {
+                let one = read_prefix(&mut src, &e, n).map_err(|e| e.code());
+                assert_eq!(one, stream(&b, &e, n), "len {} n {n}", data.len());
+            }
+        }
     }
 
     /// One request for header and data gives what two give, for near and far data (a long
