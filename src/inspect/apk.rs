@@ -14,7 +14,7 @@ use super::axml::{self, Manifest};
 use super::cert::Memo;
 use super::digest;
 use super::error::InspectError;
-use super::schemes::{self, SchemeBlock};
+use super::schemes::{self, SchemeBlock, SchemeSigner};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
 use super::v1;
 use super::zipentry::read_entry;
@@ -22,6 +22,7 @@ use super::zipread::{Archive, Src};
 use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
 use crate::filing::Platform;
 
+const SDK_P: u32 = 28;
 const SDK_R: u32 = 30;
 
 /// Reads the APK's manifest from the archive and parses it.
@@ -57,11 +58,16 @@ pub fn inspect<R: Read + Seek>(
             .map(|v| schemes::parse(v, v3, limits.max_signers, verify, &mut memo))
     };
     // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
-    let (mut v2, mut v3, v31) = (
-        parse(V2_ID, false, true),
-        parse(V3_ID, true, true),
-        parse(V31_ID, true, false),
-    );
+    let (mut v3, v31) = (parse(V3_ID, true, true), parse(V31_ID, true, false));
+    // apksig (ApkVerifier) verifies v2 only when the minimum SDK is below 28 (P) or no v3
+    // block was found. The ground truth's second run (--min-sdk-version 24) does consult v2,
+    // and decides when the first fails: when v3 does not name the newest-platform signer.
+    // Otherwise v2 is listed structurally only.
+    let v3_decides = v3
+        .as_ref()
+        .is_some_and(|b| b.valid() && newest(b).is_some());
+    let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
+    let mut v2 = parse(V2_ID, false, v2_consulted);
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
@@ -107,7 +113,12 @@ pub fn inspect<R: Read + Seek>(
     let accepted = if !archive.layout_ok || anomalous {
         Vec::new()
     } else {
-        accepted(&m, v1.accepted, v2.as_ref(), v3.as_ref())
+        accepted(
+            &m,
+            v1.accepted,
+            v2.as_ref().filter(|_| v2_consulted),
+            v3.as_ref(),
+        )
     };
     Ok(PackageIdentity {
         kind: PackageKind::Apk,
@@ -198,12 +209,7 @@ fn accepted(
         if !b.valid() {
             return Vec::new();
         }
-        if let Some(newest) = b
-            .signers
-            .iter()
-            .filter(|s| s.max_sdk >= i32::MAX as u32)
-            .max_by_key(|s| s.min_sdk)
-        {
+        if let Some(newest) = newest(b) {
             if v2.is_some_and(|v2| !v2_matches_v3(v2, b)) {
                 return Vec::new();
             }
@@ -217,6 +223,14 @@ fn accepted(
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The v3 signer for the newest platform (maxSdk 0x7fffffff; the highest minSdk of those).
+fn newest(v3: &SchemeBlock) -> Option<&SchemeSigner> {
+    v3.signers
+        .iter()
+        .filter(|s| s.max_sdk >= i32::MAX as u32)
+        .max_by_key(|s| s.min_sdk)
 }
 
 /// With both v2 and v3, v2 must have one signer: the oldest v3 identity (lineage root or the
