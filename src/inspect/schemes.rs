@@ -2,8 +2,9 @@
 //!
 //! Owns: parsing one scheme's value from the signing block and the per-signer checks apksig
 //! makes without reading the APK contents: at least one certificate, certificate public key ==
-//! signer public key, signature algorithm lists consistent, signed-data signatures verify,
-//! v3 SDK range consistent, lineage ends at the signer, v2 stripping protection.
+//! signer public key, signature algorithm lists consistent, the signed-data signatures
+//! apksig selects (`signatures_to_verify`) verify, v3 SDK range consistent, lineage ends at
+//! the signer, v2 stripping protection.
 //! Must not: hash the APK contents (the content digests it records are checked by
 //! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
 //! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
