@@ -69,14 +69,12 @@ fn hash_named(alg: &str) -> Option<Hash> {
 
 /// Lines as (start, end-of-content, end-including-terminator).
 fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(b.len() / 32 + 1);
     let mut p = 0;
     while p < b.len() {
         let start = p;
-        while p < b.len() && b[p] != b'\n' && b[p] != b'\r' {
-            p += 1;
-        }
-        let end = p;
+        let end = memchr::memchr2(b'\n', b'\r', &b[p..]).map_or(b.len(), |i| p + i);
+        p = end;
         if p < b.len() {
             p += if b[p] == b'\r' && b.get(p + 1) == Some(&b'\n') {
                 2
@@ -91,6 +89,9 @@ fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
 
 /// Parses all sections; the first is the main section (possibly empty).
 pub fn parse(b: &[u8]) -> Vec<Section<'_>> {
+    // Valid UTF-8 as a whole (the usual case): lines are borrowed without checking each again
+    // (they start and end at ASCII line breaks, so at character boundaries).
+    let whole = simdutf8::basic::from_utf8(b).ok();
     let mut sections = Vec::new();
     let mut cur: Option<Section> = None;
     for (start, end, next) in lines(b) {
@@ -112,7 +113,10 @@ pub fn parse(b: &[u8]) -> Vec<Section<'_>> {
             attrs: Vec::new(),
         });
         s.range.end = next;
-        let text = String::from_utf8_lossy(line);
+        let text = match whole {
+            Some(t) => Cow::Borrowed(&t[start..end]),
+            None => String::from_utf8_lossy(line),
+        };
         if let Some(cont) = text.strip_prefix(' ') {
             if let Some(last) = s.attrs.last_mut() {
                 last.1.to_mut().push_str(cont);
