@@ -63,14 +63,15 @@ pub fn analyze<R: Read + Seek>(
         && mf_prefix_ok(src, archive, limits);
     let mut signers = Vec::with_capacity(pairs.len());
     for ((_, sf), block) in pairs.iter().zip(&blocks) {
-        let several = pkcs7::parse(&block.bytes).is_some_and(|sd| sd.signers.len() > 1);
+        let sd = pkcs7::parse(&block.bytes);
+        let several = sd.as_ref().is_some_and(|sd| sd.signers.len() > 1);
         let sf_data = if viable || several {
             Some(read_entry(src, sf, limits.max_signature_bytes)?)
         } else {
             None
         };
         let anomalous = block.anomalous || sf_data.as_ref().is_some_and(|d| d.anomalous);
-        let mut s = signer(&block.bytes, sf_data.map(|d| d.bytes), memo);
+        let mut s = signer(sd, sf_data.map(|d| d.bytes), memo);
         s.verified &= !anomalous;
         signers.push(s);
     }
@@ -146,8 +147,8 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
 
 /// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
 /// without, the first SignerInfo that names a present certificate (structural only).
-fn signer(block: &[u8], sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
-    let Some(sd) = pkcs7::parse(block) else {
+fn signer(sd: Option<pkcs7::SignedData<'_>>, sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
+    let Some(sd) = sd else {
         return Signer {
             cert: None,
             verified: false,
@@ -329,7 +330,7 @@ mod tests {
     #[test]
     fn garbage_signature_block_has_no_cert() {
         let s = signer(
-            b"\x30\x03\x02\x01\x01",
+            pkcs7::parse(b"\x30\x03\x02\x01\x01"),
             Some(b"Signature-Version: 1.0\n".to_vec()),
             &mut Memo::default(),
         );
