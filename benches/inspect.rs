@@ -142,6 +142,12 @@ fn versus_androguard(verify_digests: bool) -> Option<(usize, Duration, f64, u64)
         .as_array()?
         .iter()
         .filter(|f| f["kind"] == "apk")
+        // For profiling one fixture: ICPGATE_BENCH_FILTER=part-of-its-name.
+        .filter(|f| {
+            std::env::var("ICPGATE_BENCH_FILTER").map_or(true, |want| {
+                f["file"].as_str().unwrap_or("").contains(&want)
+            })
+        })
         .map(|f| dir.join(f["file"].as_str().unwrap()).display().to_string())
         .collect();
     let passes: usize = std::env::var("ICPGATE_BENCH_PASSES")
@@ -206,9 +212,23 @@ fn per_file(paths: &[String], limits: &Limits) {
         })
         .collect();
     t.sort();
-    for (d, p) in t.iter().rev().take(15) {
+    for (d, p) in t
+        .iter()
+        .rev()
+        .take(if std::env::var_os("ICPGATE_BENCH_ALL").is_some() {
+            usize::MAX
+        } else {
+            15
+        })
+    {
         eprintln!("{:8.1} µs  {p}", d.as_secs_f64() * 1e6);
     }
+    // Less sensitive to other load on the machine than the best full pass.
+    let sum: Duration = t.iter().map(|(d, _)| *d).sum();
+    eprintln!(
+        "sum of the per-file bests: {:.2} ms",
+        sum.as_secs_f64() * 1e3
+    );
 }
 
 /// An upstream that reads every body to the end and answers 200.

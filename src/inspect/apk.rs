@@ -11,10 +11,10 @@
 use std::io::{Read, Seek};
 
 use super::axml::{self, Manifest};
-use super::cert::cert_info;
+use super::cert::Memo;
 use super::digest;
 use super::error::InspectError;
-use super::schemes::{self, SchemeBlock};
+use super::schemes::{self, SchemeBlock, SchemeSigner};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
 use super::v1;
 use super::zipentry::read_entry;
@@ -22,6 +22,7 @@ use super::zipread::{Archive, Src};
 use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
 use crate::filing::Platform;
 
+const SDK_P: u32 = 28;
 const SDK_R: u32 = 30;
 
 /// Reads the APK's manifest from the archive and parses it.
@@ -50,17 +51,23 @@ pub fn inspect<R: Read + Seek>(
         "manifest has no package attribute",
     ))?;
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
-    let parse = |id, v3, verify| {
+    let mut memo = Memo::default();
+    let mut parse = |id, v3, verify| {
         block
             .get(id)
-            .map(|v| schemes::parse(v, v3, limits.max_signers, verify))
+            .map(|v| schemes::parse(v, v3, limits.max_signers, verify, &mut memo))
     };
     // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
-    let (mut v2, mut v3, v31) = (
-        parse(V2_ID, false, true),
-        parse(V3_ID, true, true),
-        parse(V31_ID, true, false),
-    );
+    let (mut v3, v31) = (parse(V3_ID, true, true), parse(V31_ID, true, false));
+    // apksig (ApkVerifier) verifies v2 only when the minimum SDK is below 28 (P) or no v3
+    // block was found. The ground truth's second run (--min-sdk-version 24) does consult v2,
+    // and decides when the first fails: when v3 does not name the newest-platform signer.
+    // Otherwise v2 is listed structurally only.
+    let v3_decides = v3
+        .as_ref()
+        .is_some_and(|b| b.valid() && newest(b).is_some());
+    let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
+    let mut v2 = parse(V2_ID, false, v2_consulted);
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
@@ -80,13 +87,14 @@ pub fn inspect<R: Read + Seek>(
         limits,
         &found,
         found.is_empty() && target < SDK_R,
+        &mut memo,
     )?;
 
-    let mut infos = CertMemo::default();
+    let infos = &mut memo;
     let mut schemes = Vec::new();
     push_scheme(
         &mut schemes,
-        &mut infos,
+        infos,
         "v1",
         v1.structural.iter().map(Vec::as_slice),
     );
@@ -94,7 +102,7 @@ pub fn inspect<R: Read + Seek>(
         if let Some(b) = b {
             push_scheme(
                 &mut schemes,
-                &mut infos,
+                infos,
                 name,
                 b.signers
                     .iter()
@@ -105,7 +113,12 @@ pub fn inspect<R: Read + Seek>(
     let accepted = if !archive.layout_ok || anomalous {
         Vec::new()
     } else {
-        accepted(&m, v1.accepted, v2.as_ref(), v3.as_ref())
+        accepted(
+            &m,
+            v1.accepted,
+            v2.as_ref().filter(|_| v2_consulted),
+            v3.as_ref(),
+        )
     };
     Ok(PackageIdentity {
         kind: PackageKind::Apk,
@@ -114,24 +127,8 @@ pub fn inspect<R: Read + Seek>(
         version_code: m.version_code,
         version_name: m.version_name,
         schemes,
-        accepted_signers: accepted.iter().map(|d| infos.get(d)).collect(),
+        accepted_signers: accepted.iter().map(|d| infos.info(d)).collect(),
     })
-}
-
-/// `CertInfo` per distinct certificate: the same DER usually signs v1, v2 and v3 and is the
-/// accepted signer, and is parsed and hashed once.
-#[derive(Default)]
-struct CertMemo(Vec<(Vec<u8>, CertInfo)>);
-
-impl CertMemo {
-    fn get(&mut self, der: &[u8]) -> CertInfo {
-        if let Some((_, info)) = self.0.iter().find(|(d, _)| d == der) {
-            return info.clone();
-        }
-        let info = cert_info(der);
-        self.0.push((der.to_vec(), info.clone()));
-        info
-    }
 }
 
 /// Marks every v2/v3 signer whose signed content digest differs from the file's.
@@ -172,11 +169,11 @@ fn check_digests<R: Read + Seek>(
 
 fn push_scheme<'a>(
     out: &mut Vec<SchemeSigners>,
-    infos: &mut CertMemo,
+    infos: &mut Memo,
     scheme: &'static str,
     certs: impl Iterator<Item = &'a [u8]>,
 ) {
-    let certs: Vec<CertInfo> = certs.map(|d| infos.get(d)).collect();
+    let certs: Vec<CertInfo> = certs.map(|d| infos.info(d)).collect();
     if !certs.is_empty() {
         out.push(SchemeSigners { scheme, certs });
     }
@@ -212,12 +209,7 @@ fn accepted(
         if !b.valid() {
             return Vec::new();
         }
-        if let Some(newest) = b
-            .signers
-            .iter()
-            .filter(|s| s.max_sdk >= i32::MAX as u32)
-            .max_by_key(|s| s.min_sdk)
-        {
+        if let Some(newest) = newest(b) {
             if v2.is_some_and(|v2| !v2_matches_v3(v2, b)) {
                 return Vec::new();
             }
@@ -231,6 +223,14 @@ fn accepted(
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// The v3 signer for the newest platform (maxSdk 0x7fffffff; the highest minSdk of those).
+fn newest(v3: &SchemeBlock) -> Option<&SchemeSigner> {
+    v3.signers
+        .iter()
+        .filter(|s| s.max_sdk >= i32::MAX as u32)
+        .max_by_key(|s| s.min_sdk)
 }
 
 /// With both v2 and v3, v2 must have one signer: the oldest v3 identity (lineage root or the

@@ -69,16 +69,16 @@ impl Pool<'_> {
         }
         let off = u32at(self.data, self.offsets_at.checked_add(i.checked_mul(4)?)?)? as usize;
         let p = self.strings_at.checked_add(off)?;
-        let s = if self.utf8 {
+        let mut s = if self.utf8 {
             self.utf8_at(p)
         } else {
             self.utf16_at(p)
         }?;
         // Platform strings end at the first NUL (packers hide bytes after one).
-        Some(match s.find('\0') {
-            Some(i) => s[..i].to_string(),
-            None => s,
-        })
+        if let Some(i) = s.find('\0') {
+            s.truncate(i);
+        }
+        Some(s)
     }
 
     fn utf8_at(&self, mut p: usize) -> Option<String> {
@@ -107,11 +107,15 @@ impl Pool<'_> {
             p += 2;
         }
         let bytes = self.data.get(p..p.checked_add(n.checked_mul(2)?)?)?;
-        let units: Vec<u16> = bytes
+        let units = bytes
             .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        Some(String::from_utf16_lossy(&units))
+            .map(|c| u16::from_le_bytes([c[0], c[1]]));
+        // What String::from_utf16_lossy gives, without collecting the units first.
+        Some(
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+                .collect(),
+        )
     }
 }
 
@@ -148,6 +152,10 @@ pub fn parse(b: &[u8]) -> Result<Manifest, &'static str> {
         }
         walker.chunk(ty, p, ch, size);
         p += size;
+        if walker.seen_manifest && walker.seen_sdk {
+            // Nothing later is read: stop instead of decoding every element's name.
+            break;
+        }
     }
     if walker.pool.is_none() {
         return Err("no string pool");

@@ -1,9 +1,11 @@
 //! X.509 certificates: fingerprints, display names, issuer/serial identity and signature checks.
 //!
-//! Owns: turning DER certificate bytes into `CertInfo`, and verifying a signature with the
-//! certificate's (or a raw SubjectPublicKeyInfo's) key through `ring`.
+//! Owns: turning DER certificate bytes into `CertInfo`, verifying a signature with the
+//! certificate's (or a raw SubjectPublicKeyInfo's) key through `ring`, and `Memo`, which parses
+//! and fingerprints each certificate of one inspection once.
 //! Must not: trust or chain certificates (Android and iOS app signing certs are self-asserted;
-//! identity is the fingerprint), or fail on names with unprintable characters.
+//! identity is the fingerprint), fail on names with unprintable characters, or keep anything
+//! between inspections.
 //! Invariant: fingerprints are always over the exact input bytes; `Verdict::Unsupported` is
 //! returned, never `Bad`, when the algorithm or key size is outside what `ring` implements.
 
@@ -72,50 +74,109 @@ pub fn signer_of(der: &[u8]) -> Signer {
 
 /// `CertInfo` for DER bytes; names are empty when the certificate does not parse.
 pub fn cert_info(der: &[u8]) -> CertInfo {
-    let mut info = CertInfo {
+    let names = X509Certificate::from_der(der)
+        .ok()
+        .map(|(_, c)| (name_string(c.subject()), name_string(c.issuer())));
+    info_with(der, names)
+}
+
+fn info_with(der: &[u8], names: Option<(String, String)>) -> CertInfo {
+    let (subject, issuer) = names.unwrap_or_default();
+    CertInfo {
         signer: signer_of(der),
-        subject: String::new(),
-        issuer: String::new(),
-        serial_hex: String::new(),
-    };
-    if let Some((_, serial)) = issuer_serial(der) {
-        info.serial_hex = hex::encode(ber::strip_int(serial));
+        subject,
+        issuer,
+        serial_hex: issuer_serial(der)
+            .map(|(_, serial)| hex::encode(ber::strip_int(serial)))
+            .unwrap_or_default(),
     }
-    if let Ok((_, c)) = X509Certificate::from_der(der) {
-        info.subject = name_string(c.subject());
-        info.issuer = name_string(c.issuer());
+}
+
+/// The certificates one inspection meets, each parsed with x509-parser at most once (the
+/// same certificate usually signs v1, v2 and v3, heads the lineage and is the accepted
+/// signer) and fingerprinted at most once. Lives inside one `inspect_*` call: nothing is
+/// kept between packages.
+#[derive(Default)]
+pub struct Memo(Vec<Seen>);
+
+struct Seen {
+    der: Vec<u8>,
+    /// SubjectPublicKeyInfo and (subject, issuer); None when x509-parser rejects the DER.
+    parsed: Option<(Vec<u8>, (String, String))>,
+    info: Option<CertInfo>,
+}
+
+impl Memo {
+    fn seen(&mut self, der: &[u8]) -> &mut Seen {
+        let at = match self.0.iter().position(|s| s.der == der) {
+            Some(at) => at,
+            None => {
+                let parsed = X509Certificate::from_der(der).ok().map(|(_, c)| {
+                    let names = (name_string(c.subject()), name_string(c.issuer()));
+                    (c.public_key().raw.to_vec(), names)
+                });
+                self.0.push(Seen {
+                    der: der.to_vec(),
+                    parsed,
+                    info: None,
+                });
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at]
     }
-    info
+
+    /// The DER SubjectPublicKeyInfo of a certificate; None when x509-parser rejects it.
+    pub fn spki(&mut self, der: &[u8]) -> Option<&[u8]> {
+        self.seen(der).parsed.as_ref().map(|(k, _)| k.as_slice())
+    }
+
+    /// The same as `cert_info(der)`.
+    pub fn info(&mut self, der: &[u8]) -> CertInfo {
+        let s = self.seen(der);
+        if s.info.is_none() {
+            s.info = Some(info_with(der, s.parsed.as_ref().map(|(_, n)| n.clone())));
+        }
+        s.info.clone().unwrap_or_else(|| cert_info(der))
+    }
 }
 
 fn name_string(n: &x509_parser::x509::X509Name<'_>) -> String {
-    let mut parts = Vec::new();
+    let mut out = String::new();
     for attr in n.iter_attributes() {
-        let oid = attr.attr_type().to_id_string();
-        let key = short_name(&oid).map_or(oid.clone(), str::to_string);
-        let val = match attr.as_str() {
-            Ok(s) => s.to_string(),
-            Err(_) => String::from_utf8_lossy(attr.attr_value().data).into_owned(),
-        };
-        parts.push(format!("{key}={val}"));
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        match short_name(attr.attr_type().as_bytes()) {
+            Some(key) => out.push_str(key),
+            None => out.push_str(&attr.attr_type().to_id_string()),
+        }
+        out.push('=');
+        match attr.as_str() {
+            Ok(s) => out.push_str(s),
+            Err(_) => out.push_str(&String::from_utf8_lossy(attr.attr_value().data)),
+        }
     }
-    parts.join(", ")
+    out
 }
 
-/// RFC 4514 / keytool short names of common attribute types.
-fn short_name(oid: &str) -> Option<&'static str> {
+/// RFC 4514 / keytool short names of common attribute types, by DER OID content.
+fn short_name(oid: &[u8]) -> Option<&'static str> {
+    const UID: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01];
+    const DC: &[u8] = &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19];
+    const EMAIL: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
     Some(match oid {
-        "2.5.4.3" => "CN",
-        "2.5.4.5" => "SERIALNUMBER",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "STREET",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "1.2.840.113549.1.9.1" => "EMAILADDRESS",
+        [0x55, 0x04, 0x03] => "CN",
+        [0x55, 0x04, 0x05] => "SERIALNUMBER",
+        [0x55, 0x04, 0x06] => "C",
+        [0x55, 0x04, 0x07] => "L",
+        [0x55, 0x04, 0x08] => "ST",
+        [0x55, 0x04, 0x09] => "STREET",
+        [0x55, 0x04, 0x0a] => "O",
+        [0x55, 0x04, 0x0b] => "OU",
+        UID => "UID",
+        DC => "DC",
+        EMAIL => "EMAILADDRESS",
         _ => return None,
     })
 }
@@ -147,7 +208,8 @@ pub fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
         })
 }
 
-/// The DER SubjectPublicKeyInfo of a certificate.
+/// The DER SubjectPublicKeyInfo of a certificate (what `Memo::spki` keeps).
+#[cfg(test)]
 pub fn spki_of(der: &[u8]) -> Option<Vec<u8>> {
     let (_, c) = X509Certificate::from_der(der).ok()?;
     Some(c.public_key().raw.to_vec())
@@ -210,18 +272,14 @@ fn ring_alg(info: &SubjectPublicKeyInfo<'_>, scheme: Scheme, h: Hash) -> Result<
 
 fn ec_alg(info: &SubjectPublicKeyInfo<'_>, h: Hash) -> Option<Alg> {
     use ring::signature as s;
-    let curve = info
-        .algorithm
-        .parameters
-        .as_ref()?
-        .as_oid()
-        .ok()?
-        .to_id_string();
-    Some(match (curve.as_str(), h) {
-        ("1.2.840.10045.3.1.7", Hash::Sha256) => &s::ECDSA_P256_SHA256_ASN1,
-        ("1.2.840.10045.3.1.7", Hash::Sha384) => &s::ECDSA_P256_SHA384_ASN1,
-        ("1.3.132.0.34", Hash::Sha256) => &s::ECDSA_P384_SHA256_ASN1,
-        ("1.3.132.0.34", Hash::Sha384) => &s::ECDSA_P384_SHA384_ASN1,
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]; // 1.2.840.10045.3.1.7
+    const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22]; // 1.3.132.0.34
+    let curve = info.algorithm.parameters.as_ref()?.as_oid().ok()?;
+    Some(match (curve.as_bytes(), h) {
+        (P256, Hash::Sha256) => &s::ECDSA_P256_SHA256_ASN1,
+        (P256, Hash::Sha384) => &s::ECDSA_P256_SHA384_ASN1,
+        (P384, Hash::Sha256) => &s::ECDSA_P384_SHA256_ASN1,
+        (P384, Hash::Sha384) => &s::ECDSA_P384_SHA384_ASN1,
         _ => return None,
     })
 }
@@ -249,6 +307,13 @@ mod tests {
         assert!(!info.serial_hex.is_empty());
         assert!(issuer_serial(&der).is_some());
         assert!(cert_info(b"garbage").subject.is_empty());
+        let mut memo = Memo::default();
+        for _ in 0..2 {
+            assert_eq!(memo.info(&der), info);
+            assert_eq!(memo.spki(&der).map(<[u8]>::to_vec), spki_of(&der));
+            assert_eq!(memo.info(b"garbage"), cert_info(b"garbage"));
+            assert_eq!(memo.spki(b"garbage"), None);
+        }
     }
 
     #[test]

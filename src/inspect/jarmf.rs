@@ -7,23 +7,26 @@
 //! a line).
 //! Invariant: `Section::range` always lies within the parsed input.
 
+use std::borrow::Cow;
+
 use base64::Engine;
 
 use super::cert::{self, Hash};
 
-/// One manifest section.
+/// One manifest section; attribute names and values borrow the input unless a continuation
+/// line or invalid UTF-8 made them new strings.
 #[derive(Debug, Default)]
-pub struct Section {
+pub struct Section<'a> {
     pub range: std::ops::Range<usize>,
-    pub attrs: Vec<(String, String)>,
+    pub attrs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl Section {
+impl Section<'_> {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     pub fn name(&self) -> Option<&str> {
@@ -66,14 +69,12 @@ fn hash_named(alg: &str) -> Option<Hash> {
 
 /// Lines as (start, end-of-content, end-including-terminator).
 fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(b.len() / 32 + 1);
     let mut p = 0;
     while p < b.len() {
         let start = p;
-        while p < b.len() && b[p] != b'\n' && b[p] != b'\r' {
-            p += 1;
-        }
-        let end = p;
+        let end = memchr::memchr2(b'\n', b'\r', &b[p..]).map_or(b.len(), |i| p + i);
+        p = end;
         if p < b.len() {
             p += if b[p] == b'\r' && b.get(p + 1) == Some(&b'\n') {
                 2
@@ -87,7 +88,10 @@ fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
 }
 
 /// Parses all sections; the first is the main section (possibly empty).
-pub fn parse(b: &[u8]) -> Vec<Section> {
+pub fn parse(b: &[u8]) -> Vec<Section<'_>> {
+    // Valid UTF-8 as a whole (the usual case): lines are borrowed without checking each again
+    // (they start and end at ASCII line breaks, so at character boundaries).
+    let whole = simdutf8::basic::from_utf8(b).ok();
     let mut sections = Vec::new();
     let mut cur: Option<Section> = None;
     for (start, end, next) in lines(b) {
@@ -109,20 +113,42 @@ pub fn parse(b: &[u8]) -> Vec<Section> {
             attrs: Vec::new(),
         });
         s.range.end = next;
-        let text = String::from_utf8_lossy(line);
+        let text = match whole {
+            Some(t) => Cow::Borrowed(&t[start..end]),
+            None => String::from_utf8_lossy(line),
+        };
         if let Some(cont) = text.strip_prefix(' ') {
             if let Some(last) = s.attrs.last_mut() {
-                last.1.push_str(cont);
+                last.1.to_mut().push_str(cont);
             }
-        } else if let Some((k, v)) = text.split_once(':') {
-            s.attrs
-                .push((k.to_string(), v.strip_prefix(' ').unwrap_or(v).to_string()));
+        } else if let Some(colon) = text.find(':') {
+            s.attrs.push(split_attr(text, colon));
         }
     }
     if let Some(s) = cur {
         sections.push(s);
     }
     sections
+}
+
+/// `name: value` split at `colon` (one space after it dropped), borrowing when `line` does.
+fn split_attr(line: Cow<'_, str>, colon: usize) -> (Cow<'_, str>, Cow<'_, str>) {
+    let skip = if line[colon + 1..].starts_with(' ') {
+        2
+    } else {
+        1
+    };
+    match line {
+        Cow::Borrowed(t) => (
+            Cow::Borrowed(&t[..colon]),
+            Cow::Borrowed(&t[colon + skip..]),
+        ),
+        Cow::Owned(mut t) => {
+            let value = t.split_off(colon + skip);
+            t.truncate(colon);
+            (Cow::Owned(t), Cow::Owned(value))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +163,21 @@ mod tests {
         assert_eq!(s[0].get("manifest-version"), Some("1.0"));
         assert_eq!(s[1].name(), Some("a/very/long/name.txt"));
         assert_eq!(&mf[s[1].range.clone()], &mf[25..]);
+    }
+
+    #[test]
+    fn attributes_borrow_or_own_alike() {
+        let s = parse(b"A:1\nB:  2\nN\xffme: v\xfe\n long\nC: x: y\n");
+        let got: Vec<(&str, &str)> = s[0].attrs.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "1"),
+                ("B", " 2"),
+                ("N\u{fffd}me", "v\u{fffd}long"),
+                ("C", "x: y")
+            ]
+        );
     }
 
     #[test]

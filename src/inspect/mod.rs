@@ -16,6 +16,8 @@ mod ber;
 mod cert;
 mod digest;
 mod error;
+#[cfg(unix)]
+mod filesrc;
 mod hap;
 mod hapsig;
 mod ipa;
@@ -179,6 +181,10 @@ pub fn inspect_file(
     limits: &Limits,
 ) -> Result<PackageIdentity, InspectError> {
     let f = std::fs::File::open(path).map_err(InspectError::Io)?;
+    // Positional reads: every part the inspector reads is one `pread` of exactly its bytes.
+    #[cfg(unix)]
+    return inspect_reader(filesrc::PosFile::new(f).map_err(InspectError::Io)?, limits);
+    #[cfg(not(unix))]
     inspect_reader(std::io::BufReader::with_capacity(64 << 10, f), limits)
 }
 

@@ -187,15 +187,26 @@ pub fn verify_signer(
     cert_der: &[u8],
     content: &[u8],
 ) -> Verdict {
+    verify_signer_in(&mut cert::Memo::default(), sd, si, cert_der, content)
+}
+
+/// `verify_signer` with the certificate parsed through the inspection's `memo`.
+pub fn verify_signer_in(
+    memo: &mut cert::Memo,
+    sd: &SignedData<'_>,
+    si: &SignerInfo<'_>,
+    cert_der: &[u8],
+    content: &[u8],
+) -> Verdict {
     let Some(dh) = hash_of_digest_oid(si.digest_oid) else {
         return Verdict::Unsupported;
     };
     let sh = hash_of_sig_oid(si.sig_oid).unwrap_or(dh);
-    let Some(spki) = cert::spki_of(cert_der) else {
+    let Some(spki) = memo.spki(cert_der) else {
         return Verdict::Bad;
     };
     let Some(attrs) = si.signed_attrs else {
-        return cert::verify(&spki, Scheme::ByKey, sh, content, si.signature);
+        return cert::verify(spki, Scheme::ByKey, sh, content, si.signature);
     };
     if !attrs_match(attrs, sd.content_type, &cert::digest(dh, content)) {
         return Verdict::Bad;
@@ -204,7 +215,7 @@ pub fn verify_signer(
     if let Some(first) = msg.first_mut() {
         *first = ber::SET;
     }
-    cert::verify(&spki, Scheme::ByKey, sh, &msg, si.signature)
+    cert::verify(spki, Scheme::ByKey, sh, &msg, si.signature)
 }
 
 fn attrs_match(attrs: &[u8], content_type: &[u8], digest: &[u8]) -> bool {

@@ -2,13 +2,14 @@
 //!
 //! Owns: parsing one scheme's value from the signing block and the per-signer checks apksig
 //! makes without reading the APK contents: at least one certificate, certificate public key ==
-//! signer public key, signature algorithm lists consistent, signed-data signatures verify,
-//! v3 SDK range consistent, lineage ends at the signer, v2 stripping protection.
+//! signer public key, signature algorithm lists consistent, the signed-data signatures
+//! apksig selects (`signatures_to_verify`) verify, v3 SDK range consistent, lineage ends at
+//! the signer, v2 stripping protection.
 //! Must not: hash the APK contents (the content digests it records are checked by
 //! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
 //! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
 
-use super::cert::{self, Hash, Scheme, Verdict};
+use super::cert::{self, Hash, Memo, Scheme, Verdict};
 use super::sigblock::{lp, lp_items, u32_at};
 
 const ATTR_LINEAGE: u32 = 0x3ba0_6f8c;
@@ -49,7 +50,13 @@ impl SchemeBlock {
 /// Parses the value of a v2 (`v3 == false`) or v3/v3.1 pair. With `verify == false` only the
 /// structure is read (certificates, SDK range, attributes; no signature or lineage check):
 /// for blocks whose verdict is never used (v3.1, which apksigner 31 does not consult).
-pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> SchemeBlock {
+pub fn parse(
+    value: &[u8],
+    v3: bool,
+    max_signers: usize,
+    verify: bool,
+    memo: &mut Memo,
+) -> SchemeBlock {
     let items = lp(value).and_then(|(signers, _)| lp_items(signers));
     let Some(items) = items else {
         return SchemeBlock {
@@ -66,7 +73,7 @@ pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> Scheme
     }
     for item in items {
         block.signers.push(
-            parse_signer(item, v3, verify).unwrap_or_else(|| SchemeSigner {
+            parse_signer(item, v3, verify, memo).unwrap_or_else(|| SchemeSigner {
                 problem: Some("malformed signer"),
                 ..SchemeSigner::default()
             }),
@@ -75,7 +82,7 @@ pub fn parse(value: &[u8], v3: bool, max_signers: usize, verify: bool) -> Scheme
     block
 }
 
-fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
+fn parse_signer(b: &[u8], v3: bool, verify: bool, memo: &mut Memo) -> Option<SchemeSigner> {
     let (signed, rest) = lp(b)?;
     let (mut min_sdk, mut max_sdk, mut rest) = (0, u32::MAX, rest);
     if v3 {
@@ -108,22 +115,22 @@ fn parse_signer(b: &[u8], v3: bool, verify: bool) -> Option<SchemeSigner> {
         .into_iter()
         .map(|(alg, d)| (alg, d.to_vec()))
         .collect();
-    read_attrs(&mut s, attrs, verify)?;
+    read_attrs(&mut s, attrs, verify, memo)?;
     if verify {
         s.problem = s
             .problem
-            .or_else(|| check(&s, signed, digests, sigs, pubkey));
+            .or_else(|| check(&s, signed, digests, sigs, pubkey, memo));
     }
     Some(s)
 }
 
-fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool) -> Option<()> {
+fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool, memo: &mut Memo) -> Option<()> {
     for attr in lp_items(attrs)? {
         let (id, val) = u32_at(attr)?;
         if id == ATTR_STRIPPING {
             s.required_schemes.push(u32_at(val)?.0);
         } else if id == ATTR_LINEAGE {
-            match parse_lineage(val, verify) {
+            match parse_lineage(val, verify, memo) {
                 Some(l) => s.lineage = l,
                 None => s.problem = Some("malformed lineage"),
             }
@@ -133,7 +140,7 @@ fn read_attrs(s: &mut SchemeSigner, attrs: &[u8], verify: bool) -> Option<()> {
 }
 
 /// Lineage nodes: signed data (cert, alg) signed by the previous node's key. Returns certs.
-fn parse_lineage(val: &[u8], verify: bool) -> Option<Vec<Vec<u8>>> {
+fn parse_lineage(val: &[u8], verify: bool, memo: &mut Memo) -> Option<Vec<Vec<u8>>> {
     let (_version, mut rest) = u32_at(val)?;
     let mut certs: Vec<Vec<u8>> = Vec::new();
     let mut last_alg = 0;
@@ -147,8 +154,8 @@ fn parse_lineage(val: &[u8], verify: bool) -> Option<Vec<Vec<u8>>> {
         let (cert_der, _) = lp(signed)?;
         // Each node is signed by the previous node's key with the previous node's algorithm.
         if let Some(prev) = certs.last().filter(|_| verify) {
-            let spki = cert::spki_of(prev)?;
-            if verify_alg(&spki, last_alg, signed, sig)? == Verdict::Bad {
+            let spki = memo.spki(prev)?;
+            if verify_alg(spki, last_alg, signed, sig)? == Verdict::Bad {
                 return None;
             }
         }
@@ -164,11 +171,12 @@ fn check(
     digests: &[u8],
     sigs: &[u8],
     pk: &[u8],
+    memo: &mut Memo,
 ) -> Option<&'static str> {
     let Some(first) = s.certs.first() else {
         return Some("no certificates");
     };
-    if cert::spki_of(first).as_deref() != Some(pk) {
+    if memo.spki(first) != Some(pk) {
         return Some("certificate public key differs from signer public key");
     }
     if s.lineage.last().is_some_and(|l| l != first) {
@@ -183,17 +191,61 @@ fn check(
     if a.is_empty() || a != b {
         return Some("signature and digest algorithm lists differ");
     }
-    let verdicts: Vec<Verdict> = sig_list
-        .iter()
-        .filter_map(|(alg, sig)| verify_alg(pk, *alg, signed, sig))
-        .collect();
-    if verdicts.is_empty() {
-        Some("no supported signature algorithm")
-    } else if verdicts.contains(&Verdict::Bad) {
-        Some("signature did not verify")
-    } else {
-        None
+    let chosen = signatures_to_verify(&sig_list, s.max_sdk);
+    if chosen.is_empty() {
+        return Some("no supported signature algorithm");
     }
+    // Identical signature bytes under the same padding and hash, key and message (RSA PKCS#1
+    // v1.5 is deterministic: 0x0103 and its verity twin 0x0421 usually carry the same bytes)
+    // have the same verdict: computed once.
+    let mut done: Vec<((Scheme, Hash), &[u8], Verdict)> = Vec::with_capacity(chosen.len());
+    for (alg, sig) in chosen {
+        let Some(kind) = alg_kind(alg) else { continue };
+        let v = match done.iter().find(|(k, s, _)| *k == kind && *s == sig) {
+            Some(&(_, _, v)) => v,
+            None => cert::verify(pk, kind.0, kind.1, signed, sig),
+        };
+        if v == Verdict::Bad {
+            return Some("signature did not verify");
+        }
+        done.push((kind, sig, v));
+    }
+    None
+}
+
+/// apksig's `getSignaturesToVerify` (ApkSigningBlockUtils): of the signatures with a known
+/// algorithm whose minimum platform is within the signer's range, the strongest per minimum
+/// platform (API 24 for the chunked digests, 28 for verity), ties going to the first; only
+/// those are verified, as on the device. Returned in file order.
+fn signatures_to_verify<'a>(sigs: &[(u32, &'a [u8])], max_sdk: u32) -> Vec<(u32, &'a [u8])> {
+    let mut best: Vec<(u32, u32, &[u8], usize)> = Vec::with_capacity(2); // (sdk, alg, sig, at)
+    for (at, &(alg, sig)) in sigs.iter().enumerate() {
+        let Some((sdk, rank)) = alg_sdk_rank(alg) else {
+            continue;
+        };
+        if sdk > max_sdk {
+            continue;
+        }
+        match best.iter_mut().find(|b| b.0 == sdk) {
+            Some(b) if alg_sdk_rank(b.1).is_some_and(|(_, r)| rank > r) => *b = (sdk, alg, sig, at),
+            Some(_) => {}
+            None => best.push((sdk, alg, sig, at)),
+        }
+    }
+    best.sort_by_key(|b| b.3);
+    best.into_iter().map(|b| (b.1, b.2)).collect()
+}
+
+/// (minimum platform, content-digest strength) of a known algorithm, as apksig's
+/// `SignatureAlgorithm` and `compareContentDigestAlgorithm` order them: chunked SHA-256 <
+/// verity SHA-256 < chunked SHA-512.
+fn alg_sdk_rank(alg: u32) -> Option<(u32, u8)> {
+    Some(match alg {
+        0x0101 | 0x0103 | 0x0201 | 0x0301 => (24, 0),
+        0x0102 | 0x0104 | 0x0202 => (24, 2),
+        0x0421 | 0x0423 | 0x0425 => (28, 1),
+        _ => return None,
+    })
 }
 
 /// `(algorithm id, value)` of each `u32 len | u32 alg | lp value` record; None if malformed.
@@ -209,7 +261,13 @@ fn alg_list(b: &[u8]) -> Option<Vec<(u32, &[u8])>> {
 
 /// Verifies with an APK signature algorithm id; None for unknown ids (apksig skips them).
 fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> {
-    let (scheme, h) = match alg {
+    let (scheme, h) = alg_kind(alg)?;
+    Some(cert::verify(spki, scheme, h, msg, sig))
+}
+
+/// The padding and hash of an APK signature algorithm id; None for unknown ids.
+fn alg_kind(alg: u32) -> Option<(Scheme, Hash)> {
+    Some(match alg {
         0x0101 => (Scheme::RsaPss, Hash::Sha256),
         0x0102 => (Scheme::RsaPss, Hash::Sha512),
         0x0103 | 0x0421 => (Scheme::RsaPkcs1, Hash::Sha256),
@@ -218,8 +276,7 @@ fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> 
         0x0202 => (Scheme::Ecdsa, Hash::Sha512),
         0x0301 | 0x0425 => (Scheme::Dsa, Hash::Sha256),
         _ => return None,
-    };
-    Some(cert::verify(spki, scheme, h, msg, sig))
+    })
 }
 
 #[cfg(test)]
@@ -235,22 +292,44 @@ mod tests {
     #[test]
     fn empty_and_malformed_blocks() {
         assert_eq!(
-            parse(&lpv(&[]), false, 10, true).problem,
+            parse(&lpv(&[]), false, 10, true, &mut Memo::default()).problem,
             Some("no signers")
         );
-        assert!(parse(&[1, 2], false, 10, true).problem.is_some());
+        assert!(parse(&[1, 2], false, 10, true, &mut Memo::default())
+            .problem
+            .is_some());
         let one = lpv(&lpv(&[0xde, 0xad]));
-        let b = parse(&one, true, 10, true);
+        let b = parse(&one, true, 10, true, &mut Memo::default());
         assert_eq!(b.signers.len(), 1);
         assert!(!b.valid());
     }
+
+    #[test]
+    fn only_the_strongest_signature_per_minimum_platform_is_verified() {
+        let algs = |v: Vec<(u32, &[u8])>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
+        let all = MAX_SDK;
+        // Different minimum platforms (24, 28): both, in file order.
+        let s: [(u32, &[u8]); 2] = [(0x0103, b"a"), (0x0421, b"a")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0103, 0x0421]);
+        // Same platform: SHA-512 beats SHA-256 whatever the order; a tie keeps the first.
+        let s: [(u32, &[u8]); 3] = [(0x0201, b"e"), (0x0104, b"r"), (0x0103, b"s")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0104]);
+        let s: [(u32, &[u8]); 2] = [(0x0201, b"e"), (0x0103, b"r")];
+        assert_eq!(algs(signatures_to_verify(&s, all)), [0x0201]);
+        // Unknown ids are skipped; verity is out of range for a signer that stops before 28.
+        let s: [(u32, &[u8]); 3] = [(0x9999, b"x"), (0x0421, b"v"), (0x0103, b"r")];
+        assert_eq!(algs(signatures_to_verify(&s, 27)), [0x0103]);
+        assert!(signatures_to_verify(&[(0x0421, b"v")], 27).is_empty());
+    }
+
+    const MAX_SDK: u32 = i32::MAX as u32;
 
     #[test]
     fn signer_without_certificates_is_rejected() {
         // signed data: digests [] , certs [], attrs []
         let signed = [lpv(&[]), lpv(&[]), lpv(&[])].concat();
         let signer = [lpv(&signed), lpv(&[]), lpv(b"pk")].concat();
-        let b = parse(&lpv(&lpv(&signer)), false, 10, true);
+        let b = parse(&lpv(&lpv(&signer)), false, 10, true, &mut Memo::default());
         assert_eq!(b.signers[0].problem, Some("no certificates"));
     }
 }

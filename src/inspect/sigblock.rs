@@ -16,10 +16,11 @@ pub const V3_ID: u32 = 0xf053_68c0;
 pub const V31_ID: u32 = 0x1b93_ad61;
 const MAGIC: &[u8; 16] = b"APK Sig Block 42";
 
-/// The pairs of a signing block.
+/// The pairs of a signing block: ids and value ranges in `data`, the block as read.
 #[derive(Debug, Default)]
 pub struct SigningBlock {
-    pub pairs: Vec<(u32, Vec<u8>)>,
+    data: Vec<u8>,
+    pub pairs: Vec<(u32, std::ops::Range<usize>)>,
     /// File offset of the block (its leading size field).
     pub start: u64,
 }
@@ -30,7 +31,7 @@ impl SigningBlock {
         self.pairs
             .iter()
             .find(|(i, _)| *i == id)
-            .map(|(_, v)| v.as_slice())
+            .and_then(|(_, r)| self.data.get(r.clone()))
     }
 }
 
@@ -61,14 +62,17 @@ pub fn find<R: Read + Seek>(
     }
     let end = block.len() - 24;
     Ok(Some(SigningBlock {
-        pairs: walk_pairs(&block[8..end]),
+        pairs: walk_pairs(&block[..end], 8),
+        data: block,
         start,
     }))
 }
 
-/// Walks `u64 len | u32 id | value` pairs; stops at the first malformed pair.
-fn walk_pairs(mut b: &[u8]) -> Vec<(u32, Vec<u8>)> {
+/// Walks `u64 len | u32 id | value` pairs of `block` from `from`; stops at the first
+/// malformed pair. Value ranges index `block`.
+fn walk_pairs(block: &[u8], from: usize) -> Vec<(u32, std::ops::Range<usize>)> {
     let mut out = Vec::new();
+    let mut b = block.get(from..).unwrap_or(&[]);
     while b.len() >= 12 {
         let len = u64::from_le_bytes(b[0..8].try_into().unwrap_or_default());
         let Some(total) = usize::try_from(len).ok().and_then(|l| l.checked_add(8)) else {
@@ -78,7 +82,8 @@ fn walk_pairs(mut b: &[u8]) -> Vec<(u32, Vec<u8>)> {
             break;
         }
         let id = u32::from_le_bytes(b[8..12].try_into().unwrap_or_default());
-        out.push((id, b[12..total].to_vec()));
+        let at = block.len() - b.len();
+        out.push((id, at + 12..at + total));
         b = &b[total..];
     }
     out
@@ -127,7 +132,8 @@ mod tests {
         b.extend(pair(V2_ID, b"first"));
         b.extend(pair(V2_ID, b"second"));
         let sb = SigningBlock {
-            pairs: walk_pairs(&b),
+            pairs: walk_pairs(&b, 0),
+            data: b,
             start: 0,
         };
         assert_eq!(sb.pairs.len(), 3);
@@ -140,7 +146,7 @@ mod tests {
         let mut b = pair(V2_ID, b"ok");
         b.extend_from_slice(&u64::MAX.to_le_bytes());
         b.extend_from_slice(&[0; 8]);
-        assert_eq!(walk_pairs(&b).len(), 1);
+        assert_eq!(walk_pairs(&b, 0).len(), 1);
         assert!(lp(&[5, 0, 0, 0, 1]).is_none());
         assert_eq!(
             lp_items(&[1, 0, 0, 0, 9, 0, 0, 0, 0]).unwrap(),

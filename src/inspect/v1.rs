@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek};
 
-use super::cert::Verdict;
+use super::cert::{Memo, Verdict};
 use super::error::InspectError;
 use super::jarmf::{self, Section};
 use super::pkcs7;
@@ -46,6 +46,7 @@ pub fn analyze<R: Read + Seek>(
     limits: &Limits,
     found_schemes: &[u32],
     decide: bool,
+    memo: &mut Memo,
 ) -> Result<V1, InspectError> {
     let pairs: Vec<_> = pairs(archive)
         .into_iter()
@@ -62,14 +63,15 @@ pub fn analyze<R: Read + Seek>(
         && mf_prefix_ok(src, archive, limits);
     let mut signers = Vec::with_capacity(pairs.len());
     for ((_, sf), block) in pairs.iter().zip(&blocks) {
-        let several = pkcs7::parse(&block.bytes).is_some_and(|sd| sd.signers.len() > 1);
+        let sd = pkcs7::parse(&block.bytes);
+        let several = sd.as_ref().is_some_and(|sd| sd.signers.len() > 1);
         let sf_data = if viable || several {
             Some(read_entry(src, sf, limits.max_signature_bytes)?)
         } else {
             None
         };
         let anomalous = block.anomalous || sf_data.as_ref().is_some_and(|d| d.anomalous);
-        let mut s = signer(&block.bytes, sf_data.map(|d| d.bytes));
+        let mut s = signer(sd, sf_data.map(|d| d.bytes), memo);
         s.verified &= !anomalous;
         signers.push(s);
     }
@@ -103,7 +105,7 @@ fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Li
         return true;
     }
     let want = MF_PREFIX.min(limits.max_signature_bytes);
-    let Ok(prefix) = read_prefix(src, e, want) else {
+    let Ok(prefix) = super::zipentry::read_prefix(src, e, want) else {
         return true;
     };
     let sections = jarmf::parse(&prefix);
@@ -122,20 +124,6 @@ fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Li
         }
     }
     true
-}
-
-/// At most the first `n` decompressed bytes of an entry (stored or deflated).
-fn read_prefix<R: Read + Seek>(
-    src: &mut Src<R>,
-    e: &Entry,
-    n: u64,
-) -> Result<Vec<u8>, InspectError> {
-    let mut out = Vec::new();
-    super::zipentry::open_entry(src, e)?
-        .take(n)
-        .read_to_end(&mut out)
-        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))?;
-    Ok(out)
 }
 
 /// (signature block, signature file) entries; blocks without a .SF are not signers.
@@ -159,8 +147,8 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
 
 /// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
 /// without, the first SignerInfo that names a present certificate (structural only).
-fn signer(block: &[u8], sf: Option<Vec<u8>>) -> Signer {
-    let Some(sd) = pkcs7::parse(block) else {
+fn signer(sd: Option<pkcs7::SignedData<'_>>, sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
+    let Some(sd) = sd else {
         return Signer {
             cert: None,
             verified: false,
@@ -182,7 +170,7 @@ fn signer(block: &[u8], sf: Option<Vec<u8>>) -> Signer {
     let mut chosen = None;
     for si in &sd.signers {
         let Some(c) = sd.cert_for(si) else { continue };
-        if pkcs7::verify_signer(&sd, si, c, &sf) != Verdict::Bad {
+        if pkcs7::verify_signer_in(memo, &sd, si, c, &sf) != Verdict::Bad {
             chosen = Some(c.to_vec());
             break;
         }
@@ -237,9 +225,9 @@ fn accept<R: Read + Seek>(
 
 /// Name → section; None unless every section is named, unique, and names an existing entry.
 fn manifest_index<'a>(
-    named: &'a [Section],
+    named: &'a [Section<'a>],
     cd_names: &HashSet<&[u8]>,
-) -> Option<HashMap<&'a str, &'a Section>> {
+) -> Option<HashMap<&'a str, &'a Section<'a>>> {
     let mut map = HashMap::with_capacity(named.len());
     for s in named {
         let n = s.name()?;
@@ -254,8 +242,8 @@ fn manifest_index<'a>(
 fn sf_entries(
     sf: &[u8],
     mf: &[u8],
-    main: Option<&Section>,
-    named: &HashMap<&str, &Section>,
+    main: Option<&Section<'_>>,
+    named: &HashMap<&str, &Section<'_>>,
     found: &[u32],
 ) -> Option<HashSet<String>> {
     let sections = jarmf::parse(sf);
@@ -288,7 +276,7 @@ fn sf_entries(
 }
 
 /// `X-Android-APK-Signed` names a v2/v3 scheme that is absent: the signature was stripped.
-fn stripped(sf_main: &Section, found: &[u32]) -> bool {
+fn stripped(sf_main: &Section<'_>, found: &[u32]) -> bool {
     let Some(v) = sf_main.get("X-Android-APK-Signed") else {
         return false;
     };
@@ -342,8 +330,9 @@ mod tests {
     #[test]
     fn garbage_signature_block_has_no_cert() {
         let s = signer(
-            b"\x30\x03\x02\x01\x01",
+            pkcs7::parse(b"\x30\x03\x02\x01\x01"),
             Some(b"Signature-Version: 1.0\n".to_vec()),
+            &mut Memo::default(),
         );
         assert!(s.cert.is_none() && !s.verified);
     }

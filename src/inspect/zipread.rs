@@ -5,7 +5,8 @@
 //! the fixtures (prepended DEX, wrong CD offsets, misaligned CD records, lying local headers,
 //! unknown compression methods) that strict crates reject, and because the APK Signing Block
 //! walk needs the exact CD/EOCD offsets.
-//! Must not: read more than the EOCD window, the central directory and the entries asked for;
+//! Must not: read more than the EOCD window (whose bytes `Src` keeps and serves again), the
+//! central directory and the entries asked for;
 //! allocate more than the limits allow; panic on any input.
 //! Invariant: every offset read is checked against the source length first; anomalies that
 //! apksig would reject are recorded in `Archive::layout_ok` / `EntryData::anomalous`.
@@ -15,19 +16,29 @@ use std::io::{Read, Seek, SeekFrom};
 use super::error::InspectError;
 use super::Limits;
 
-const EOCD_SIG: u32 = 0x0605_4b50;
+const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
 const CD_SIG: [u8; 4] = *b"PK\x01\x02";
 
 /// A positioned reader over the package with a known length.
 pub struct Src<R> {
     r: R,
     len: u64,
+    /// The bytes at the end of the package read first (EOCD search), at `tail_at`: later reads
+    /// within them (a small central directory, the end of the signing block) are served from
+    /// memory.
+    tail: Vec<u8>,
+    tail_at: u64,
 }
 
 impl<R: Read + Seek> Src<R> {
     pub fn new(mut r: R) -> Result<Self, InspectError> {
         let len = r.seek(SeekFrom::End(0))?;
-        Ok(Src { r, len })
+        Ok(Src {
+            r,
+            len,
+            tail: Vec::new(),
+            tail_at: 0,
+        })
     }
 
     pub fn len(&self) -> u64 {
@@ -43,6 +54,14 @@ impl<R: Read + Seek> Src<R> {
             return Err(InspectError::PackageUnreadable("range beyond end of file"));
         }
         let n = usize::try_from(n).map_err(|_| InspectError::PackageTooLarge("range"))?;
+        if let Some(at) = off
+            .checked_sub(self.tail_at)
+            .and_then(|a| usize::try_from(a).ok())
+        {
+            if let Some(kept) = self.tail.get(at..at.saturating_add(n)) {
+                return Ok(kept.to_vec());
+            }
+        }
         let mut buf = vec![0u8; n];
         self.r.seek(SeekFrom::Start(off))?;
         self.r.read_exact(&mut buf)?;
@@ -110,8 +129,9 @@ struct Eocd {
     cd_offset: u64,
 }
 
-/// The tail read first when looking for the EOCD: most archives have no or a short comment.
-const EOCD_FIRST_TRY: u64 = 22 + 1024;
+/// The tail read first when looking for the EOCD: most archives have no or a short comment,
+/// and a small archive's central directory lies within it too (kept by `Src`).
+const EOCD_FIRST_TRY: u64 = 22 + 4096;
 
 /// Finds the EOCD scanning backwards; prefers a record whose comment ends exactly at EOF.
 /// First tries the last `EOCD_FIRST_TRY` bytes: an exact record found there is the one the
@@ -124,28 +144,34 @@ fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
     if len > EOCD_FIRST_TRY {
         let base = len - EOCD_FIRST_TRY;
         let buf = src.read_at(base, EOCD_FIRST_TRY)?;
-        if let Some(i) = exact_eocd(&buf) {
-            return Ok(parse_eocd(&buf, i, base, true));
+        let found = exact_eocd(&buf).map(|i| parse_eocd(&buf, i, base, true));
+        (src.tail, src.tail_at) = (buf, base);
+        if let Some(eocd) = found {
+            return Ok(eocd);
         }
     }
     let win = (22 + 0xffff).min(len);
     let base = len - win;
     let buf = src.read_at(base, win)?;
+    let found = scan_eocd(&buf, base);
+    (src.tail, src.tail_at) = (buf, base);
+    found
+}
+
+/// The full-window scan: the last record whose comment ends at EOF, else the last that fits.
+fn scan_eocd(buf: &[u8], base: u64) -> Result<Eocd, InspectError> {
     let mut loose: Option<usize> = None;
-    for i in (0..=buf.len() - 22).rev() {
-        if u32le(&buf, i) != Some(EOCD_SIG) {
-            continue;
-        }
-        let clen = u16le(&buf, i + 20).unwrap_or(0) as usize;
+    for i in eocd_sigs_from_end(buf) {
+        let clen = u16le(buf, i + 20).unwrap_or(0) as usize;
         if i + 22 + clen == buf.len() {
-            return Ok(parse_eocd(&buf, i, base, true));
+            return Ok(parse_eocd(buf, i, base, true));
         }
         if loose.is_none() && i + 22 + clen <= buf.len() {
             loose = Some(i);
         }
     }
     match loose {
-        Some(i) => Ok(parse_eocd(&buf, i, base, false)),
+        Some(i) => Ok(parse_eocd(buf, i, base, false)),
         None => Err(InspectError::PackageUnreadable(
             "not a ZIP archive (no EOCD)",
         )),
@@ -154,10 +180,19 @@ fn find_eocd<R: Read + Seek>(src: &mut Src<R>) -> Result<Eocd, InspectError> {
 
 /// The last EOCD signature in `buf` whose comment ends exactly at the end of `buf`.
 fn exact_eocd(buf: &[u8]) -> Option<usize> {
-    (0..=buf.len().checked_sub(22)?).rev().find(|&i| {
-        u32le(buf, i) == Some(EOCD_SIG)
-            && i + 22 + u16le(buf, i + 20).unwrap_or(0) as usize == buf.len()
-    })
+    eocd_sigs_from_end(buf)
+        .find(|&i| i + 22 + u16le(buf, i + 20).unwrap_or(0) as usize == buf.len())
+}
+
+/// Offsets of the EOCD signature that leave room for a whole record, last first (a SIMD
+/// search: an archive with a 64 KiB comment is otherwise 64 Ki probes).
+fn eocd_sigs_from_end(buf: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let room = buf.len().saturating_sub(22);
+    let hay = buf
+        .get(..room + 4)
+        .filter(|_| buf.len() >= 22)
+        .unwrap_or(&[]);
+    memchr::memmem::rfind_iter(hay, EOCD_SIG)
 }
 
 fn parse_eocd(buf: &[u8], i: usize, base: u64, exact: bool) -> Eocd {
@@ -339,56 +374,5 @@ fn apply_zip64_extra(extra: &[u8], size: &mut u64, comp: &mut u64, lho: &mut u64
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::testzip::build_zip;
-    use super::super::zipentry::read_entry;
-    use super::*;
-    use std::io::Cursor;
-
-    type Opened<'a> = (Src<Cursor<&'a [u8]>>, Archive);
-
-    fn open_bytes(b: &[u8]) -> Result<Opened<'_>, InspectError> {
-        let mut src = Src::new(Cursor::new(b))?;
-        let a = open(&mut src, &Limits::default())?;
-        Ok((src, a))
-    }
-
-    #[test]
-    fn reads_stored_entries_and_layout() {
-        let z = build_zip(b"", &[("a.txt", b"hello"), ("b", b"")], b"");
-        let (mut src, a) = open_bytes(&z).unwrap();
-        assert!(a.layout_ok && !a.duplicates);
-        let e = a.find(b"a.txt").unwrap().clone();
-        assert_eq!(read_entry(&mut src, &e, 100).unwrap().bytes, b"hello");
-        assert!(matches!(
-            read_entry(&mut src, &e, 2),
-            Err(InspectError::PackageTooLarge(_))
-        ));
-    }
-
-    #[test]
-    fn eocd_with_decoy_in_comment_is_found_from_the_end() {
-        let mut comment = EOCD_SIG.to_le_bytes().to_vec();
-        comment.extend_from_slice(&[0xff; 30]);
-        let z = build_zip(b"prefix-bytes", &[("x", b"1")], &comment);
-        let (_, a) = open_bytes(&z).unwrap();
-        assert_eq!(a.entries.len(), 1);
-        assert!(a.layout_ok);
-    }
-
-    #[test]
-    fn truncated_and_garbage_inputs_fail_cleanly() {
-        assert!(open_bytes(b"not a zip").is_err());
-        let z = build_zip(b"", &[("x", b"1")], b"");
-        for cut in 0..z.len() {
-            let _ = open_bytes(&z[..cut]);
-        }
-    }
-
-    #[test]
-    fn duplicate_names_are_flagged() {
-        let z = build_zip(b"", &[("x", b"1"), ("x", b"2")], b"");
-        let (_, a) = open_bytes(&z).unwrap();
-        assert!(a.duplicates);
-    }
-}
+#[path = "zipread_tests.rs"]
+mod tests;
