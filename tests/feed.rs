@@ -655,19 +655,34 @@ async fn syncs_through_nginx() {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(nginx)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(work.path())
-        .spawn()
-        .unwrap();
+    // Killed on drop, so a failed assertion below does not leave nginx running (and holding
+    // the test runner's output pipe open).
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _nginx = Killed(
+        std::process::Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(work.path())
+            .spawn()
+            .unwrap(),
+    );
     let url = format!("http://127.0.0.1:{port}/");
     let probe = client();
     let mut up = false;
-    for _ in 0..200 {
+    // Readiness poll: until nginx answers or 20 s have passed (a loaded CI machine can take
+    // a while to start it); the retry pause only spaces the attempts out.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut pause = std::time::Duration::from_millis(1);
+    while std::time::Instant::now() < deadline {
         if let Ok(Ok(r)) = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
+            std::time::Duration::from_millis(500),
             probe.request(
                 http::Request::get(format!("{url}manifest.json"))
                     .body(http_body_util::Full::default())
@@ -681,7 +696,8 @@ async fn syncs_through_nginx() {
                 break;
             }
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
     }
     assert!(
         up,
@@ -703,6 +719,4 @@ async fn syncs_through_nginx() {
         get(&client(), &format!("{}{FILED}", g.base)).await.status,
         451
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
