@@ -374,7 +374,9 @@ fn read_rounds(
     use std::sync::mpsc::{channel, sync_channel};
     let (full_tx, full_rx) = sync_channel::<Vec<u8>>(1);
     let (empty_tx, empty_rx) = channel::<Vec<u8>>();
-    std::thread::scope(|s| {
+    // `move`: if `each` panics, unwinding drops both channel ends held here, so a reader
+    // blocked on either wakes up and ends instead of keeping the scope from joining.
+    std::thread::scope(move |s| {
         let reader = s.spawn(move || reader_loop(r, chunk, &full_tx, &empty_rx));
         for round in full_rx {
             each(&round);

@@ -179,3 +179,21 @@ fn a_line_that_is_not_utf8_is_named() {
         .reason
         .starts_with("not UTF-8: invalid utf-8 sequence"));
 }
+
+/// A consumer that panics mid-read ends the read (the panic propagates); the reader thread,
+/// blocked on a full or an empty channel, is woken by the dropped ends instead of hanging.
+#[test]
+fn a_panicking_consumer_does_not_hang_the_reader() {
+    let text = "x\n".repeat(50_000);
+    let mut calls = 0;
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_rounds(text.as_bytes(), 64, |_| {
+            calls += 1;
+            if calls == 3 {
+                panic!("consumer failed");
+            }
+        })
+    }));
+    assert!(r.is_err());
+    assert_eq!(calls, 3);
+}
