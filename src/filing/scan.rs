@@ -132,7 +132,7 @@ impl<'a> Cur<'a> {
 
 /// The index of the first `"`, `\\` or control byte of `b`, eight bytes at a time (strings
 /// here are short: names, ids, dates; a SIMD search would not pay for its set-up).
-fn string_end(b: &[u8]) -> Option<usize> {
+pub(crate) fn string_end(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Per byte, the high bit is set where the byte is zero; only the lowest such mark is

@@ -9,6 +9,7 @@
 
 use super::record_digest;
 use super::store::{Entities, RecordView};
+use crate::filing::scan::string_end;
 use crate::filing::ServiceKind;
 use std::io::Write;
 use std::time::{Duration, UNIX_EPOCH};
@@ -29,7 +30,7 @@ fn hex_into(buf: &mut Vec<u8>, bytes: &[u8]) {
 /// A JSON string exactly as serde_json writes it (its escaping, UTF-8 kept). serde_json
 /// escapes only `"`, `\\` and control characters, so a string without them is copied as is.
 fn string_into(buf: &mut Vec<u8>, s: &str) {
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if string_end(s.as_bytes()).is_none() {
         buf.push(b'"');
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');

@@ -364,8 +364,8 @@ pub fn load_snapshot(
 
 /// Reads `r` to the end, handing `each` rounds of whole lines of about `chunk` bytes (a line
 /// longer than `chunk` makes its round longer); the last round is whatever remains. A reader
-/// thread fetches the next round while `each` works on this one; two buffers take turns, so
-/// the read costs no fresh pages after the first rounds.
+/// thread fetches the next round while `each` works on this one; at most three buffers take
+/// turns, so the read costs no fresh pages after the first rounds.
 fn read_rounds(
     r: impl std::io::Read + Send,
     chunk: usize,
