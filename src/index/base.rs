@@ -14,7 +14,6 @@ use super::table::Table;
 use super::Stats;
 use crate::filing::{FilingNumber, FilingRecord, Platform};
 use bloomfilter::Bloom;
-use smallvec::SmallVec;
 use std::hash::{BuildHasher, Hasher};
 
 /// Postings with the top bit set point into the overflow lists (an id listed by several
@@ -62,32 +61,43 @@ pub(crate) fn number_hash(hasher: &ahash::RandomState, n: &[u8; 8]) -> u32 {
 }
 
 impl Base {
-    /// Offsets of every record listing `id` under `platform`, in input order.
-    pub(crate) fn lookup(&self, platform: Platform, id: &str) -> SmallVec<[u32; 2]> {
-        let mut out = SmallVec::new();
+    /// Offsets of every record listing `id` under `platform`, in input order (for tests;
+    /// the request path uses `each_match`).
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, platform: Platform, id: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.each_match(platform, id, |off| out.push(off));
+        out
+    }
+
+    /// Calls `found` with the offset of every record listing `id` under `platform`, in input
+    /// order: the hot path, with nothing to collect or move between the table and the caller.
+    #[inline]
+    pub(crate) fn each_match(&self, platform: Platform, id: &str, mut found: impl FnMut(u32)) {
         let k = key_hash(&self.hasher, platform, id);
         if let Some(b) = &self.bloom {
             if !b.check(&k) {
-                return out;
+                return;
             }
         }
         let fold = platform == Platform::Ios;
+        let id = id.as_bytes();
         for posting in self.ids.get(k) {
-            let mut check = |off: u32| {
-                if store::lists_id(&self.blob, off, platform, id.as_bytes(), fold) {
-                    out.push(off);
-                }
-            };
             if posting & OVERFLOW == 0 {
-                check(posting);
+                if store::lists_id(&self.blob, posting, platform, id, fold) {
+                    found(posting);
+                }
                 continue;
             }
             let at = (posting & !OVERFLOW) as usize;
             let len = self.overflow.get(at).map_or(0, |&n| n as usize);
             let list = self.overflow.get(at + 1..at + 1 + len).unwrap_or_default();
-            list.iter().copied().for_each(check);
+            for &off in list {
+                if store::lists_id(&self.blob, off, platform, id, fold) {
+                    found(off);
+                }
+            }
         }
-        out
     }
 
     /// The offset of the record with this filing number.

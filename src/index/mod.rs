@@ -173,26 +173,20 @@ impl Revision {
     /// Every live filing that lists `id` under `platform`. Never allocates for up to two.
     pub fn lookup(&self, platform: Platform, id: &str) -> Hits {
         let mut hits = Hits::new();
+        let base = &self.base;
         match &self.overlay {
-            None => hits.extend(
-                self.base
-                    .lookup(platform, id)
-                    .into_iter()
-                    .filter_map(|o| Self::hit(Layer::Base, &self.base, o)),
-            ),
+            None => base.each_match(platform, id, |o| {
+                hits.extend(Self::hit(Layer::Base, base, o));
+            }),
             Some(ov) => {
-                let live = self
-                    .base
-                    .lookup(platform, id)
-                    .into_iter()
-                    .filter(|o| !ov.tombstones.contains(o));
-                hits.extend(live.filter_map(|o| Self::hit(Layer::Base, &self.base, o)));
-                hits.extend(
-                    ov.layer
-                        .lookup(platform, id)
-                        .into_iter()
-                        .filter_map(|o| Self::hit(Layer::Overlay, &ov.layer, o)),
-                );
+                base.each_match(platform, id, |o| {
+                    if !ov.tombstones.contains(&o) {
+                        hits.extend(Self::hit(Layer::Base, base, o));
+                    }
+                });
+                ov.layer.each_match(platform, id, |o| {
+                    hits.extend(Self::hit(Layer::Overlay, &ov.layer, o));
+                });
             }
         }
         hits

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::Xxh3;
 
 pub const MAGIC: &[u8; 8] = b"ICPGIDX\0";
-pub const VERSION: u32 = 1;
+/// 2: the record layout puts the ids before the app name (index/store.rs).
+pub const VERSION: u32 = 2;
 /// Header bytes before the payload.
 pub const HEADER: usize = 120;
 /// Offset of the version field, for tests that forge one.

@@ -7,8 +7,10 @@
 //! Invariant: `view(push(r)).to_record() == r` for every record that fits the limits below.
 //!
 //! Layout of one record: number (8) | status (1) | updated (4, LE) | entity id (4, LE) |
-//! app name (u16 len + bytes) | platform count (1) | per platform: platform (1) | id count (1) |
-//! ids (u8 len + bytes each) | signer count (1) | signers (flags (1) | md5 16? | sha1 20? | sha256 32?).
+//! platform count (1) | per platform: platform (1) | id count (1) | ids (u8 len + bytes each) |
+//! signer count (1) | signers (flags (1) | md5 16? | sha1 20? | sha256 32?) | app name (u16 len +
+//! bytes). The ids come right after the fixed head and the name last, so the lookup's check
+//! (`lists_id`) and the hit's number and status usually sit in the record's first cache line.
 
 use crate::filing::scan::RecordRef;
 use crate::filing::{FilingNumber, FilingRecord, Platform, PlatformFiling, Signer, Status};
@@ -130,9 +132,6 @@ pub fn push_ref(blob: &mut Vec<u8>, r: &RecordRef<'_>, entity: u32) -> u32 {
     // Record validation keeps `updated` below 2^32 seconds (year 2106).
     blob.extend_from_slice(&(r.updated.min(u32::MAX as u64) as u32).to_le_bytes());
     blob.extend_from_slice(&entity.to_le_bytes());
-    let name = &r.app_name.as_bytes()[..r.app_name.len().min(MAX_NAME_BYTES)];
-    blob.extend_from_slice(&(name.len() as u16).to_le_bytes());
-    blob.extend_from_slice(name);
     blob.push(r.platforms.len().min(MAX_LIST) as u8);
     for p in r.platforms.iter().take(MAX_LIST) {
         blob.push(p.platform as u8);
@@ -159,11 +158,16 @@ pub fn push_ref(blob: &mut Vec<u8>, r: &RecordRef<'_>, entity: u32) -> u32 {
             }
         }
     }
+    let name = &r.app_name.as_bytes()[..r.app_name.len().min(MAX_NAME_BYTES)];
+    blob.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    blob.extend_from_slice(name);
     off
 }
 
 /// Byte offset of the entity id inside an encoded record.
 const ENTITY_AT: usize = 8 + 1 + 4;
+/// Byte offset of the platform count, the end of the fixed head.
+const PLATFORMS_AT: usize = ENTITY_AT + 4;
 
 /// The entity id of the record encoded at `off`, read without decoding the record.
 pub fn entity_of(blob: &[u8], off: usize) -> Option<u32> {
@@ -182,27 +186,29 @@ pub fn set_entity(blob: &mut [u8], off: usize, entity: u32) {
 /// Length in bytes of the record encoded at `off`, `None` if it is not a whole record.
 pub fn encoded_len(blob: &[u8], off: u32) -> Option<usize> {
     let v = RecordView::decode(blob, off)?;
-    let mut c = Cur {
-        b: v.platforms,
-        pos: 0,
-    };
-    for _ in 0..v.platform_count {
+    Some(v.end - off as usize)
+}
+
+/// Skips `count` platform sections from the cursor's position; `None` if they overrun.
+fn skip_platforms(c: &mut Cur<'_>, count: u8) -> Option<()> {
+    for _ in 0..count {
         c.take(1)?;
-        let ids = c.u8()?;
-        for _ in 0..ids {
+        for _ in 0..c.u8()? {
             let n = c.u8()? as usize;
             c.take(n)?;
         }
-        let signers = c.u8()?;
-        for _ in 0..signers {
+        for _ in 0..c.u8()? {
             let f = c.u8()?;
-            c.take(
-                16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize,
-            )?;
+            c.take(signer_len(f))?;
         }
     }
-    let head = blob.len() - off as usize - v.platforms.len();
-    Some(head + c.pos)
+    Some(())
+}
+
+/// Bytes of a signer's digests after its flags byte.
+#[inline]
+fn signer_len(f: u8) -> usize {
+    16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize
 }
 
 /// The filing number and status of the record at `off`, without decoding the rest.
@@ -218,10 +224,8 @@ pub fn lists_id(blob: &[u8], off: u32, platform: Platform, id: &[u8], fold: bool
     let walk = || -> Option<bool> {
         let mut c = Cur {
             b: blob,
-            pos: off as usize + ENTITY_AT + 4,
+            pos: off as usize + PLATFORMS_AT,
         };
-        let name = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
-        c.take(name)?;
         for _ in 0..c.u8()? {
             let p = c.u8()?;
             let ids = c.u8()?;
@@ -242,9 +246,7 @@ pub fn lists_id(blob: &[u8], off: u32, platform: Platform, id: &[u8], fold: bool
             }
             for _ in 0..c.u8()? {
                 let f = c.u8()?;
-                c.take(
-                    16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize,
-                )?;
+                c.take(signer_len(f))?;
             }
         }
         Some(false)
@@ -279,6 +281,8 @@ pub struct RecordView<'a> {
     pub app_name: &'a str,
     platforms: &'a [u8],
     platform_count: u8,
+    /// Offset just past the record.
+    end: usize,
 }
 
 /// One platform section of a record view.
@@ -301,17 +305,21 @@ impl<'a> RecordView<'a> {
         let status = Status::from_u8(c.u8()?)?;
         let updated = u32::from_le_bytes(c.take(4)?.try_into().ok()?) as u64;
         let entity = u32::from_le_bytes(c.take(4)?.try_into().ok()?);
+        let platform_count = c.u8()?;
+        let start = c.pos;
+        skip_platforms(&mut c, platform_count)?;
+        let platforms = &blob[start..c.pos];
         let name_len = u16::from_le_bytes(c.take(2)?.try_into().ok()?) as usize;
         let app_name = std::str::from_utf8(c.take(name_len)?).ok()?;
-        let platform_count = c.u8()?;
         Some(RecordView {
             number,
             status,
             updated,
             entity,
             app_name,
-            platforms: &blob[c.pos..],
+            platforms,
             platform_count,
+            end: c.pos,
         })
     }
 
@@ -333,9 +341,7 @@ impl<'a> RecordView<'a> {
             let s_start = c.pos;
             for _ in 0..signer_count {
                 let f = c.u8()?;
-                let n =
-                    16 * (f & 1) as usize + 20 * (f >> 1 & 1) as usize + 32 * (f >> 2 & 1) as usize;
-                c.take(n)?;
+                c.take(signer_len(f))?;
             }
             Some(PlatformView {
                 platform,
