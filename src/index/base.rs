@@ -82,12 +82,12 @@ impl Base {
         }
         let fold = platform == Platform::Ios;
         let id = id.as_bytes();
-        for posting in self.ids.get(k) {
+        self.ids.for_each(k, |posting| {
             if posting & OVERFLOW == 0 {
                 if store::lists_id(&self.blob, posting, platform, id, fold) {
                     found(posting);
                 }
-                continue;
+                return;
             }
             let at = (posting & !OVERFLOW) as usize;
             let len = self.overflow.get(at).map_or(0, |&n| n as usize);
@@ -97,7 +97,7 @@ impl Base {
                     found(off);
                 }
             }
-        }
+        });
     }
 
     /// The offset of the record with this filing number.
