@@ -53,8 +53,8 @@ pub fn inspect<R: Read + Seek>(
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
     // A ZIP layout apksig rejects, or a manifest only readable by a rule apksig does not apply,
     // accepts no signer whatever the signatures say (`accepted` is never consulted): apksig
-    // fails on these before it verifies any v2/v3 signature, and so are they listed
-    // structurally only here.
+    // fails on these before it verifies any v2/v3 signature, so here their v2/v3 blocks are
+    // parsed structurally only.
     let decidable = archive.layout_ok && !anomalous;
     let mut memo = Memo::default();
     let mut parse = |id, v3, verify| {
