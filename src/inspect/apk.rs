@@ -51,6 +51,11 @@ pub fn inspect<R: Read + Seek>(
         "manifest has no package attribute",
     ))?;
     let block = sigblock::find(src, archive.cd_offset, limits)?.unwrap_or_default();
+    // A ZIP layout apksig rejects, or a manifest only readable by a rule apksig does not apply,
+    // accepts no signer whatever the signatures say (`accepted` is never consulted): apksig
+    // fails on these before it verifies any v2/v3 signature, so here their v2/v3 blocks are
+    // parsed structurally only.
+    let decidable = archive.layout_ok && !anomalous;
     let mut memo = Memo::default();
     let mut parse = |id, v3, verify| {
         block
@@ -58,7 +63,7 @@ pub fn inspect<R: Read + Seek>(
             .map(|v| schemes::parse(v, v3, limits.max_signers, verify, &mut memo))
     };
     // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
-    let (mut v3, v31) = (parse(V3_ID, true, true), parse(V31_ID, true, false));
+    let (mut v3, v31) = (parse(V3_ID, true, decidable), parse(V31_ID, true, false));
     // apksig (ApkVerifier) verifies v2 only when the minimum SDK is below 28 (P) or no v3
     // block was found. The ground truth's second run (--min-sdk-version 24) does consult v2,
     // and decides when the first fails: when v3 does not name the newest-platform signer.
@@ -67,7 +72,7 @@ pub fn inspect<R: Read + Seek>(
         .as_ref()
         .is_some_and(|b| b.valid() && newest(b).is_some());
     let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
-    let mut v2 = parse(V2_ID, false, v2_consulted);
+    let mut v2 = parse(V2_ID, false, v2_consulted && decidable);
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
@@ -110,7 +115,7 @@ pub fn inspect<R: Read + Seek>(
             );
         }
     }
-    let accepted = if !archive.layout_ok || anomalous {
+    let accepted = if !decidable {
         Vec::new()
     } else {
         accepted(

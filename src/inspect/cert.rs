@@ -12,7 +12,8 @@
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::nom::Parser;
+use x509_parser::prelude::{FromDer, X509Certificate, X509CertificateParser};
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
@@ -72,11 +73,17 @@ pub fn signer_of(der: &[u8]) -> Signer {
     }
 }
 
+/// Parses a certificate without decoding the contents of its extensions: what `Memo` and
+/// `cert_info` read (key, names) is outside them, and x509-parser accepts or rejects the same
+/// certificates either way (a deep-parse failure only marks that extension `ParseError`).
+fn parse_shallow(der: &[u8]) -> Option<X509Certificate<'_>> {
+    let mut p = X509CertificateParser::new().with_deep_parse_extensions(false);
+    p.parse(der).ok().map(|(_, c)| c)
+}
+
 /// `CertInfo` for DER bytes; names are empty when the certificate does not parse.
 pub fn cert_info(der: &[u8]) -> CertInfo {
-    let names = X509Certificate::from_der(der)
-        .ok()
-        .map(|(_, c)| (name_string(c.subject()), name_string(c.issuer())));
+    let names = parse_shallow(der).map(|c| (name_string(c.subject()), name_string(c.issuer())));
     info_with(der, names)
 }
 
@@ -111,7 +118,7 @@ impl Memo {
         let at = match self.0.iter().position(|s| s.der == der) {
             Some(at) => at,
             None => {
-                let parsed = X509Certificate::from_der(der).ok().map(|(_, c)| {
+                let parsed = parse_shallow(der).map(|c| {
                     let names = (name_string(c.subject()), name_string(c.issuer()));
                     (c.public_key().raw.to_vec(), names)
                 });

@@ -20,8 +20,14 @@ pub struct PosFile {
 }
 
 impl PosFile {
-    pub fn new(f: File) -> io::Result<Self> {
-        let len = f.metadata()?.len();
+    pub fn new(mut f: File) -> io::Result<Self> {
+        // The length from `lseek`, a lighter system call than the `statx` behind `metadata`
+        // (reads are positional, so the file cursor left at the end does not matter); a file
+        // that cannot seek (a pipe) gets its length from `metadata` as before.
+        let len = match f.seek(SeekFrom::End(0)) {
+            Ok(len) => len,
+            Err(_) => f.metadata()?.len(),
+        };
         Ok(PosFile { f, pos: 0, len })
     }
 }

@@ -10,6 +10,8 @@
 //! order; `accepted` is `Some` only when every check passed.
 
 use std::collections::{HashMap, HashSet};
+
+use ahash::RandomState;
 use std::io::{Read, Seek};
 
 use super::cert::{Memo, Verdict};
@@ -109,8 +111,8 @@ fn mf_prefix_ok<R: Read + Seek>(src: &mut Src<R>, archive: &Archive, limits: &Li
         return true;
     };
     let sections = jarmf::parse(&prefix);
-    let cd_names: HashSet<&[u8]> = archive.entries.iter().map(|e| e.name.as_slice()).collect();
-    let mut seen = HashSet::new();
+    let cd_names = cd_names(archive);
+    let mut seen = HashSet::with_hasher(RandomState::new());
     // Unless the whole entry was read, only sections that ended (blank line) before the last
     // two bytes are final: a cut line or a CR whose LF was cut off could still change.
     let complete = sections
@@ -205,13 +207,14 @@ fn accept<R: Read + Seek>(
     let (main, named) = sections
         .split_first()
         .map_or((None, &[][..]), |(m, r)| (Some(m), r));
-    let cd_names: HashSet<&[u8]> = archive.entries.iter().map(|e| e.name.as_slice()).collect();
+    let cd_names = cd_names(archive);
     let Some(by_name) = manifest_index(named, &cd_names) else {
         return Ok(None);
     };
-    let mut sf_names = Vec::new();
-    for s in signers {
-        match sf_entries(&s.sf, &mf, main, &by_name, found) {
+    let sf_sections: Vec<Vec<Section<'_>>> = signers.iter().map(|s| jarmf::parse(&s.sf)).collect();
+    let mut sf_names = Vec::with_capacity(signers.len());
+    for sections in &sf_sections {
+        match sf_entries(sections, &mf, main, &by_name, found) {
             Some(names) => sf_names.push(names),
             None => return Ok(None),
         }
@@ -223,12 +226,22 @@ fn accept<R: Read + Seek>(
     }))
 }
 
+/// The central directory's entry names (ahash: these sets are built and probed once per
+/// entry, and SipHash was a visible part of the v1 checks).
+type Names<'a> = HashSet<&'a [u8], RandomState>;
+
+fn cd_names(archive: &Archive) -> Names<'_> {
+    let mut names = HashSet::with_capacity_and_hasher(archive.entries.len(), RandomState::new());
+    names.extend(archive.entries.iter().map(|e| e.name.as_slice()));
+    names
+}
+
 /// Name → section; None unless every section is named, unique, and names an existing entry.
 fn manifest_index<'a>(
     named: &'a [Section<'a>],
-    cd_names: &HashSet<&[u8]>,
-) -> Option<HashMap<&'a str, &'a Section<'a>>> {
-    let mut map = HashMap::with_capacity(named.len());
+    cd_names: &Names<'_>,
+) -> Option<HashMap<&'a str, &'a Section<'a>, RandomState>> {
+    let mut map = HashMap::with_capacity_and_hasher(named.len(), RandomState::new());
     for s in named {
         let n = s.name()?;
         if !cd_names.contains(n.as_bytes()) || map.insert(n, s).is_some() {
@@ -239,14 +252,13 @@ fn manifest_index<'a>(
 }
 
 /// Checks one .SF against the manifest; returns the entry names it signs.
-fn sf_entries(
-    sf: &[u8],
+fn sf_entries<'s>(
+    sections: &'s [Section<'_>],
     mf: &[u8],
     main: Option<&Section<'_>>,
-    named: &HashMap<&str, &Section<'_>>,
+    named: &HashMap<&str, &Section<'_>, RandomState>,
     found: &[u32],
-) -> Option<HashSet<String>> {
-    let sections = jarmf::parse(sf);
+) -> Option<HashSet<&'s str, RandomState>> {
     let (sf_main, sf_named) = sections.split_first()?;
     sf_main.get("Signature-Version")?;
     if stripped(sf_main, found) {
@@ -259,7 +271,7 @@ fn sf_entries(
             return None;
         }
     }
-    let mut names = HashSet::with_capacity(sf_named.len());
+    let mut names = HashSet::with_capacity_and_hasher(sf_named.len(), RandomState::new());
     for s in sf_named {
         let name = s.name()?;
         if !whole {
@@ -268,7 +280,7 @@ fn sf_entries(
                 return None;
             }
         }
-        if !names.insert(name.to_string()) {
+        if !names.insert(name) {
             return None;
         }
     }
@@ -293,7 +305,10 @@ fn stripped(sf_main: &Section<'_>, found: &[u32]) -> bool {
 }
 
 /// All entries outside META-INF/ must be signed by the same non-empty set of signers.
-fn covering_signers(archive: &Archive, sf_names: &[HashSet<String>]) -> Option<Vec<usize>> {
+fn covering_signers(
+    archive: &Archive,
+    sf_names: &[HashSet<&str, RandomState>],
+) -> Option<Vec<usize>> {
     let mut set: Option<Vec<usize>> = None;
     for e in &archive.entries {
         if e.name.starts_with(b"META-INF/") || e.name.ends_with(b"/") {

@@ -42,6 +42,14 @@ pub fn data_offset<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<u64, I
 /// the local header in one request when they are near; the same results and errors as
 /// `data_offset` followed by a read.
 fn raw_data<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<Vec<u8>, InspectError> {
+    let (mut got, start) = raw_span(src, e)?;
+    got.drain(..start);
+    Ok(got)
+}
+
+/// `raw_data` as a buffer and the offset of the data in it (`buf[start..]`), sparing the copy
+/// that moving the data to the front costs when it is only inflated.
+fn raw_span<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<(Vec<u8>, usize), InspectError> {
     // The local header usually repeats the central directory's name; its extra field may be
     // longer (zipalign pads it).
     let guess = (30 + e.name.len() as u64 + 64).saturating_add(e.comp_size);
@@ -56,10 +64,9 @@ fn raw_data<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<Vec<u8>, Insp
     match start.checked_add(e.comp_size) {
         Some(end) if end <= got.len() as u64 => {
             got.truncate(end as usize);
-            got.drain(..start as usize);
-            Ok(got)
+            Ok((got, start as usize))
         }
-        _ => src.read_at(e.lho + start, e.comp_size),
+        _ => Ok((src.read_at(e.lho + start, e.comp_size)?, 0)),
     }
 }
 
@@ -92,7 +99,8 @@ pub fn read_entry<R: Read + Seek>(
     }
     // apksig inflates every non-stored entry, whatever the method number says.
     let bytes = if e.comp_size <= ONE_SHOT_INPUT {
-        inflate_slice(&raw_data(src, e)?, e.size, cap)?
+        let (raw, start) = raw_span(src, e)?;
+        inflate_slice(src.inflater(), &raw[start..], e.size, cap)?
     } else {
         let off = data_offset(src, e)?;
         inflate(src.window(off, e.comp_size)?, cap)?
@@ -111,13 +119,19 @@ const ONE_SHOT_INPUT: u64 = 1 << 20;
 /// `hint` (the central directory's size, bounded by deflate's maximum ratio so that a lying
 /// header cannot make it large). Only a complete stream within `cap` is taken from that call;
 /// anything else (output larger than the buffer, a stream cut short, corrupt data) is decided
-/// by `inflate` over the same bytes, so the outcome is always exactly `inflate`'s.
-pub fn inflate_slice(input: &[u8], hint: u64, cap: u64) -> Result<Vec<u8>, InspectError> {
-    use flate2::{Decompress, FlushDecompress, Status};
+/// by `inflate` over the same bytes, so the outcome is always exactly `inflate`'s. `dec` is a
+/// decoder at the start of a raw-deflate stream (new or reset).
+pub fn inflate_slice(
+    dec: &mut flate2::Decompress,
+    input: &[u8],
+    hint: u64,
+    cap: u64,
+) -> Result<Vec<u8>, InspectError> {
+    use flate2::{FlushDecompress, Status};
     let ratio_bound = (input.len() as u64).saturating_mul(1032).saturating_add(64);
     let room = hint.saturating_add(64).min(ratio_bound).min(cap);
     let mut out = Vec::with_capacity(usize::try_from(room).unwrap_or(usize::MAX));
-    let done = Decompress::new(false).decompress_vec(input, &mut out, FlushDecompress::Finish);
+    let done = dec.decompress_vec(input, &mut out, FlushDecompress::Finish);
     if matches!(done, Ok(Status::StreamEnd)) && out.len() as u64 <= cap {
         return Ok(out);
     }
@@ -133,17 +147,18 @@ pub fn read_prefix<R: Read + Seek>(
     e: &Entry,
     n: u64,
 ) -> Result<Vec<u8>, InspectError> {
-    use flate2::{Decompress, FlushDecompress, Status};
+    use flate2::{FlushDecompress, Status};
     if e.method != 0 {
         let head = e.comp_size.min(n.saturating_mul(2).saturating_add(4096));
         let comp = Entry {
             comp_size: head,
             ..e.clone()
         };
-        if let Ok(input) = raw_data(src, &comp) {
+        if let Ok((input, start)) = raw_span(src, &comp) {
             let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(usize::MAX));
             let done =
-                Decompress::new(false).decompress_vec(&input, &mut out, FlushDecompress::None);
+                src.inflater()
+                    .decompress_vec(&input[start..], &mut out, FlushDecompress::None);
             if let Ok(st) = done {
                 if out.len() as u64 >= n || st == Status::StreamEnd {
                     out.truncate(usize::try_from(n).unwrap_or(usize::MAX));
@@ -285,9 +300,11 @@ mod tests {
     }
 
     /// The one-shot path gives exactly what the streaming path gives: complete, cut short at
-    /// every length, corrupted, over the cap, with a right, lying or absent size hint.
+    /// every length, corrupted, over the cap, with a right, lying or absent size hint — with
+    /// one decoder reset between all of these streams, as an inspection uses it.
     #[test]
     fn inflate_slice_matches_the_streaming_inflate() {
+        let mut dec = Src::new(std::io::Cursor::new(Vec::new())).unwrap();
         let text: Vec<u8> = (0..20_000u32)
             .flat_map(|i| format!("entry-{} {}\n", i % 97, i * 7 % 13).into_bytes())
             .collect();
@@ -302,7 +319,7 @@ mod tests {
                 1 << 30,
             ] {
                 let a = outcome(inflate(&z[..], cap));
-                let b = outcome(inflate_slice(&z, hint, cap));
+                let b = outcome(inflate_slice(dec.inflater(), &z, hint, cap));
                 assert_eq!(a, b, "hint {hint} cap {cap}");
             }
         }
@@ -310,7 +327,7 @@ mod tests {
             let a = outcome(inflate(&z[..cut], 1 << 30));
             assert_eq!(
                 a,
-                outcome(inflate_slice(&z[..cut], 300_000, 1 << 30)),
+                outcome(inflate_slice(dec.inflater(), &z[..cut], 300_000, 1 << 30)),
                 "cut {cut}"
             );
         }
@@ -318,12 +335,19 @@ mod tests {
         for i in (0..bad.len()).step_by(11) {
             bad[i] ^= 0x5a;
             let a = outcome(inflate(&bad[..], 1 << 20));
-            assert_eq!(a, outcome(inflate_slice(&bad, 0, 1 << 20)), "flip {i}");
+            assert_eq!(
+                a,
+                outcome(inflate_slice(dec.inflater(), &bad, 0, 1 << 20)),
+                "flip {i}"
+            );
             bad[i] ^= 0x5a;
         }
         let mut trailing = deflate(b"short");
         trailing.extend_from_slice(b"garbage after the end of the stream");
-        assert_eq!(inflate_slice(&trailing, 5, 100).unwrap(), b"short");
+        assert_eq!(
+            inflate_slice(dec.inflater(), &trailing, 5, 100).unwrap(),
+            b"short"
+        );
         assert_eq!(inflate(&trailing[..], 100).unwrap(), b"short");
     }
 }

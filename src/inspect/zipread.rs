@@ -28,6 +28,9 @@ pub struct Src<R> {
     /// memory.
     tail: Vec<u8>,
     tail_at: u64,
+    /// One raw-deflate decoder for the entries this inspection inflates in one call (the
+    /// manifest, signature files), reset between them instead of allocated anew each time.
+    inflater: Option<flate2::Decompress>,
 }
 
 impl<R: Read + Seek> Src<R> {
@@ -38,7 +41,19 @@ impl<R: Read + Seek> Src<R> {
             len,
             tail: Vec::new(),
             tail_at: 0,
+            inflater: None,
         })
+    }
+
+    /// The inspection's raw-deflate decoder, reset to a fresh stream.
+    pub fn inflater(&mut self) -> &mut flate2::Decompress {
+        match &mut self.inflater {
+            Some(d) => {
+                d.reset(false);
+                d
+            }
+            slot => slot.insert(flate2::Decompress::new(false)),
+        }
     }
 
     pub fn len(&self) -> u64 {
