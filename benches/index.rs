@@ -318,10 +318,10 @@ fn report_row(
         rss_both - rss_plain,
     );
     if s.ids >= 500_000 {
-        let bloom_bits = (s.ids as f64 * -(0.01f64.ln()) / std::f64::consts::LN_2.powi(2)).ceil();
+        let filter = bloom.map_or(f64::NAN, |b| mib(b.rev.stats.filter_bytes));
         println!(
             "       revision +{:.0} MiB RSS ({:.0} → {:.0}): store {:.0} MiB, id table + number index {:.0} MiB ({} ids), \
-             entity arena {:.0} MiB ({} names), record offsets {:.0} MiB, bloom bits {:.0} MiB; \
+             entity arena {:.0} MiB ({} names), record offsets {:.0} MiB, bloom pre-filter {:.1} MiB; \
              peak RSS {:.0} MiB; on huge pages {:.0} MiB",
             rss_plain - base,
             base,
@@ -332,7 +332,7 @@ fn report_row(
             mib(s.entity_bytes),
             s.entities,
             mib(s.records * 4),
-            bloom_bits / 8.0 / (1024.0 * 1024.0),
+            filter,
             status_kib("VmHWM:") as f64 / 1024.0,
             huge_mib(),
         );

@@ -166,6 +166,7 @@ impl Admin {
                     "entities": s.entities,
                     "store_bytes": s.store_bytes,
                     "bloom": rev.has_bloom(),
+                    "bloom_bytes": s.filter_bytes,
                     "by_platform": by_platform,
                 },
                 "source": self.source.status(),

@@ -46,7 +46,7 @@ fn summary(path: &Path, rev: &Revision, report: &LoadReport, secs: f64) -> serde
         "platform_listings_by_status": by_status,
         "entities": s.entities,
         "load_seconds": (secs * 1000.0).round() / 1000.0,
-        "index_bytes": s.store_bytes + s.entity_bytes + s.map_bytes + 4 * s.records,
+        "index_bytes": s.store_bytes + s.entity_bytes + s.map_bytes + s.filter_bytes + 4 * s.records,
         "rss_mib": proc_mib("/proc/self/status", "VmRSS:").round(),
         "peak_rss_mib": proc_mib("/proc/self/status", "VmHWM:").round(),
         "huge_pages_mib": proc_mib("/proc/self/smaps_rollup", "AnonHugePages:").round(),

@@ -41,6 +41,7 @@ fn a_minimal_config_validates_with_documented_defaults() {
     assert_eq!(c.admin.addr.to_string(), "127.0.0.1:9901");
     assert_eq!(c.default, DefaultAction::NotFound);
     assert_eq!(c.filing_header.as_str(), "icp-filing-number");
+    assert!(c.index.bloom, "the pre-filter is on unless turned off");
 }
 
 #[test]

@@ -7,13 +7,13 @@
 //! and `find_number` only the offset of the record carrying that number.
 
 pub(crate) use super::build::Builder;
+use super::filter::IdFilter;
 use super::hugebuf::HugeBuf;
 use super::numbers::NumberIndex;
 use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
 use crate::filing::{FilingNumber, FilingRecord, Platform};
-use bloomfilter::Bloom;
 use std::hash::{BuildHasher, Hasher};
 
 /// Postings with the top bit set point into the overflow lists (an id listed by several
@@ -29,7 +29,8 @@ pub(crate) struct Base {
     pub(crate) ids: Table,
     /// Overflow lists, back to back: `[len, offset...]`.
     pub(crate) overflow: Vec<u32>,
-    pub(crate) bloom: Option<Bloom<u32>>,
+    /// The blocked bloom pre-filter over the id table's key hashes (`index.bloom`).
+    pub(crate) bloom: Option<IdFilter>,
     pub(crate) hasher: ahash::RandomState,
     /// Offsets of the records, in input order.
     pub(crate) records: Vec<u32>,
@@ -75,8 +76,8 @@ impl Base {
     #[inline]
     pub(crate) fn each_match(&self, platform: Platform, id: &str, mut found: impl FnMut(u32)) {
         let k = key_hash(&self.hasher, platform, id);
-        if let Some(b) = &self.bloom {
-            if !b.check(&k) {
+        if let Some(f) = &self.bloom {
+            if !f.may_contain(k) {
                 return;
             }
         }

@@ -11,6 +11,7 @@
 //! digests.
 
 use super::base::{count, key_hash, number_hash, Base, OVERFLOW};
+use super::filter::IdFilter;
 use super::hugebuf::HugeBuf;
 use super::load::RejectedLine;
 use super::numbers::NumberIndex;
@@ -18,7 +19,6 @@ use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
 use crate::filing::{FilingRecord, Platform};
-use bloomfilter::Bloom;
 
 /// Accumulates encoded segments and their (hash, offset) pairs, then builds a `Base`.
 pub(crate) struct Builder {
@@ -349,6 +349,7 @@ impl Builder {
         stats.store_bytes = self.blob.len() as u64;
         let numbers = NumberIndex::new(numbers);
         stats.map_bytes = (ids.bytes() + 4 * overflow.len() + numbers.bytes()) as u64;
+        stats.filter_bytes = bloom_f.as_ref().map_or(0, |f| f.bytes()) as u64;
         Base {
             blob: self.blob,
             entities: self.entities,
@@ -397,7 +398,7 @@ fn hash_records(hasher: &ahash::RandomState, blob: &[u8], offsets: &[u32]) -> Ha
     (pairs, numbers)
 }
 
-type IdTable = (Table, Vec<u32>, Option<Bloom<u32>>);
+type IdTable = (Table, Vec<u32>, Option<IdFilter>);
 
 /// The id table from (hash, offset) pairs: one slot per distinct hash; a hash several records
 /// share (an id several filings list, or a 32-bit collision) points at an overflow list
@@ -405,9 +406,6 @@ type IdTable = (Table, Vec<u32>, Option<Bloom<u32>>);
 /// `pairs` sorted by key (as `seal` leaves them).
 fn id_table(pairs: Vec<(u32, u32)>, bloom: bool) -> IdTable {
     debug_assert!(pairs.windows(2).all(|w| w[0].0 <= w[1].0));
-    let mut bloom_f = bloom.then(|| {
-        Bloom::new_for_fp_rate(pairs.len().max(1), 0.01).expect("bloom parameters are valid")
-    });
     let mut overflow: Vec<u32> = Vec::new();
     let mut entries: Vec<(u32, u32)> = Vec::with_capacity(pairs.len());
     for group in pairs.chunk_by(|a, b| a.0 == b.0) {
@@ -421,13 +419,11 @@ fn id_table(pairs: Vec<(u32, u32)>, bloom: bool) -> IdTable {
             OVERFLOW | at
         };
         entries.push((k, posting));
-        if let Some(b) = bloom_f.as_mut() {
-            b.set(&k);
-        }
     }
     drop(pairs);
     overflow.shrink_to_fit();
-    (Table::build(&entries), overflow, bloom_f)
+    let filter = bloom.then(|| IdFilter::build(entries.len(), entries.iter().map(|e| e.0)));
+    (Table::build(&entries), overflow, filter)
 }
 
 /// Stats of the records at `records`.

@@ -48,8 +48,14 @@ impl<T: Pod + Send + Sync> HugeBuf<T> {
 
     /// `len` zeroed elements (a fresh mapping is zero already; no page is touched).
     pub(crate) fn zeroed(len: usize) -> HugeBuf<T> {
+        HugeBuf::zeroed_mapped_from(len, MIN_MAPPED)
+    }
+
+    /// `len` zeroed elements, mapped (on huge pages) from `min_bytes` on instead of the
+    /// default threshold: for a buffer smaller than the big layers that every lookup reads.
+    pub(crate) fn zeroed_mapped_from(len: usize, min_bytes: usize) -> HugeBuf<T> {
         let bytes = len.saturating_mul(std::mem::size_of::<T>());
-        let store = match (bytes >= MIN_MAPPED).then(|| mapping(bytes)).flatten() {
+        let store = match (bytes >= min_bytes).then(|| mapping(bytes)).flatten() {
             Some(m) => Store::Mapped(m),
             None => Store::Heap(vec![T::zeroed(); len]),
         };

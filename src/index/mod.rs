@@ -12,6 +12,7 @@
 mod base;
 mod build;
 mod canon;
+mod filter;
 mod hugebuf;
 mod load;
 mod numbers;
@@ -65,6 +66,8 @@ pub struct Stats {
     pub store_bytes: u64,
     /// Bytes of the id table, its overflow lists and the number index.
     pub map_bytes: u64,
+    /// Bytes of the id pre-filter (`index.bloom`; 0 without it).
+    pub filter_bytes: u64,
 }
 
 /// One change of a delta.

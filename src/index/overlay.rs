@@ -44,6 +44,7 @@ fn layered_stats(base: &Base, layer: &Base, tomb: &Tombstones) -> Stats {
     stats.entities = base.stats.entities + layer.stats.entities;
     stats.entity_bytes = base.stats.entity_bytes + layer.stats.entity_bytes;
     stats.store_bytes = base.stats.store_bytes + layer.stats.store_bytes;
+    stats.filter_bytes = base.stats.filter_bytes + layer.stats.filter_bytes;
     stats
 }
 
