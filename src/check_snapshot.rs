@@ -55,7 +55,7 @@ fn summary(path: &Path, rev: &Revision, report: &LoadReport, secs: f64) -> serde
 
 pub fn run(path: &Path, json: bool) -> ExitCode {
     let t = Instant::now();
-    let (rev, report) = match load_snapshot(path, 1, false) {
+    let (rev, report) = match load_snapshot(path, 1, icpgate::config::DEFAULT_BLOOM) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("{e}");

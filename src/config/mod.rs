@@ -11,6 +11,9 @@
 mod feed;
 mod locate;
 mod raw;
+
+/// `index.bloom` when the config does not say (raw.rs gives the measurements).
+pub const DEFAULT_BLOOM: bool = true;
 mod route;
 mod tls;
 mod upload;

@@ -103,7 +103,7 @@ pub struct RawIndex {
 /// On: at 10M ids the blocked pre-filter costs a cold filed lookup 10–70 ns (2–18%) and saves
 /// an unknown one ~120 ns of its ~200 (BENCHMARKS.md, issue 2).
 fn default_bloom() -> bool {
-    true
+    super::DEFAULT_BLOOM
 }
 
 fn default_stale_after() -> String {
