@@ -11,12 +11,12 @@
 mod feed;
 mod locate;
 mod raw;
-
-/// `index.bloom` when the config does not say (raw.rs gives the measurements).
-pub const DEFAULT_BLOOM: bool = true;
 mod route;
 mod tls;
 mod upload;
+
+/// `index.bloom` when the config does not say (raw.rs gives the measurements).
+pub const DEFAULT_BLOOM: bool = true;
 
 pub use route::{
     Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
