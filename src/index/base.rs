@@ -74,13 +74,56 @@ impl Base {
     /// Calls `found` with the offset of every record listing `id` under `platform`, in input
     /// order: the hot path, with nothing to collect or move between the table and the caller.
     #[inline]
-    pub(crate) fn each_match(&self, platform: Platform, id: &str, mut found: impl FnMut(u32)) {
+    pub(crate) fn each_match(&self, platform: Platform, id: &str, found: impl FnMut(u32)) {
         let k = key_hash(&self.hasher, platform, id);
-        if let Some(f) = &self.bloom {
-            if !f.may_contain(k) {
-                return;
+        if self.may_contain(k) {
+            self.each_keyed(k, platform, id, found);
+        }
+    }
+
+    /// False only when no id with key hash `k` is in this layer (always true without a filter).
+    #[inline]
+    fn may_contain(&self, k: u32) -> bool {
+        self.bloom.as_ref().is_none_or(|f| f.may_contain(k))
+    }
+
+    /// The index in `platforms` of the first platform under which a record that `live`
+    /// accepts lists `id`. Batched for the sibling check of an id that missed: every key hash
+    /// first, then every pre-filter line (independent loads the CPU overlaps, where one lookup
+    /// after another would wait for each line in turn), then the table only where the filter
+    /// passed.
+    pub(crate) fn first_listing(
+        &self,
+        platforms: &[Platform],
+        id: &str,
+        live: impl Fn(u32) -> bool,
+    ) -> Option<usize> {
+        const BATCH: usize = 8;
+        for (c, chunk) in platforms.chunks(BATCH).enumerate() {
+            let mut keys = [0u32; BATCH];
+            for (k, &p) in keys.iter_mut().zip(chunk) {
+                *k = key_hash(&self.hasher, p, id);
+            }
+            let mut pass = 0u32;
+            for (i, &k) in keys[..chunk.len()].iter().enumerate() {
+                pass |= (self.may_contain(k) as u32) << i;
+            }
+            while pass != 0 {
+                let i = pass.trailing_zeros() as usize;
+                pass &= pass - 1;
+                let mut listed = false;
+                self.each_keyed(keys[i], chunk[i], id, |off| listed |= live(off));
+                if listed {
+                    return Some(c * BATCH + i);
+                }
             }
         }
+        None
+    }
+
+    /// `each_match` past the key hash and the filter.
+    #[inline]
+    fn each_keyed(&self, k: u32, platform: Platform, id: &str, mut found: impl FnMut(u32)) {
         let fold = platform == Platform::Ios;
         let id = id.as_bytes();
         self.ids.for_each(k, |posting| {

@@ -196,16 +196,32 @@ impl Revision {
     }
 
     /// A platform of the same family (app platforms, or mini-program hosts) under which `id`
-    /// is filed, when it is not filed under `platform`. Siblings whose grammar the id does not
-    /// fit are skipped without a lookup: no record can list it there (records are validated
-    /// per platform before they are indexed), and a WeChat AppID fits no other host's grammar.
+    /// is filed, when it is not filed under `platform`. A host whose fixed-length grammar the
+    /// id does not fit is skipped without a lookup: no record can list it there (records are
+    /// validated per platform before they are indexed), and a WeChat AppID fits no other
+    /// host's grammar. App siblings are looked up without that check: their dotted-name
+    /// grammars cost more to check than the lookup they would save (BENCHMARKS.md, issue 2).
+    ///
+    /// The siblings are asked in one batch per layer (`Base::first_listing`): when none lists
+    /// the id, that costs about one pre-filter access instead of one per sibling.
     pub fn filed_elsewhere(&self, platform: Platform, id: &str) -> Option<Platform> {
-        platform
+        let asked: smallvec::SmallVec<[Platform; 8]> = platform
             .siblings()
             .iter()
             .copied()
-            .filter(|&p| p != platform && crate::filing::id::fits(p, id))
-            .find(|&p| !self.lookup(p, id).is_empty())
+            .filter(|&p| {
+                p != platform && (!p.is_mini_program_host() || crate::filing::id::fits(p, id))
+            })
+            .collect();
+        let first = match &self.overlay {
+            None => self.base.first_listing(&asked, id, |_| true),
+            Some(ov) => {
+                let base = (self.base).first_listing(&asked, id, |o| !ov.tombstones.contains(&o));
+                let over = ov.layer.first_listing(&asked, id, |_| true);
+                base.into_iter().chain(over).min()
+            }
+        };
+        first.map(|i| asked[i])
     }
 
     fn layer(&self, l: Layer) -> Option<&Base> {

@@ -251,3 +251,62 @@ fn filed_elsewhere_finds_a_mini_program_on_its_own_host_only() {
         "wx84c222762738ce75"
     ));
 }
+
+#[test]
+fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
+    let on_ios = rec(
+        "京ICP备2020000001号-1A",
+        "active",
+        "ios",
+        "com.x.y",
+        &"11".repeat(16),
+    );
+    let on_harmony = rec(
+        "京ICP备2020000002号-1A",
+        "active",
+        "harmony",
+        "com.x.y",
+        &"22".repeat(16),
+    );
+    for bloom in [false, true] {
+        let r1 = Revision::from_records(1, "t", &[on_harmony.clone(), on_ios.clone()], bloom);
+        assert_eq!(
+            r1.filed_elsewhere(Platform::Android, "com.x.y"),
+            Some(Platform::Ios),
+            "siblings are asked in their order, not the records'"
+        );
+        assert_eq!(
+            r1.filed_elsewhere(Platform::Ios, "com.x.y"),
+            Some(Platform::Harmony)
+        );
+        assert_eq!(r1.filed_elsewhere(Platform::Android, "com.x.z"), None);
+        let now = SystemTime::now();
+        let r2 = r1.apply(2, &[Change::Remove(on_ios.number)], now).unwrap();
+        assert_eq!(
+            r2.filed_elsewhere(Platform::Android, "com.x.y"),
+            Some(Platform::Harmony),
+            "a removed base record no longer counts"
+        );
+        let moved = rec(
+            "京ICP备2020000003号-1A",
+            "active",
+            "ios",
+            "com.x.y",
+            &"33".repeat(16),
+        );
+        let r3 = r2.apply(3, &[Change::Upsert(moved)], now).unwrap();
+        assert_eq!(
+            r3.filed_elsewhere(Platform::Android, "com.x.y"),
+            Some(Platform::Ios),
+            "the overlay's iOS record comes before the base's Harmony one"
+        );
+        assert_eq!(
+            r3.filed_elsewhere(Platform::Ios, "com.x.y"),
+            Some(Platform::Harmony)
+        );
+        let r4 = r3
+            .apply(4, &[Change::Remove(on_harmony.number)], now)
+            .unwrap();
+        assert_eq!(r4.filed_elsewhere(Platform::Ios, "com.x.y"), None);
+    }
+}
