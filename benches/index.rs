@@ -10,8 +10,9 @@
 //!
 //! Environment:
 //! - `ICPGATE_BENCH_SIZES=10k,1m,10m` (default): index sizes in ids (k = 1e3, m = 1e6).
-//! - `ICPGATE_BENCH_FLOOR=0`: skip `floor/dependent-random-read`, the machine's latency for one
-//!   dependent random read in 1 GiB of huge pages (the cold-lookup floor, measured in the same run).
+//! - `ICPGATE_BENCH_FLOOR=0`: skip `floor/dependent-random-read/{4MiB,16MiB,256MiB,1GiB}`, the
+//!   machine's latency for one dependent random read in that much memory on huge pages (1 GiB:
+//!   the cold-lookup floor at 10M ids, measured in the same run).
 //! - `ICPGATE_BENCH_BLOOM=0`: build and measure only the revision without the bloom filter.
 //! - `ICPGATE_BENCH_REPORT=0`: skip the load/memory report. `ICPGATE_BENCH_REPORT=only`: print
 //!   the report and skip criterion (run one size alone for a clean RSS figure).
@@ -387,33 +388,44 @@ fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: Option<&Built>)
 
 /// The machine's floor for a cache-cold lookup: one dependent random read (a pointer chase
 /// through a random cycle) in a region of about the index's size, on 2 MiB pages as the index
-/// asks for. A lookup that must read k unrelated cache lines cannot beat k times this.
+/// asks for. A lookup that must read k unrelated cache lines cannot beat k times this. The
+/// smaller regions show where the cost starts: past what the TLB and caches cover, each
+/// dependent read pays a page walk (on a VM, a nested one) and then DRAM.
 fn floor(c: &mut Criterion) {
-    let slots: usize = 128 << 20; // 1 GiB of u64
-    let Ok(mut map) = memmap2::MmapMut::map_anon(slots * 8) else {
-        return;
-    };
-    let _ = map.advise(memmap2::Advice::HugePage);
-    let a: &mut [u64] = bytemuck::cast_slice_mut(&mut map[..]);
-    // One cycle through every 8th slot (one per cache line), in random order.
-    let lines = slots / 8;
-    let mut order: Vec<u32> = (0..lines as u32).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.gen_range(0..=i));
+    let mut g = c.benchmark_group("floor/dependent-random-read");
+    for mib in [4usize, 16, 256, 1024] {
+        let slots = mib << 17; // u64 slots in `mib` MiB
+        let Ok(mut map) = memmap2::MmapMut::map_anon(slots * 8) else {
+            return;
+        };
+        let _ = map.advise(memmap2::Advice::HugePage);
+        let a: &mut [u64] = bytemuck::cast_slice_mut(&mut map[..]);
+        // One cycle through every 8th slot (one per cache line), in random order.
+        let lines = slots / 8;
+        let mut order: Vec<u32> = (0..lines as u32).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        for w in 0..lines {
+            a[order[w] as usize * 8] = order[(w + 1) % lines] as u64 * 8;
+        }
+        drop(order);
+        let a: &[u64] = a;
+        let mut p = 0usize;
+        let label = if mib == 1024 {
+            "1GiB".to_string()
+        } else {
+            format!("{mib}MiB")
+        };
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                p = a[p] as usize;
+                p
+            })
+        });
     }
-    for w in 0..lines {
-        a[order[w] as usize * 8] = order[(w + 1) % lines] as u64 * 8;
-    }
-    drop(order);
-    let a: &[u64] = a;
-    let mut p = 0usize;
-    c.bench_function("floor/dependent-random-read/1GiB", |b| {
-        b.iter(|| {
-            p = a[p] as usize;
-            p
-        })
-    });
+    g.finish();
 }
 
 fn main() {
