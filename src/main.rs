@@ -5,6 +5,8 @@
 //! Exit codes: 0 success, 1 runtime failure, 64 configuration or usage error (EX_USAGE).
 
 mod check_snapshot;
+mod feed_cmd;
+mod inspect_cmd;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -51,7 +53,7 @@ enum Cmd {
     },
     /// Publish and check registry feeds (docs/feed.md).
     #[command(subcommand)]
-    Feed(FeedCmd),
+    Feed(feed_cmd::FeedCmd),
     /// Show what the gateway sees in a package (kind, id, version, signers) and, with a
     /// snapshot or a running gateway's admin URL, what an upload route would decide.
     /// Exit: 0 allow (or inspected), 1 would block, 65 unreadable package, 64 usage,
@@ -89,183 +91,8 @@ enum Cmd {
     },
 }
 
-#[derive(Subcommand)]
-enum FeedCmd {
-    /// Create a signing key pair: PREFIX.key (private, mode 0600) and PREFIX.pub.
-    Keygen {
-        #[arg(long)]
-        out: PathBuf,
-    },
-    /// Publish the next revision of a feed from a registry export (NDJSON or .csv).
-    Build {
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long)]
-        key: PathBuf,
-        /// Write a fresh snapshot instead of a delta once this many deltas are listed.
-        #[arg(long, default_value_t = 20)]
-        fold_after: usize,
-        /// Minimum poll interval announced to gateways.
-        #[arg(long, default_value = "30s")]
-        min_poll: humantime::Duration,
-        /// Also accept the existing feed's signature from these public keys (key rotation).
-        #[arg(long)]
-        trust: Vec<PathBuf>,
-    },
-    /// Check a feed directory completely: signature, every file, every state checksum.
-    Verify {
-        dir: PathBuf,
-        #[arg(long, required = true)]
-        pubkey: Vec<PathBuf>,
-    },
-    /// Write a deterministic synthetic registry export (NDJSON) for tests and benchmarks.
-    Generate {
-        #[arg(long)]
-        records: u64,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Output file; standard output when omitted.
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Serve a feed directory over HTTP (development; production uses any web server).
-    Serve {
-        dir: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        listen: std::net::SocketAddr,
-    },
-}
-
 const EX_USAGE: u8 = 64;
 const EX_DATAERR: u8 = 65;
-
-fn read_pubkeys(paths: &[PathBuf]) -> anyhow::Result<Vec<icpgate::feed::format::PublicKey>> {
-    paths
-        .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            icpgate::feed::format::PublicKey::parse(&text).with_context(|| {
-                format!("{}: not an Ed25519 public key (64 hex digits)", p.display())
-            })
-        })
-        .collect()
-}
-
-fn feed(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
-    use icpgate::feed::{export, publish};
-    match cmd {
-        FeedCmd::Keygen { out } => {
-            let key_path = out.with_extension("key");
-            let pub_path = out.with_extension("pub");
-            anyhow::ensure!(
-                !key_path.exists(),
-                "{} exists; refusing to overwrite a key",
-                key_path.display()
-            );
-            let key = publish::key_file(&key_path, true)?;
-            std::fs::write(&pub_path, key.public().to_hex() + "\n")
-                .with_context(|| format!("cannot write {}", pub_path.display()))?;
-            println!(
-                "{}\n{}  (key id {})",
-                key_path.display(),
-                pub_path.display(),
-                key.public().id()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        FeedCmd::Build {
-            input,
-            out,
-            key,
-            fold_after,
-            min_poll,
-            trust,
-        } => {
-            let key = publish::key_file(&key, false)?;
-            let trust = read_pubkeys(&trust)?;
-            let records = match export::read_export(&input) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    eprintln!("the export has errors; nothing was published");
-                    return Ok(ExitCode::from(EX_DATAERR));
-                }
-            };
-            let opts = publish::BuildOptions {
-                fold_after: fold_after.max(1),
-                min_poll_interval: *min_poll,
-                ..Default::default()
-            };
-            let summary = publish::build(&records, &out, &key, &trust, &opts)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(ExitCode::SUCCESS)
-        }
-        FeedCmd::Verify { dir, pubkey } => {
-            let keys = read_pubkeys(&pubkey)?;
-            match publish::load_feed(&dir, &keys) {
-                Ok(Some((m, state))) => {
-                    println!("{}: ok: revision {}, {} records, snapshot {} + {} deltas, complete as of {}", dir.display(), m.revision, state.len(), m.snapshot.revision, m.deltas.len(), m.complete_as_of);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Ok(None) => {
-                    eprintln!("{}: no manifest.json", dir.display());
-                    Ok(ExitCode::from(EX_DATAERR))
-                }
-                Err(e) => {
-                    eprintln!("{}: {e}", dir.display());
-                    Ok(ExitCode::from(EX_DATAERR))
-                }
-            }
-        }
-        FeedCmd::Generate { records, seed, out } => {
-            anyhow::ensure!(
-                records <= icpgate::generate::MAX_RECORDS,
-                "--records is at most {}",
-                icpgate::generate::MAX_RECORDS
-            );
-            let summary = match &out {
-                Some(p) => {
-                    let f = std::fs::File::create(p)
-                        .with_context(|| format!("cannot create {}", p.display()))?;
-                    icpgate::generate::generate(
-                        records,
-                        seed,
-                        std::io::BufWriter::with_capacity(1 << 20, f),
-                    )?
-                }
-                None => icpgate::generate::generate(
-                    records,
-                    seed,
-                    std::io::BufWriter::new(std::io::stdout().lock()),
-                )?,
-            };
-            eprintln!("{summary:?}");
-            Ok(ExitCode::SUCCESS)
-        }
-        FeedCmd::Serve { dir, listen } => {
-            anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let l = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("cannot bind {listen}"))?;
-                eprintln!(
-                    "icpgate: serving feed {} on http://{}/",
-                    dir.display(),
-                    l.local_addr()?
-                );
-                let (_tx, rx) = tokio::sync::watch::channel(false);
-                icpgate::feed::serve::serve(l, dir, rx).await;
-                Ok(ExitCode::SUCCESS)
-            })
-        }
-    }
-}
 const EX_UNAVAILABLE: u8 = 69;
 
 fn init_logging() {
@@ -354,140 +181,6 @@ fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Resul
     })
 }
 
-/// Fetches `/v1/lookup` for (platform, id) from a running gateway's admin API.
-async fn admin_lookup(
-    base: &str,
-    token: Option<&str>,
-    platform: Platform,
-    id: &str,
-) -> anyhow::Result<serde_json::Value> {
-    use http_body_util::BodyExt;
-    let q: String = form_urlencoded::Serializer::new(String::new())
-        .append_pair("platform", platform.as_str())
-        .append_pair("id", id)
-        .finish();
-    let url = format!("{}/v1/lookup?{q}", base.trim_end_matches('/'));
-    let mut req = http::Request::get(&url);
-    if let Some(t) = token {
-        req = req.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
-    }
-    let req = req
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .with_context(|| format!("bad admin URL {url:?}"))?;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http();
-    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
-        .await
-        .with_context(|| format!("{url}: no answer in 10s"))?
-        .with_context(|| format!("{url}: request failed"))?;
-    let status = resp.status();
-    let body = resp.into_body().collect().await?.to_bytes();
-    anyhow::ensure!(
-        status.is_success(),
-        "{url}: {status}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    Ok(serde_json::from_slice(&body)?)
-}
-
-/// The filings a decision for (platform, id) needs, from the admin API: the id's own and,
-/// when it has none, those of the sibling platform it is filed under.
-async fn admin_revision(
-    base: &str,
-    token: Option<&str>,
-    platform: Platform,
-    id: &str,
-) -> anyhow::Result<icpgate::index::Revision> {
-    let answer = admin_lookup(base, token, platform, id).await?;
-    let mut records = icpgate::verdict::records_of_lookup(&answer).map_err(anyhow::Error::msg)?;
-    if let Some(other) = answer["filed_elsewhere"]
-        .as_str()
-        .and_then(|p| p.parse::<Platform>().ok())
-    {
-        let more = admin_lookup(base, token, other, id).await?;
-        records.extend(icpgate::verdict::records_of_lookup(&more).map_err(anyhow::Error::msg)?);
-    }
-    let revision = answer["index_revision"].as_u64().unwrap_or(0);
-    Ok(icpgate::index::Revision::from_records(
-        revision, base, &records, false,
-    ))
-}
-
-struct InspectArgs {
-    file: PathBuf,
-    json: bool,
-    snapshot: Option<PathBuf>,
-    admin: Option<String>,
-    admin_token: Option<String>,
-    opts: icpgate::verdict::Options,
-}
-
-fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
-    let limits = icpgate::inspect::Limits {
-        verify_digests: a.opts.verify_digests,
-        ..icpgate::inspect::Limits::default()
-    };
-    let identity = match icpgate::inspect::inspect_file(&a.file, &limits) {
-        Ok(id) => id,
-        Err(e) => {
-            if a.json {
-                let out = serde_json::json!({"file": a.file, "error": e.code(), "message": e.to_string()});
-                println!("{out}");
-            } else {
-                eprintln!("{}: {} ({})", a.file.display(), e, e.code());
-            }
-            return Ok(ExitCode::from(EX_DATAERR));
-        }
-    };
-    let rev = match (&a.snapshot, &a.admin) {
-        (Some(path), _) => match icpgate::index::load_snapshot(path, 1, false) {
-            Ok((rev, _)) => Some(rev),
-            Err(e) => {
-                eprintln!("icpgate: {}: {e}", path.display());
-                return Ok(ExitCode::from(EX_UNAVAILABLE));
-            }
-        },
-        (None, Some(url)) => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let fetched = rt.block_on(admin_revision(
-                url,
-                a.admin_token.as_deref(),
-                identity.platform,
-                &identity.id,
-            ));
-            match fetched {
-                Ok(rev) => Some(rev),
-                Err(e) => {
-                    eprintln!("icpgate: admin API: {e:#}");
-                    return Ok(ExitCode::from(EX_UNAVAILABLE));
-                }
-            }
-        }
-        (None, None) => None,
-    };
-    let verdict = rev
-        .as_ref()
-        .map(|r| icpgate::verdict::decide(&identity, a.opts, r));
-    if a.json {
-        let mut out = serde_json::json!({"file": a.file, "package": identity.to_json()});
-        if let Some(v) = &verdict {
-            out["verdict"] = v.json.clone();
-        }
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print!("{}", identity.render_text());
-        if let Some(v) = &verdict {
-            print!("{}", icpgate::verdict::render_text(v));
-        }
-    }
-    Ok(match verdict {
-        Some(v) if !v.allowed => ExitCode::from(1),
-        _ => ExitCode::SUCCESS,
-    })
-}
-
 fn main() -> ExitCode {
     // Usage errors exit 64 (EX_USAGE) like every other usage problem, not clap's 2.
     let cli = match Cli::try_parse() {
@@ -541,7 +234,7 @@ fn main() -> ExitCode {
             platform,
             id,
         } => lookup(&snapshot, &platform, &id),
-        Cmd::Feed(cmd) => feed(cmd),
+        Cmd::Feed(cmd) => feed_cmd::run(cmd),
         Cmd::Inspect {
             file,
             json,
@@ -559,7 +252,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(EX_USAGE);
                 }
             };
-            inspect(InspectArgs {
+            inspect_cmd::run(inspect_cmd::InspectArgs {
                 file,
                 json,
                 snapshot,
