@@ -10,17 +10,16 @@
 //! gives for that revision.
 
 use super::cache::{Cache, CacheState};
-use super::delta::{parse_delta, Parsed};
 use super::fetch::{Fetched, Fetcher};
-use super::format::{
-    check_file, decompress, verify, Checksum, DeltaRef, Manifest, PublicKey, MANIFEST, SIGNATURE,
-};
+use super::format::{check_file, verify, Manifest, PublicKey, MANIFEST, SIGNATURE};
 use crate::config::FeedConfig;
-use crate::index::{parse_snapshot, Index, Revision};
+use crate::index::Index;
 use crate::metrics::Metrics;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+mod chain;
 
 /// A failed sync, with the bounded `cause` label it is counted under.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -260,31 +259,9 @@ impl Syncer {
     }
 
     async fn sync_inner(&self, mem: &mut Mem) -> Result<SyncOutcome, SyncError> {
-        let (bytes, etag) = match self.fetcher.get(MANIFEST, mem.etag.as_deref()).await? {
-            Fetched::NotModified => {
-                return match self.index.is_loaded() {
-                    true => {
-                        let as_of = self
-                            .status()
-                            .complete_as_of
-                            .and_then(|t| humantime::parse_rfc3339_weak(&t).ok());
-                        if let Some(t) = as_of {
-                            self.index.confirm(t);
-                        }
-                        Ok(SyncOutcome::NotModified)
-                    }
-                    false => Err(SyncError::new(
-                        "fetch",
-                        "304 for a manifest this gateway never applied",
-                    )),
-                };
-            }
-            Fetched::Body { bytes, etag } => (bytes, etag),
+        let Some((m, etag)) = self.fetch_manifest(mem).await? else {
+            return self.not_modified();
         };
-        self.count_bytes(bytes.len());
-        let sig = self.fetcher.body(SIGNATURE).await?;
-        verify(&bytes, &sig, &self.keys).map_err(|e| SyncError::new("signature", e.to_string()))?;
-        let m = Manifest::parse(&bytes).map_err(|e| SyncError::new("manifest", e.to_string()))?;
         let cur = self.index.current();
         let have = if self.index.is_loaded() {
             cur.revision
@@ -307,25 +284,7 @@ impl Syncer {
             return Ok(SyncOutcome::UpToDate { revision: have });
         }
         let t = Instant::now();
-        let delta_path = self.delta_plan(&m, have, cur.checksum);
-        let (rev, snapshot, deltas) = match delta_path {
-            Some(ds) => match self.apply_deltas(cur.clone(), ds, as_of).await {
-                Ok(rev) => (rev, false, ds.len()),
-                // Drift, a missing or a corrupt delta: the snapshot is verified on its own, so
-                // falling back to it can never be worse than the chain.
-                Err(e) => {
-                    tracing::warn!(event = "feed_snapshot_fallback", cause = e.cause, reason = %e.message);
-                    self.metrics
-                        .feed_failures
-                        .with_label_values(&[e.cause])
-                        .inc();
-                    self.metrics.feed_fallbacks.inc();
-                    self.snapshot_chain(&m, as_of).await?
-                }
-            },
-            None => self.snapshot_chain(&m, as_of).await?,
-        };
-        let rev = self.maybe_compact(rev).await?;
+        let (rev, snapshot, deltas) = self.reach(&m, have, cur.clone(), as_of).await?;
         let apply_ms = t.elapsed().as_millis() as u64;
         self.metrics
             .feed_apply_duration
@@ -354,162 +313,46 @@ impl Syncer {
         })
     }
 
+    /// The manifest, fetched conditionally and verified against the trusted keys, with its
+    /// ETag; `None` when the server says it has not changed.
+    async fn fetch_manifest(
+        &self,
+        mem: &Mem,
+    ) -> Result<Option<(Manifest, Option<String>)>, SyncError> {
+        let (bytes, etag) = match self.fetcher.get(MANIFEST, mem.etag.as_deref()).await? {
+            Fetched::NotModified => return Ok(None),
+            Fetched::Body { bytes, etag } => (bytes, etag),
+        };
+        self.count_bytes(bytes.len());
+        let sig = self.fetcher.body(SIGNATURE).await?;
+        verify(&bytes, &sig, &self.keys).map_err(|e| SyncError::new("signature", e.to_string()))?;
+        let m = Manifest::parse(&bytes).map_err(|e| SyncError::new("manifest", e.to_string()))?;
+        Ok(Some((m, etag)))
+    }
+
+    /// A 304: the served data is confirmed as of the manifest last applied; an error when no
+    /// manifest was ever applied (the server's ETag cannot be ours).
+    fn not_modified(&self) -> Result<SyncOutcome, SyncError> {
+        if !self.index.is_loaded() {
+            return Err(SyncError::new(
+                "fetch",
+                "304 for a manifest this gateway never applied",
+            ));
+        }
+        let as_of = self
+            .status()
+            .complete_as_of
+            .and_then(|t| humantime::parse_rfc3339_weak(&t).ok());
+        if let Some(t) = as_of {
+            self.index.confirm(t);
+        }
+        Ok(SyncOutcome::NotModified)
+    }
+
     fn confirm(&self, mem: &mut Mem, etag: Option<String>, m: &Manifest, as_of: SystemTime) {
         mem.etag = etag;
         self.index.confirm(as_of);
         self.set_status(|s| s.complete_as_of = Some(m.complete_as_of.clone()));
-    }
-
-    /// The state checksum the manifest gives for `revision`, if its chain has it.
-    fn checksum_at(&self, m: &Manifest, revision: u64) -> Option<u128> {
-        let hex = if revision == m.snapshot.revision {
-            &m.snapshot.state_checksum
-        } else {
-            &m.deltas
-                .iter()
-                .find(|d| d.revision == revision)?
-                .state_checksum
-        };
-        Checksum::from_hex(hex).map(|c| c.0)
-    }
-
-    /// The deltas to apply from `have`, when the chain reaches us, we are not too far behind,
-    /// and our state is the one the manifest expects at `have`.
-    fn delta_plan<'m>(&self, m: &'m Manifest, have: u64, checksum: u128) -> Option<&'m [DeltaRef]> {
-        if have == 0 || have < m.snapshot.revision {
-            return None;
-        }
-        let ds = m.deltas_after(have)?;
-        if ds.len() > self.cfg.max_deltas {
-            return None;
-        }
-        if self.checksum_at(m, have) != Some(checksum) {
-            tracing::warn!(event = "feed_state_drift", revision = have);
-            self.metrics
-                .feed_failures
-                .with_label_values(&["checksum"])
-                .inc();
-            return None;
-        }
-        Some(ds)
-    }
-
-    async fn fetch_changes(&self, d: &DeltaRef, phases: &mut Phases) -> Result<Parsed, SyncError> {
-        let t = Instant::now();
-        let raw = self.fetch_file(&d.file, &d.sha256, d.size).await?;
-        phases.fetch += t.elapsed();
-        let t = Instant::now();
-        let (file, limit) = (d.file.clone(), self.cfg.max_file_bytes);
-        let parsed = blocking(move || -> Result<Parsed, SyncError> {
-            let text = decompress(&file, &raw, limit)
-                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
-            parse_delta(&file, &text).map_err(|e| SyncError::new("parse", e))
-        })
-        .await?;
-        phases.decode += t.elapsed();
-        parsed
-    }
-
-    /// Applies `ds` in order on top of `start`; returns the final revision.
-    async fn apply_deltas(
-        &self,
-        start: Arc<Revision>,
-        ds: &[DeltaRef],
-        as_of: SystemTime,
-    ) -> Result<Revision, SyncError> {
-        let mut rev = start;
-        let mut phases = Phases::default();
-        for d in ds {
-            let parsed = self.fetch_changes(d, &mut phases).await?;
-            let (base, target) = (rev.clone(), d.revision);
-            let t = Instant::now();
-            let next = blocking(move || {
-                base.apply_digested(target, &parsed.changes, &parsed.digests, as_of)
-            })
-            .await?
-            .map_err(|e| SyncError::new("apply", e.to_string()))?;
-            phases.index += t.elapsed();
-            if Checksum::from_hex(&d.state_checksum).map(|c| c.0) != Some(next.checksum) {
-                return Err(SyncError::new(
-                    "checksum",
-                    format!(
-                        "state after {} is {:032x}, manifest says {}",
-                        d.file, next.checksum, d.state_checksum
-                    ),
-                ));
-            }
-            rev = Arc::new(next);
-        }
-        tracing::info!(
-            event = "feed_deltas_applied",
-            deltas = ds.len(),
-            fetch_ms = phases.fetch.as_millis() as u64,
-            decode_ms = phases.decode.as_millis() as u64,
-            index_ms = phases.index.as_millis() as u64,
-            "fetch and sha256, decompress and parse, apply to the index"
-        );
-        // The last revision was built here and its only other holders (the apply closures) are gone.
-        Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))
-    }
-
-    /// Loads the manifest's snapshot and applies every delta after it.
-    async fn snapshot_chain(
-        &self,
-        m: &Manifest,
-        as_of: SystemTime,
-    ) -> Result<(Revision, bool, usize), SyncError> {
-        let s = &m.snapshot;
-        let raw = self.fetch_file(&s.file, &s.sha256, s.size).await?;
-        let (file, limit, bloom, revision, want) = (
-            s.file.clone(),
-            self.cfg.max_file_bytes,
-            self.bloom,
-            s.revision,
-            s.state_checksum.clone(),
-        );
-        let rev = blocking(move || -> Result<Revision, SyncError> {
-            let text = decompress(&file, &raw, limit)
-                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
-            let (mut rev, report) = parse_snapshot(&text, revision, "feed", bloom);
-            if let Some(r) = report.rejected_lines.first() {
-                return Err(SyncError::new(
-                    "parse",
-                    format!("{file}:{}: {}", r.line, r.reason),
-                ));
-            }
-            if Checksum::from_hex(&want).map(|c| c.0) != Some(rev.checksum) {
-                return Err(SyncError::new(
-                    "checksum",
-                    format!(
-                        "{file}: state checksum {:032x}, manifest says {want}",
-                        rev.checksum
-                    ),
-                ));
-            }
-            rev.as_of = as_of;
-            Ok(rev)
-        })
-        .await??;
-        if m.deltas.is_empty() {
-            return Ok((rev, true, 0));
-        }
-        let rev = self.apply_deltas(Arc::new(rev), &m.deltas, as_of).await?;
-        Ok((rev, true, m.deltas.len()))
-    }
-
-    async fn maybe_compact(&self, rev: Revision) -> Result<Revision, SyncError> {
-        if rev.overlay_records() <= self.cfg.compact_after {
-            return Ok(rev);
-        }
-        let t = Instant::now();
-        let r = blocking(move || rev.compact()).await?;
-        self.metrics.feed_compactions.inc();
-        tracing::info!(
-            event = "index_compacted",
-            revision = r.revision,
-            took_ms = t.elapsed().as_millis() as u64
-        );
-        Ok(r)
     }
 
     /// Writes the published revision to the cache (a new base file only when the base
