@@ -396,7 +396,7 @@ fn floor(c: &mut Criterion) {
     for mib in [4usize, 16, 256, 1024] {
         let slots = mib << 17; // u64 slots in `mib` MiB
         let Ok(mut map) = memmap2::MmapMut::map_anon(slots * 8) else {
-            return;
+            continue;
         };
         let _ = map.advise(memmap2::Advice::HugePage);
         let a: &mut [u64] = bytemuck::cast_slice_mut(&mut map[..]);

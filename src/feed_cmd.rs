@@ -3,7 +3,7 @@
 //! Owns only argument handling and what the commands print; publishing, verifying and serving
 //! are `icpgate::feed`, generation is `icpgate::generate`.
 //! Must not: publish anything when the export has errors (exit 65, nothing written).
-//! Invariant: every failure names the file it concerns.
+//! Invariant: every file error names the file.
 
 use crate::EX_DATAERR;
 use anyhow::Context;

@@ -330,8 +330,8 @@ impl Syncer {
         Ok(Some((m, etag)))
     }
 
-    /// A 304: the served data is confirmed as of the manifest last applied; an error when no
-    /// manifest was ever applied (the server's ETag cannot be ours).
+    /// A 304: the served data is confirmed as of the manifest last applied or restored from
+    /// the cache; an error when no manifest was ever applied (the server's ETag cannot be ours).
     fn not_modified(&self) -> Result<SyncOutcome, SyncError> {
         if !self.index.is_loaded() {
             return Err(SyncError::new(

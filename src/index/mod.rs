@@ -202,8 +202,9 @@ impl Revision {
     /// host's grammar. App siblings are looked up without that check: their dotted-name
     /// grammars cost more to check than the lookup they would save (BENCHMARKS.md, issue 2).
     ///
-    /// The siblings are asked in one batch per layer (`Base::first_listing`): when none lists
-    /// the id, that costs about one pre-filter access instead of one per sibling.
+    /// The siblings are asked in one batch per layer (`Base::first_listing`): with the filter
+    /// on and no sibling listing the id, their filter reads overlap, so the check costs about
+    /// one access's latency per layer instead of one per sibling.
     pub fn filed_elsewhere(&self, platform: Platform, id: &str) -> Option<Platform> {
         let asked: smallvec::SmallVec<[Platform; 8]> = platform
             .siblings()

@@ -308,5 +308,30 @@ fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
             .apply(4, &[Change::Remove(on_harmony.number)], now)
             .unwrap();
         assert_eq!(r4.filed_elsewhere(Platform::Ios, "com.x.y"), None);
+        // The base's earlier sibling wins over the overlay's later one, too.
+        let only_ios = Revision::from_records(1, "t", std::slice::from_ref(&on_ios), bloom);
+        let fresh = rec(
+            "京ICP备2020000004号-1A",
+            "active",
+            "harmony",
+            "com.x.y",
+            &"44".repeat(16),
+        );
+        let r5 = only_ios.apply(2, &[Change::Upsert(fresh)], now).unwrap();
+        assert_eq!(
+            r5.filed_elsewhere(Platform::Android, "com.x.y"),
+            Some(Platform::Ios)
+        );
+        // App siblings are asked without a grammar check: iOS still folds case, and ids no
+        // app grammar allows find nothing.
+        assert_eq!(
+            r5.filed_elsewhere(Platform::Android, "COM.X.Y"),
+            Some(Platform::Ios)
+        );
+        assert_eq!(
+            r5.filed_elsewhere(Platform::Android, &"a.".repeat(150)),
+            None
+        );
+        assert_eq!(r5.filed_elsewhere(Platform::Android, ""), None);
     }
 }

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 impl Syncer {
-    /// The manifest's revision, built from `cur` (the served revision `have`, 0 before any): by the delta chain when it applies, else
-    /// (or when the chain fails) from the snapshot; compacted when the overlay grew large.
-    /// Also says whether the snapshot was used and how many deltas were applied.
+    /// The manifest's revision, built from `cur`, the served revision (`have` is its number,
+    /// 0 before any load): by the delta chain when it applies, else (or when the chain fails)
+    /// from the snapshot; compacted when the overlay grew large. Also says whether the
+    /// snapshot was used and how many deltas were applied.
     pub(super) async fn reach(
         &self,
         m: &Manifest,
