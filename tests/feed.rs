@@ -166,11 +166,18 @@ async fn revocation_reaches_an_open_keep_alive_connection_through_a_delta() {
             .body(http_body_util::Full::<bytes::Bytes>::default())
             .unwrap()
     };
-    assert_eq!(conn.send_request(req()).await.unwrap().status(), 200);
+    let first = conn.send_request(req()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    // Read the body to its end: only then is the connection free for the next request.
+    http_body_util::BodyExt::collect(first.into_body())
+        .await
+        .unwrap();
     assert_eq!(feed.publish(&records("revoked", 0), 20), 2);
     let out = g.sync().await.unwrap();
     assert_eq!(out["sync"]["outcome"], "applied");
     assert_eq!(out["sync"]["snapshot"], false, "applied as a delta");
+    // The same connection, still open: `ready` fails if the gateway closed it.
+    conn.ready().await.unwrap();
     assert_eq!(conn.send_request(req()).await.unwrap().status(), 451);
     let st = get(&client(), &format!("{}/v1/status", g.admin))
         .await

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use http::Request;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filed_app_reaches_upstream_with_filing_number() {
@@ -407,7 +407,10 @@ async fn keep_alive_connection_sees_a_revocation_after_reload() {
             .body(Full::<bytes::Bytes>::default())
             .unwrap()
     };
-    assert_eq!(send_req.send_request(req()).await.unwrap().status(), 200);
+    let first = send_req.send_request(req()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    // Read the body to its end: only then is the connection free for the next request.
+    first.into_body().collect().await.unwrap();
     let revoked = SNAPSHOT.replacen(
         r#""status":"active","entity":"西安电子科技大学""#,
         r#""status":"revoked","entity":"西安电子科技大学""#,
@@ -423,6 +426,8 @@ async fn keep_alive_connection_sees_a_revocation_after_reload() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["revision"], 2);
+    // The same connection, still open: `ready` fails if the gateway closed it.
+    send_req.ready().await.unwrap();
     let resp = send_req.send_request(req()).await.unwrap();
     assert_eq!(
         resp.status(),
