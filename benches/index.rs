@@ -393,7 +393,12 @@ fn lookups(c: &mut Criterion, label: &str, plain: &Built, bloom: Option<&Built>)
 /// dependent read pays a page walk (on a VM, a nested one) and then DRAM.
 fn floor(c: &mut Criterion) {
     let mut g = c.benchmark_group("floor/dependent-random-read");
-    for mib in [4usize, 16, 256, 1024] {
+    for (mib, label) in [
+        (4usize, "4MiB"),
+        (16, "16MiB"),
+        (256, "256MiB"),
+        (1024, "1GiB"),
+    ] {
         let slots = mib << 17; // u64 slots in `mib` MiB
         let Ok(mut map) = memmap2::MmapMut::map_anon(slots * 8) else {
             continue;
@@ -413,11 +418,6 @@ fn floor(c: &mut Criterion) {
         drop(order);
         let a: &[u64] = a;
         let mut p = 0usize;
-        let label = if mib == 1024 {
-            "1GiB".to_string()
-        } else {
-            format!("{mib}MiB")
-        };
         g.bench_function(label, |b| {
             b.iter(|| {
                 p = a[p] as usize;

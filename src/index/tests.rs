@@ -254,20 +254,18 @@ fn filed_elsewhere_finds_a_mini_program_on_its_own_host_only() {
 
 #[test]
 fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
-    let on_ios = rec(
-        "京ICP备2020000001号-1A",
-        "active",
-        "ios",
-        "com.x.y",
-        &"11".repeat(16),
-    );
-    let on_harmony = rec(
-        "京ICP备2020000002号-1A",
-        "active",
-        "harmony",
-        "com.x.y",
-        &"22".repeat(16),
-    );
+    // Active filing `n` of `com.x.y` under `platform` (numbers and signers differ by `n`).
+    let listing = |n: u32, platform: &str| {
+        rec(
+            &format!("京ICP备202000000{n}号-1A"),
+            "active",
+            platform,
+            "com.x.y",
+            &format!("{n}{n}").repeat(16),
+        )
+    };
+    let on_ios = listing(1, "ios");
+    let on_harmony = listing(2, "harmony");
     for bloom in [false, true] {
         let r1 = Revision::from_records(1, "t", &[on_harmony.clone(), on_ios.clone()], bloom);
         assert_eq!(
@@ -287,13 +285,7 @@ fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
             Some(Platform::Harmony),
             "a removed base record no longer counts"
         );
-        let moved = rec(
-            "京ICP备2020000003号-1A",
-            "active",
-            "ios",
-            "com.x.y",
-            &"33".repeat(16),
-        );
+        let moved = listing(3, "ios");
         let r3 = r2.apply(3, &[Change::Upsert(moved)], now).unwrap();
         assert_eq!(
             r3.filed_elsewhere(Platform::Android, "com.x.y"),
@@ -310,13 +302,7 @@ fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
         assert_eq!(r4.filed_elsewhere(Platform::Ios, "com.x.y"), None);
         // The base's earlier sibling wins over the overlay's later one, too.
         let only_ios = Revision::from_records(1, "t", std::slice::from_ref(&on_ios), bloom);
-        let fresh = rec(
-            "京ICP备2020000004号-1A",
-            "active",
-            "harmony",
-            "com.x.y",
-            &"44".repeat(16),
-        );
+        let fresh = listing(4, "harmony");
         let r5 = only_ios.apply(2, &[Change::Upsert(fresh)], now).unwrap();
         assert_eq!(
             r5.filed_elsewhere(Platform::Android, "com.x.y"),
