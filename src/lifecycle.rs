@@ -114,6 +114,18 @@ fn serve_admin(listener: TcpListener, admin: Arc<Admin>, mut shutdown: watch::Re
 /// Starts the gateway described by `cfg`.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
+    // The audit trail opens first: a destination that cannot be written stops the start
+    // before any port is bound or any index is read.
+    let (audit, audit_writer) =
+        Audit::start(cfg.audit_path.clone(), metrics.clone()).map_err(|source| {
+            StartError::Audit {
+                path: cfg
+                    .audit_path
+                    .as_ref()
+                    .map_or("-".into(), |p| p.display().to_string()),
+                source,
+            }
+        })?;
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (source, demo_feed) = index_source(&cfg, &index, &metrics, &shutdown_rx).await?;
@@ -143,16 +155,6 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             tokio::spawn(syncer.clone().run(shutdown_rx.clone()));
         }
     }
-    let (audit, audit_writer) =
-        Audit::start(cfg.audit_path.clone(), metrics.clone()).map_err(|source| {
-            StartError::Audit {
-                path: cfg
-                    .audit_path
-                    .as_ref()
-                    .map_or("-".into(), |p| p.display().to_string()),
-                source,
-            }
-        })?;
     let shared = Arc::new(Shared {
         routes: cfg.routes.clone(),
         default: cfg.default.clone(),

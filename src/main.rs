@@ -281,7 +281,22 @@ fn main() -> ExitCode {
         }
     };
     result.unwrap_or_else(|e| {
-        eprintln!("icpgate: error: {e:#}");
+        eprintln!("icpgate: error: {}", error_chain(&e));
         ExitCode::from(1)
     })
+}
+
+/// The error and its causes, `: `-joined, leaving out a cause whose text the message already
+/// carries (library errors name their `io::Error` in their own message and also expose it as
+/// the source, so `{:#}` would print it twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }

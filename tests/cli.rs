@@ -145,19 +145,31 @@ fn the_production_example_in_deploy_validates_once_its_files_exist() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/icpgate.toml"))
             .unwrap();
     let spool = dir.path().join("spool");
-    let text = shipped.replace(
-        "spool_dir = \"/var/tmp/icpgate\"",
-        &format!("spool_dir = {:?}", spool.display().to_string()),
+    let logs = dir.path().join("log");
+    let text = shipped
+        .replace(
+            "spool_dir = \"/var/tmp/icpgate\"",
+            &format!("spool_dir = {:?}", spool.display().to_string()),
+        )
+        .replace(
+            "path = \"/var/log/icpgate/audit.jsonl\"",
+            &format!("path = {:?}", logs.join("audit.jsonl").display().to_string()),
+        );
+    assert_eq!(
+        text.matches(&*dir.path().display().to_string()).count(),
+        2,
+        "the spool_dir or audit.path line moved; update this test"
     );
-    assert_ne!(text, shipped, "the spool_dir line moved; update this test");
     let path = dir.path().join("icpgate.toml");
     std::fs::write(&path, &text).unwrap();
     let out = bin().arg("check-config").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":11: listener[0].tls.cert:"), "{err}");
+    assert!(err.contains(":40: audit.path: folder"), "{err}");
 
     std::fs::create_dir(&spool).unwrap();
+    std::fs::create_dir(&logs).unwrap();
     std::fs::create_dir(dir.path().join("tls")).unwrap();
     let (cert, key, _) = common::self_signed();
     std::fs::write(dir.path().join("tls/gateway.pem"), cert).unwrap();

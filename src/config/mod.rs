@@ -12,6 +12,7 @@ mod feed;
 mod locate;
 mod raw;
 mod route;
+mod shape;
 mod tls;
 mod upload;
 
@@ -24,7 +25,6 @@ pub use route::{
 pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
 use locate::Locator;
-use raw::RawConfig;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -81,12 +81,18 @@ pub(crate) struct Problems<'a> {
 }
 
 impl Problems<'_> {
+    /// Records a problem at `key`. A multi-line message (the regex crate draws a caret under
+    /// the pattern) is folded onto one line: every problem is one `FILE:LINE: KEY: PROBLEM`.
     pub(crate) fn add(&mut self, key: &str, message: impl Into<String>) {
+        let mut message: String = message.into();
+        if message.contains('\n') {
+            message = message.split_whitespace().collect::<Vec<_>>().join(" ");
+        }
         self.found.push(ConfigError {
             file: self.file.to_path_buf(),
             line: self.loc.line_of_path(key),
             key: key.to_string(),
-            message: message.into(),
+            message,
         });
     }
 
@@ -227,23 +233,9 @@ impl Config {
     /// Validates configuration text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
         let loc = Locator::new(text);
-        let raw: RawConfig = match toml::from_str(text) {
-            Ok(r) => r,
-            Err(e) => {
-                let (line, key) = match e.span() {
-                    Some(s) => (
-                        Some(loc.line_of(s.start)),
-                        loc.path_at(s.start).unwrap_or("(document)").to_string(),
-                    ),
-                    None => (None, "(document)".to_string()),
-                };
-                return Err(ConfigErrors(vec![ConfigError {
-                    file: path.to_path_buf(),
-                    line,
-                    key,
-                    message: e.message().trim().to_string(),
-                }]));
-            }
+        let (raw, shape_problems) = match shape::parse(text, &loc, path) {
+            shape::Shape::Typed(raw, found) => (*raw, found),
+            shape::Shape::Untyped(found) => return Err(ConfigErrors(found)),
         };
         let dir = path
             .parent()
@@ -253,18 +245,19 @@ impl Config {
             file: path,
             loc: &loc,
             dir,
-            found: Vec::new(),
+            found: shape_problems,
         };
         let cfg = validate(raw, path, &mut p);
         if p.found.is_empty() {
             Ok(cfg)
         } else {
+            p.found.sort_by_key(|e| e.line.unwrap_or(0));
             Err(ConfigErrors(p.found))
         }
     }
 }
 
-fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
+fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     if raw.listener.is_empty() {
         p.add("listener", "at least one [[listener]] is required");
     }
@@ -325,8 +318,7 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         bloom: raw.index.bloom,
         stale_after: p.duration("index.stale_after", &raw.index.stale_after),
     };
-    let audit_path =
-        (raw.audit.path != "-").then(|| p.file_path("audit.path", &raw.audit.path, false));
+    let audit_path = (raw.audit.path != "-").then(|| audit_path(p, &raw.audit.path));
     let filing_header = http::HeaderName::from_bytes(raw.filing_header.request.as_bytes())
         .unwrap_or_else(|_| {
             p.add(
@@ -434,6 +426,28 @@ fn validate(raw: RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         feed,
         upload: upload::global(p, &raw.upload),
     }
+}
+
+/// `audit.path`: the file may not exist yet (the gateway creates it), but its folder must,
+/// and the path must not name a folder; `serve` opens it before binding any port.
+fn audit_path(p: &mut Problems<'_>, v: &str) -> PathBuf {
+    let path = p.file_path("audit.path", v, false);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if path.is_dir() {
+        p.add(
+            "audit.path",
+            format!("{} is a folder, not a file", path.display()),
+        );
+    } else if !dir.is_dir() {
+        p.add(
+            "audit.path",
+            format!("folder {} does not exist", dir.display()),
+        );
+    }
+    path
 }
 
 fn admin_token(p: &mut Problems<'_>, a: &raw::RawAdmin) -> Option<String> {

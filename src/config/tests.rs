@@ -96,6 +96,11 @@ fn bad_regex_and_bad_template_are_rejected() {
     let e = errors(&text, dir.path());
     assert_eq!(e[0].key, "route[0].regex");
     assert!(e[0].message.contains("bad regex"));
+    assert!(
+        !e[0].message.contains('\n'),
+        "one line per problem: {:?}",
+        e[0]
+    );
     let text = base(dir.path()).replace("/apps/{package}", "/apps/{pack-age}");
     assert_eq!(errors(&text, dir.path())[0].key, "route[0].path");
 }
@@ -211,4 +216,72 @@ fn upload_routes_validate_their_keys_with_lines() {
         "{e:?}"
     );
     assert!(e.iter().any(|x| x.key == "route[0].extract"), "{e:?}");
+}
+
+#[test]
+fn every_shape_problem_is_reported_with_the_semantic_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path())
+        .replace("name = \"public\"", "name = \"public\"\nbacklog = 5")
+        .replace("127.0.0.1:0", "127.0.0.1:http")
+        .replace(
+            "name = \"store\"",
+            "name = \"store\"\nconnect_timeout = 5\nretries = 3",
+        )
+        + "\n[bogus]\nx = 1\n";
+    let e = errors(&text, dir.path());
+    let keys: Vec<(&str, Option<usize>)> = e.iter().map(|e| (e.key.as_str(), e.line)).collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("listener[0].backlog", Some(3)),
+            ("listener[0].address", Some(4)),
+            ("upstream[0].connect_timeout", Some(11)),
+            ("upstream[0].retries", Some(12)),
+            ("bogus", Some(22)),
+        ],
+        "{e:#?}"
+    );
+    assert!(e[0].message.contains("unknown field `backlog`"));
+    assert!(e[2]
+        .message
+        .contains("invalid type: integer `5`, expected a string"));
+    assert!(e[4].message.contains("unknown section `bogus`"));
+}
+
+#[test]
+fn missing_sections_and_required_keys_name_their_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = base(dir.path()).replace("[index]\nsnapshot = \"snap.ndjson\"\n", "");
+    let e = errors(&text, dir.path());
+    assert_eq!((e[0].key.as_str(), e[0].line), ("index", None), "{e:?}");
+    assert_eq!(e[0].message, "missing section [index]");
+    // A required key of the wrong type is one problem, not also a missing field.
+    let text = base(dir.path()).replace("upstream = \"store\"", "upstream = 5");
+    let e = errors(&text, dir.path());
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(
+        (e[0].key.as_str(), e[0].line),
+        ("route[0].upstream", Some(15))
+    );
+}
+
+#[test]
+fn audit_path_needs_an_existing_folder_and_must_not_be_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |path: &str| base(dir.path()) + &format!("\n[audit]\npath = {path:?}\n");
+    let ok = Config::parse(&with("audit.jsonl"), &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(ok.audit_path, Some(dir.path().join("audit.jsonl")));
+    for (path, says) in [
+        ("no-such-dir/a.jsonl", "does not exist"),
+        (".", "is a folder"),
+    ] {
+        let e = errors(&with(path), dir.path());
+        assert_eq!(
+            (e[0].key.as_str(), e[0].line),
+            ("audit.path", Some(20)),
+            "{e:?}"
+        );
+        assert!(e[0].message.contains(says), "{path}: {e:?}");
+    }
 }
