@@ -103,9 +103,7 @@ impl Audit {
             ),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || {
-            write_loop(rx, std::io::BufWriter::new(out), &metrics)
-        });
+        let task = tokio::task::spawn_blocking(move || write_loop(rx, out, &metrics));
         Ok((Audit { tx: tx.clone() }, AuditWriter { tx, task }))
     }
 
@@ -129,46 +127,46 @@ impl AuditWriter {
     }
 }
 
-fn write_loop(
-    mut rx: mpsc::Receiver<Msg>,
-    mut out: std::io::BufWriter<Box<dyn Write + Send>>,
-    m: &Metrics,
-) {
+/// Writes each batch of queued records with one `write_all` and one flush, and counts it
+/// once that has succeeded: `audit_records` only counts lines that reached the destination,
+/// and a failed batch adds its records to `audit_write_failures` (some of its bytes may have
+/// been written; none is counted as a record).
+fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: Box<dyn Write + Send>, m: &Metrics) {
     let mut closing = false;
+    let mut buf = Vec::with_capacity(64 << 10);
     while let Some(first) = rx.blocking_recv() {
         let mut batch = vec![first];
         while let Ok(r) = rx.try_recv() {
             batch.push(r);
         }
+        buf.clear();
+        let mut records = 0u64;
         for msg in &batch {
-            let r = match msg {
-                Msg::Record(r) => r,
-                Msg::Close => {
-                    closing = true;
-                    continue;
+            match msg {
+                Msg::Record(r) => {
+                    // A record of strings and numbers always serialises.
+                    if serde_json::to_writer(&mut buf, r).is_ok() {
+                        buf.push(b'\n');
+                        records += 1;
+                    }
                 }
-            };
-            let mut line = serde_json::to_vec(r).unwrap_or_default();
-            line.push(b'\n');
-            match out.write_all(&line) {
-                Ok(()) => m.audit_records.inc(),
-                Err(e) => {
-                    m.audit_write_failures.inc();
-                    tracing::error!(event = "audit_write_failed", error = %e, decision_id = %r.decision_id);
-                }
+                Msg::Close => closing = true,
             }
         }
-        // Flush whenever the queue is drained, so records are on disk while traffic is light.
-        if let Err(e) = out.flush() {
-            m.audit_write_failures.inc();
-            tracing::error!(event = "audit_flush_failed", error = %e);
+        // Written and flushed whenever the queue is drained, so records are on disk while
+        // traffic is light and batched when it is not.
+        match out.write_all(&buf).and_then(|()| out.flush()) {
+            Ok(()) => m.audit_records.inc_by(records),
+            Err(e) => {
+                m.audit_write_failures.inc_by(records);
+                tracing::error!(event = "audit_write_failed", error = %e, records);
+            }
         }
         if closing {
             // Refuse new records; the loop still drains what is already queued, then ends.
             rx.close();
         }
     }
-    let _ = out.flush();
 }
 
 #[cfg(test)]
@@ -213,5 +211,21 @@ mod tests {
         assert_eq!(lines.len(), 1000);
         assert_eq!(lines[999]["decision_id"], "d999");
         assert_eq!(m.audit_records.get(), 1000);
+        assert_eq!(m.audit_write_failures.get(), 0);
+    }
+
+    /// A destination that refuses every write (a full disk): the records are counted as
+    /// failures, none as written, the writer keeps going and `close` still returns.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn write_failures_are_counted_per_record_and_never_stop_the_writer() {
+        let m = Arc::new(Metrics::new());
+        let (audit, writer) = Audit::start(Some("/dev/full".into()), m.clone()).unwrap();
+        for i in 0..5 {
+            audit.record(rec(i)).await;
+        }
+        writer.close().await;
+        assert_eq!(m.audit_write_failures.get(), 5);
+        assert_eq!(m.audit_records.get(), 0);
     }
 }
