@@ -223,6 +223,16 @@ mod tests {
 
     /// Pins the public contract: changing a code string or status must change this table.
     #[test]
+    fn all_lists_every_code_in_declaration_order() {
+        // `Reason::index` (the metrics' dense label index) relies on `c as usize` being the
+        // position in `ALL`; a code inserted anywhere but appended moves them and fails here.
+        for (i, c) in Code::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, i, "{c:?}");
+        }
+        assert_eq!(Code::SpoolFailed as usize + 1, Code::ALL.len());
+    }
+
+    #[test]
     fn status_table_is_pinned() {
         let table: Vec<(&str, u16)> = Code::ALL
             .iter()

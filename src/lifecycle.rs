@@ -167,6 +167,11 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         max_body_bytes: cfg.limits.max_body_bytes,
         stale_after: cfg.index.stale_after,
         upload: cfg.upload.clone(),
+        observer: crate::proxy::observe::Observer::new(
+            metrics.clone(),
+            cfg.routes.iter().map(|r| r.name.as_str()),
+            cfg.upstreams.iter().map(|u| u.name.as_str()),
+        ),
     });
 
     let demo_echo = match cfg.demo_echo {

@@ -153,7 +153,10 @@ fn the_production_example_in_deploy_validates_once_its_files_exist() {
         )
         .replace(
             "path = \"/var/log/icpgate/audit.jsonl\"",
-            &format!("path = {:?}", logs.join("audit.jsonl").display().to_string()),
+            &format!(
+                "path = {:?}",
+                logs.join("audit.jsonl").display().to_string()
+            ),
         );
     assert_eq!(
         text.matches(&*dir.path().display().to_string()).count(),

@@ -36,6 +36,13 @@ pub enum PassReason {
 }
 
 impl PassReason {
+    pub const ALL: [PassReason; 4] = [
+        PassReason::ModeOff,
+        PassReason::MissingForwarded,
+        PassReason::UnknownForwarded,
+        PassReason::StaleOpen,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PassReason::ModeOff => "mode_off",
@@ -61,25 +68,99 @@ pub enum Decision {
 impl Decision {
     /// Bounded label for metrics.
     pub fn label(&self) -> &'static str {
+        self.outcome().as_str()
+    }
+
+    /// What happened, as the metrics' `decision` label.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            Decision::Allow(_) => "allow",
-            Decision::Pass(_) => "pass",
-            Decision::Monitor(_) => "monitor",
+            Decision::Allow(_) => Outcome::Allow,
+            Decision::Pass(_) => Outcome::Pass,
+            Decision::Monitor(_) => Outcome::Monitor,
             Decision::Refuse(c)
                 if c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS =>
             {
-                "block"
+                Outcome::Block
             }
-            Decision::Refuse(_) => "reject",
+            Decision::Refuse(_) => Outcome::Reject,
         }
     }
 
     /// Bounded reason label for metrics and audit.
     pub fn reason(&self) -> &'static str {
+        self.why().as_str()
+    }
+
+    /// Why, as the metrics' `reason` label.
+    pub fn why(&self) -> Reason {
         match self {
-            Decision::Allow(_) => "filed",
-            Decision::Pass(r) => r.as_str(),
-            Decision::Monitor(c) | Decision::Refuse(c) => c.as_str(),
+            Decision::Allow(_) => Reason::Filed,
+            Decision::Pass(r) => Reason::Pass(*r),
+            Decision::Monitor(c) | Decision::Refuse(c) => Reason::Code(*c),
+        }
+    }
+}
+
+/// The `decision` label of a request sample: the policy's decisions, and `error` for a request
+/// the policy let through that the upstream then failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Pass,
+    Monitor,
+    Block,
+    Reject,
+    Error,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Allow,
+        Outcome::Pass,
+        Outcome::Monitor,
+        Outcome::Block,
+        Outcome::Reject,
+        Outcome::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Pass => "pass",
+            Outcome::Monitor => "monitor",
+            Outcome::Block => "block",
+            Outcome::Reject => "reject",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The `reason` label of a request sample: `filed`, a pass reason or an outcome code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    Filed,
+    Pass(PassReason),
+    Code(Code),
+}
+
+impl Reason {
+    /// How many distinct reasons there are (`index` is below it).
+    pub const COUNT: usize = 1 + PassReason::ALL.len() + Code::ALL.len();
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Filed => "filed",
+            Reason::Pass(r) => r.as_str(),
+            Reason::Code(c) => c.as_str(),
+        }
+    }
+
+    /// A dense index: distinct for distinct reasons, below `COUNT`.
+    pub fn index(self) -> usize {
+        match self {
+            Reason::Filed => 0,
+            Reason::Pass(r) => 1 + r as usize,
+            Reason::Code(c) => 1 + PassReason::ALL.len() + c as usize,
         }
     }
 }

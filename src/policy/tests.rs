@@ -230,6 +230,24 @@ fn labels_are_bounded() {
 }
 
 #[test]
+fn reason_indices_are_dense_and_distinct() {
+    let all: Vec<Reason> = std::iter::once(Reason::Filed)
+        .chain(PassReason::ALL.map(Reason::Pass))
+        .chain(Code::ALL.map(Reason::Code))
+        .collect();
+    assert_eq!(all.len(), Reason::COUNT);
+    let mut seen = [false; Reason::COUNT];
+    for r in all {
+        assert!(
+            !std::mem::replace(&mut seen[r.index()], true),
+            "{r:?} shares an index"
+        );
+    }
+    let labels: std::collections::HashSet<&str> = Outcome::ALL.map(Outcome::as_str).into();
+    assert_eq!(labels.len(), Outcome::ALL.len());
+}
+
+#[test]
 fn never_loaded_index_fails_closed_or_open_never_claims_not_filed() {
     let empty = Revision::empty();
     let w = who("com.filed.app");

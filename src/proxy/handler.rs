@@ -9,16 +9,17 @@
 
 use super::body::{self, Bounded, ProxyBody};
 use super::forward::{ClientSide, Upstream};
+use super::observe::Observer;
 use super::respond::{self, About};
 use super::route;
 use crate::audit::{Audit, AuditRecord};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::extract;
-use crate::filing::FilingNumber;
+use crate::filing::{FilingNumber, Platform};
 use crate::index::{Index, Revision};
 use crate::metrics::Metrics;
-use crate::policy::{self, Decision, Identified, PassReason};
+use crate::policy::{self, Decision, Identified, Outcome, PassReason, Reason};
 use http::{header, HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 /// What the metrics record of a forwarded request needs.
 pub(super) struct Sent<'a> {
     pub route: &'a RouteConfig,
-    pub platform: &'a str,
+    pub platform: Option<Platform>,
     pub decision: &'a Decision,
     pub start: Instant,
 }
@@ -48,6 +49,8 @@ pub struct Shared {
     pub stale_after: Duration,
     /// Spooling of upload-route bodies (`proxy/upload.rs`).
     pub upload: UploadGlobal,
+    /// The per-request metric handles (`proxy/observe.rs`).
+    pub observer: Observer,
 }
 
 /// The client connection a request came in on.
@@ -165,7 +168,7 @@ impl Shared {
         let audited = self
             .audit_if_needed(&decision, route, &parts, who.as_ref(), &rev, &conn)
             .await;
-        let platform = who.as_ref().map_or("none", |w| w.platform.as_str());
+        let platform = who.as_ref().map(|w| w.platform);
         // A refusal, or a monitored request whose body could not be read: answer here. An unread
         // body leaves an HTTP/1 connection unusable, so it is closed; HTTP/2 resets the stream.
         let http1 = parts.version < http::Version::HTTP_2;
@@ -190,13 +193,13 @@ impl Shared {
                     decision_id: audited.as_ref().map(|a| a.decision_id.as_str()),
                     close,
                 };
-                let label = if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_))
-                {
-                    "reject"
-                } else {
-                    decision.label()
-                };
-                self.observe(&route.name, platform, label, code.as_str(), start);
+                let outcome =
+                    if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_)) {
+                        Outcome::Reject
+                    } else {
+                        decision.outcome()
+                    };
+                self.observe(Some(route), platform, outcome, Reason::Code(code), start);
                 return respond::refuse(code, &about);
             }
         };
@@ -235,16 +238,17 @@ impl Shared {
                     resp.headers_mut().insert(self.filing_header.clone(), v);
                 }
                 self.observe(
-                    &route.name,
+                    Some(route),
                     platform,
-                    decision.label(),
-                    decision.reason(),
+                    decision.outcome(),
+                    decision.why(),
                     start,
                 );
                 resp
             }
-            Err((label, reason, resp)) => {
-                self.observe(&route.name, platform, label, reason, start);
+            Err((code, resp)) => {
+                let reason = Reason::Code(code);
+                self.observe(Some(route), platform, Outcome::Error, reason, start);
                 resp
             }
         }
@@ -258,7 +262,7 @@ impl Shared {
         body: ProxyBody,
         conn: &Conn,
         filing: Option<HeaderValue>,
-    ) -> Result<Response<ProxyBody>, (&'static str, &'static str, Response<ProxyBody>)> {
+    ) -> Result<Response<ProxyBody>, (Code, Response<ProxyBody>)> {
         let up = &self.upstreams[upstream];
         let side = ClientSide {
             peer: conn.peer,
@@ -269,23 +273,17 @@ impl Shared {
         let t = Instant::now();
         match up.send(parts, body, &side).await {
             Ok(resp) => {
-                self.metrics
-                    .upstream_duration
-                    .with_label_values(&[&up.cfg.name])
-                    .observe(t.elapsed().as_secs_f64());
+                self.observer.upstream(upstream, t.elapsed().as_secs_f64());
                 Ok(resp.map(body::boxed))
             }
             Err(e) => {
+                // Rare, unlike the samples above: resolved through the labels each time.
                 self.metrics
                     .upstream_errors
                     .with_label_values(&[&up.cfg.name, e.cause()])
                     .inc();
                 let code = e.code();
-                Err((
-                    "error",
-                    code.as_str(),
-                    respond::refuse(code, &About::default()),
-                ))
+                Err((code, respond::refuse(code, &About::default())))
             }
         }
     }
@@ -300,7 +298,8 @@ impl Shared {
         match self.default {
             DefaultAction::NotFound => {
                 let close = parts.version < http::Version::HTTP_2 && has_body(&parts.headers);
-                self.observe("default", "none", "reject", Code::NoRoute.as_str(), start);
+                let reason = Reason::Code(Code::NoRoute);
+                self.observe(None, None, Outcome::Reject, reason, start);
                 respond::refuse(
                     Code::NoRoute,
                     &About {
@@ -314,39 +313,31 @@ impl Shared {
                 .await
             {
                 Ok(r) => {
-                    self.observe(
-                        "default",
-                        "none",
-                        "pass",
-                        PassReason::ModeOff.as_str(),
-                        start,
-                    );
+                    let reason = Reason::Pass(PassReason::ModeOff);
+                    self.observe(None, None, Outcome::Pass, reason, start);
                     r
                 }
-                Err((label, reason, r)) => {
-                    self.observe("default", "none", label, reason, start);
+                Err((code, r)) => {
+                    let reason = Reason::Code(code);
+                    self.observe(None, None, Outcome::Error, reason, start);
                     r
                 }
             },
         }
     }
 
+    /// Records the request's one metrics sample; `route` is `None` for the default action.
     pub(super) fn observe(
         &self,
-        route: &str,
-        platform: &str,
-        decision: &str,
-        reason: &str,
+        route: Option<&RouteConfig>,
+        platform: Option<Platform>,
+        outcome: Outcome,
+        reason: Reason,
         start: Instant,
     ) {
-        self.metrics
-            .requests
-            .with_label_values(&[route, platform, decision, reason])
-            .inc();
-        self.metrics
-            .request_duration
-            .with_label_values(&[route, decision])
-            .observe(start.elapsed().as_secs_f64());
+        // The route's index: a pointer comparison per configured route, no string hashing.
+        let at = route.and_then(|r| self.routes.iter().position(|x| std::ptr::eq(x, r)));
+        self.observer.request(at, platform, outcome, reason, start);
     }
 
     /// Writes the audit record for blocks, monitors and fail-opens; returns it for the answer.

@@ -6,6 +6,7 @@
 pub mod body;
 pub mod forward;
 pub mod handler;
+pub mod observe;
 pub mod respond;
 pub mod route;
 pub mod spool;

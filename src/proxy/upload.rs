@@ -19,10 +19,10 @@ use crate::code::Code;
 use crate::config::{RouteConfig, UploadRoute};
 use crate::extract::multipart::{Part, Scanner};
 use crate::extract::upload::{claim, classify, wanted_fields, UploadBody};
-use crate::filing::validate;
+use crate::filing::{validate, Platform};
 use crate::index::Revision;
 use crate::inspect::{self, InspectError, PackageIdentity};
-use crate::policy::{self, Decision, Package};
+use crate::policy::{self, Decision, Outcome, Package, Reason};
 use http::{header, Request, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -266,7 +266,7 @@ impl Shared {
         let rec = self.audit_upload(&decision, route, &parts, found, &rev, conn);
         drop(rev);
         self.audit.record(rec.clone()).await;
-        let platform = found.map_or("none", |f| f.package.platform.as_str());
+        let platform = found.map(|f| f.package.platform);
         let http1 = parts.version < http::Version::HTTP_2;
         let fwd = match (&decision, taken.forward) {
             (Decision::Refuse(code), _) => {
@@ -277,12 +277,12 @@ impl Shared {
             (_, None) => {
                 let code = taken.found.as_ref().err().copied();
                 let code = code.unwrap_or(Code::BodyInvalid);
-                let label = if code == Code::SpoolFailed {
-                    "error"
+                let outcome = if code == Code::SpoolFailed {
+                    Outcome::Error
                 } else {
-                    "reject"
+                    Outcome::Reject
                 };
-                self.observe(&route.name, platform, label, code.as_str(), start);
+                self.observe(Some(route), platform, outcome, Reason::Code(code), start);
                 let about = About {
                     close: http1,
                     ..About::default()
@@ -313,22 +313,16 @@ impl Shared {
         route: &RouteConfig,
         start: Instant,
     ) -> Response<ProxyBody> {
-        let platform = found.map(|f| f.package.platform.as_str());
+        let platform = found.map(|f| f.package.platform);
         let about = About {
-            platform,
+            platform: platform.map(Platform::as_str),
             identifier: found.map(|f| f.package.id.as_str()),
             filings: &rec.filings,
             decision_id: Some(rec.decision_id.as_str()),
             close,
         };
-        let label = Decision::Refuse(code).label();
-        self.observe(
-            &route.name,
-            platform.unwrap_or("none"),
-            label,
-            code.as_str(),
-            start,
-        );
+        let outcome = Decision::Refuse(code).outcome();
+        self.observe(Some(route), platform, outcome, Reason::Code(code), start);
         respond::refuse(code, &about)
     }
 
