@@ -85,6 +85,13 @@ pub(super) fn parse(text: &str, loc: &Locator, file: &Path) -> Shape {
     };
     let (mut found, mut clean, mut fixed) = (Vec::new(), InlineTable::new(), true);
     for (name, item) in doc.as_table().iter() {
+        let listed = matches!(item, Item::ArrayOfTables(_) | Item::Value(Value::Array(_)));
+        if is_array_section(name) && !listed {
+            let message = format!("must be a list of tables: write [[{name}]], not [{name}]");
+            found.push(err(loc.line_of_path(name), name.to_string(), message));
+            fixed = false;
+            continue;
+        }
         let mut values = Vec::new();
         for (key, value) in elements(name, item) {
             let c = check(name, value, &key, loc);
@@ -140,6 +147,7 @@ fn elements(name: &str, item: &Item) -> Vec<(String, Value)> {
                 .collect(),
         ),
         (true, Item::Value(Value::Array(a))) => array(a.iter().cloned().collect()),
+        // An array section in any other form is refused by the caller before it gets here.
         _ => match item.clone().into_value() {
             Ok(v) => vec![(name.to_string(), v)],
             Err(_) => Vec::new(),

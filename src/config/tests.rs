@@ -257,6 +257,14 @@ fn missing_sections_and_required_keys_name_their_key_once() {
     assert_eq!((e[0].key.as_str(), e[0].line), ("index", None), "{e:?}");
     assert_eq!(e[0].message, "missing section [index]");
     // A required key of the wrong type is one problem, not also a missing field.
+    // An array section written as a plain table is named as such, with the other problems.
+    let text = base(dir.path())
+        .replace("[[upstream]]", "[upstream]")
+        .replace("name = \"public\"", "name = \"public\"\nbacklog = 5");
+    let e = errors(&text, dir.path());
+    let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, ["listener[0].backlog", "upstream"], "{e:?}");
+    assert!(e[1].message.contains("write [[upstream]]"), "{e:?}");
     let text = base(dir.path()).replace("upstream = \"store\"", "upstream = 5");
     let e = errors(&text, dir.path());
     assert_eq!(e.len(), 1, "{e:?}");
