@@ -99,24 +99,8 @@ extract = [{ path = "id" }]
 /// Starts a gateway from `text` (listeners, upstreams, routes; `{up}` is `up`) plus
 /// [`COMMON`], over the harness snapshot. `base` is the first listener, in plain HTTP.
 async fn start(text: &str, up: Upstream, files: &[(&str, &[u8])]) -> Gateway {
-    let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("snapshot.ndjson");
-    std::fs::write(&snapshot, SNAPSHOT).unwrap();
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
     let text = format!("{text}\n{COMMON}").replace("{up}", &up.addr.to_string());
-    let cfg = Config::parse(&text, &dir.path().join("gw.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let running = icpgate::start(cfg).await.unwrap();
-    Gateway {
-        base: format!("http://127.0.0.1:{}", running.listeners[0].1.port()),
-        admin: format!("http://{}", running.admin),
-        audit: dir.path().join("audit.jsonl"),
-        running,
-        up,
-        dir,
-        snapshot,
-    }
+    gateway_from(&text, up, files, "http").await
 }
 
 async fn routing() -> (Gateway, Upstream) {

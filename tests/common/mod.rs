@@ -214,7 +214,23 @@ mode = "off"
 /// Starts a gateway on 127.0.0.1:0 in front of a fresh recording upstream.
 pub async fn gateway_with(extra_listener_toml: &str, files: &[(&str, &[u8])]) -> Gateway {
     let up = upstream().await;
-    let down = closed_port().await;
+    let text = config_text(up.addr, closed_port().await, extra_listener_toml);
+    let scheme = if extra_listener_toml.contains("tls") {
+        "https"
+    } else {
+        "http"
+    };
+    gateway_from(&text, up, files, scheme).await
+}
+
+/// Starts a gateway from config `text` (its relative paths beside the harness snapshot and
+/// `files`, in a fresh folder); `base` is the first listener, under `scheme`.
+pub async fn gateway_from(
+    text: &str,
+    up: Upstream,
+    files: &[(&str, &[u8])],
+    scheme: &str,
+) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("snapshot.ndjson");
     std::fs::write(&snapshot, SNAPSHOT).unwrap();
@@ -222,15 +238,9 @@ pub async fn gateway_with(extra_listener_toml: &str, files: &[(&str, &[u8])]) ->
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
     let cfg_path = dir.path().join("gw.toml");
-    let text = config_text(up.addr, down, extra_listener_toml);
-    std::fs::write(&cfg_path, &text).unwrap();
+    std::fs::write(&cfg_path, text).unwrap();
     let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
     let running = icpgate::start(cfg).await.unwrap();
-    let scheme = if extra_listener_toml.contains("tls") {
-        "https"
-    } else {
-        "http"
-    };
     let base = format!("{scheme}://localhost:{}", running.listeners[0].1.port());
     let admin = format!("http://{}", running.admin);
     let audit = dir.path().join("audit.jsonl");
