@@ -10,6 +10,7 @@
 
 mod feed;
 mod locate;
+mod pattern;
 mod raw;
 mod route;
 mod shape;
@@ -19,6 +20,7 @@ mod upload;
 /// `index.bloom` when the config does not say (raw.rs gives the measurements).
 pub const DEFAULT_BLOOM: bool = true;
 
+pub use pattern::{PathRegex, Spans};
 pub use route::{
     Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
 };

@@ -6,12 +6,12 @@
 //! could never find a value (a path capture its pattern does not define).
 //! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor.
 
+use super::pattern::PathRegex;
 use super::raw::{RawRoute, RawSource, RawUpstream};
 use super::upload::UploadRoute;
 use super::{tls, upload, Problems, UpstreamConfig};
 use crate::filing::Platform;
 use http::Method;
-use regex::Regex;
 
 /// Where an identifier (or the platform name) comes from in a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub enum PlatformSpec {
 #[derive(Clone, Debug)]
 pub enum PathMatcher {
     Prefix(String),
-    Regex(Regex),
+    Regex(PathRegex),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,7 +154,7 @@ fn choice<T: Copy>(p: &mut Problems<'_>, key: &str, v: &str, options: &[(&str, T
 }
 
 /// Compiles `/apps/{package}/update` into an anchored regex with named captures.
-fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<Regex> {
+fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<PathRegex> {
     if !t.starts_with('/') {
         p.add(key, format!("{t:?} must start with /"));
         return None;
@@ -189,7 +189,7 @@ fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<Regex> {
     }
     re.push_str(&regex::escape(rest));
     re.push('$');
-    match Regex::new(&re) {
+    match PathRegex::new(&re) {
         Ok(r) => Some(r),
         Err(e) => {
             p.add(key, format!("{t:?}: {e}"));
@@ -209,7 +209,7 @@ fn matcher(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Option<PathMatcher>
             );
             None
         }
-        (None, None, Some(re)) => match Regex::new(re) {
+        (None, None, Some(re)) => match PathRegex::new(re) {
             Ok(r) => Some(PathMatcher::Regex(r)),
             Err(e) => {
                 p.add(&format!("{key}.regex"), format!("bad regex: {e}"));
@@ -225,7 +225,7 @@ fn matcher(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Option<PathMatcher>
 
 fn captures(m: &PathMatcher) -> Vec<&str> {
     match m {
-        PathMatcher::Regex(r) => r.capture_names().flatten().collect(),
+        PathMatcher::Regex(r) => r.names().collect(),
         PathMatcher::Prefix(_) => Vec::new(),
     }
 }

@@ -19,9 +19,11 @@ use crate::filing::{validate, Platform};
 use crate::policy::Identified;
 use http::request::Parts;
 use std::borrow::Cow;
+use std::ops::Range;
 
-/// Path captures of the matched route, raw (still percent-encoded).
-pub type Captures<'a> = &'a [(String, String)];
+/// Path captures of the matched route: each name with its span in `parts.uri.path()`, raw
+/// (still percent-encoded).
+pub type Captures<'a> = &'a [(&'a str, Range<usize>)];
 
 fn decode(raw: &str) -> Result<Cow<'_, str>, Code> {
     percent_encoding::percent_decode_str(raw)
@@ -29,54 +31,60 @@ fn decode(raw: &str) -> Result<Cow<'_, str>, Code> {
         .map_err(|_| Code::IdentifierInvalid)
 }
 
-/// The single value `src` yields, `None` if absent. Two occurrences = ambiguous.
-fn value_of(
-    src: &Source,
-    parts: &Parts,
+/// The single item of `it`, `None` if it is empty; two items are ambiguous.
+fn one<'a, I>(mut it: I) -> Result<Option<Cow<'a, str>>, Code>
+where
+    I: Iterator<Item = Result<Cow<'a, str>, Code>>,
+{
+    let first = it.next().transpose()?;
+    if it.next().is_some() {
+        return Err(Code::AmbiguousRequest);
+    }
+    Ok(first)
+}
+
+/// The values of `name` in a urlencoded string, decoded (borrowed where nothing was encoded).
+fn form_values<'a>(
+    raw: &'a [u8],
+    name: &'a str,
+) -> impl Iterator<Item = Result<Cow<'a, str>, Code>> {
+    form_urlencoded::parse(raw)
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| Ok(v))
+}
+
+/// The single value `src` yields, `None` if absent. Two occurrences = ambiguous. Borrows from
+/// the request wherever the value needs no decoding.
+pub(crate) fn value_of<'a>(
+    src: &'a Source,
+    parts: &'a Parts,
     caps: Captures<'_>,
-    body: Option<&[u8]>,
-) -> Result<Option<String>, Code> {
-    let one = |mut it: Box<dyn Iterator<Item = Result<String, Code>> + '_>| -> Result<Option<String>, Code> {
-        let first = it.next().transpose()?;
-        if it.next().is_some() {
-            return Err(Code::AmbiguousRequest);
-        }
-        Ok(first)
-    };
+    body: Option<&'a [u8]>,
+) -> Result<Option<Cow<'a, str>>, Code> {
     match src {
         Source::Path(name) => caps
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, v)| decode(v).map(Cow::into_owned))
+            .and_then(|(_, span)| parts.uri.path().get(span.clone()))
+            .map(decode)
             .transpose(),
-        Source::Query(name) => {
-            let q = parts.uri.query().unwrap_or("");
-            one(Box::new(
-                form_urlencoded::parse(q.as_bytes())
-                    .filter(|(k, _)| k == name)
-                    .map(|(_, v)| Ok(v.into_owned())),
-            ))
-        }
-        Source::Header(h) => one(Box::new(parts.headers.get_all(h).iter().map(|v| {
+        Source::Query(name) => one(form_values(
+            parts.uri.query().unwrap_or("").as_bytes(),
+            name,
+        )),
+        Source::Header(h) => one(parts.headers.get_all(h).iter().map(|v| {
             v.to_str()
-                .map(str::to_string)
+                .map(Cow::Borrowed)
                 .map_err(|_| Code::IdentifierInvalid)
-        }))),
-        Source::Form(name) => {
-            let b = body.unwrap_or_default();
-            one(Box::new(
-                form_urlencoded::parse(b)
-                    .filter(|(k, _)| k == name)
-                    .map(|(_, v)| Ok(v.into_owned())),
-            ))
-        }
+        })),
+        Source::Form(name) => one(form_values(body.unwrap_or_default(), name)),
         Source::Json(ptr) => {
             let b = body.unwrap_or_default();
             if b.iter().all(u8::is_ascii_whitespace) {
                 return Ok(None);
             }
             match json::extract(b, ptr) {
-                Ok(json::Found::Value(v)) => Ok(Some(v)),
+                Ok(json::Found::Value(v)) => Ok(Some(Cow::Owned(v))),
                 Ok(json::Found::Missing) => Ok(None),
                 Ok(json::Found::NotScalar) => Err(Code::IdentifierInvalid),
                 Err(json::JsonError::Duplicate(_)) => Err(Code::AmbiguousRequest),
@@ -87,13 +95,13 @@ fn value_of(
 }
 
 /// The one value all `sources` agree on; `None` if none has one; ambiguous if they differ.
-fn agreed(
-    sources: &[Source],
-    parts: &Parts,
+fn agreed<'a>(
+    sources: &'a [Source],
+    parts: &'a Parts,
     caps: Captures<'_>,
-    body: Option<&[u8]>,
-) -> Result<Option<String>, Code> {
-    let mut found: Option<String> = None;
+    body: Option<&'a [u8]>,
+) -> Result<Option<Cow<'a, str>>, Code> {
+    let mut found: Option<Cow<'a, str>> = None;
     for s in sources {
         if let Some(v) = value_of(s, parts, caps, body)? {
             match &found {
@@ -106,12 +114,12 @@ fn agreed(
 }
 
 /// Identifies the app a request is about. `Ok(None)`: no source had an identifier.
-pub fn identify(
-    route: &RouteConfig,
-    parts: &Parts,
+pub fn identify<'a>(
+    route: &'a RouteConfig,
+    parts: &'a Parts,
     caps: Captures<'_>,
-    body: Option<&[u8]>,
-) -> Result<Option<Identified>, Code> {
+    body: Option<&'a [u8]>,
+) -> Result<Option<Identified<'a>>, Code> {
     let Some(id) = agreed(&route.extract, parts, caps, body)? else {
         return Ok(None);
     };

@@ -22,7 +22,7 @@ fn id(
     caps: Captures<'_>,
     body: Option<&[u8]>,
 ) -> Result<Option<String>, Code> {
-    identify(r, p, caps, body).map(|o| o.map(|i| i.id))
+    identify(r, p, caps, body).map(|o| o.map(|i| i.id.into_owned()))
 }
 
 #[test]
@@ -45,9 +45,9 @@ fn each_source_finds_and_decodes_once() {
         Ok(Some("com.a.b".into()))
     );
     let pth = android(vec![Source::Path("package".into())]);
-    let caps = [("package".to_string(), "com.a%2Eb".to_string())];
+    let caps = [("package", 5..14)];
     assert_eq!(
-        id(&pth, &parts("/", &[]), &caps, None),
+        id(&pth, &parts("/app/com.a%2Eb", &[]), &caps, None),
         Ok(Some("com.a.b".into()))
     );
     let f = android(vec![Source::Form("package".into())]);
@@ -148,14 +148,18 @@ fn platform_from_a_source() {
         PlatformSpec::From(Source::Path("platform".into())),
         vec![Source::Query("id".into())],
     );
-    let caps = [("platform".to_string(), "wechat".to_string())];
-    let got = identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None)
-        .unwrap()
-        .unwrap();
+    let caps = [("platform", 1..7)];
+    let req = parts("/wechat?id=wx84c222762738ce75", &[]);
+    let got = identify(&r, &req, &caps, None).unwrap().unwrap();
     assert_eq!(got.platform, Platform::Wechat);
-    let caps = [("platform".to_string(), "symbian".to_string())];
+    let caps = [("platform", 1..8)];
     assert_eq!(
-        identify(&r, &parts("/?id=wx84c222762738ce75", &[]), &caps, None),
+        identify(
+            &r,
+            &parts("/symbian?id=wx84c222762738ce75", &[]),
+            &caps,
+            None
+        ),
         Err(Code::PlatformInvalid)
     );
 }

@@ -15,6 +15,7 @@ use crate::config::{PlatformSpec, RouteConfig, Source, UploadRoute};
 use crate::filing::Platform;
 use crate::policy::Claim;
 use http::{header, request::Parts};
+use std::borrow::Cow;
 
 /// How an upload body carries the package.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +89,7 @@ fn claimed(
     fields: &[Part],
 ) -> Result<Option<String>, Code> {
     let Source::Form(name) = src else {
-        return value_of(src, parts, caps, None);
+        return value_of(src, parts, caps, None).map(|v| v.map(Cow::into_owned));
     };
     let mut found = fields.iter().filter(|p| p.name.as_deref() == Some(name));
     let Some(field) = found.next() else {

@@ -17,9 +17,10 @@ pub use package::{decide_package, Claim, Package};
 
 /// The identity a request claims, after extraction and grammar validation.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identified {
+pub struct Identified<'a> {
     pub platform: Platform,
-    pub id: String,
+    /// Borrowed from the request where it needed no decoding.
+    pub id: std::borrow::Cow<'a, str>,
 }
 
 /// Why a request is forwarded without a filing.
@@ -53,10 +54,13 @@ impl PassReason {
     }
 }
 
+/// The active filing numbers an allowed request carries; inline for the usual one or two.
+pub type Numbers = smallvec::SmallVec<[FilingNumber; 2]>;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Forward with these active filing numbers attached.
-    Allow(Vec<FilingNumber>),
+    Allow(Numbers),
     /// Forward with no filing attached.
     Pass(PassReason),
     /// Monitor mode: forward, but this is what enforce mode would have answered.
@@ -203,7 +207,7 @@ fn enforce(
         }
     };
     let hits = rev.lookup(who.platform, &who.id);
-    let active: Vec<FilingNumber> = hits
+    let active: Numbers = hits
         .iter()
         .filter(|h| h.status == Status::Active)
         .map(|h| h.number)

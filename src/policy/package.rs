@@ -13,7 +13,7 @@
 use super::{by_mode, inactive_code, stale_gate, unfiled, Decision};
 use crate::code::Code;
 use crate::config::{PlatformSpec, RouteConfig};
-use crate::filing::{FilingNumber, Platform, Signer, Status};
+use crate::filing::{Platform, Signer, Status};
 use crate::index::{Hit, Revision};
 
 /// What inspecting an upload found, reduced to what deciding needs.
@@ -94,7 +94,7 @@ fn enforce_package(
     if chosen.is_empty() {
         return Decision::Refuse(Code::SignerNotFiled);
     }
-    let active: Vec<FilingNumber> = chosen
+    let active: super::Numbers = chosen
         .iter()
         .filter(|h| h.status == Status::Active)
         .map(|h| h.number)

@@ -86,7 +86,7 @@ fn rev() -> Revision {
     Revision::from_records(1, "t", &recs, false)
 }
 
-fn who(id: &str) -> Identified {
+fn who(id: &str) -> Identified<'_> {
     Identified {
         platform: Platform::Android,
         id: id.into(),

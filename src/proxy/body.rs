@@ -8,21 +8,37 @@
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// The one body type requests and responses travel in. The bodies every proxied exchange
+/// carries (a connection's `Incoming`, a buffered or empty body) are held as they are; only
+/// the rarer composed bodies (a replayed spool, a body with a read prefix) are boxed, so a
+/// request that streams through costs no allocation for its bodies.
+pub struct ProxyBody(Inner);
+
+enum Inner {
+    Incoming(Incoming),
+    Full(Option<Bytes>),
+    Boxed(UnsyncBoxBody<Bytes, BoxError>),
+}
 
 pub fn full(b: impl Into<Bytes>) -> ProxyBody {
-    Full::new(b.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    let b: Bytes = b.into();
+    ProxyBody(Inner::Full(Some(b).filter(|b| !b.is_empty())))
 }
 
 pub fn empty() -> ProxyBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
+    ProxyBody(Inner::Full(None))
+}
+
+/// A connection's body, streamed as it arrives.
+pub fn incoming(b: Incoming) -> ProxyBody {
+    ProxyBody(Inner::Incoming(b))
 }
 
 pub fn boxed<B>(b: B) -> ProxyBody
@@ -30,7 +46,39 @@ where
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    b.map_err(Into::into).boxed_unsync()
+    ProxyBody(Inner::Boxed(b.map_err(Into::into).boxed_unsync()))
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().0 {
+            Inner::Incoming(b) => Pin::new(b).poll_frame(cx).map_err(Into::into),
+            Inner::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Inner::Boxed(b) => Pin::new(b).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Inner::Incoming(b) => b.is_end_stream(),
+            Inner::Full(b) => b.is_none(),
+            Inner::Boxed(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.0 {
+            Inner::Incoming(b) => b.size_hint(),
+            Inner::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
+            Inner::Boxed(b) => b.size_hint(),
+        }
+    }
 }
 
 /// What reading a body up to a limit gave.

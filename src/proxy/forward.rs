@@ -13,6 +13,7 @@ use crate::code::Code;
 use crate::config::UpstreamConfig;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
+use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -20,11 +21,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::error::Error as _;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 pub struct Upstream {
     pub cfg: UpstreamConfig,
+    /// The Host header the upstream gets unless `preserve_host`.
+    host: HeaderValue,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
 }
 
@@ -54,9 +56,10 @@ impl UpstreamError {
 
 /// Facts about the client side that the upstream request carries.
 pub struct ClientSide<'a> {
-    pub peer: SocketAddr,
     pub tls: bool,
     pub filing_header: &'a HeaderName,
+    /// The client's address as an X-Forwarded-For entry (made once per connection).
+    pub forwarded_for: &'a HeaderValue,
     /// The filing numbers to assert, already encoded; `None` asserts nothing.
     pub filing: Option<HeaderValue>,
 }
@@ -74,7 +77,7 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// Removes hop-by-hop headers, including those the Connection header names.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
+    let named: smallvec::SmallVec<[HeaderName; 4]> = h
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -89,22 +92,31 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     }
 }
 
-fn via_version(v: Version) -> &'static str {
-    match v {
-        Version::HTTP_09 => "0.9",
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => "1.1",
-    }
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+
+/// The gateway's Via entry for a request of version `v` (RFC 9110 §7.6.3).
+fn via(v: Version) -> HeaderValue {
+    HeaderValue::from_static(match v {
+        Version::HTTP_09 => "0.9 icpgate",
+        Version::HTTP_10 => "1.0 icpgate",
+        Version::HTTP_2 => "2 icpgate",
+        Version::HTTP_3 => "3 icpgate",
+        _ => "1.1 icpgate",
+    })
 }
 
-fn append(h: &mut HeaderMap, name: HeaderName, add: &str) {
-    let joined = match h.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {add}"),
-        _ => add.to_string(),
+/// Appends `add` to the list header `name`: the value itself when the request has none (no
+/// copy), joined to the existing entries otherwise.
+fn append(h: &mut HeaderMap, name: HeaderName, add: &HeaderValue) {
+    let prev = h.get(&name).map(HeaderValue::as_bytes);
+    let joined = match prev {
+        Some(prev) if !prev.is_empty() => {
+            HeaderValue::from_bytes(&[prev, b", ", add.as_bytes()].concat()).ok()
+        }
+        _ => Some(add.clone()),
     };
-    if let Ok(v) = HeaderValue::from_str(&joined) {
+    if let Some(v) = joined {
         h.insert(name, v);
     }
 }
@@ -137,17 +149,34 @@ impl Upstream {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .build(https);
-        Upstream { cfg, client }
+        let host =
+            HeaderValue::from_str(cfg.authority.as_str()).unwrap_or(HeaderValue::from_static(""));
+        Upstream { cfg, host, client }
     }
 
-    fn prepare(&self, parts: &mut Parts, side: &ClientSide<'_>) {
-        let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = format!(
-            "{}://{}{}{}",
-            self.cfg.scheme, self.cfg.authority, self.cfg.path_prefix, pq
-        );
-        let original_authority = parts.uri.authority().cloned();
-        parts.uri = uri.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+    /// The upstream URI for a request: the configured scheme and authority, then the prefix
+    /// and the client's path and query. Without a prefix the path and query move over as they
+    /// are, not copied. Returns the client's authority (absolute-form requests) beside it.
+    fn upstream_uri(&self, uri: Uri) -> (Uri, Option<Authority>) {
+        let client = uri.into_parts();
+        let pq = match (self.cfg.path_prefix.as_str(), client.path_and_query) {
+            ("", Some(pq)) => Some(pq),
+            (prefix, pq) => {
+                let rest = pq.as_ref().map_or("/", |p| p.as_str());
+                PathAndQuery::try_from(format!("{prefix}{rest}")).ok()
+            }
+        };
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.cfg.scheme.clone());
+        parts.authority = Some(self.cfg.authority.clone());
+        parts.path_and_query = pq.or_else(|| Some(PathAndQuery::from_static("/")));
+        let uri = Uri::from_parts(parts).unwrap_or_else(|_| Uri::from_static("/"));
+        (uri, client.authority)
+    }
+
+    pub(super) fn prepare(&self, parts: &mut Parts, side: &ClientSide<'_>) {
+        let (uri, original_authority) = self.upstream_uri(std::mem::take(&mut parts.uri));
+        parts.uri = uri;
         let h = &mut parts.headers;
         strip_hop_by_hop(h);
         h.remove(side.filing_header);
@@ -155,31 +184,19 @@ impl Upstream {
             h.insert(side.filing_header.clone(), v);
         }
         if !self.cfg.preserve_host {
-            h.insert(
-                header::HOST,
-                HeaderValue::from_str(self.cfg.authority.as_str())
-                    .unwrap_or(HeaderValue::from_static("")),
-            );
+            h.insert(header::HOST, self.host.clone());
         } else if !h.contains_key(header::HOST) {
             if let Some(a) = original_authority.and_then(|a| HeaderValue::from_str(a.as_str()).ok())
             {
                 h.insert(header::HOST, a);
             }
         }
-        append(
-            h,
-            HeaderName::from_static("x-forwarded-for"),
-            &side.peer.ip().to_string(),
-        );
+        append(h, X_FORWARDED_FOR, side.forwarded_for);
         h.insert(
-            HeaderName::from_static("x-forwarded-proto"),
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if side.tls { "https" } else { "http" }),
         );
-        append(
-            h,
-            header::VIA,
-            &format!("{} icpgate", via_version(parts.version)),
-        );
+        append(h, header::VIA, &via(parts.version));
         parts.version = Version::HTTP_11;
     }
 

@@ -58,17 +58,50 @@ pub struct Conn {
     pub listener: Arc<str>,
     pub peer: SocketAddr,
     pub tls: bool,
+    /// `peer`'s address as the X-Forwarded-For entry its requests add.
+    pub forwarded_for: HeaderValue,
+}
+
+impl Conn {
+    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool) -> Conn {
+        let forwarded_for = HeaderValue::from_str(&peer.ip().to_string())
+            .unwrap_or(HeaderValue::from_static("unknown"));
+        Conn {
+            listener,
+            peer,
+            tls,
+            forwarded_for,
+        }
+    }
 }
 
 /// Filing numbers travel as percent-encoded UTF-8 so any HTTP stack can carry them.
 const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
 
+/// Percent-encodes what is written into it, onto a stack buffer.
+struct Encoded(smallvec::SmallVec<[u8; 256]>);
+
+impl std::fmt::Write for Encoded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for piece in utf8_percent_encode(s, FILING_ENCODE) {
+            self.0.extend_from_slice(piece.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// The filing header's value: the numbers, percent-encoded, comma-separated. Encoded on the
+/// stack, so the header value is the one allocation.
 pub(super) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
-    let joined: Vec<String> = numbers
-        .iter()
-        .map(|n| utf8_percent_encode(&n.to_string(), FILING_ENCODE).to_string())
-        .collect();
-    HeaderValue::from_str(&joined.join(",")).ok()
+    use std::fmt::Write;
+    let mut out = Encoded(smallvec::SmallVec::new());
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            out.0.push(b',');
+        }
+        write!(out, "{n}").ok()?;
+    }
+    HeaderValue::from_bytes(&out.0).ok()
 }
 
 /// True when the request has a body the gateway did not read.
@@ -98,7 +131,7 @@ async fn read_body(
     if !route.reads_body() {
         return Ok(ReadBody {
             unread: has_body(&parts.headers),
-            forward: body::boxed(incoming),
+            forward: body::incoming(incoming),
             bytes: None,
             too_large: false,
         });
@@ -109,7 +142,7 @@ async fn read_body(
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Ok(ReadBody {
-            forward: body::boxed(incoming),
+            forward: body::incoming(incoming),
             bytes: None,
             too_large: true,
             unread: true,
@@ -148,15 +181,17 @@ impl Shared {
             return self.upload(route, up, caps, req, &conn, start).await;
         }
         let rev = self.index.current();
-        let (read, who) = match read_body(route, &parts, incoming, self.max_body_bytes).await {
-            Err(code) => (None, Err(code)),
-            Ok(r) if route.mode == Mode::Off => (Some(r), Ok(None)),
-            Ok(r) if r.too_large => (Some(r), Err(Code::BodyTooLarge)),
-            Ok(r) => {
-                let who = extract::identify(route, &parts, &caps, r.bytes.as_deref());
-                (Some(r), who)
-            }
+        let read = read_body(route, &parts, incoming, self.max_body_bytes).await;
+        // A second handle on the buffered body (a reference count, not a copy) that the
+        // identity may borrow from while `read` moves on.
+        let bytes = read.as_ref().ok().and_then(|r| r.bytes.clone());
+        let who = match &read {
+            Err(code) => Err(*code),
+            Ok(_) if route.mode == Mode::Off => Ok(None),
+            Ok(r) if r.too_large => Err(Code::BodyTooLarge),
+            Ok(_) => extract::identify(route, &parts, &caps, bytes.as_deref()),
         };
+        let read = read.ok();
         let stale = self.index.is_stale(self.stale_after);
         let decision = policy::decide(
             route,
@@ -188,7 +223,7 @@ impl Shared {
                     .unwrap_or_default();
                 let about = About {
                     platform: who.as_ref().map(|w| w.platform.as_str()),
-                    identifier: who.as_ref().map(|w| w.id.as_str()),
+                    identifier: who.as_ref().map(|w| &*w.id),
                     filings: &filings,
                     decision_id: audited.as_ref().map(|a| a.decision_id.as_str()),
                     close,
@@ -209,6 +244,7 @@ impl Shared {
             decision: &decision,
             start,
         };
+        drop(who);
         self.forward_decided(sent, parts, fwd_body, &conn, filing)
             .await
     }
@@ -265,7 +301,7 @@ impl Shared {
     ) -> Result<Response<ProxyBody>, (Code, Response<ProxyBody>)> {
         let up = &self.upstreams[upstream];
         let side = ClientSide {
-            peer: conn.peer,
+            forwarded_for: &conn.forwarded_for,
             tls: conn.tls,
             filing_header: &self.filing_header,
             filing,
@@ -274,7 +310,7 @@ impl Shared {
         match up.send(parts, body, &side).await {
             Ok(resp) => {
                 self.observer.upstream(upstream, t.elapsed().as_secs_f64());
-                Ok(resp.map(body::boxed))
+                Ok(resp.map(body::incoming))
             }
             Err(e) => {
                 // Rare, unlike the samples above: resolved through the labels each time.
@@ -309,7 +345,7 @@ impl Shared {
                 )
             }
             DefaultAction::Forward(up) => match self
-                .forward(up, parts, body::boxed(incoming), conn, None)
+                .forward(up, parts, body::incoming(incoming), conn, None)
                 .await
             {
                 Ok(r) => {
@@ -346,7 +382,7 @@ impl Shared {
         d: &Decision,
         route: &RouteConfig,
         parts: &http::request::Parts,
-        who: Option<&Identified>,
+        who: Option<&Identified<'_>>,
         rev: &Revision,
         conn: &Conn,
     ) -> Option<AuditRecord> {
@@ -375,7 +411,7 @@ impl Shared {
             method: parts.method.to_string(),
             path: parts.uri.path().to_string(),
             platform: who.map(|w| w.platform.as_str()),
-            identifier: who.map(|w| w.id.clone()),
+            identifier: who.map(|w| w.id.to_string()),
             filings,
             decision: d.label(),
             reason: d.reason(),

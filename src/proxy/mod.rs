@@ -13,3 +13,6 @@ pub mod spool;
 pub mod upload;
 
 pub use handler::{Conn, Shared};
+
+#[cfg(test)]
+mod alloc_tests;

@@ -6,36 +6,30 @@
 //! Must not: decode captures (extractors decode exactly once).
 //! Invariant: a route with a host only matches requests for that host.
 
-use crate::config::{PathMatcher, RouteConfig};
+use crate::config::{PathMatcher, RouteConfig, Spans};
 use http::request::Parts;
 
-/// The host a request is addressed to, lowercased, without port.
-pub fn request_host(parts: &Parts) -> Option<String> {
-    let raw = parts.uri.host().map(str::to_string).or_else(|| {
-        let h = parts.headers.get(http::header::HOST)?.to_str().ok()?;
-        let h = h
-            .rsplit_once(':')
+/// The host a request is addressed to, without port, as sent (compare it ASCII-case-blind).
+pub fn request_host(parts: &Parts) -> Option<&str> {
+    if let Some(h) = parts.uri.host() {
+        return Some(h);
+    }
+    let h = parts.headers.get(http::header::HOST)?.to_str().ok()?;
+    Some(
+        h.rsplit_once(':')
             .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(h, |(host, _)| host);
-        Some(h.to_string())
-    })?;
-    Some(raw.to_ascii_lowercase())
+            .map_or(h, |(host, _)| host),
+    )
 }
 
-/// Finds the route for a request; captures are raw (percent-encoded) strings.
-pub fn find<'r>(
-    routes: &'r [RouteConfig],
-    parts: &Parts,
-) -> Option<(&'r RouteConfig, Vec<(String, String)>)> {
+/// Finds the route for a request, with the spans of its path captures in `parts.uri.path()`
+/// (raw, still percent-encoded). Allocates nothing for up to four captures.
+pub fn find<'r>(routes: &'r [RouteConfig], parts: &Parts) -> Option<(&'r RouteConfig, Spans<'r>)> {
     let path = parts.uri.path();
-    let host = routes
-        .iter()
-        .any(|r| r.host.is_some())
-        .then(|| request_host(parts))
-        .flatten();
+    let host = request_host(parts);
     for r in routes {
         if let Some(h) = &r.host {
-            if host.as_deref() != Some(h.as_str()) {
+            if !host.is_some_and(|got| got.eq_ignore_ascii_case(h)) {
                 continue;
             }
         }
@@ -43,15 +37,12 @@ pub fn find<'r>(
             continue;
         }
         match &r.matcher {
-            PathMatcher::Prefix(p) if path.starts_with(p.as_str()) => return Some((r, Vec::new())),
+            PathMatcher::Prefix(p) if path.starts_with(p.as_str()) => {
+                return Some((r, Spans::new()))
+            }
             PathMatcher::Prefix(_) => {}
             PathMatcher::Regex(re) => {
-                if let Some(c) = re.captures(path) {
-                    let caps = re
-                        .capture_names()
-                        .flatten()
-                        .filter_map(|n| c.name(n).map(|m| (n.to_string(), m.as_str().to_string())))
-                        .collect();
+                if let Some(caps) = re.captures(path) {
                     return Some((r, caps));
                 }
             }

@@ -16,7 +16,7 @@ use super::respond::{self, About};
 use super::spool::{Spool, SpoolGauges, Spooled};
 use crate::audit::{AuditRecord, PackageAudit, SignerAudit};
 use crate::code::Code;
-use crate::config::{RouteConfig, UploadRoute};
+use crate::config::{RouteConfig, Spans, UploadRoute};
 use crate::extract::multipart::{Part, Scanner};
 use crate::extract::upload::{claim, classify, wanted_fields, UploadBody};
 use crate::filing::{validate, Platform};
@@ -153,7 +153,7 @@ impl Shared {
     ) -> Taken {
         let refuse_unread = |incoming: Incoming, code: Code| Taken {
             unread: has_body(&parts.headers),
-            forward: Some(body::boxed(incoming)),
+            forward: Some(body::incoming(incoming)),
             found: Err(code),
             fields: Vec::new(),
         };
@@ -245,7 +245,7 @@ impl Shared {
         &self,
         route: &RouteConfig,
         up: &UploadRoute,
-        caps: Vec<(String, String)>,
+        caps: Spans<'_>,
         req: Request<Incoming>,
         conn: &Conn,
         start: Instant,
