@@ -86,6 +86,18 @@ fn lookup_answers_offline_from_a_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_an_in_flight_request_then_exits_0() {
+    drains_on("-TERM").await;
+}
+
+/// Ctrl-C in a terminal: the same drain as SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_drains_an_in_flight_request_then_exits_0() {
+    drains_on("-INT").await;
+}
+
+/// Starts `icpgate serve`, sends `signal` while a request is at the upstream, and checks that
+/// the request completes, the process exits 0 and reports its shutdown.
+async fn drains_on(signal: &str) {
     let up = common::upstream().await;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("snapshot.ndjson"), common::SNAPSHOT).unwrap();
@@ -118,7 +130,7 @@ async fn sigterm_drains_an_in_flight_request_then_exits_0() {
     });
     up.arrived.notified().await;
     let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());

@@ -176,3 +176,36 @@ async fn monitor_mode_forwards_an_over_limit_body_unchanged() {
         .render()
         .contains(r#"reason="body_too_large",route="monitor"} 1"#));
 }
+
+/// A listener whose accept queue is full: Linux drops further SYNs, so a connect to it hangs
+/// until the connector gives up. Holds the listener and the connection that fills the queue.
+async fn unanswering_port() -> (tokio::net::TcpListener, TcpStream, std::net::SocketAddr) {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    // Backlog 0 queues one connection; it is never accepted.
+    let listener = sock.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let filler = TcpStream::connect(addr).await.unwrap();
+    (listener, filler, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_never_accepts_is_504_after_connect_timeout() {
+    let up = upstream().await;
+    let (_listener, _filler, stalled) = unanswering_port().await;
+    let text = config_text(up.addr, stalled, "");
+    let g = gateway_from(&text, up, &[], "http").await;
+    let c = client();
+    let r = get(&c, &format!("{}/down/anything", g.base)).await;
+    // A refused connect would be 502 upstream_unavailable with cause "connect".
+    assert_eq!(r.status, 504, "{:?}", r.json());
+    assert_eq!(r.json()["code"], "upstream_timeout");
+    assert_eq!(
+        metric(
+            &g,
+            r#"icpgate_upstream_errors_total{cause="timeout",upstream="down"}"#
+        )
+        .await,
+        1.0
+    );
+}
