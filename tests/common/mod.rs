@@ -2,6 +2,8 @@
 //! clients (h1, h2, TLS). No fixed ports, no sleeps for synchronisation.
 #![allow(dead_code)]
 
+pub mod wire;
+
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Full};
