@@ -203,9 +203,8 @@ fn check_control(id: &str, g: &judge::Gateway, readers: &[&str], truth: &Truth) 
                 let value = r["value"].as_str().unwrap_or("");
                 truth.manifests.get(value).map_or(value, String::as_str) == id
             });
-        // nginx reads no bodies (it only has to route the request) and Node no packages.
-        let exempt = (who == "nginx" && path.starts_with("/v1/"))
-            || (who == "node" && truth.manifests.values().any(|m| m == id));
+        // nginx reads no bodies: it only has to route the request.
+        let exempt = who == "nginx" && path.starts_with("/v1/");
         if !read_it && !exempt {
             return Some(format!("control: {who} did not read {id}: {v}"));
         }
@@ -227,6 +226,9 @@ async fn every_reader_reads_the_identifier_the_gateway_decided_on() {
     if let Some(p) = &packages {
         manifests.insert(format!("sha256:{}", p.genuine_sha), uploads::GENUINE_ID.to_string());
         manifests.insert(format!("sha256:{}", p.forged_sha), uploads::FORGED_ID.to_string());
+        let file = |b: &[u8]| format!("file-sha256:{}", upload_support::sha256_hex(b));
+        manifests.insert(file(&p.genuine), uploads::GENUINE_ID.to_string());
+        manifests.insert(file(&p.forged), uploads::FORGED_ID.to_string());
     }
     let truth = Truth { filings, manifests };
     let up = common::upstream().await;

@@ -149,14 +149,14 @@ const JSON: &str = "application/json";
 pub fn unread_bodies() -> Vec<Case> {
     let mp = format!("/mp/wechat/login?appid={FILED_WX}");
     let multipart = format!(
-        "--b\r\nContent-Disposition: form-data; name=\"appid\"\r\n\r\n{UNFILED_WX}\r\n--b--\r\n"
+        "--diffbound7q\r\nContent-Disposition: form-data; name=\"appid\"\r\n\r\n{UNFILED_WX}\r\n--diffbound7q--\r\n"
     );
     let update = format!("/v1/android/apps/{FILED}/update");
     let rows: Vec<(&'static str, String, String, String)> = vec![
         ("POST", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
         ("POST", mp.clone(), FORM.into(), format!("APPID={UNFILED_WX}")),
         ("POST", mp.clone(), JSON.into(), format!("{{\"appid\":\"{UNFILED_WX}\"}}")),
-        ("POST", mp.clone(), "multipart/form-data; boundary=b".into(), multipart),
+        ("POST", mp.clone(), "multipart/form-data; boundary=diffbound7q".into(), multipart),
         ("GET", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
         ("PUT", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
         ("GET", update.clone(), FORM.into(), format!("package={UNFILED}")),
@@ -247,7 +247,7 @@ pub fn content_types() -> Vec<Case> {
     let (f, u) = (FILED, UNFILED);
     let json_in_form = format!("{{\"package\":\"{u}\",\"x\":\"&package={f}&\"}}");
     let multipart_in_form =
-        format!("package={f}&x=\r\n--b\r\nContent-Disposition: form-data; name=\"package\"\r\n\r\n{u}\r\n--b--\r\n");
+        format!("package={f}&x=\r\n--diffbound7q\r\nContent-Disposition: form-data; name=\"package\"\r\n\r\n{u}\r\n--diffbound7q--\r\n");
     let form_in_json = format!(
         "{{\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}},\"x\":\"&app[id]={u}&\"}}"
     );
@@ -255,7 +255,7 @@ pub fn content_types() -> Vec<Case> {
     let rows: Vec<(&str, &str, String)> = vec![
         ("/v1/releases", JSON, json_in_form.clone()),
         ("/v1/releases", "application/problem+json", json_in_form.clone()),
-        ("/v1/releases", "multipart/form-data; boundary=b", multipart_in_form),
+        ("/v1/releases", "multipart/form-data; boundary=diffbound7q", multipart_in_form),
         ("/v1/releases", "text/plain", format!("package={f}")),
         ("/v1/uploads", FORM, form_in_json.clone()),
         ("/v1/uploads", "text/plain", json.clone()),

@@ -2,13 +2,16 @@
 // Answers, as JSON, what a Node application reads from the request: the WHATWG URL's
 // pathname (dot-segments, `%2e` and `\` resolved as browsers and Express do), URLSearchParams
 // and the legacy `querystring` module, the id headers (Node keeps `x_app_id` apart from
-// `x-app-id`), a JSON or urlencoded body, and multipart fields as undici's FormData reads them.
+// `x-app-id`), a JSON or urlencoded body, and multipart fields as undici's FormData reads them
+// (for the `file` field: the sha256 of the whole file, which the test maps to a package).
 // Prints {"node": port} once listening; exits when stdin closes.
 'use strict';
 const http = require('http');
 const querystring = require('querystring');
+const crypto = require('crypto');
 
 const IDS = ['appid', 'pkg', 'bundle', 'package', 'x-app-id', 'x-mp-appid'];
+const PACKAGE_TYPES = ['application/vnd.android.package-archive', 'application/octet-stream', 'application/zip'];
 
 function nested(key) {
   return key.replace(/\]\[/g, '.').replace(/\[/g, '.').replace(/\]$/, '');
@@ -51,13 +54,18 @@ async function read(req, body) {
     for (const [k, v] of new URLSearchParams(body.toString('latin1'))) {
       if (IDS.includes(nested(k)) || nested(k) === 'app.id') add('form URLSearchParams', nested(k), v);
     }
+  } else if (PACKAGE_TYPES.includes(ctype)) {
+    add('raw body', 'file', 'file-sha256:' + crypto.createHash('sha256').update(body).digest('hex'));
   } else if (ctype === 'multipart/form-data') {
     try {
       const form = await new Response(body, {
         headers: { 'content-type': req.headers['content-type'] },
       }).formData();
       for (const [k, v] of form) {
-        if (typeof v === 'string' && (IDS.includes(nested(k)) || nested(k) === 'app.id')) {
+        if (k === 'file' && typeof v !== 'string') {
+          const bytes = Buffer.from(await v.arrayBuffer());
+          add('undici FormData', 'file', 'file-sha256:' + crypto.createHash('sha256').update(bytes).digest('hex'));
+        } else if (typeof v === 'string' && (IDS.includes(nested(k)) || nested(k) === 'app.id')) {
           add('undici FormData', nested(k), v);
         }
       }

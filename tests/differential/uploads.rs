@@ -12,6 +12,10 @@ use std::path::Path;
 pub const GENUINE_ID: &str = "cn.icpgate.demo";
 pub const FORGED_ID: &str = "cn.nobody.forge";
 const APK: &str = "application/vnd.android.package-archive";
+/// A boundary long enough not to occur in the packages (undici's FormData, Node 20, fails
+/// on a one-letter boundary that occurs in the content).
+const B: &str = "diffbound7q";
+const CT: &str = "multipart/form-data; boundary=diffbound7q";
 
 pub struct Packages {
     pub genuine: Vec<u8>,
@@ -83,24 +87,22 @@ fn upload(name: &str, ctype: &str, body: Vec<u8>) -> Case {
 /// carries the forged one; and the same with the parts swapped.
 fn pair(name: &str, head: &str, p: &Packages) -> Vec<Case> {
     let good = format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"\r\n{OCTETS}");
-    let genuine_first = [part("b", &good, &p.genuine), part("b", head, &p.forged), close("b")].concat();
-    let forged_first = [part("b", head, &p.forged), part("b", &good, &p.genuine), close("b")].concat();
-    let ct = "multipart/form-data; boundary=b";
+    let genuine_first = [part(B, &good, &p.genuine), part(B, head, &p.forged), close(B)].concat();
+    let forged_first = [part(B, head, &p.forged), part(B, &good, &p.genuine), close(B)].concat();
     vec![
-        upload(&format!("{name} (genuine part first)"), ct, genuine_first),
-        upload(&format!("{name} (forged part first)"), ct, forged_first),
+        upload(&format!("{name} (genuine part first)"), CT, genuine_first),
+        upload(&format!("{name} (forged part first)"), CT, forged_first),
     ]
 }
 
 pub fn multipart(p: &Packages) -> Vec<Case> {
-    let ct = "multipart/form-data; boundary=b";
     let file = |f: &str| format!("Content-Disposition: form-data; name=\"file\"; filename=\"{f}\"\r\n{OCTETS}");
     let mut out = vec![
         Case {
             control: Some(GENUINE_ID),
-            ..upload("control: genuine file", ct, [part("b", &file("a.apk"), &p.genuine), close("b")].concat())
+            ..upload("control: genuine file", CT, [part(B, &file("a.apk"), &p.genuine), close(B)].concat())
         },
-        upload("forged file", ct, [part("b", &file("b.apk"), &p.forged), close("b")].concat()),
+        upload("forged file", CT, [part(B, &file("b.apk"), &p.forged), close(B)].concat()),
     ];
     let heads = [
         ("two file parts", file("b.apk")),
@@ -123,40 +125,40 @@ pub fn multipart(p: &Packages) -> Vec<Case> {
     }
     // Two boundary parameters: one form per boundary in the same body.
     let two = [
-        part("AAA", &file("a.apk"), &p.genuine),
-        close("AAA"),
-        part("BBB", &file("b.apk"), &p.forged),
-        close("BBB"),
+        part("AAAAdiff1", &file("a.apk"), &p.genuine),
+        close("AAAAdiff1"),
+        part("BBBBdiff2", &file("b.apk"), &p.forged),
+        close("BBBBdiff2"),
     ]
     .concat();
-    for ct in ["multipart/form-data; boundary=AAA; boundary=BBB", "multipart/form-data; boundary=BBB; boundary=AAA"] {
+    for ct in ["multipart/form-data; boundary=AAAAdiff1; boundary=BBBBdiff2", "multipart/form-data; boundary=BBBBdiff2; boundary=AAAAdiff1"] {
         out.push(upload(&format!("repeated boundary [{ct}]"), ct, two.clone()));
     }
     // A quoted boundary with ';': split naively, the boundary is `"AAA` or `AAA`.
     let quoted = [
-        part("AAA;x", &file("a.apk"), &p.genuine),
-        close("AAA;x"),
-        part("\"AAA", &file("b.apk"), &p.forged),
-        close("\"AAA"),
-        part("AAA", &file("b.apk"), &p.forged),
-        close("AAA"),
+        part("AAAAdiff1;x", &file("a.apk"), &p.genuine),
+        close("AAAAdiff1;x"),
+        part("\"AAAAdiff1", &file("b.apk"), &p.forged),
+        close("\"AAAAdiff1"),
+        part("AAAAdiff1", &file("b.apk"), &p.forged),
+        close("AAAAdiff1"),
     ]
     .concat();
-    out.push(upload("quoted boundary with ';'", "multipart/form-data; boundary=\"AAA;x\"", quoted));
+    out.push(upload("quoted boundary with ';'", "multipart/form-data; boundary=\"AAAAdiff1;x\"", quoted));
     // LF-only delimiter and header lines for the second part.
     let lf = [
-        part("b", &file("a.apk"), &p.genuine),
-        format!("--b\nContent-Disposition: form-data; name=\"file\"; filename=\"b.apk\"\n\n").into_bytes(),
+        part(B, &file("a.apk"), &p.genuine),
+        format!("--{B}\nContent-Disposition: form-data; name=\"file\"; filename=\"b.apk\"\n\n").into_bytes(),
         p.forged.clone(),
-        b"\n--b--\r\n".to_vec(),
+        format!("\n--{B}--\r\n").into_bytes(),
     ]
     .concat();
-    out.push(upload("LF-only second part", ct, lf));
+    out.push(upload("LF-only second part", CT, lf));
     // The claim field `package` spelled twice, and next to the genuine file.
-    let claim = |n: &str, v: &str| part("b", &format!("Content-Disposition: form-data; name=\"{n}\""), v.as_bytes());
+    let claim = |n: &str, v: &str| part(B, &format!("Content-Disposition: form-data; name=\"{n}\""), v.as_bytes());
     for (n1, n2) in [("package", "package"), ("package", "PACKAGE"), ("package", "package[]")] {
-        let body = [claim(n1, GENUINE_ID), claim(n2, FORGED_ID), part("b", &file("a.apk"), &p.genuine), close("b")].concat();
-        out.push(upload(&format!("claim {n1} then {n2}"), ct, body));
+        let body = [claim(n1, GENUINE_ID), claim(n2, FORGED_ID), part(B, &file("a.apk"), &p.genuine), close(B)].concat();
+        out.push(upload(&format!("claim {n1} then {n2}"), CT, body));
     }
     out
 }
@@ -177,11 +179,11 @@ pub fn zips(p: &Packages) -> Vec<Case> {
             req: req("POST", "/v1/packages", &[("content-type", APK)], bytes),
             control: None,
         });
-        let body = [part("b", &head, bytes), close("b")].concat();
+        let body = [part(B, &head, bytes), close(B)].concat();
         out.push(Case {
             class: "zip",
             name: format!("{name} multipart"),
-            req: req("POST", "/v1/packages", &[("content-type", "multipart/form-data; boundary=b")], &body),
+            req: req("POST", "/v1/packages", &[("content-type", CT)], &body),
             control: None,
         });
     }
