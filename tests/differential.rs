@@ -19,6 +19,8 @@
 mod common;
 mod upload_support;
 
+#[path = "differential/bodies.rs"]
+mod bodies;
 #[path = "differential/cases.rs"]
 mod cases;
 #[path = "differential/client.rs"]
@@ -30,6 +32,7 @@ mod stacks;
 #[path = "differential/uploads.rs"]
 mod uploads;
 
+use bodies::{content_types, unread_bodies};
 use cases::*;
 use judge::{Truth, Verdict};
 use std::collections::BTreeMap;
@@ -152,7 +155,13 @@ fn snapshot(signer: Option<&[String; 3]>) -> (String, BTreeMap<String, Vec<Strin
     ]);
     if let Some([sha256, sha1, md5]) = signer {
         let s: &[(&str, &str)] = &[("sha256", sha256), ("sha1", sha1), ("md5", md5)];
-        lines.push(upload_support::record(UPLOAD_NUMBER, "active", "android", uploads::GENUINE_ID, &[s]));
+        lines.push(upload_support::record(
+            UPLOAD_NUMBER,
+            "active",
+            "android",
+            uploads::GENUINE_ID,
+            &[s],
+        ));
         filings.insert(UPLOAD_NUMBER.into(), vec![uploads::GENUINE_ID.into()]);
     }
     (lines.join("\n") + "\n", filings)
@@ -165,12 +174,22 @@ struct Outcome {
     tee: Option<serde_json::Value>,
 }
 
-async fn run(g: &common::Gateway, tee: SocketAddr, c: &Case) -> (judge::Gateway, Option<serde_json::Value>) {
+async fn run(
+    g: &common::Gateway,
+    tee: SocketAddr,
+    c: &Case,
+) -> (judge::Gateway, Option<serde_json::Value>) {
     let addr = g.running.listeners[0].1;
     let admin = g.running.admin;
-    let (count0, m0) = (client::tee_count(tee).await, client::request_counts(admin).await);
+    let (count0, m0) = (
+        client::tee_count(tee).await,
+        client::request_counts(admin).await,
+    );
     let answer = client::send(addr, &c.req).await;
-    let (count1, m1) = (client::tee_count(tee).await, client::request_counts(admin).await);
+    let (count1, m1) = (
+        client::tee_count(tee).await,
+        client::request_counts(admin).await,
+    );
     let grown = client::grown(&m0, &m1);
     let (status, body) = match answer {
         Ok(a) => (a.status, a.body),
@@ -186,7 +205,12 @@ async fn run(g: &common::Gateway, tee: SocketAddr, c: &Case) -> (judge::Gateway,
         relayed: count1 - count0,
         tee: tee_json.clone(),
     };
-    (gw, tee_json.or_else(|| Some(serde_json::json!({"status": status, "body": String::from_utf8_lossy(&body)}))))
+    (
+        gw,
+        tee_json.or_else(|| {
+            Some(serde_json::json!({"status": status, "body": String::from_utf8_lossy(&body)}))
+        }),
+    )
 }
 
 /// A control must be allowed and read as `id` by every reader, or the harness is broken.
@@ -220,24 +244,46 @@ async fn every_reader_reads_the_identifier_the_gateway_decided_on() {
     };
     let stacks = stacks::start(&nginx_bin).await;
     let own = upload_support::own();
-    let packages = own.map(|o| uploads::forge(&o.dir.join("signed.apk"), &stacks.work.path().join("apks")));
+    let packages =
+        own.map(|o| uploads::forge(&o.dir.join("signed.apk"), &stacks.work.path().join("apks")));
     let (snap, filings) = snapshot(own.map(|o| &o.signed));
     let mut manifests = BTreeMap::new();
     if let Some(p) = &packages {
-        manifests.insert(format!("sha256:{}", p.genuine_sha), uploads::GENUINE_ID.to_string());
-        manifests.insert(format!("sha256:{}", p.forged_sha), uploads::FORGED_ID.to_string());
+        manifests.insert(
+            format!("sha256:{}", p.genuine_sha),
+            uploads::GENUINE_ID.to_string(),
+        );
+        manifests.insert(
+            format!("sha256:{}", p.forged_sha),
+            uploads::FORGED_ID.to_string(),
+        );
         let file = |b: &[u8]| format!("file-sha256:{}", upload_support::sha256_hex(b));
         manifests.insert(file(&p.genuine), uploads::GENUINE_ID.to_string());
         manifests.insert(file(&p.forged), uploads::FORGED_ID.to_string());
     }
     let truth = Truth { filings, manifests };
     let up = common::upstream().await;
-    let g = common::gateway_from(&config(stacks.nginx), up, &[("diff.ndjson", snap.as_bytes())], "http").await;
+    let g = common::gateway_from(
+        &config(stacks.nginx),
+        up,
+        &[("diff.ndjson", snap.as_bytes())],
+        "http",
+    )
+    .await;
 
-    let mut all = [paths(), query_names(), unread_bodies(), header_aliases(), content_types()].concat();
+    let mut all = [
+        paths(),
+        query_names(),
+        unread_bodies(),
+        header_aliases(),
+        content_types(),
+    ]
+    .concat();
     match &packages {
         Some(p) => all.extend([uploads::multipart(p), uploads::zips(p)].concat()),
-        None => eprintln!("differential suite: no test APK (see above); multipart and ZIP cases skipped"),
+        None => eprintln!(
+            "differential suite: no test APK (see above); multipart and ZIP cases skipped"
+        ),
     }
     let mut outcomes = Vec::new();
     let mut broken = Vec::new();
@@ -249,7 +295,12 @@ async fn every_reader_reads_the_identifier_the_gateway_decided_on() {
             }
         }
         let verdict = judge::judge(c.req.method, &gw, &truth, &stacks.readers);
-        outcomes.push(Outcome { class: c.class, name: c.name.clone(), verdict, tee: seen });
+        outcomes.push(Outcome {
+            class: c.class,
+            name: c.name.clone(),
+            verdict,
+            tee: seen,
+        });
     }
     report(&outcomes, &broken, &stacks.readers)
 }
@@ -296,7 +347,10 @@ fn report(outcomes: &[Outcome], broken: &[String], readers: &[&str]) {
     for b in broken {
         eprintln!("BROKEN CONTROL {b}");
     }
-    let errors = outcomes.iter().filter(|o| matches!(o.verdict, Verdict::HarnessError(_))).count();
+    let errors = outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::HarnessError(_)))
+        .count();
     for (class, (n, b)) in &by_class {
         eprintln!("  {class}: {n} cases, {b} bypasses");
     }
@@ -306,6 +360,15 @@ fn report(outcomes: &[Outcome], broken: &[String], readers: &[&str]) {
         bypasses.len(),
         readers.join(", ")
     );
-    assert!(broken.is_empty() && errors == 0, "{} broken controls, {errors} harness errors", broken.len());
-    assert!(bypasses.is_empty(), "{} bypasses of {} cases", bypasses.len(), outcomes.len());
+    assert!(
+        broken.is_empty() && errors == 0,
+        "{} broken controls, {errors} harness errors",
+        broken.len()
+    );
+    assert!(
+        bypasses.is_empty(),
+        "{} bypasses of {} cases",
+        bypasses.len(),
+        outcomes.len()
+    );
 }

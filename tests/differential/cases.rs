@@ -1,7 +1,7 @@
-//! The request constructions of the differential suite that need no package: paths, query
-//! names, bodies on routes that do not read them, header aliases and content types (the
-//! classes of docs/differential.md). Each builder returns plain `Case` values; adding a case
-//! is adding a line.
+//! The request constructions of the differential suite that need neither a body nor a
+//! package: paths, query names and header aliases (the classes of docs/differential.md), and
+//! the `Case` they are built into. Each builder returns plain `Case` values; adding a case is
+//! adding a line.
 
 use super::client::Req;
 
@@ -12,6 +12,8 @@ pub const REVOKED: &str = "com.example.revokedapp";
 pub const FILED_WX: &str = "wx84c222762738ce75";
 pub const FILED_WX_NUMBER: &str = "京ICP备2026059598号-1X";
 pub const UNFILED_WX: &str = "wx1111111111111111";
+pub const FORM: &str = "application/x-www-form-urlencoded";
+pub const JSON: &str = "application/json";
 
 #[derive(Clone)]
 pub struct Case {
@@ -36,7 +38,7 @@ pub fn req(method: &'static str, target: &str, headers: &[(&str, &str)], body: &
     }
 }
 
-fn case(class: &'static str, name: &str, req: Req) -> Case {
+pub fn case(class: &'static str, name: &str, req: Req) -> Case {
     Case {
         class,
         name: name.to_string(),
@@ -85,9 +87,17 @@ pub fn paths() -> Vec<Case> {
         )
     }];
     for w in &walks {
-        out.push(case("path", &format!("origin {w}"), req("GET", w, &[], b"")));
+        out.push(case(
+            "path",
+            &format!("origin {w}"),
+            req("GET", w, &[], b""),
+        ));
         let abs = format!("http://localhost{w}");
-        out.push(case("path", &format!("absolute {w}"), req("GET", &abs, &[], b"")));
+        out.push(case(
+            "path",
+            &format!("absolute {w}"),
+            req("GET", &abs, &[], b""),
+        ));
         let mut h2 = req("GET", w, &[], b"");
         h2.h2 = true;
         out.push(case("path", &format!("h2 {w}"), h2));
@@ -97,12 +107,21 @@ pub fn paths() -> Vec<Case> {
         let mut r = req("GET", header_walk, &[("x-app-id", u)], b"");
         r.h2 = h2;
         let how = if h2 { "h2" } else { "origin" };
-        out.push(case("path", &format!("{how} {header_walk} x-app-id: unfiled"), r));
+        out.push(case(
+            "path",
+            &format!("{how} {header_walk} x-app-id: unfiled"),
+            r,
+        ));
     }
     out.push(case(
         "path",
         "origin raw backslash /static/..\\v1/…",
-        req("GET", &format!("/static/..\\v1/android/apps/{u}/update"), &[], b""),
+        req(
+            "GET",
+            &format!("/static/..\\v1/android/apps/{u}/update"),
+            &[],
+            b"",
+        ),
     ));
     out
 }
@@ -132,45 +151,26 @@ pub fn query_names() -> Vec<Case> {
     let mut out = vec![
         Case {
             control: Some(FILED_WX),
-            ..case("query", "control: appid filed", req("GET", &format!("/mp/wechat/login?appid={f}"), &[], b""))
+            ..case(
+                "query",
+                "control: appid filed",
+                req("GET", &format!("/mp/wechat/login?appid={f}"), &[], b""),
+            )
         },
-        case("query", "appid unfiled", req("GET", &format!("/mp/wechat/login?appid={u}"), &[], b"")),
+        case(
+            "query",
+            "appid unfiled",
+            req("GET", &format!("/mp/wechat/login?appid={u}"), &[], b""),
+        ),
     ];
     for q in queries {
-        out.push(case("query", &q, req("GET", &format!("/mp/wechat/login?{q}"), &[], b"")));
+        out.push(case(
+            "query",
+            &q,
+            req("GET", &format!("/mp/wechat/login?{q}"), &[], b""),
+        ));
     }
     out
-}
-
-const FORM: &str = "application/x-www-form-urlencoded";
-const JSON: &str = "application/json";
-
-/// Bodies naming another identifier on routes whose identifier is in the path or the query.
-pub fn unread_bodies() -> Vec<Case> {
-    let mp = format!("/mp/wechat/login?appid={FILED_WX}");
-    let multipart = format!(
-        "--diffbound7q\r\nContent-Disposition: form-data; name=\"appid\"\r\n\r\n{UNFILED_WX}\r\n--diffbound7q--\r\n"
-    );
-    let update = format!("/v1/android/apps/{FILED}/update");
-    let rows: Vec<(&'static str, String, String, String)> = vec![
-        ("POST", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
-        ("POST", mp.clone(), FORM.into(), format!("APPID={UNFILED_WX}")),
-        ("POST", mp.clone(), JSON.into(), format!("{{\"appid\":\"{UNFILED_WX}\"}}")),
-        ("POST", mp.clone(), "multipart/form-data; boundary=diffbound7q".into(), multipart),
-        ("GET", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
-        ("PUT", mp.clone(), FORM.into(), format!("appid={UNFILED_WX}")),
-        ("GET", update.clone(), FORM.into(), format!("package={UNFILED}")),
-        ("GET", update, JSON.into(), format!("{{\"package\":\"{UNFILED}\"}}")),
-    ];
-    rows.into_iter()
-        .map(|(m, target, ct, body)| {
-            case(
-                "body-unread",
-                &format!("{m} {target} [{ct}] {body:?}"),
-                req(m, &target, &[("content-type", &ct)], body.as_bytes()),
-            )
-        })
-        .collect()
 }
 
 /// Header spellings that CGI, WSGI, PHP and nginx read as the route's header.
@@ -182,32 +182,80 @@ pub fn header_aliases() -> Vec<Case> {
     let mut out = vec![
         Case {
             control: Some(FILED),
-            ..case("header", "control: x-app-id filed", req("GET", cur, &[("x-app-id", f)], b""))
+            ..case(
+                "header",
+                "control: x-app-id filed",
+                req("GET", cur, &[("x-app-id", f)], b""),
+            )
         },
-        case("header", "x-app-id + x_app_id", req("GET", cur, &[("x-app-id", f), ("x_app_id", u)], b"")),
-        case("header", "x_app_id + x-app-id", req("GET", cur, &[("x_app_id", u), ("x-app-id", f)], b"")),
-        case("header", "X-App-Id + X_APP_ID", req("GET", cur, &[("X-App-Id", f), ("X_APP_ID", u)], b"")),
-        case("header", "x-app-id twice", req("GET", cur, &[("x-app-id", f), ("x-app-id", u)], b"")),
-        case("header", "x_app_id alone", req("GET", cur, &[("x_app_id", u)], b"")),
+        case(
+            "header",
+            "x-app-id + x_app_id",
+            req("GET", cur, &[("x-app-id", f), ("x_app_id", u)], b""),
+        ),
+        case(
+            "header",
+            "x_app_id + x-app-id",
+            req("GET", cur, &[("x_app_id", u), ("x-app-id", f)], b""),
+        ),
+        case(
+            "header",
+            "X-App-Id + X_APP_ID",
+            req("GET", cur, &[("X-App-Id", f), ("X_APP_ID", u)], b""),
+        ),
+        case(
+            "header",
+            "x-app-id twice",
+            req("GET", cur, &[("x-app-id", f), ("x-app-id", u)], b""),
+        ),
+        case(
+            "header",
+            "x_app_id alone",
+            req("GET", cur, &[("x_app_id", u)], b""),
+        ),
         case(
             "header",
             "Connection: x-app-id, then x_app_id",
-            req("GET", cur, &[("connection", "close, x-app-id"), ("x-app-id", f), ("x_app_id", u)], b""),
+            req(
+                "GET",
+                cur,
+                &[
+                    ("connection", "close, x-app-id"),
+                    ("x-app-id", f),
+                    ("x_app_id", u),
+                ],
+                b"",
+            ),
         ),
         case(
             "header",
             "Connection: x-app-id alone",
-            req("GET", cur, &[("connection", "close, x-app-id"), ("x-app-id", f)], b""),
+            req(
+                "GET",
+                cur,
+                &[("connection", "close, x-app-id"), ("x-app-id", f)],
+                b"",
+            ),
         ),
         case(
             "header",
             "query appid + x_mp_appid",
-            req("GET", &format!("{mp}?appid={FILED_WX}"), &[("x_mp_appid", UNFILED_WX)], b""),
+            req(
+                "GET",
+                &format!("{mp}?appid={FILED_WX}"),
+                &[("x_mp_appid", UNFILED_WX)],
+                b"",
+            ),
         ),
         case(
             "header",
             "x-mp-appid + x_mp_appid",
-            req("GET", mp, &[("x-mp-appid", FILED_WX), ("x_mp_appid", UNFILED_WX)], b""),
+            req(
+                "GET",
+                mp,
+                &[("x-mp-appid", FILED_WX), ("x_mp_appid", UNFILED_WX)],
+                b"",
+            ),
         ),
         case(
             "header",
@@ -215,14 +263,22 @@ pub fn header_aliases() -> Vec<Case> {
             req(
                 "GET",
                 &format!("{mp}?appid={FILED_WX}"),
-                &[("connection", "close, x-mp-appid"), ("x-mp-appid", FILED_WX)],
+                &[
+                    ("connection", "close, x-mp-appid"),
+                    ("x-mp-appid", FILED_WX),
+                ],
                 b"",
             ),
         ),
         case(
             "header",
             "JSON /app/id + x_app_id",
-            req("POST", "/v1/uploads", &[("content-type", JSON), ("x_app_id", u)], json.as_bytes()),
+            req(
+                "POST",
+                "/v1/uploads",
+                &[("content-type", JSON), ("x_app_id", u)],
+                json.as_bytes(),
+            ),
         ),
         case(
             "header",
@@ -230,7 +286,12 @@ pub fn header_aliases() -> Vec<Case> {
             req(
                 "POST",
                 "/v1/uploads",
-                &[("content-type", JSON), ("connection", "close, x-app-id"), ("x-app-id", f), ("x_app_id", u)],
+                &[
+                    ("content-type", JSON),
+                    ("connection", "close, x-app-id"),
+                    ("x-app-id", f),
+                    ("x_app_id", u),
+                ],
                 json.as_bytes(),
             ),
         ),
@@ -238,45 +299,5 @@ pub fn header_aliases() -> Vec<Case> {
     let mut h2 = req("GET", cur, &[("x-app-id", f), ("x_app_id", u)], b"");
     h2.h2 = true;
     out.push(case("header", "h2 x-app-id + x_app_id", h2));
-    out
-}
-
-/// Bodies that are one type to the gateway and another to a reader that trusts the declared
-/// Content-Type.
-pub fn content_types() -> Vec<Case> {
-    let (f, u) = (FILED, UNFILED);
-    let json_in_form = format!("{{\"package\":\"{u}\",\"x\":\"&package={f}&\"}}");
-    let multipart_in_form =
-        format!("package={f}&x=\r\n--diffbound7q\r\nContent-Disposition: form-data; name=\"package\"\r\n\r\n{u}\r\n--diffbound7q--\r\n");
-    let form_in_json = format!(
-        "{{\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}},\"x\":\"&app[id]={u}&\"}}"
-    );
-    let json = format!("{{\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}}}}");
-    let rows: Vec<(&str, &str, String)> = vec![
-        ("/v1/releases", JSON, json_in_form.clone()),
-        ("/v1/releases", "application/problem+json", json_in_form.clone()),
-        ("/v1/releases", "multipart/form-data; boundary=diffbound7q", multipart_in_form),
-        ("/v1/releases", "text/plain", format!("package={f}")),
-        ("/v1/uploads", FORM, form_in_json.clone()),
-        ("/v1/uploads", "text/plain", json.clone()),
-        ("/v1/uploads", "application/x-www-form-urlencoded; charset=utf-8", form_in_json),
-    ];
-    let mut out = vec![
-        Case {
-            control: Some(FILED),
-            ..case("content-type", "control: form", req("POST", "/v1/releases", &[("content-type", FORM)], format!("package={f}").as_bytes()))
-        },
-        Case {
-            control: Some(FILED),
-            ..case("content-type", "control: json", req("POST", "/v1/uploads", &[("content-type", JSON)], json.as_bytes()))
-        },
-    ];
-    for (path, ct, body) in rows {
-        out.push(case(
-            "content-type",
-            &format!("{path} [{ct}] {body:?}"),
-            req("POST", path, &[("content-type", ct)], body.as_bytes()),
-        ));
-    }
     out
 }

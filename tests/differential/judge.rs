@@ -32,15 +32,69 @@ pub struct Mirror {
 }
 
 pub const ROUTES: &[Mirror] = &[
-    Mirror { name: "android-update", methods: &["GET"], pattern: "/v1/android/apps/{}/update", names: &["package"], mode: Mode::Enforce },
-    Mirror { name: "app-check", methods: &["GET", "HEAD"], pattern: "/v1/*/apps/{}", names: &["id"], mode: Mode::Enforce },
-    Mirror { name: "header-check", methods: &["GET"], pattern: "/v1/apps/current", names: &["x-app-id"], mode: Mode::Enforce },
-    Mirror { name: "upload-metadata", methods: &["POST", "PUT"], pattern: "/v1/uploads", names: &["app.id", "x-app-id"], mode: Mode::Enforce },
-    Mirror { name: "package-upload", methods: &["POST", "PUT"], pattern: "/v1/packages", names: &["x-app-id", "package", "file"], mode: Mode::Enforce },
-    Mirror { name: "release-form", methods: &["POST"], pattern: "/v1/releases", names: &["package"], mode: Mode::Enforce },
-    Mirror { name: "miniprogram-api", methods: &[], pattern: "/mp/*/*", names: &["appid", "x-mp-appid"], mode: Mode::Enforce },
-    Mirror { name: "harmony-monitor", methods: &[], pattern: "/v1/harmony/**", names: &["bundle"], mode: Mode::Monitor },
-    Mirror { name: "static", methods: &[], pattern: "/static/**", names: &[], mode: Mode::Off },
+    Mirror {
+        name: "android-update",
+        methods: &["GET"],
+        pattern: "/v1/android/apps/{}/update",
+        names: &["package"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "app-check",
+        methods: &["GET", "HEAD"],
+        pattern: "/v1/*/apps/{}",
+        names: &["id"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "header-check",
+        methods: &["GET"],
+        pattern: "/v1/apps/current",
+        names: &["x-app-id"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "upload-metadata",
+        methods: &["POST", "PUT"],
+        pattern: "/v1/uploads",
+        names: &["app.id", "x-app-id"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "package-upload",
+        methods: &["POST", "PUT"],
+        pattern: "/v1/packages",
+        names: &["x-app-id", "package", "file"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "release-form",
+        methods: &["POST"],
+        pattern: "/v1/releases",
+        names: &["package"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "miniprogram-api",
+        methods: &[],
+        pattern: "/mp/*/*",
+        names: &["appid", "x-mp-appid"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
+        name: "harmony-monitor",
+        methods: &[],
+        pattern: "/v1/harmony/**",
+        names: &["bundle"],
+        mode: Mode::Monitor,
+    },
+    Mirror {
+        name: "static",
+        methods: &[],
+        pattern: "/static/**",
+        names: &[],
+        mode: Mode::Off,
+    },
 ];
 
 /// The first route `path` matches for `method`, with the path's identifier capture.
@@ -157,8 +211,9 @@ pub fn judge(method: &str, g: &Gateway, truth: &Truth, readers: &[&str]) -> Verd
             continue;
         }
         if mirror.name != route {
+            let id = capture.map(|c| format!(" (id {c:?})")).unwrap_or_default();
             problems.push(format!(
-                "{who} routes {path:?} to {}; the gateway applied {route} ({decision})",
+                "{who} routes {path:?} to {}{id}; the gateway applied {route} ({decision})",
                 mirror.name
             ));
             continue;
@@ -168,9 +223,15 @@ pub fn judge(method: &str, g: &Gateway, truth: &Truth, readers: &[&str]) -> Verd
             .into_iter()
             .collect();
         for r in view["readings"].as_array().into_iter().flatten() {
-            let (name, value) = (r["name"].as_str().unwrap_or(""), r["value"].as_str().unwrap_or(""));
+            let (name, value) = (
+                r["name"].as_str().unwrap_or(""),
+                r["value"].as_str().unwrap_or(""),
+            );
             if mirror.names.contains(&name) && !value.is_empty() {
-                ids.push((format!("{} {name}", r["via"].as_str().unwrap_or("?")), value.to_string()));
+                ids.push((
+                    format!("{} {name}", r["via"].as_str().unwrap_or("?")),
+                    value.to_string(),
+                ));
             }
         }
         for (via, value) in ids {

@@ -64,7 +64,9 @@ pub fn tools() -> Result<PathBuf, String> {
         .ok_or("nginx is not installed (apt-get install nginx-light)")?;
     for (tool, package) in [("python3", "python3"), ("php", "php-cli")] {
         if !on_path(tool) {
-            return Err(format!("{tool} is not installed (apt-get install {package})"));
+            return Err(format!(
+                "{tool} is not installed (apt-get install {package})"
+            ));
         }
     }
     Ok(nginx)
@@ -123,7 +125,13 @@ pub async fn start(nginx_bin: &Path) -> Stacks {
     let php_port = free_port();
     let php = spawn(
         Command::new("php")
-            .args(["-d", "upload_max_filesize=16M", "-d", "post_max_size=16M", "-S"])
+            .args([
+                "-d",
+                "upload_max_filesize=16M",
+                "-d",
+                "post_max_size=16M",
+                "-S",
+            ])
             .arg(format!("127.0.0.1:{php_port}"))
             .arg("-t")
             .arg(&docroot)

@@ -86,9 +86,20 @@ fn upload(name: &str, ctype: &str, body: Vec<u8>) -> Case {
 /// A form whose first part is the genuine package and whose second part (header `head`)
 /// carries the forged one; and the same with the parts swapped.
 fn pair(name: &str, head: &str, p: &Packages) -> Vec<Case> {
-    let good = format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"\r\n{OCTETS}");
-    let genuine_first = [part(B, &good, &p.genuine), part(B, head, &p.forged), close(B)].concat();
-    let forged_first = [part(B, head, &p.forged), part(B, &good, &p.genuine), close(B)].concat();
+    let good =
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"\r\n{OCTETS}");
+    let genuine_first = [
+        part(B, &good, &p.genuine),
+        part(B, head, &p.forged),
+        close(B),
+    ]
+    .concat();
+    let forged_first = [
+        part(B, head, &p.forged),
+        part(B, &good, &p.genuine),
+        close(B),
+    ]
+    .concat();
     vec![
         upload(&format!("{name} (genuine part first)"), CT, genuine_first),
         upload(&format!("{name} (forged part first)"), CT, forged_first),
@@ -96,13 +107,23 @@ fn pair(name: &str, head: &str, p: &Packages) -> Vec<Case> {
 }
 
 pub fn multipart(p: &Packages) -> Vec<Case> {
-    let file = |f: &str| format!("Content-Disposition: form-data; name=\"file\"; filename=\"{f}\"\r\n{OCTETS}");
+    let file = |f: &str| {
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{f}\"\r\n{OCTETS}")
+    };
     let mut out = vec![
         Case {
             control: Some(GENUINE_ID),
-            ..upload("control: genuine file", CT, [part(B, &file("a.apk"), &p.genuine), close(B)].concat())
+            ..upload(
+                "control: genuine file",
+                CT,
+                [part(B, &file("a.apk"), &p.genuine), close(B)].concat(),
+            )
         },
-        upload("forged file", CT, [part(B, &file("b.apk"), &p.forged), close(B)].concat()),
+        upload(
+            "forged file",
+            CT,
+            [part(B, &file("b.apk"), &p.forged), close(B)].concat(),
+        ),
     ];
     let heads = [
         ("two file parts", file("b.apk")),
@@ -131,8 +152,15 @@ pub fn multipart(p: &Packages) -> Vec<Case> {
         close("BBBBdiff2"),
     ]
     .concat();
-    for ct in ["multipart/form-data; boundary=AAAAdiff1; boundary=BBBBdiff2", "multipart/form-data; boundary=BBBBdiff2; boundary=AAAAdiff1"] {
-        out.push(upload(&format!("repeated boundary [{ct}]"), ct, two.clone()));
+    for ct in [
+        "multipart/form-data; boundary=AAAAdiff1; boundary=BBBBdiff2",
+        "multipart/form-data; boundary=BBBBdiff2; boundary=AAAAdiff1",
+    ] {
+        out.push(upload(
+            &format!("repeated boundary [{ct}]"),
+            ct,
+            two.clone(),
+        ));
     }
     // A quoted boundary with ';': split naively, the boundary is `"AAA` or `AAA`.
     let quoted = [
@@ -144,20 +172,41 @@ pub fn multipart(p: &Packages) -> Vec<Case> {
         close("AAAAdiff1"),
     ]
     .concat();
-    out.push(upload("quoted boundary with ';'", "multipart/form-data; boundary=\"AAAAdiff1;x\"", quoted));
+    out.push(upload(
+        "quoted boundary with ';'",
+        "multipart/form-data; boundary=\"AAAAdiff1;x\"",
+        quoted,
+    ));
     // LF-only delimiter and header lines for the second part.
     let lf = [
         part(B, &file("a.apk"), &p.genuine),
-        format!("--{B}\nContent-Disposition: form-data; name=\"file\"; filename=\"b.apk\"\n\n").into_bytes(),
+        format!("--{B}\nContent-Disposition: form-data; name=\"file\"; filename=\"b.apk\"\n\n")
+            .into_bytes(),
         p.forged.clone(),
         format!("\n--{B}--\r\n").into_bytes(),
     ]
     .concat();
     out.push(upload("LF-only second part", CT, lf));
     // The claim field `package` spelled twice, and next to the genuine file.
-    let claim = |n: &str, v: &str| part(B, &format!("Content-Disposition: form-data; name=\"{n}\""), v.as_bytes());
-    for (n1, n2) in [("package", "package"), ("package", "PACKAGE"), ("package", "package[]")] {
-        let body = [claim(n1, GENUINE_ID), claim(n2, FORGED_ID), part(B, &file("a.apk"), &p.genuine), close(B)].concat();
+    let claim = |n: &str, v: &str| {
+        part(
+            B,
+            &format!("Content-Disposition: form-data; name=\"{n}\""),
+            v.as_bytes(),
+        )
+    };
+    for (n1, n2) in [
+        ("package", "package"),
+        ("package", "PACKAGE"),
+        ("package", "package[]"),
+    ] {
+        let body = [
+            claim(n1, GENUINE_ID),
+            claim(n2, FORGED_ID),
+            part(B, &file("a.apk"), &p.genuine),
+            close(B),
+        ]
+        .concat();
         out.push(upload(&format!("claim {n1} then {n2}"), CT, body));
     }
     out
@@ -171,7 +220,8 @@ pub fn zips(p: &Packages) -> Vec<Case> {
         req: req("POST", "/v1/packages", &[("content-type", APK)], &p.genuine),
         control: Some(GENUINE_ID),
     }];
-    let head = format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"\r\n{OCTETS}");
+    let head =
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"\r\n{OCTETS}");
     for (name, bytes) in &p.variants {
         out.push(Case {
             class: "zip",
