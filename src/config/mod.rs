@@ -137,6 +137,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    /// Longest wait for the next bytes of a request body the gateway reads (extractors, body
+    /// checks, upload spooling); past it 408 `body_timeout`.
+    pub body_read_timeout: Duration,
     pub drain_timeout: Duration,
 }
 
@@ -290,6 +293,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         idle_timeout: p.duration("limits.idle_timeout", &r.idle_timeout),
         max_header_bytes: r.max_header_bytes,
         max_body_bytes: r.max_body_bytes,
+        body_read_timeout: p.duration("limits.body_read_timeout", &r.body_read_timeout),
         drain_timeout: p.duration("limits.drain_timeout", &r.drain_timeout),
     };
     for (k, v) in [
@@ -300,6 +304,10 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         if v == 0 {
             p.add(&format!("limits.{k}"), "must be greater than 0");
         }
+    }
+    if limits.body_read_timeout.is_zero() && humantime::parse_duration(&r.body_read_timeout).is_ok()
+    {
+        p.add("limits.body_read_timeout", "must be greater than 0");
     }
     if limits.max_header_bytes < 8192 && limits.max_header_bytes != 0 {
         p.add(

@@ -56,6 +56,7 @@ pub struct RawLimits {
     pub idle_timeout: String,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    pub body_read_timeout: String,
     pub drain_timeout: String,
 }
 
@@ -67,6 +68,7 @@ impl Default for RawLimits {
             idle_timeout: "60s".into(),
             max_header_bytes: 64 * 1024,
             max_body_bytes: 1024 * 1024,
+            body_read_timeout: "60s".into(),
             drain_timeout: "30s".into(),
         }
     }

@@ -46,6 +46,8 @@ pub struct Shared {
     pub filing_header: HeaderName,
     pub filing_on_response: bool,
     pub max_body_bytes: usize,
+    /// Longest wait for the next bytes of a body the gateway reads (408 `body_timeout`).
+    pub body_read_timeout: Duration,
     pub stale_after: Duration,
     /// Spooling of upload-route bodies (`proxy/upload.rs`).
     pub upload: UploadGlobal,
@@ -127,6 +129,7 @@ async fn read_body(
     parts: &http::request::Parts,
     incoming: Incoming,
     limit: usize,
+    idle: Duration,
 ) -> Result<ReadBody, Code> {
     if !route.reads_body() {
         return Ok(ReadBody {
@@ -148,7 +151,7 @@ async fn read_body(
             unread: true,
         });
     }
-    match body::read_bounded(incoming, limit).await {
+    match body::read_bounded(incoming, limit, idle).await {
         Ok(Bounded::Complete(b)) => Ok(ReadBody {
             forward: body::full(b.clone()),
             bytes: Some(b),
@@ -161,7 +164,8 @@ async fn read_body(
             too_large: true,
             unread: true,
         }),
-        Err(_) => Err(Code::BodyInvalid),
+        Err(body::ReadError::Timeout) => Err(Code::BodyTimeout),
+        Err(body::ReadError::Body(_)) => Err(Code::BodyInvalid),
     }
 }
 
@@ -180,8 +184,10 @@ impl Shared {
             let req = Request::from_parts(parts, incoming);
             return self.upload(route, up, caps, req, &conn, start).await;
         }
+        let idle = self.body_read_timeout;
+        let read = read_body(route, &parts, incoming, self.max_body_bytes, idle).await;
+        // Taken once the body is in: a slow client cannot hold an old revision alive.
         let rev = self.index.current();
-        let read = read_body(route, &parts, incoming, self.max_body_bytes).await;
         // A second handle on the buffered body (a reference count, not a copy) that the
         // identity may borrow from while `read` moves on.
         let bytes = read.as_ref().ok().and_then(|r| r.bytes.clone());
@@ -191,6 +197,7 @@ impl Shared {
             Ok(r) if r.too_large => Err(Code::BodyTooLarge),
             Ok(_) => extract::identify(route, &parts, &caps, bytes.as_deref()),
         };
+        let read_failed = read.as_ref().err().copied();
         let read = read.ok();
         let stale = self.index.is_stale(self.stale_after);
         let decision = policy::decide(
@@ -209,7 +216,7 @@ impl Shared {
         let http1 = parts.version < http::Version::HTTP_2;
         let forward = match (&decision, read) {
             (Decision::Refuse(code), r) => Err((*code, http1 && r.is_none_or(|r| r.unread))),
-            (_, None) => Err((Code::BodyInvalid, http1)),
+            (_, None) => Err((read_failed.unwrap_or(Code::BodyInvalid), http1)),
             (Decision::Allow(numbers), Some(r)) => Ok((filing_value(numbers), r.forward)),
             (_, Some(r)) => Ok((None, r.forward)),
         };
@@ -229,7 +236,7 @@ impl Shared {
                     close,
                 };
                 let outcome =
-                    if code == Code::BodyInvalid && !matches!(decision, Decision::Refuse(_)) {
+                    if Some(code) == read_failed && !matches!(decision, Decision::Refuse(_)) {
                         Outcome::Reject
                     } else {
                         decision.outcome()

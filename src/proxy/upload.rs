@@ -24,7 +24,6 @@ use crate::index::Revision;
 use crate::inspect::{self, InspectError, PackageIdentity};
 use crate::policy::{self, Decision, Outcome, Package, Reason};
 use http::{header, Request, Response};
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::time::Instant;
 
@@ -179,15 +178,24 @@ impl Shared {
             self.spool_gauges(),
         );
         let mut incoming = incoming;
-        while let Some(frame) = incoming.frame().await {
-            let Ok(frame) = frame else {
-                // The client went away or broke the framing; the spool dies with this call.
-                return Taken {
-                    forward: None,
-                    unread: false,
-                    found: Err(Code::BodyInvalid),
-                    fields: Vec::new(),
-                };
+        loop {
+            let frame = match body::next_frame(&mut incoming, self.body_read_timeout).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                // The client went away, broke the framing or stalled; the spool dies with
+                // this call.
+                Err(e) => {
+                    let code = match e {
+                        body::ReadError::Timeout => Code::BodyTimeout,
+                        body::ReadError::Body(_) => Code::BodyInvalid,
+                    };
+                    return Taken {
+                        forward: None,
+                        unread: matches!(e, body::ReadError::Timeout),
+                        found: Err(code),
+                        fields: Vec::new(),
+                    };
+                }
             };
             let Ok(data) = frame.into_data() else {
                 continue;
