@@ -4,7 +4,7 @@
 //! Owns the synthetic upload route the CLI decides with (enforce, block unknown ids) and the
 //! explanation: which filings list the id, which of them list one of the package's signers,
 //! and the code with its message.
-//! Must not: decide differently from the gateway: it calls the same `proxy::upload::package_of`
+//! Must not: decide differently from the gateway: it calls the same `policy::package_of`
 //! and `policy::decide_package`.
 //! Invariant: `Verdict::allowed` is true exactly when the gateway would forward the upload.
 
@@ -16,8 +16,7 @@ use crate::config::{
 use crate::filing::{FilingRecord, Platform};
 use crate::index::Revision;
 use crate::inspect::PackageIdentity;
-use crate::policy::{decide_package, Claim, Decision};
-use crate::proxy::upload::package_of;
+use crate::policy::{decide_package, package_of, Claim, Decision};
 use serde_json::{json, Value};
 
 /// The route knobs `icpgate inspect` lets a user set.

@@ -19,10 +19,10 @@ use crate::code::Code;
 use crate::config::{RouteConfig, Spans, UploadRoute};
 use crate::extract::multipart::{Part, Scanner};
 use crate::extract::upload::{claim, classify, wanted_fields, UploadBody};
-use crate::filing::{validate, Platform};
+use crate::filing::Platform;
 use crate::index::Revision;
 use crate::inspect::{self, InspectError, PackageIdentity};
-use crate::policy::{self, Decision, Outcome, Package, Reason};
+use crate::policy::{self, inspect_code, package_of, Decision, Outcome, Package, Reason};
 use http::{header, Request, Response};
 use hyper::body::Incoming;
 use std::time::Instant;
@@ -42,35 +42,6 @@ struct Taken {
     unread: bool,
     found: Result<Found, Code>,
     fields: Vec<Part>,
-}
-
-/// The gateway code for an inspection error.
-pub fn inspect_code(e: &InspectError) -> Code {
-    match e {
-        InspectError::PackageUnreadable(_) => Code::PackageUnreadable,
-        InspectError::UnsupportedPackage(_) => Code::UnsupportedPackage,
-        InspectError::ManifestMissing(_) => Code::ManifestMissing,
-        InspectError::ManifestInvalid(_) => Code::ManifestInvalid,
-        InspectError::PackageTooLarge(_) => Code::PackageTooLarge,
-        InspectError::Unsigned => Code::Unsigned,
-        InspectError::SignatureInvalid => Code::SignatureInvalid,
-        InspectError::Io(_) => Code::SpoolFailed,
-    }
-}
-
-/// What the policy needs from an identity; `Err` when the id breaks its platform's grammar.
-pub fn package_of(id: &PackageIdentity) -> Result<Package, Code> {
-    validate(id.platform, &id.id).map_err(|_| Code::IdentifierInvalid)?;
-    Ok(Package {
-        platform: id.platform,
-        id: id.id.clone(),
-        signers: id
-            .accepted_signers
-            .iter()
-            .map(|c| c.signer.clone())
-            .collect(),
-        unsigned: id.require_signed().err().as_ref().map(inspect_code),
-    })
 }
 
 /// Where the package is in the spooled body.
@@ -262,7 +233,7 @@ impl Shared {
         let taken = self.take(route, up, &parts, incoming).await;
         let claimed = claim(route, &parts, &caps, &taken.fields);
         let rev = self.index.current();
-        let stale = rev.as_of.elapsed().is_ok_and(|age| age > self.stale_after);
+        let stale = self.index.is_stale(self.stale_after);
         let decision = policy::decide_package(
             route,
             taken.found.as_ref().map(|f| &f.package).map_err(|c| *c),
