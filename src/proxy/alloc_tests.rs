@@ -8,7 +8,7 @@
 //! Invariant: each measured closure does exactly the per-request work the handler does.
 
 use super::forward::{ClientSide, Upstream};
-use super::handler::filing_value;
+use super::pipeline::filing_value;
 use super::route;
 use crate::code::Code;
 use crate::config::Config;

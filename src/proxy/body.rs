@@ -1,10 +1,12 @@
 //! Body plumbing: the one body type the proxy passes around, bounded reading for extractors,
 //! and replay of a partly read body.
 //!
-//! Owns `ProxyBody`, `read_bounded` (with its per-read timeout, `next_frame`) and `Prefixed`.
+//! Owns `ProxyBody`, `Taken` (a body after the identify step), `read_bounded` (with its
+//! per-read timeout, `next_frame`) and `Prefixed`.
 //! Must not: buffer more than the configured limit, or alter a single byte of what it replays.
 //! Invariant: `Prefixed { prefix, rest }` yields exactly `prefix` followed by `rest`.
 
+use crate::code::Code;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -80,6 +82,46 @@ impl Body for ProxyBody {
             Inner::Boxed(b) => b.size_hint(),
         }
     }
+}
+
+/// A request body after the gateway had what it needs from it, for either kind of route.
+pub struct Taken {
+    /// The body to forward; `None` when it is lost (client gone, stalled, spool failed).
+    pub forward: Option<ProxyBody>,
+    /// Some of the body was left unread (an HTTP/1 connection cannot be reused).
+    pub unread: bool,
+    /// Why the body cannot be decided on (too large, broken, stalled), if it cannot.
+    pub failed: Option<Code>,
+}
+
+impl Taken {
+    /// The client's body, not read: forwarded as it streams in.
+    pub fn unread(b: Incoming, headers: &http::HeaderMap) -> Taken {
+        Taken {
+            forward: Some(incoming(b)),
+            unread: has_body(headers),
+            failed: None,
+        }
+    }
+
+    /// The body is gone (what is left of it unread); `code` says why.
+    pub fn lost(code: Code) -> Taken {
+        Taken {
+            forward: None,
+            unread: true,
+            failed: Some(code),
+        }
+    }
+}
+
+/// True when the request has a body (a non-zero length, or chunked).
+pub fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
 }
 
 /// What reading a body up to a limit gave.
