@@ -8,10 +8,11 @@
 //! Invariant: each request is decided against exactly one index revision.
 
 use super::body::{self, Bounded, ProxyBody};
-use super::forward::{ClientSide, Upstream};
+use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::observe::Observer;
 use super::respond::{self, About};
 use super::route;
+use super::target::{self, PathMode};
 use crate::audit::{Audit, AuditRecord};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
@@ -60,10 +61,12 @@ pub struct Conn {
     pub tls: bool,
     /// `peer`'s address as the X-Forwarded-For entry its requests add.
     pub forwarded_for: HeaderValue,
+    /// The listener's `path` option: refuse or normalise non-canonical paths.
+    pub path: PathMode,
 }
 
 impl Conn {
-    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool) -> Conn {
+    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool, path: PathMode) -> Conn {
         let forwarded_for = HeaderValue::from_str(&peer.ip().to_string())
             .unwrap_or(HeaderValue::from_static("unknown"));
         Conn {
@@ -71,6 +74,7 @@ impl Conn {
             peer,
             tls,
             forwarded_for,
+            path,
         }
     }
 }
@@ -172,10 +176,26 @@ impl Shared {
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
-        let (parts, incoming) = req.into_parts();
+        let (mut parts, incoming) = req.into_parts();
+        // One path for routing, captures, forwarding and audit: the canonical one.
+        if let Err(e) = target::canonicalize(&mut parts.uri, conn.path) {
+            tracing::debug!(event = "path_invalid", peer = %conn.peer, reason = %e);
+            let close = parts.version < http::Version::HTTP_2 && has_body(&parts.headers);
+            let reason = Reason::Code(Code::PathInvalid);
+            self.observe(None, None, Outcome::Reject, reason, start);
+            let about = About {
+                close,
+                ..About::default()
+            };
+            return respond::refuse(Code::PathInvalid, &about);
+        }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
+            strip_url_headers(&mut parts.headers);
             return self.unrouted(parts, incoming, &conn, start).await;
         };
+        if !route.allow_url_headers {
+            strip_url_headers(&mut parts.headers);
+        }
         if let (Some(up), false) = (&route.upload, route.mode == Mode::Off) {
             let req = Request::from_parts(parts, incoming);
             return self.upload(route, up, caps, req, &conn, start).await;

@@ -10,6 +10,7 @@ pub mod observe;
 pub mod respond;
 pub mod route;
 pub mod spool;
+pub mod target;
 pub mod upload;
 
 pub use handler::{Conn, Shared};
