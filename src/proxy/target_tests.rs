@@ -1,3 +1,7 @@
+//! Unit tests of the path canonicaliser: a table of attack paths with the outcome in each
+//! mode, canonical outputs as fixed points, and the URI rewrite keeping scheme, authority and
+//! query.
+
 use super::*;
 use PathError::*;
 
