@@ -25,6 +25,7 @@ pub enum Code {
     AmbiguousRequest,
     BodyInvalid,
     PackageMissing,
+    PathInvalid,
     // 413
     BodyTooLarge,
     // 408
@@ -52,7 +53,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -66,6 +67,7 @@ impl Code {
         Code::AmbiguousRequest,
         Code::BodyInvalid,
         Code::PackageMissing,
+        Code::PathInvalid,
         Code::BodyTooLarge,
         Code::BodyTimeout,
         Code::UnsupportedMediaType,
@@ -99,7 +101,8 @@ impl Code {
             | Code::PlatformInvalid
             | Code::AmbiguousRequest
             | Code::BodyInvalid
-            | Code::PackageMissing => StatusCode::BAD_REQUEST,
+            | Code::PackageMissing
+            | Code::PathInvalid => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -134,6 +137,7 @@ impl Code {
             Code::AmbiguousRequest => "ambiguous_request",
             Code::BodyInvalid => "body_invalid",
             Code::PackageMissing => "package_missing",
+            Code::PathInvalid => "path_invalid",
             Code::BodyTooLarge => "body_too_large",
             Code::BodyTimeout => "body_timeout",
             Code::UnsupportedMediaType => "unsupported_media_type",
@@ -168,6 +172,7 @@ impl Code {
             Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
             Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
+            Code::PathInvalid => "The request path has dot-segments, empty segments, encoded slashes or backslashes, path parameters, control characters or malformed escapes; servers read such paths differently, so it is refused.",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
             Code::BodyTimeout => "The client sent nothing of the request body for longer than the gateway waits.",
             Code::UnsupportedMediaType => "This upload endpoint takes a package body (e.g. application/vnd.android.package-archive) or multipart/form-data.",
@@ -202,6 +207,7 @@ impl Code {
             Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
             Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
+            Code::PathInvalid => "请求路径包含点段、空段、编码的斜杠或反斜杠、路径参数、控制字符或错误的百分号编码，不同服务器对其理解不一致，请求被拒绝。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
             Code::BodyTimeout => "客户端发送请求体的间隔超过网关的等待时限。",
             Code::UnsupportedMediaType => "该上传接口只接受安装包文件或 multipart/form-data 表单。",
@@ -261,6 +267,7 @@ mod tests {
                 ("ambiguous_request", 400),
                 ("body_invalid", 400),
                 ("package_missing", 400),
+                ("path_invalid", 400),
                 ("body_too_large", 413),
                 ("body_timeout", 408),
                 ("unsupported_media_type", 415),

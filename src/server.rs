@@ -149,7 +149,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
             .connections_total
             .with_label_values(&[&name])
             .inc();
-        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some()));
+        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path));
         let (shared, metrics, limits, tls, sd) = (
             ctx.shared.clone(),
             ctx.metrics.clone(),

@@ -71,6 +71,7 @@ pub fn route(opts: Options) -> RouteConfig {
             verify_digests: opts.verify_digests,
             raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
         }),
+        allow_url_headers: false,
     }
 }
 

@@ -148,6 +148,18 @@ pub struct ListenerConfig {
     pub name: String,
     pub addr: SocketAddr,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// What its requests' non-canonical paths get (`proxy/target.rs`).
+    pub path: PathMode,
+}
+
+/// What a listener does with a path that is not canonical (`[[listener]] path`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PathMode {
+    /// 400 `path_invalid` for dot-segments and empty segments.
+    #[default]
+    Refuse,
+    /// Remove dot-segments, merge `//`, and forward the result.
+    Normalize,
 }
 
 #[derive(Clone, Debug)]
@@ -280,10 +292,22 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             .tls
             .as_ref()
             .and_then(|t| tls::server_config(p, &format!("{key}.tls"), t));
+        let path = match l.path.as_str() {
+            "refuse" => PathMode::Refuse,
+            "normalize" => PathMode::Normalize,
+            other => {
+                p.add(
+                    &format!("{key}.path"),
+                    format!("{other:?} is not \"refuse\" or \"normalize\""),
+                );
+                PathMode::Refuse
+            }
+        };
         listeners.push(ListenerConfig {
             name: l.name.clone(),
             addr,
             tls,
+            path,
         });
     }
     let r = &raw.limits;

@@ -39,6 +39,12 @@ pub struct RawListener {
     pub name: String,
     pub address: String,
     pub tls: Option<RawTls>,
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+fn default_path() -> String {
+    "refuse".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +205,8 @@ pub struct RawRoute {
     #[serde(default = "default_on_stale")]
     pub on_stale: String,
     pub upload: Option<super::upload::RawUploadRoute>,
+    #[serde(default)]
+    pub allow_url_headers: bool,
 }
 
 fn default_mode() -> String {

@@ -113,12 +113,15 @@ pub struct RouteConfig {
     pub on_stale: OnStale,
     /// Set on upload routes: the body is a package, spooled and inspected before deciding.
     pub upload: Option<UploadRoute>,
+    /// Forward the headers some stacks take as the request URL (`X-Original-URL`, …;
+    /// `proxy::forward::URL_HEADERS`) instead of removing them.
+    pub allow_url_headers: bool,
 }
 
 impl RouteConfig {
     /// A route with the configuration file's defaults: any host and method, prefix `/`, the
     /// first upstream, mode enforce, on_missing reject, on_unknown block, on_stale enforce, not
-    /// an upload route. For tests and benchmarks; set other fields with struct update syntax.
+    /// an upload route, URL headers removed. For tests and benchmarks; set other fields with struct update syntax.
     pub fn new(name: &str, platform: PlatformSpec, extract: Vec<Source>) -> RouteConfig {
         RouteConfig {
             name: name.to_string(),
@@ -133,6 +136,7 @@ impl RouteConfig {
             on_unknown: OnUnknown::Block,
             on_stale: OnStale::Enforce,
             upload: None,
+            allow_url_headers: false,
         }
     }
 
@@ -417,6 +421,7 @@ pub(super) fn route(
         on_unknown: on_unknown?,
         on_stale: on_stale?,
         upload,
+        allow_url_headers: r.allow_url_headers,
     })
 }
 

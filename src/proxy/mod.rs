@@ -11,6 +11,7 @@ pub mod request;
 pub mod respond;
 pub mod route;
 pub mod spool;
+pub mod target;
 pub mod upload;
 
 pub use pipeline::{Conn, Shared};

@@ -12,9 +12,10 @@
 //! reading, and gets exactly one metrics sample.
 
 use super::body::{ProxyBody, Taken};
-use super::forward::{ClientSide, Upstream};
+use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::observe::Observer;
 use super::respond::{self, About};
+use super::target::{self, PathMode};
 use super::upload::{self, Found};
 use super::{body, request, route};
 use crate::audit::{Audit, AuditRecord, PackageAudit, SignerAudit};
@@ -179,10 +180,12 @@ pub struct Conn {
     pub tls: bool,
     /// `peer`'s address as the X-Forwarded-For entry its requests add.
     pub forwarded_for: HeaderValue,
+    /// The listener's `path` option: refuse or normalise non-canonical paths.
+    pub path: PathMode,
 }
 
 impl Conn {
-    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool) -> Conn {
+    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool, path: PathMode) -> Conn {
         let forwarded_for = HeaderValue::from_str(&peer.ip().to_string())
             .unwrap_or(HeaderValue::from_static("unknown"));
         Conn {
@@ -190,6 +193,7 @@ impl Conn {
             peer,
             tls,
             forwarded_for,
+            path,
         }
     }
 }
@@ -230,10 +234,26 @@ impl Shared {
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
-        let (parts, incoming) = req.into_parts();
+        let (mut parts, incoming) = req.into_parts();
+        // One path for routing, captures, forwarding and audit: the canonical one.
+        if let Err(e) = target::canonicalize(&mut parts.uri, conn.path) {
+            tracing::debug!(event = "path_invalid", peer = %conn.peer, reason = %e);
+            let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
+            let reason = Reason::Code(Code::PathInvalid);
+            self.observe(None, None, Outcome::Reject, reason, start);
+            let about = About {
+                close,
+                ..About::default()
+            };
+            return respond::refuse(Code::PathInvalid, &about);
+        }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
+            strip_url_headers(&mut parts.headers);
             return self.unrouted(parts, incoming, &conn, start).await;
         };
+        if !route.allow_url_headers {
+            strip_url_headers(&mut parts.headers);
+        }
         let idle = self.body_read_timeout;
         let judged = match route.upload.as_ref().filter(|_| route.mode != Mode::Off) {
             Some(up) => {
