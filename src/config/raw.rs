@@ -197,6 +197,8 @@ pub struct RawRoute {
     #[serde(default = "default_on_stale")]
     pub on_stale: String,
     pub upload: Option<super::upload::RawUploadRoute>,
+    /// `"check"` when absent; not allowed on upload routes.
+    pub body_ids: Option<String>,
 }
 
 fn default_mode() -> String {

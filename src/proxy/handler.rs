@@ -15,7 +15,7 @@ use super::route;
 use crate::audit::{Audit, AuditRecord};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
-use crate::extract;
+use crate::extract::{self, media::Coding};
 use crate::filing::{FilingNumber, Platform};
 use crate::index::{Index, Revision};
 use crate::metrics::Metrics;
@@ -116,49 +116,94 @@ pub(super) fn has_body(req_headers: &http::HeaderMap) -> bool {
 
 /// The request body after the gateway had what it needs from it.
 struct ReadBody {
+    /// What the upstream receives: the client's bytes, unchanged.
     forward: ProxyBody,
+    /// What the extractors read: the body as received, or decoded from its content coding.
     bytes: Option<bytes::Bytes>,
-    too_large: bool,
+    /// Why the body cannot be decided on: too large, or a type or coding the route cannot read.
+    refused: Option<Code>,
     unread: bool,
 }
 
+impl ReadBody {
+    /// The body streams to the upstream unread.
+    fn streamed(parts: &http::request::Parts, incoming: Incoming) -> ReadBody {
+        ReadBody {
+            unread: has_body(&parts.headers),
+            forward: body::incoming(incoming),
+            bytes: None,
+            refused: None,
+        }
+    }
+
+    /// The body is refused without reading it.
+    fn refused(incoming: Incoming, code: Code) -> ReadBody {
+        ReadBody {
+            forward: body::incoming(incoming),
+            bytes: None,
+            refused: Some(code),
+            unread: true,
+        }
+    }
+}
+
+/// Reads the body when the route takes its identifier from it (only as a type its sources
+/// read), or checks it for the identifier's names (`body_ids`: only form, JSON and multipart
+/// bodies; any other body streams unread). A gzip or deflate body is decoded for the
+/// extractors within `limit` decoded bytes; the upstream still gets the bytes as sent.
 async fn read_body(
     route: &RouteConfig,
     parts: &http::request::Parts,
     incoming: Incoming,
     limit: usize,
 ) -> Result<ReadBody, Code> {
-    if !route.reads_body() {
-        return Ok(ReadBody {
-            unread: has_body(&parts.headers),
-            forward: body::incoming(incoming),
-            bytes: None,
-            too_large: false,
-        });
+    use http_body::Body;
+    let reads = route.reads_body();
+    let checks = route.mode != Mode::Off && extract::bodyids::applies(route);
+    // A route that only checks bodies buffers nothing when there is no body.
+    let checks = checks && !incoming.is_end_stream();
+    if !reads && !checks {
+        return Ok(ReadBody::streamed(parts, incoming));
+    }
+    let mut coding = Coding::Identity;
+    if !incoming.is_end_stream() {
+        let media = extract::media::Media::of(&parts.headers);
+        let readable = match media {
+            Err(code) => Err(code),
+            Ok(m) if reads => extract::accepts(route, m),
+            Ok(m) if m.names_fields() => Ok(()),
+            Ok(_) => return Ok(ReadBody::streamed(parts, incoming)),
+        };
+        match readable.and_then(|()| Coding::of(&parts.headers)) {
+            Ok(c) => coding = c,
+            Err(code) => return Ok(ReadBody::refused(incoming, code)),
+        }
     }
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Ok(ReadBody {
-            forward: body::incoming(incoming),
-            bytes: None,
-            too_large: true,
-            unread: true,
-        });
+        return Ok(ReadBody::refused(incoming, Code::BodyTooLarge));
     }
     match body::read_bounded(incoming, limit).await {
-        Ok(Bounded::Complete(b)) => Ok(ReadBody {
-            forward: body::full(b.clone()),
-            bytes: Some(b),
-            too_large: false,
-            unread: false,
-        }),
+        Ok(Bounded::Complete(b)) => {
+            let decoded = match coding {
+                Coding::Identity => Ok(b.clone()),
+                _ if b.is_empty() => Ok(b.clone()),
+                c => c.decode(&b, limit).map(bytes::Bytes::from),
+            };
+            Ok(ReadBody {
+                forward: body::full(b),
+                refused: decoded.as_ref().err().copied(),
+                bytes: decoded.ok(),
+                unread: false,
+            })
+        }
         Ok(Bounded::TooLarge { prefix, rest }) => Ok(ReadBody {
             forward: body::boxed(body::Prefixed::new(prefix, rest)),
             bytes: None,
-            too_large: true,
+            refused: Some(Code::BodyTooLarge),
             unread: true,
         }),
         Err(_) => Err(Code::BodyInvalid),
@@ -188,7 +233,10 @@ impl Shared {
         let who = match &read {
             Err(code) => Err(*code),
             Ok(_) if route.mode == Mode::Off => Ok(None),
-            Ok(r) if r.too_large => Err(Code::BodyTooLarge),
+            Ok(ReadBody {
+                refused: Some(code),
+                ..
+            }) => Err(*code),
             Ok(_) => extract::identify(route, &parts, &caps, bytes.as_deref()),
         };
         let read = read.ok();
