@@ -16,6 +16,8 @@ const UNFILED_WX: &str = "wx358a2cd2bf7c5dfe";
 const PDA: &str = "io.github.benderblog.traintime_pda";
 const FORM: &str = "application/x-www-form-urlencoded";
 
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
 fn code(r: &Reply) -> String {
     r.json()["code"].as_str().unwrap_or_default().to_string()
 }
@@ -119,7 +121,7 @@ async fn bodies_are_read_only_as_the_type_they_declare() {
     let form = format!("package={PDA}");
     let json = format!(r#"{{"app":{{"platform":"wechat","id":"{WX}"}}}}"#);
     let ct = |v: &'static str| [("content-type", v)];
-    let cases: [(&str, &[(&str, &str)], &str); 6] = [
+    let cases: [(&str, Headers, &str); 6] = [
         (&releases, &ct("application/json"), &form),
         (&releases, &[], &form),
         (&releases, &ct("multipart/form-data; boundary=x"), &form),
@@ -205,7 +207,7 @@ async fn bodies_on_routes_that_do_not_read_them_are_checked() {
     let part = |name: &str, v: &str| {
         format!("--b\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{v}\r\n--b--\r\n")
     };
-    let cases: Vec<(&[(&str, &str)], String)> = vec![
+    let cases: Vec<(Headers, String)> = vec![
         (&form, format!("appid={UNFILED_WX}")),
         (&form, format!("note=1&AppId[]={UNFILED_WX}")),
         (&form, format!("x_mp_appid={UNFILED_WX}")),
