@@ -147,10 +147,40 @@ impl ReadBody {
     }
 }
 
-/// Reads the body when the route takes its identifier from it (only as a type its sources
-/// read), or checks it for the identifier's names (`body_ids`: only form, JSON and multipart
-/// bodies; any other body streams unread). A gzip or deflate body is decoded for the
-/// extractors within `limit` decoded bytes; the upstream still gets the bytes as sent.
+/// What `read_body` does with a request's body.
+enum Plan {
+    Stream,
+    Refuse(Code),
+    Read(Coding),
+}
+
+/// Read the body when the route takes its identifier from it (only as a type its sources
+/// read), or when it checks it for the identifier's names (`body_ids`: only form, JSON and
+/// multipart bodies); stream it otherwise.
+fn plan(route: &RouteConfig, parts: &http::request::Parts, ended: bool) -> Plan {
+    let reads = route.reads_body();
+    // A route that only checks bodies buffers nothing when there is no body.
+    let checks = !ended && route.mode != Mode::Off && extract::bodyids::applies(route);
+    if !reads && !checks {
+        return Plan::Stream;
+    }
+    if ended {
+        return Plan::Read(Coding::Identity);
+    }
+    let readable = match extract::media::Media::of(&parts.headers) {
+        Err(code) => Err(code),
+        Ok(m) if reads => extract::accepts(route, m),
+        Ok(m) if m.names_fields() => Ok(()),
+        Ok(_) => return Plan::Stream,
+    };
+    match readable.and_then(|()| Coding::of(&parts.headers)) {
+        Ok(c) => Plan::Read(c),
+        Err(code) => Plan::Refuse(code),
+    }
+}
+
+/// Reads the body as `plan` says, bounded by `limit`. A gzip or deflate body is decoded for
+/// the extractors within `limit` decoded bytes; the upstream still gets the bytes as sent.
 async fn read_body(
     route: &RouteConfig,
     parts: &http::request::Parts,
@@ -158,27 +188,11 @@ async fn read_body(
     limit: usize,
 ) -> Result<ReadBody, Code> {
     use http_body::Body;
-    let reads = route.reads_body();
-    let checks = route.mode != Mode::Off && extract::bodyids::applies(route);
-    // A route that only checks bodies buffers nothing when there is no body.
-    let checks = checks && !incoming.is_end_stream();
-    if !reads && !checks {
-        return Ok(ReadBody::streamed(parts, incoming));
-    }
-    let mut coding = Coding::Identity;
-    if !incoming.is_end_stream() {
-        let media = extract::media::Media::of(&parts.headers);
-        let readable = match media {
-            Err(code) => Err(code),
-            Ok(m) if reads => extract::accepts(route, m),
-            Ok(m) if m.names_fields() => Ok(()),
-            Ok(_) => return Ok(ReadBody::streamed(parts, incoming)),
-        };
-        match readable.and_then(|()| Coding::of(&parts.headers)) {
-            Ok(c) => coding = c,
-            Err(code) => return Ok(ReadBody::refused(incoming, code)),
-        }
-    }
+    let coding = match plan(route, parts, incoming.is_end_stream()) {
+        Plan::Stream => return Ok(ReadBody::streamed(parts, incoming)),
+        Plan::Refuse(code) => return Ok(ReadBody::refused(incoming, code)),
+        Plan::Read(c) => c,
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
