@@ -64,6 +64,7 @@ pub fn route(opts: Options) -> RouteConfig {
         on_missing: OnMissing::Reject,
         on_unknown: OnUnknown::Block,
         on_stale: OnStale::Enforce,
+        body_ids: crate::config::BodyIds::Check,
         upload: Some(UploadRoute {
             field: "file".into(),
             max_bytes: u64::MAX,

@@ -22,7 +22,7 @@ pub const DEFAULT_BLOOM: bool = true;
 
 pub use pattern::{PathRegex, Spans};
 pub use route::{
-    Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
+    BodyIds, Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
 };
 pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 

@@ -207,6 +207,8 @@ pub struct RawRoute {
     pub upload: Option<super::upload::RawUploadRoute>,
     #[serde(default)]
     pub allow_url_headers: bool,
+    /// `"check"` when absent; not allowed on upload routes.
+    pub body_ids: Option<String>,
 }
 
 fn default_mode() -> String {
