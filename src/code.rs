@@ -25,8 +25,11 @@ pub enum Code {
     AmbiguousRequest,
     BodyInvalid,
     PackageMissing,
+    PathInvalid,
     // 413
     BodyTooLarge,
+    // 408
+    BodyTimeout,
     // 415
     UnsupportedMediaType,
     // 422: the uploaded package cannot be accepted as it is.
@@ -50,7 +53,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 30] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -64,7 +67,9 @@ impl Code {
         Code::AmbiguousRequest,
         Code::BodyInvalid,
         Code::PackageMissing,
+        Code::PathInvalid,
         Code::BodyTooLarge,
+        Code::BodyTimeout,
         Code::UnsupportedMediaType,
         Code::PackageUnreadable,
         Code::UnsupportedPackage,
@@ -96,8 +101,10 @@ impl Code {
             | Code::PlatformInvalid
             | Code::AmbiguousRequest
             | Code::BodyInvalid
-            | Code::PackageMissing => StatusCode::BAD_REQUEST,
+            | Code::PackageMissing
+            | Code::PathInvalid => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::PackageUnreadable
             | Code::UnsupportedPackage
@@ -130,7 +137,9 @@ impl Code {
             Code::AmbiguousRequest => "ambiguous_request",
             Code::BodyInvalid => "body_invalid",
             Code::PackageMissing => "package_missing",
+            Code::PathInvalid => "path_invalid",
             Code::BodyTooLarge => "body_too_large",
+            Code::BodyTimeout => "body_timeout",
             Code::UnsupportedMediaType => "unsupported_media_type",
             Code::PackageUnreadable => "package_unreadable",
             Code::UnsupportedPackage => "unsupported_package",
@@ -163,7 +172,9 @@ impl Code {
             Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
             Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
+            Code::PathInvalid => "The request path has dot-segments, empty segments, encoded slashes or backslashes, path parameters, control characters or malformed escapes; servers read such paths differently, so it is refused.",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
+            Code::BodyTimeout => "The client sent nothing of the request body for longer than the gateway waits.",
             Code::UnsupportedMediaType => "This upload endpoint takes a package body (e.g. application/vnd.android.package-archive) or multipart/form-data.",
             Code::PackageUnreadable => "The uploaded file is not a readable ZIP archive.",
             Code::UnsupportedPackage => "The uploaded archive is not an APK, IPA or HAP package.",
@@ -196,7 +207,9 @@ impl Code {
             Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
             Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
+            Code::PathInvalid => "请求路径包含点段、空段、编码的斜杠或反斜杠、路径参数、控制字符或错误的百分号编码，不同服务器对其理解不一致，请求被拒绝。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
+            Code::BodyTimeout => "客户端发送请求体的间隔超过网关的等待时限。",
             Code::UnsupportedMediaType => "该上传接口只接受安装包文件或 multipart/form-data 表单。",
             Code::PackageUnreadable => "上传的文件不是可读取的 ZIP 安装包。",
             Code::UnsupportedPackage => "上传的文件不是 APK、IPA 或 HAP 安装包。",
@@ -254,7 +267,9 @@ mod tests {
                 ("ambiguous_request", 400),
                 ("body_invalid", 400),
                 ("package_missing", 400),
+                ("path_invalid", 400),
                 ("body_too_large", 413),
+                ("body_timeout", 408),
                 ("unsupported_media_type", 415),
                 ("package_unreadable", 422),
                 ("unsupported_package", 422),

@@ -5,6 +5,7 @@
 //! Must not: be used as a production upstream.
 //! Invariant: `body_sha256` is the digest of exactly the bytes received.
 
+use crate::accept::Acceptor;
 use crate::proxy::body::full;
 use http_body_util::BodyExt;
 use hyper::service::service_fn;
@@ -48,9 +49,10 @@ async fn answer(
 
 /// Serves the echo upstream until `shutdown` changes.
 pub async fn serve(listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let mut acceptor = Acceptor::new(listener, "echo");
     loop {
         let (stream, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            c = acceptor.accept() => c,
             _ = shutdown.changed() => return,
         };
         tokio::spawn(async move {

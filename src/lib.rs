@@ -6,6 +6,7 @@
 //! and `audit` record the outcome. `config` validates everything up front, `admin` serves the
 //! operator API, `lifecycle` starts and drains the whole, `filing` holds the domain rules.
 
+pub mod accept;
 pub mod admin;
 pub mod audit;
 pub mod code;

@@ -7,6 +7,7 @@
 //! Must not: parse configuration (it receives a validated `Config`), or exit the process.
 //! Invariant: no public listener accepts a request before an index revision is published.
 
+use crate::accept::Acceptor;
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::config::Config;
@@ -92,9 +93,10 @@ async fn bind(what: &str, addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 fn serve_admin(listener: TcpListener, admin: Arc<Admin>, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
+        let mut acceptor = Acceptor::new(listener, "admin");
         loop {
             let (stream, _) = tokio::select! {
-                r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+                c = acceptor.accept() => c,
                 _ = shutdown.changed() => return,
             };
             let admin = admin.clone();
@@ -165,6 +167,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         filing_header: cfg.filing_header.clone(),
         filing_on_response: cfg.filing_header_on_response,
         max_body_bytes: cfg.limits.max_body_bytes,
+        body_read_timeout: cfg.limits.body_read_timeout,
         stale_after: cfg.index.stale_after,
         upload: cfg.upload.clone(),
         observer: crate::proxy::observe::Observer::new(

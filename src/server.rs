@@ -10,6 +10,7 @@
 //! slow client.
 //! Invariant: every accepted connection is tracked until it ends, so drain waits for all of them.
 
+use crate::accept::Acceptor;
 use crate::config::{Limits, ListenerConfig};
 use crate::metrics::Metrics;
 use crate::proxy::{Conn, Shared};
@@ -129,17 +130,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
     let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
     let tls = ctx.cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let mut shutdown = ctx.shutdown.clone();
+    let mut acceptor = Acceptor::new(listener, &*name);
     loop {
         let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off briefly instead of spinning.
-                    tracing::warn!(event = "accept_failed", listener = %name, error = %e);
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
-            },
+            c = acceptor.accept() => c,
             _ = shutdown.changed() => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
@@ -155,7 +149,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
             .connections_total
             .with_label_values(&[&name])
             .inc();
-        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some()));
+        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path));
         let (shared, metrics, limits, tls, sd) = (
             ctx.shared.clone(),
             ctx.metrics.clone(),

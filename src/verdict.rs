@@ -4,7 +4,7 @@
 //! Owns the synthetic upload route the CLI decides with (enforce, block unknown ids) and the
 //! explanation: which filings list the id, which of them list one of the package's signers,
 //! and the code with its message.
-//! Must not: decide differently from the gateway: it calls the same `proxy::upload::package_of`
+//! Must not: decide differently from the gateway: it calls the same `policy::package_of`
 //! and `policy::decide_package`.
 //! Invariant: `Verdict::allowed` is true exactly when the gateway would forward the upload.
 
@@ -16,8 +16,7 @@ use crate::config::{
 use crate::filing::{FilingRecord, Platform};
 use crate::index::Revision;
 use crate::inspect::PackageIdentity;
-use crate::policy::{decide_package, Claim, Decision};
-use crate::proxy::upload::package_of;
+use crate::policy::{decide_package, package_of, Claim, Decision};
 use serde_json::{json, Value};
 
 /// The route knobs `icpgate inspect` lets a user set.
@@ -65,6 +64,7 @@ pub fn route(opts: Options) -> RouteConfig {
         on_missing: OnMissing::Reject,
         on_unknown: OnUnknown::Block,
         on_stale: OnStale::Enforce,
+        body_ids: crate::config::BodyIds::Check,
         upload: Some(UploadRoute {
             field: "file".into(),
             max_bytes: u64::MAX,
@@ -72,6 +72,7 @@ pub fn route(opts: Options) -> RouteConfig {
             verify_digests: opts.verify_digests,
             raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
         }),
+        allow_url_headers: false,
     }
 }
 

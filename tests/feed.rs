@@ -363,7 +363,10 @@ async fn restart_with_the_feed_down_serves_the_cache_at_once_marked_stale() {
     g.running.shutdown();
     g.running.wait().await;
     let down = format!("http://{}/", closed_port().await);
-    let g2 = gateway(&down, &[feed.key.public()], cache.path(), |t| t).await;
+    // An upload route that fails closed when stale: it must judge staleness as request
+    // routes do (an unconfirmed cache is stale however recent its data).
+    let upload = "\n[[route]]\nname = \"pkg\"\nmethods = [\"POST\"]\npath = \"/v1/packages\"\nupstream = \"store\"\non_stale = \"closed\"\nupload = { field = \"file\" }\n";
+    let g2 = gateway(&down, &[feed.key.public()], cache.path(), |t| t + upload).await;
     assert_eq!(g2.revision(), 2, "cached state is served before any sync");
     assert_eq!(g2.running.index.current().checksum, checksum);
     let ready = get(&client(), &format!("{}/readyz", g2.admin)).await;
@@ -374,6 +377,16 @@ async fn restart_with_the_feed_down_serves_the_cache_at_once_marked_stale() {
     assert_eq!(
         get(&client(), &format!("{}{FILED}", g2.base)).await.json()["code"],
         "revoked"
+    );
+    let pkg = post(
+        &format!("{}/v1/packages", g2.base),
+        "application/vnd.android.package-archive",
+        "PK not really a package",
+    );
+    let r = send(&client(), pkg).await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (503, Some("index_stale"))
     );
     assert!(g2.sync().await.unwrap_err().starts_with("fetch:"));
     assert_eq!(g2.revision(), 2);

@@ -209,3 +209,30 @@ async fn an_upstream_that_never_accepts_is_504_after_connect_timeout() {
         1.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_408_on_body_and_upload_routes() {
+    let upload_route = "\n[[route]]\nname = \"pkg\"\nmethods = [\"POST\"]\npath = \"/v1/packages\"\nupstream = \"store\"\nupload = { field = \"file\" }\n";
+    let (g, up, _d) = start("body_read_timeout = \"200ms\"", "", |t| t + upload_route).await;
+    let addr = g.listeners[0].1;
+    for (path, ctype) in [
+        ("/v1/uploads", "application/json"),
+        ("/v1/packages", "application/vnd.android.package-archive"),
+    ] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ctype}\r\nContent-Length: 100\r\n\r\n{{\"app\":"
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        // Nothing more is sent: the gateway must answer and close on its own.
+        let answer = read_until_closed(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(
+            answer.contains("\"code\":\"body_timeout\""),
+            "{path}: {answer}"
+        );
+    }
+    assert!(up.requests().is_empty(), "nothing reaches the upstream");
+    let m = icpgate::metrics::Metrics::render(&g.metrics);
+    assert!(m.contains("reason=\"body_timeout\""), "{m}");
+}

@@ -230,10 +230,22 @@ async fn form_and_percent_encoded_ids_decode_once() {
         ),
     )
     .await;
+    // Form id values are taken as sent: an escape is no part of any id grammar.
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["code"], "identifier_invalid");
+    let r = send(
+        &c,
+        post(
+            &format!("{}/v1/releases", g.base),
+            "application/x-www-form-urlencoded",
+            "notes=a%20b&package=io.github.benderblog.traintime_pda",
+        ),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(
         &g.up.requests()[0].body[..],
-        b"notes=a%20b&package=io.github.benderblog.traintime%5Fpda"
+        b"notes=a%20b&package=io.github.benderblog.traintime_pda"
     );
     let r = get(
         &c,

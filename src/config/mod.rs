@@ -22,7 +22,7 @@ pub const DEFAULT_BLOOM: bool = true;
 
 pub use pattern::{PathRegex, Spans};
 pub use route::{
-    Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
+    BodyIds, Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
 };
 pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
@@ -137,6 +137,9 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    /// Longest wait for the next bytes of a request body the gateway reads (extractors, body
+    /// checks, upload spooling); past it 408 `body_timeout`.
+    pub body_read_timeout: Duration,
     pub drain_timeout: Duration,
 }
 
@@ -145,6 +148,18 @@ pub struct ListenerConfig {
     pub name: String,
     pub addr: SocketAddr,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// What its requests' non-canonical paths get (`proxy/target.rs`).
+    pub path: PathMode,
+}
+
+/// What a listener does with a path that is not canonical (`[[listener]] path`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PathMode {
+    /// 400 `path_invalid` for dot-segments and empty segments.
+    #[default]
+    Refuse,
+    /// Remove dot-segments, merge `//`, and forward the result.
+    Normalize,
 }
 
 #[derive(Clone, Debug)]
@@ -277,10 +292,22 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             .tls
             .as_ref()
             .and_then(|t| tls::server_config(p, &format!("{key}.tls"), t));
+        let path = match l.path.as_str() {
+            "refuse" => PathMode::Refuse,
+            "normalize" => PathMode::Normalize,
+            other => {
+                p.add(
+                    &format!("{key}.path"),
+                    format!("{other:?} is not \"refuse\" or \"normalize\""),
+                );
+                PathMode::Refuse
+            }
+        };
         listeners.push(ListenerConfig {
             name: l.name.clone(),
             addr,
             tls,
+            path,
         });
     }
     let r = &raw.limits;
@@ -290,6 +317,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         idle_timeout: p.duration("limits.idle_timeout", &r.idle_timeout),
         max_header_bytes: r.max_header_bytes,
         max_body_bytes: r.max_body_bytes,
+        body_read_timeout: p.duration("limits.body_read_timeout", &r.body_read_timeout),
         drain_timeout: p.duration("limits.drain_timeout", &r.drain_timeout),
     };
     for (k, v) in [
@@ -300,6 +328,10 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         if v == 0 {
             p.add(&format!("limits.{k}"), "must be greater than 0");
         }
+    }
+    if limits.body_read_timeout.is_zero() && humantime::parse_duration(&r.body_read_timeout).is_ok()
+    {
+        p.add("limits.body_read_timeout", "must be greater than 0");
     }
     if limits.max_header_bytes < 8192 && limits.max_header_bytes != 0 {
         p.add(

@@ -39,6 +39,12 @@ pub struct RawListener {
     pub name: String,
     pub address: String,
     pub tls: Option<RawTls>,
+    #[serde(default = "default_path")]
+    pub path: String,
+}
+
+fn default_path() -> String {
+    "refuse".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +62,7 @@ pub struct RawLimits {
     pub idle_timeout: String,
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
+    pub body_read_timeout: String,
     pub drain_timeout: String,
 }
 
@@ -67,6 +74,7 @@ impl Default for RawLimits {
             idle_timeout: "60s".into(),
             max_header_bytes: 64 * 1024,
             max_body_bytes: 1024 * 1024,
+            body_read_timeout: "60s".into(),
             drain_timeout: "30s".into(),
         }
     }
@@ -197,6 +205,10 @@ pub struct RawRoute {
     #[serde(default = "default_on_stale")]
     pub on_stale: String,
     pub upload: Option<super::upload::RawUploadRoute>,
+    #[serde(default)]
+    pub allow_url_headers: bool,
+    /// `"check"` when absent; not allowed on upload routes.
+    pub body_ids: Option<String>,
 }
 
 fn default_mode() -> String {

@@ -96,6 +96,18 @@ pub enum OnStale {
     Closed,
 }
 
+/// What a route whose identifier does not come from the body does with a form, JSON or
+/// multipart body (docs/configuration.md, "How identifiers are read").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyIds {
+    /// Read it (bounded) and refuse it when it names the identifier with another value.
+    Check,
+    /// Refuse it when it names the identifier at all.
+    Refuse,
+    /// Forward it unread: unsafe behind stacks that merge body and query parameters.
+    Ignore,
+}
+
 #[derive(Clone, Debug)]
 pub struct RouteConfig {
     pub name: String,
@@ -111,14 +123,19 @@ pub struct RouteConfig {
     pub on_missing: OnMissing,
     pub on_unknown: OnUnknown,
     pub on_stale: OnStale,
+    pub body_ids: BodyIds,
     /// Set on upload routes: the body is a package, spooled and inspected before deciding.
     pub upload: Option<UploadRoute>,
+    /// Forward the headers some stacks take as the request URL (`X-Original-URL`, …;
+    /// `proxy::forward::URL_HEADERS`) instead of removing them.
+    pub allow_url_headers: bool,
 }
 
 impl RouteConfig {
     /// A route with the configuration file's defaults: any host and method, prefix `/`, the
-    /// first upstream, mode enforce, on_missing reject, on_unknown block, on_stale enforce, not
-    /// an upload route. For tests and benchmarks; set other fields with struct update syntax.
+    /// first upstream, mode enforce, on_missing reject, on_unknown block, on_stale enforce,
+    /// body_ids check, not an upload route, URL headers removed. For tests and benchmarks; set
+    /// other fields with struct update syntax.
     pub fn new(name: &str, platform: PlatformSpec, extract: Vec<Source>) -> RouteConfig {
         RouteConfig {
             name: name.to_string(),
@@ -132,7 +149,9 @@ impl RouteConfig {
             on_missing: OnMissing::Reject,
             on_unknown: OnUnknown::Block,
             on_stale: OnStale::Enforce,
+            body_ids: BodyIds::Check,
             upload: None,
+            allow_url_headers: false,
         }
     }
 
@@ -388,6 +407,25 @@ pub(super) fn route(
             ("closed", OnStale::Closed),
         ],
     );
+    let body_ids = match (&r.body_ids, &r.upload) {
+        (Some(_), Some(_)) => {
+            p.add(
+                &format!("{key}.body_ids"),
+                "does not apply to upload routes (the body is the package)",
+            );
+            None
+        }
+        (v, _) => choice(
+            p,
+            &format!("{key}.body_ids"),
+            v.as_deref().unwrap_or("check"),
+            &[
+                ("check", BodyIds::Check),
+                ("refuse", BodyIds::Refuse),
+                ("ignore", BodyIds::Ignore),
+            ],
+        ),
+    };
     if mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() {
         p.add(
             &format!("{key}.extract"),
@@ -416,7 +454,9 @@ pub(super) fn route(
         on_missing: on_missing?,
         on_unknown: on_unknown?,
         on_stale: on_stale?,
+        body_ids: body_ids?,
         upload,
+        allow_url_headers: r.allow_url_headers,
     })
 }
 

@@ -295,3 +295,37 @@ fn audit_path_needs_an_existing_folder_and_must_not_be_one() {
         assert!(e[0].message.contains(says), "{path}: {e:?}");
     }
 }
+
+#[test]
+fn listener_path_mode_and_route_url_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::parse(&base(dir.path()), &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(c.listeners[0].path, PathMode::Refuse, "refuse by default");
+    assert!(
+        !c.routes[0].allow_url_headers,
+        "URL headers removed by default"
+    );
+    let text = base(dir.path())
+        .replace(
+            "address = \"127.0.0.1:0\"",
+            "address = \"127.0.0.1:0\"\npath = \"normalize\"",
+        )
+        .replace(
+            "extract = [{ path = \"package\" }]",
+            "extract = [{ path = \"package\" }]\nallow_url_headers = true",
+        );
+    let c = Config::parse(&text, &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(c.listeners[0].path, PathMode::Normalize);
+    assert!(c.routes[0].allow_url_headers);
+    let text = base(dir.path()).replace(
+        "address = \"127.0.0.1:0\"",
+        "address = \"127.0.0.1:0\"\npath = \"normalise\"",
+    );
+    let e = errors(&text, dir.path());
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(
+        (e[0].key.as_str(), e[0].line),
+        ("listener[0].path", Some(4))
+    );
+    assert!(e[0].message.contains("\"normalise\""), "{e:?}");
+}

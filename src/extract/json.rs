@@ -1,7 +1,10 @@
-//! JSON pointer extraction that refuses duplicate keys along the pointer path.
+//! JSON pointer extraction that refuses duplicate keys along the pointer path, the nesting
+//! limit, and the top-level keys a `body_ids` check compares.
 //!
 //! Owns a streaming walk (serde `DeserializeSeed`) that follows the pointer tokens without
-//! building a value tree, skipping everything else with `IgnoredAny`.
+//! building a value tree, skipping everything else with `IgnoredAny`. Nesting deeper than
+//! `MAX_DEPTH` is refused before any walk: readers give up at different depths (PHP's
+//! `json_decode` returns null past 512, Python raises past its recursion limit).
 //! Must not: pick one of two values for a repeated key (serde_json's `Value` keeps the last one
 //! silently; that is how an attacker smuggles a second identifier).
 //! Invariant: `Found::Value` is returned only when every object on the path had the key once.
@@ -127,6 +130,100 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 }
 
+/// Deepest nesting of arrays and objects a JSON body may have.
+pub const MAX_DEPTH: usize = 64;
+
+/// True when no array or object in `body` is nested deeper than `max` (brackets inside
+/// strings do not count). Does not check that `body` is JSON.
+pub fn nesting_within(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return false;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+/// A top-level member's value as a `body_ids` check compares it: a string or an integer as
+/// its text, anything else as `None`.
+struct Scalar;
+
+impl<'de> DeserializeSeed<'de> for Scalar {
+    type Value = Option<String>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Option<String>, D::Error> {
+        match Seek(&[]).deserialize(d)? {
+            Found::Value(v) => Ok(Some(v)),
+            Found::Missing | Found::NotScalar => Ok(None),
+        }
+    }
+}
+
+struct TopLevel<'a, F>(&'a mut F);
+
+impl<'de, F: FnMut(&str, Option<&str>)> Visitor<'de> for TopLevel<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let v = map.next_value_seed(Scalar)?;
+            (self.0)(&key, v.as_deref());
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// Calls `f(key, value)` for every member of a top-level object (each repeated key once per
+/// occurrence); `value` is `None` for a value that is not a string or an integer. A body that
+/// is not JSON is an error.
+pub fn top_level(body: &[u8], mut f: impl FnMut(&str, Option<&str>)) -> Result<(), JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    de::Deserializer::deserialize_any(&mut de, TopLevel(&mut f))
+        .and_then(|()| de.end())
+        .map_err(|e| JsonError::Syntax(e.to_string()))
+}
+
 /// Follows `pointer` (unescaped tokens) through `body`.
 pub fn extract(body: &[u8], pointer: &[String]) -> Result<Found, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -195,6 +292,36 @@ mod tests {
             extract(dup_elsewhere, &p("/app/package")),
             Ok(Found::Value("com.a.b".into()))
         );
+    }
+
+    #[test]
+    fn nesting_is_limited_outside_strings() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        assert!(nesting_within(deep(MAX_DEPTH).as_bytes(), MAX_DEPTH));
+        assert!(!nesting_within(deep(MAX_DEPTH + 1).as_bytes(), MAX_DEPTH));
+        let quoted = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert!(nesting_within(quoted.as_bytes(), 1));
+        assert!(!nesting_within(br#"{"a":{"b":1}}"#, 1));
+    }
+
+    #[test]
+    fn top_level_members_in_order() {
+        let mut seen = Vec::new();
+        let body = br#"{"AppId":"wx1","n":2021,"o":{"appid":"x"},"appid":null,"appid":"wx2"}"#;
+        top_level(body, |k, v| seen.push((k.to_string(), v.map(String::from)))).unwrap();
+        let v = |k: &str, v: Option<&str>| (k.to_string(), v.map(String::from));
+        assert_eq!(
+            seen,
+            [
+                v("AppId", Some("wx1")),
+                v("n", Some("2021")),
+                v("o", None),
+                v("appid", None),
+                v("appid", Some("wx2"))
+            ]
+        );
+        assert!(top_level(b"[1,{\"a\":1}]", |_, _| panic!("no members")).is_ok());
+        assert!(top_level(b"{\"a\":", |_, _| {}).is_err());
     }
 
     #[test]

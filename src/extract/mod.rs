@@ -1,16 +1,22 @@
 //! Request extractors: find the app identifier (and, where configured, the platform) in the
 //! path, query, headers, JSON body or form body of a request.
 //!
-//! Owns percent-decoding (exactly once, here), duplicate detection per source, and agreement
-//! between sources. Grammar validation of the id against its platform also happens here so the
-//! policy only ever sees well-formed identities.
-//! Must not: read the body itself (the handler passes the bounded, buffered bytes), or guess
-//! between two different values.
+//! Owns the one reading of each source: every spelling of a parameter or header name that a
+//! common server stack reads as the same variable counts as an occurrence (`names.rs`), a
+//! body is read only as the type it declares (`media.rs`), and a body the route does not take
+//! its identifier from is checked for the identifier's names (`bodyids.rs`). Path captures are
+//! percent-decoded once; query and form values are taken as sent. Grammar validation of the id
+//! against its platform also happens here so the policy only ever sees well-formed identities.
+//! Must not: read the body itself (the handler passes the bounded, buffered, decoded bytes), or
+//! guess between two different values or two readings.
 //! Invariant: `identify` returns `Ok(Some)` only for an id valid for its platform that every
-//! configured source that found a value agrees on.
+//! configured source that found a value agrees on, read once in every source.
 
+pub mod bodyids;
 pub mod json;
+pub mod media;
 pub mod multipart;
+pub mod names;
 pub mod upload;
 
 use crate::code::Code;
@@ -18,6 +24,7 @@ use crate::config::{PlatformSpec, RouteConfig, Source};
 use crate::filing::{validate, Platform};
 use crate::policy::Identified;
 use http::request::Parts;
+use media::Media;
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -43,14 +50,44 @@ where
     Ok(first)
 }
 
-/// The values of `name` in a urlencoded string, decoded (borrowed where nothing was encoded).
-fn form_values<'a>(
-    raw: &'a [u8],
-    name: &'a str,
-) -> impl Iterator<Item = Result<Cow<'a, str>, Code>> {
-    form_urlencoded::parse(raw)
-        .filter(move |(k, _)| k == name)
-        .map(|(_, v)| Ok(v))
+/// The one value of the parameter `name` in a urlencoded string, taken as sent. Every spelling
+/// of `name` is an occurrence, under `&` splitting and under `&`+`;` splitting; more than one
+/// in either, or a different value in each, is ambiguous. A value with `%` or `+` is
+/// `identifier_invalid`: no identifier grammar has them, and readers disagree on decoding them
+/// (nginx `$arg_*` decodes nothing).
+fn param<'a>(raw: &'a [u8], name: &str) -> Result<Option<Cow<'a, str>>, Code> {
+    let (mut amp, mut semi) = ((0u32, None), (0u32, None));
+    names::each(
+        raw,
+        |n| names::spells(n, name.as_bytes()),
+        |split, v| {
+            let slot = match split {
+                names::Split::Amp => &mut amp,
+                names::Split::Semi => &mut semi,
+            };
+            slot.0 += 1;
+            slot.1 = Some(v);
+        },
+    );
+    if amp.0 > 1 || semi.0 > 1 || amp.1 != semi.1 {
+        return Err(Code::AmbiguousRequest);
+    }
+    let Some(v) = amp.1 else {
+        return Ok(None);
+    };
+    if v.iter().any(|&b| b == b'%' || b == b'+') {
+        return Err(Code::IdentifierInvalid);
+    }
+    std::str::from_utf8(v)
+        .map(|v| Some(Cow::Borrowed(v)))
+        .map_err(|_| Code::IdentifierInvalid)
+}
+
+/// The body, when the request declares the type `want` (a source does not read a body of
+/// another type).
+fn body_as<'a>(parts: &Parts, body: Option<&'a [u8]>, want: Media<'_>) -> Option<&'a [u8]> {
+    body.filter(|b| !b.is_empty())
+        .filter(|_| Media::of(&parts.headers).is_ok_and(|m| m == want))
 }
 
 /// The single value `src` yields, `None` if absent. Two occurrences = ambiguous. Borrows from
@@ -68,20 +105,34 @@ pub(crate) fn value_of<'a>(
             .and_then(|(_, span)| parts.uri.path().get(span.clone()))
             .map(decode)
             .transpose(),
-        Source::Query(name) => one(form_values(
-            parts.uri.query().unwrap_or("").as_bytes(),
-            name,
-        )),
-        Source::Header(h) => one(parts.headers.get_all(h).iter().map(|v| {
-            v.to_str()
-                .map(Cow::Borrowed)
-                .map_err(|_| Code::IdentifierInvalid)
-        })),
-        Source::Form(name) => one(form_values(body.unwrap_or_default(), name)),
+        Source::Query(name) => param(parts.uri.query().unwrap_or("").as_bytes(), name),
+        Source::Header(h) => {
+            if names::in_connection(&parts.headers, h.as_str()) {
+                return Err(Code::AmbiguousRequest);
+            }
+            one(parts
+                .headers
+                .iter()
+                .filter(|(k, _)| names::header_alias(k.as_str(), h.as_str()))
+                .map(|(_, v)| {
+                    v.to_str()
+                        .map(Cow::Borrowed)
+                        .map_err(|_| Code::IdentifierInvalid)
+                }))
+        }
+        Source::Form(name) => match body_as(parts, body, Media::Form) {
+            Some(b) => param(b, name),
+            None => Ok(None),
+        },
         Source::Json(ptr) => {
-            let b = body.unwrap_or_default();
+            let Some(b) = body_as(parts, body, Media::Json) else {
+                return Ok(None);
+            };
             if b.iter().all(u8::is_ascii_whitespace) {
                 return Ok(None);
+            }
+            if !json::nesting_within(b, json::MAX_DEPTH) {
+                return Err(Code::BodyInvalid);
             }
             match json::extract(b, ptr) {
                 Ok(json::Found::Value(v)) => Ok(Some(Cow::Owned(v))),
@@ -120,7 +171,14 @@ pub fn identify<'a>(
     caps: Captures<'_>,
     body: Option<&'a [u8]>,
 ) -> Result<Option<Identified<'a>>, Code> {
-    let Some(id) = agreed(&route.extract, parts, caps, body)? else {
+    if route.reads_body() && body.is_some_and(|b| !b.is_empty()) {
+        accepts(route, Media::of(&parts.headers)?)?;
+    }
+    let id = agreed(&route.extract, parts, caps, body)?;
+    if let Some(b) = body.filter(|b| !b.is_empty()) {
+        bodyids::check(route, parts, caps, b, id.as_deref())?;
+    }
+    let Some(id) = id else {
         return Ok(None);
     };
     let platform = match &route.platform {
@@ -141,5 +199,28 @@ pub fn identify<'a>(
     Ok(Some(Identified { platform, id }))
 }
 
+/// Whether a body of type `media` is one the route's body sources read: a form source reads
+/// only `application/x-www-form-urlencoded`, a JSON source only JSON. Anything else, or no
+/// type at all, is `unsupported_media_type`.
+pub fn accepts(route: &RouteConfig, media: Media<'_>) -> Result<(), Code> {
+    let platform = match &route.platform {
+        PlatformSpec::From(s) => Some(s),
+        _ => None,
+    };
+    let ok = route.extract.iter().chain(platform).any(|s| {
+        matches!(
+            (s, media),
+            (Source::Form(_), Media::Form) | (Source::Json(_), Media::Json)
+        )
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(Code::UnsupportedMediaType)
+    }
+}
+
+#[cfg(test)]
+mod reading_tests;
 #[cfg(test)]
 mod tests;

@@ -25,18 +25,24 @@ fn id(
     identify(r, p, caps, body).map(|o| o.map(|i| i.id.into_owned()))
 }
 
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
 #[test]
-fn each_source_finds_and_decodes_once() {
+fn each_source_finds_its_value_once() {
     let q = android(vec![Source::Query("pkg".into())]);
     assert_eq!(
-        id(&q, &parts("/x?a=1&pkg=com.a%2Eb", &[]), &[], None),
+        id(&q, &parts("/x?a=1&pkg=com.a.b&c=%20+", &[]), &[], None),
         Ok(Some("com.a.b".into()))
     );
-    // %252E decodes once to %2E, which is not a valid package name.
-    assert_eq!(
-        id(&q, &parts("/x?pkg=com.a%252Eb", &[]), &[], None),
-        Err(Code::IdentifierInvalid)
-    );
+    // Query values are taken as sent: an escape or a `+` is not part of any id grammar.
+    for v in ["com.a%2Eb", "com.a%252Eb", "com.a.b+", "%63om.a.b"] {
+        assert_eq!(
+            id(&q, &parts(&format!("/x?pkg={v}"), &[]), &[], None),
+            Err(Code::IdentifierInvalid),
+            "{v}"
+        );
+    }
     let h = android(vec![Source::Header(http::HeaderName::from_static(
         "x-app-id",
     ))]);
@@ -52,14 +58,14 @@ fn each_source_finds_and_decodes_once() {
     );
     let f = android(vec![Source::Form("package".into())]);
     assert_eq!(
-        id(&f, &parts("/", &[]), &[], Some(b"x=1&package=com.a.b")),
+        id(&f, &parts("/", &[FORM]), &[], Some(b"x=1&package=com.a.b")),
         Ok(Some("com.a.b".into()))
     );
     let j = android(vec![Source::Json(vec!["app".into(), "id".into()])]);
     assert_eq!(
         id(
             &j,
-            &parts("/", &[]),
+            &parts("/", &[JSON]),
             &[],
             Some(br#"{"app":{"id":"com.a.b"}}"#)
         ),
@@ -96,18 +102,18 @@ fn missing_invalid_and_ambiguous() {
     assert_eq!(
         id(
             &j,
-            &parts("/", &[]),
+            &parts("/", &[JSON]),
             &[],
             Some(br#"{"id":"com.a.b","id":"com.c.d"}"#)
         ),
         Err(Code::AmbiguousRequest)
     );
     assert_eq!(
-        id(&j, &parts("/", &[]), &[], Some(b"{oops")),
+        id(&j, &parts("/", &[JSON]), &[], Some(b"{oops")),
         Err(Code::BodyInvalid)
     );
     assert_eq!(
-        id(&j, &parts("/", &[]), &[], Some(br#"{"id":{"x":1}}"#)),
+        id(&j, &parts("/", &[JSON]), &[], Some(br#"{"id":{"x":1}}"#)),
         Err(Code::IdentifierInvalid)
     );
 }

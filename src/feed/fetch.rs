@@ -4,7 +4,7 @@
 //! Must not: read more than the configured byte limit from any response.
 //! Invariant: every error it returns has cause "fetch" or "size".
 
-use super::sync::SyncError;
+use super::error::SyncError;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;

@@ -6,6 +6,7 @@
 //! files such as the publisher's temp files).
 //! Invariant: a 200 body is exactly the file's bytes.
 
+use crate::accept::Acceptor;
 use crate::proxy::body::{boxed, full, ProxyBody};
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use hyper::service::service_fn;
@@ -103,9 +104,10 @@ async fn answer<B>(dir: Arc<PathBuf>, req: Request<B>) -> Response<ProxyBody> {
 /// Serves `dir` until `shutdown` changes.
 pub async fn serve(listener: TcpListener, dir: PathBuf, mut shutdown: watch::Receiver<bool>) {
     let dir = Arc::new(dir);
+    let mut acceptor = Acceptor::new(listener, "feed");
     loop {
         let (stream, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
+            c = acceptor.accept() => c,
             _ = shutdown.changed() => return,
         };
         let dir = dir.clone();

@@ -21,22 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 mod chain;
 
-/// A failed sync, with the bounded `cause` label it is counted under.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{cause}: {message}")]
-pub struct SyncError {
-    pub cause: &'static str,
-    pub message: String,
-}
-
-impl SyncError {
-    pub fn new(cause: &'static str, message: impl Into<String>) -> SyncError {
-        SyncError {
-            cause,
-            message: message.into(),
-        }
-    }
-}
+pub use super::error::SyncError;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]

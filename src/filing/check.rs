@@ -6,10 +6,9 @@
 //! Must not: differ between the two readers; each rule exists once, here.
 //! Invariant: a value that passes a rule here passes it in both readers.
 
+use super::fields::{RecordError, Signer, Status, MAX_LIST, MAX_NAME_BYTES};
 use super::id::{Platform, UnknownPlatform};
 use super::number::{FilingNumber, ServiceKind};
-use super::record::{RecordError, Signer, Status};
-use crate::index::store::{MAX_LIST, MAX_NAME_BYTES};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The service number and its kind; a subject or website number is refused.

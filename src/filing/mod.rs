@@ -4,6 +4,7 @@
 //! Invariant: every value constructed here has passed its grammar.
 
 mod check;
+pub mod fields;
 pub mod id;
 pub mod number;
 pub mod record;

@@ -9,76 +9,12 @@
 //! matches all of its platforms, at least one platform, and only grammatical ids.
 
 use super::check;
+pub use super::fields::{RecordError, Signer, Status};
 use super::id::{validate, Platform};
 use super::number::{FilingNumber, ServiceKind};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
-
-/// Lifecycle state of a filing (domain.md §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Filed (已备案) and not restricted.
-    Active = 0,
-    /// Cancelled by its holder (注销).
-    Cancelled = 1,
-    /// Removed by the regulator (撤销).
-    Revoked = 2,
-    /// Filed but access-restricted (`limitAccess`, blacklist, 限制更新).
-    Restricted = 3,
-}
-
-impl Status {
-    pub const ALL: [Status; 4] = [
-        Status::Active,
-        Status::Cancelled,
-        Status::Revoked,
-        Status::Restricted,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Cancelled => "cancelled",
-            Status::Revoked => "revoked",
-            Status::Restricted => "restricted",
-        }
-    }
-
-    pub fn from_u8(v: u8) -> Option<Status> {
-        Status::ALL.get(v as usize).copied()
-    }
-}
-
-/// Fingerprints of one signing certificate (digests of the DER certificate). At least one set.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Signer {
-    pub md5: Option<[u8; 16]>,
-    pub sha1: Option<[u8; 20]>,
-    pub sha256: Option<[u8; 32]>,
-}
-
-impl Signer {
-    /// True when any digest present in both is equal and no digest present in both differs.
-    pub fn matches(&self, other: &Signer) -> bool {
-        let mut same = false;
-        macro_rules! cmp {
-            ($f:ident) => {
-                if let (Some(a), Some(b)) = (&self.$f, &other.$f) {
-                    if a != b {
-                        return false;
-                    }
-                    same = true;
-                }
-            };
-        }
-        cmp!(md5);
-        cmp!(sha1);
-        cmp!(sha256);
-        same
-    }
-}
 
 /// One platform's part of a filing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,33 +128,6 @@ impl WireSigner<'static> {
             sha256: s.sha256.map(|d| Cow::Owned(hex::encode(d))),
         }
     }
-}
-
-/// Why a snapshot line was rejected. The message names the field.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RecordError {
-    #[error("not a record: {0}")]
-    Json(String),
-    #[error("number {value:?}: {reason}")]
-    Number { value: String, reason: String },
-    #[error(
-        "number {0:?} is a subject or website number, not an app, mini-program or quick-app filing"
-    )]
-    NotAService(String),
-    #[error("kind {0:?} is not app, mini_program or quick_app")]
-    Kind(String),
-    #[error("kind {kind} disagrees with the number's suffix ({number})")]
-    KindMismatch { kind: String, number: String },
-    #[error("status {0:?} is not active, cancelled, revoked or restricted")]
-    Status(String),
-    #[error("{field} is empty")]
-    Empty { field: &'static str },
-    #[error("updated {0:?} is not an RFC 3339 time")]
-    Updated(String),
-    #[error("{field} is longer than {max} bytes")]
-    TooLong { field: &'static str, max: usize },
-    #[error("platforms[{index}]: {reason}")]
-    Platform { index: usize, reason: String },
 }
 
 fn parse_platform(kind: ServiceKind, w: &WirePlatform<'_>) -> Result<PlatformFiling, String> {

@@ -6,7 +6,6 @@
 //! Invariant: `lookup` only returns offsets of records that list the (platform, id) asked for,
 //! and `find_number` only the offset of the record carrying that number.
 
-pub(crate) use super::build::Builder;
 use super::filter::IdFilter;
 use super::hugebuf::HugeBuf;
 use super::numbers::NumberIndex;
@@ -163,18 +162,6 @@ impl Base {
 
     pub(crate) fn has_bloom(&self) -> bool {
         self.bloom.is_some()
-    }
-
-    /// Rebuilds a layer from its encoded parts (a persisted cache that was checksummed when
-    /// written): the id map, the number index and the stats are derived from `blob` again,
-    /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
-    pub(crate) fn from_encoded(
-        blob: HugeBuf<u8>,
-        entities: Entities,
-        records: Vec<u32>,
-        bloom: bool,
-    ) -> Base {
-        Builder::from_arena(blob, entities, records).finish(bloom)
     }
 
     /// The encoded parts `from_encoded` takes back: record arena, entity arena, live offsets.

@@ -13,12 +13,32 @@
 use super::base::{count, key_hash, number_hash, Base, OVERFLOW};
 use super::filter::IdFilter;
 use super::hugebuf::HugeBuf;
-use super::load::RejectedLine;
 use super::numbers::NumberIndex;
 use super::store::{self, Entities, RecordView};
 use super::table::Table;
 use super::Stats;
 use crate::filing::{FilingRecord, Platform};
+
+impl Base {
+    /// Rebuilds a layer from its encoded parts (a persisted cache that was checksummed when
+    /// written): the id map, the number index and the stats are derived from `blob` again,
+    /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
+    pub(crate) fn from_encoded(
+        blob: HugeBuf<u8>,
+        entities: Entities,
+        records: Vec<u32>,
+        bloom: bool,
+    ) -> Base {
+        Builder::from_arena(blob, entities, records).finish(bloom)
+    }
+}
+
+/// A line of the snapshot that was not loaded, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedLine {
+    pub line: usize,
+    pub reason: String,
+}
 
 /// Accumulates encoded segments and their (hash, offset) pairs, then builds a `Base`.
 pub(crate) struct Builder {

@@ -8,8 +8,8 @@
 //! twice (the later line is rejected as a duplicate), or hold a whole file in memory.
 //! Invariant: the revision holds exactly the lines reported as accepted.
 
-use super::base::Builder;
-use super::build::push_pairs;
+pub use super::build::RejectedLine;
+use super::build::{push_pairs, Builder};
 use super::{record_digest, store, Revision};
 use crate::filing::record::parse_line;
 use crate::filing::scan::{scan_canonical, RecordRef};
@@ -17,13 +17,6 @@ use std::path::{Path, PathBuf};
 
 /// How many rejected lines a report keeps verbatim; the rest are only counted.
 pub const MAX_REPORTED: usize = 100;
-
-/// A line of the snapshot that was not loaded, and why.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct RejectedLine {
-    pub line: usize,
-    pub reason: String,
-}
 
 /// What a load accepted and rejected.
 #[derive(Clone, Debug, Default, serde::Serialize)]

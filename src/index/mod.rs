@@ -25,7 +25,8 @@ pub use load::{load_snapshot, parse_snapshot, LoadError, LoadReport, RejectedLin
 
 use crate::filing::{FilingNumber, FilingRecord, Platform, Status};
 use arc_swap::ArcSwap;
-use base::{Base, Builder};
+use base::Base;
+use build::Builder;
 use overlay::Overlay;
 use smallvec::SmallVec;
 use std::sync::Arc;

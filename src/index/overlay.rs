@@ -10,7 +10,8 @@
 //! change replaces or removes plus the digest of every record it upserts, so it equals the
 //! checksum of exactly the live records.
 
-use super::base::{count, Base, Builder};
+use super::base::{count, Base};
+use super::build::Builder;
 use super::canon::Canon;
 use super::{record_digest, ApplyError, Change, Revision, Stats};
 use crate::filing::FilingRecord;

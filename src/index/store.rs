@@ -16,10 +16,9 @@ use crate::filing::scan::RecordRef;
 use crate::filing::{FilingNumber, FilingRecord, Platform, PlatformFiling, Signer, Status};
 use std::collections::HashMap;
 
-/// Limits the encoding imposes; record validation enforces them first.
-pub const MAX_NAME_BYTES: usize = 1024;
-pub const MAX_ID_BYTES: usize = 255;
-pub const MAX_LIST: usize = 255;
+/// Limits the encoding relies on (lengths in one byte, names cut at `MAX_NAME_BYTES`); record
+/// validation enforces them before a record gets here.
+pub use crate::filing::fields::{MAX_ID_BYTES, MAX_LIST, MAX_NAME_BYTES};
 
 #[derive(Default)]
 pub struct Entities {

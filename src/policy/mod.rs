@@ -12,7 +12,9 @@ use crate::config::{Mode, OnMissing, OnStale, OnUnknown, RouteConfig};
 use crate::filing::{FilingNumber, Platform, Status};
 use crate::index::{Hit, Revision};
 
+mod inspected;
 mod package;
+pub use inspected::{inspect_code, package_of};
 pub use package::{decide_package, Claim, Package};
 
 /// The identity a request claims, after extraction and grammar validation.

@@ -7,9 +7,10 @@
 //! Must not: count work done before the measured closure (config, index, request parsing).
 //! Invariant: each measured closure does exactly the per-request work the handler does.
 
-use super::forward::{ClientSide, Upstream};
-use super::handler::filing_value;
+use super::forward::{strip_url_headers, ClientSide, Upstream};
+use super::pipeline::filing_value;
 use super::route;
+use super::target::{self, PathMode};
 use crate::code::Code;
 use crate::config::Config;
 use crate::extract;
@@ -78,13 +79,17 @@ fn request(uri: &str, app_id: &str) -> http::request::Parts {
 fn routing_extraction_and_decision_allocate_nothing() {
     let cfg = config();
     let rev = revision();
-    let parts = request(
+    let mut parts = request(
         "/apps/com.filed.app/update?pkg=com.filed.app",
         "com.filed.app",
     );
     let mut decision = None;
     let info = steady(|| {
+        target::canonicalize(&mut parts.uri, PathMode::Refuse).expect("canonical");
         let (route, caps) = route::find(&cfg.routes, &parts).expect("routed");
+        if !route.allow_url_headers {
+            strip_url_headers(&mut parts.headers);
+        }
         let who = extract::identify(route, &parts, &caps, None);
         let who = who.as_ref().map(Option::as_ref).map_err(|c| *c);
         decision = Some(policy::decide(route, who, &rev, false));
@@ -97,6 +102,15 @@ fn routing_extraction_and_decision_allocate_nothing() {
     // Dropping the decision frees nothing either: its numbers are inline.
     let info = measure(|| drop(decision.take()));
     assert_eq!(info.count_total, 0, "{info:?}");
+}
+
+#[test]
+fn a_canonical_path_costs_no_allocation_in_either_mode() {
+    for mode in [PathMode::Refuse, PathMode::Normalize] {
+        let mut parts = request("/mp/wechat/qr-code_v2~x.y/a:b@c!$&'()*+,=/", "x");
+        let info = steady(|| target::canonicalize(&mut parts.uri, mode).expect("canonical"));
+        assert_eq!(info.count_total, 0, "{mode:?}: {info:?}");
+    }
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Body plumbing: the one body type the proxy passes around, bounded reading for extractors,
 //! and replay of a partly read body.
 //!
-//! Owns `ProxyBody`, `read_bounded` and `Prefixed`.
+//! Owns `ProxyBody`, `Taken` (a body after the identify step), `read_bounded` (with its
+//! per-read timeout, `next_frame`) and `Prefixed`.
 //! Must not: buffer more than the configured limit, or alter a single byte of what it replays.
 //! Invariant: `Prefixed { prefix, rest }` yields exactly `prefix` followed by `rest`.
 
+use crate::code::Code;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -12,6 +14,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -81,6 +84,46 @@ impl Body for ProxyBody {
     }
 }
 
+/// A request body after the gateway had what it needs from it, for either kind of route.
+pub struct Taken {
+    /// The body to forward; `None` when it is lost (client gone, stalled, spool failed).
+    pub forward: Option<ProxyBody>,
+    /// Some of the body was left unread (an HTTP/1 connection cannot be reused).
+    pub unread: bool,
+    /// Why the body cannot be decided on (too large, broken, stalled), if it cannot.
+    pub failed: Option<Code>,
+}
+
+impl Taken {
+    /// The client's body, not read: forwarded as it streams in.
+    pub fn unread(b: Incoming, headers: &http::HeaderMap) -> Taken {
+        Taken {
+            forward: Some(incoming(b)),
+            unread: has_body(headers),
+            failed: None,
+        }
+    }
+
+    /// The body is gone (what is left of it unread); `code` says why.
+    pub fn lost(code: Code) -> Taken {
+        Taken {
+            forward: None,
+            unread: true,
+            failed: Some(code),
+        }
+    }
+}
+
+/// True when the request has a body (a non-zero length, or chunked).
+pub fn has_body(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
 /// What reading a body up to a limit gave.
 pub enum Bounded<B> {
     /// The whole body, within the limit.
@@ -89,14 +132,44 @@ pub enum Bounded<B> {
     TooLarge { prefix: Bytes, rest: B },
 }
 
-/// Reads `body` until it ends or passes `limit` bytes.
-pub async fn read_bounded<B>(mut body: B, limit: usize) -> Result<Bounded<B>, B::Error>
+/// Why a body could not be read.
+#[derive(Debug)]
+pub enum ReadError<E> {
+    /// The body's own error (the client broke the framing or went away).
+    Body(E),
+    /// No frame arrived within the read timeout.
+    Timeout,
+}
+
+/// The next frame of `body`, waiting at most `idle` for it (the gap between two reads, like
+/// nginx's `client_body_timeout`, so a large upload at a steady pace never times out while a
+/// stalled one cannot hold its connection and buffers forever).
+pub async fn next_frame<B>(
+    body: &mut B,
+    idle: Duration,
+) -> Result<Option<Frame<Bytes>>, ReadError<B::Error>>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    match tokio::time::timeout(idle, body.frame()).await {
+        Err(_) => Err(ReadError::Timeout),
+        Ok(None) => Ok(None),
+        Ok(Some(f)) => f.map(Some).map_err(ReadError::Body),
+    }
+}
+
+/// Reads `body` until it ends or passes `limit` bytes, waiting at most `idle` for each frame.
+pub async fn read_bounded<B>(
+    mut body: B,
+    limit: usize,
+    idle: Duration,
+) -> Result<Bounded<B>, ReadError<B::Error>>
 where
     B: Body<Data = Bytes> + Unpin,
 {
     let mut buf = BytesMut::new();
-    while let Some(frame) = body.frame().await {
-        if let Ok(data) = frame?.into_data() {
+    while let Some(frame) = next_frame(&mut body, idle).await? {
+        if let Ok(data) = frame.into_data() {
             buf.extend_from_slice(&data);
             if buf.len() > limit {
                 return Ok(Bounded::TooLarge {
@@ -160,6 +233,7 @@ impl<B: Body<Data = Bytes>> Body for Prefixed<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::StreamExt;
     use http_body_util::StreamBody;
 
     fn chunks(
@@ -174,13 +248,15 @@ mod tests {
 
     #[tokio::test]
     async fn bounded_read_and_replay_are_byte_exact() {
-        match read_bounded(chunks(&[b"abc", b"def"]), 6).await.unwrap() {
+        let t = Duration::from_secs(5);
+        match read_bounded(chunks(&[b"abc", b"def"]), 6, t).await.unwrap() {
             Bounded::Complete(b) => assert_eq!(&b[..], b"abcdef"),
             Bounded::TooLarge { .. } => panic!("within limit"),
         }
-        let Bounded::TooLarge { prefix, rest } = read_bounded(chunks(&[b"abc", b"def", b"ghi"]), 4)
-            .await
-            .unwrap()
+        let Bounded::TooLarge { prefix, rest } =
+            read_bounded(chunks(&[b"abc", b"def", b"ghi"]), 4, t)
+                .await
+                .unwrap()
         else {
             panic!("over limit")
         };
@@ -191,5 +267,18 @@ mod tests {
             .unwrap()
             .to_bytes();
         assert_eq!(&all[..], b"abcdefghi");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_sending_times_out() {
+        // Sends one chunk, then nothing, without ending: a stalled client.
+        let stalled = StreamBody::new(
+            futures_util::stream::iter([Ok::<_, std::convert::Infallible>(Frame::data(
+                Bytes::from_static(b"abc"),
+            ))])
+            .chain(futures_util::stream::pending()),
+        );
+        let got = read_bounded(stalled, 1 << 20, Duration::from_millis(20)).await;
+        assert!(matches!(got, Err(ReadError::Timeout)));
     }
 }

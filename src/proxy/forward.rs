@@ -92,6 +92,34 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     }
 }
 
+/// Headers that some stacks take as the request URL instead of the request line: IIS URL
+/// Rewrite and Symfony/Zend (`X-Original-URL`, `X-Rewrite-URL`), nginx and Traefik auth setups
+/// (`X-Original-URI`, `X-Forwarded-Uri`), Spring and ASP.NET path bases (`X-Forwarded-Path`,
+/// `X-Forwarded-Prefix`), Envoy (`X-Envoy-Original-Path`). The gateway decides on the request
+/// line, so a route removes them unless it sets `allow_url_headers`.
+pub static URL_HEADERS: [HeaderName; 7] = [
+    HeaderName::from_static("x-original-url"),
+    HeaderName::from_static("x-rewrite-url"),
+    HeaderName::from_static("x-original-uri"),
+    HeaderName::from_static("x-forwarded-uri"),
+    HeaderName::from_static("x-forwarded-path"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-envoy-original-path"),
+];
+
+/// Removes every [`URL_HEADERS`] entry. One pass over the request's header names finds them,
+/// so a request without any costs no hashing and no allocation.
+pub fn strip_url_headers(h: &mut HeaderMap) {
+    fn found(h: &HeaderMap) -> Option<&'static HeaderName> {
+        h.keys()
+            .filter(|k| k.as_str().starts_with("x-"))
+            .find_map(|k| URL_HEADERS.iter().find(|u| *u == k))
+    }
+    while let Some(name) = found(h) {
+        h.remove(name);
+    }
+}
+
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
@@ -247,5 +275,24 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, vec!["x-kept"]);
+    }
+
+    #[test]
+    fn url_headers_are_removed_in_any_case_and_number() {
+        let mut h = HeaderMap::new();
+        for n in &URL_HEADERS {
+            h.append(
+                n.clone(),
+                HeaderValue::from_static("/v1/android/apps/x/update"),
+            );
+            h.append(n.clone(), HeaderValue::from_static("/again"));
+        }
+        h.insert("X-Original-Url", HeaderValue::from_static("/a"));
+        h.insert("x-original", HeaderValue::from_static("kept"));
+        h.insert("host", HeaderValue::from_static("kept"));
+        strip_url_headers(&mut h);
+        let mut left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        left.sort();
+        assert_eq!(left, vec!["host", "x-original"]);
     }
 }

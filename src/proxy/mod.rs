@@ -5,14 +5,16 @@
 
 pub mod body;
 pub mod forward;
-pub mod handler;
 pub mod observe;
+pub mod pipeline;
+pub mod request;
 pub mod respond;
 pub mod route;
 pub mod spool;
+pub mod target;
 pub mod upload;
 
-pub use handler::{Conn, Shared};
+pub use pipeline::{Conn, Shared};
 
 #[cfg(test)]
 mod alloc_tests;

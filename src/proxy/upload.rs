@@ -1,77 +1,48 @@
-//! The upload pipeline: classify → spool (bounded, 413) → find the package (raw body or the
-//! multipart part) → inspect → claim → decide (`policy::decide_package`) → replay the exact
-//! bytes upstream with the signer-selected filing number, or refuse.
+//! The identify step of upload routes: classify → spool (bounded, 413) → find the package
+//! (raw body or the multipart part) → inspect. `pipeline.rs` decides on what it finds with the
+//! same freshness check, audit record and answer as request routes.
 //!
-//! Owns the order of those steps for routes with `upload = { … }`; `handler.rs` sends such
-//! routes here and this module reuses its forwarding, metrics and refusal steps.
-//! Must not: forward a byte before the decision, change a byte of the body (other multipart
-//! fields included), hold an index revision while spooling or forwarding, or leave a spool
-//! alive past the request (see `spool.rs`: spool files have no name to leave behind).
-//! Invariant: every upload decision (but mode off) writes one audit record, with the package
-//! when it could be identified.
+//! Owns spooling and inspecting an upload body, and the inspection metrics.
+//! Must not: forward, decide or answer (that is the pipeline's), change a byte of the body
+//! (other multipart fields included), hold an index revision, or leave a spool alive past the
+//! request (see `spool.rs`: spool files have no name to leave behind).
+//! Invariant: the body `take` returns for forwarding is exactly the bytes the client sent.
 
-use super::body::{self, ProxyBody};
-use super::handler::{filing_value, has_body, Conn, Sent, Shared};
-use super::respond::{self, About};
+use super::body::{self, Taken};
 use super::spool::{Spool, SpoolGauges, Spooled};
-use crate::audit::{AuditRecord, PackageAudit, SignerAudit};
 use crate::code::Code;
-use crate::config::{RouteConfig, Spans, UploadRoute};
-use crate::extract::multipart::{Part, Scanner};
-use crate::extract::upload::{claim, classify, wanted_fields, UploadBody};
-use crate::filing::{validate, Platform};
-use crate::index::Revision;
+use crate::config::{RouteConfig, UploadGlobal, UploadRoute};
+use crate::extract::multipart::{MultipartError, Part, Scanner};
+use crate::extract::upload::{classify, wanted_fields, UploadBody};
 use crate::inspect::{self, InspectError, PackageIdentity};
-use crate::policy::{self, Decision, Outcome, Package, Reason};
-use http::{header, Request, Response};
-use http_body_util::BodyExt;
+use crate::metrics::Metrics;
+use crate::policy::{inspect_code, package_of, Package};
+use http::header;
 use hyper::body::Incoming;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The package found in an upload.
-struct Found {
-    identity: PackageIdentity,
-    package: Package,
-    bytes: u64,
+pub struct Found {
+    pub identity: PackageIdentity,
+    pub package: Package,
+    /// The package's size in bytes.
+    pub bytes: u64,
 }
 
 /// What reading and inspecting an upload gave.
-struct Taken {
-    /// The body to forward; `None` when it is lost (client gone, spool failed).
-    forward: Option<ProxyBody>,
-    /// Some of the body was left unread (an HTTP/1 connection cannot be reused).
-    unread: bool,
-    found: Result<Found, Code>,
-    fields: Vec<Part>,
+pub struct Upload {
+    pub body: Taken,
+    pub found: Result<Found, Code>,
+    /// Every multipart part (with the values of the fields the route's claims name).
+    pub fields: Vec<Part>,
 }
 
-/// The gateway code for an inspection error.
-pub fn inspect_code(e: &InspectError) -> Code {
-    match e {
-        InspectError::PackageUnreadable(_) => Code::PackageUnreadable,
-        InspectError::UnsupportedPackage(_) => Code::UnsupportedPackage,
-        InspectError::ManifestMissing(_) => Code::ManifestMissing,
-        InspectError::ManifestInvalid(_) => Code::ManifestInvalid,
-        InspectError::PackageTooLarge(_) => Code::PackageTooLarge,
-        InspectError::Unsigned => Code::Unsigned,
-        InspectError::SignatureInvalid => Code::SignatureInvalid,
-        InspectError::Io(_) => Code::SpoolFailed,
-    }
-}
-
-/// What the policy needs from an identity; `Err` when the id breaks its platform's grammar.
-pub fn package_of(id: &PackageIdentity) -> Result<Package, Code> {
-    validate(id.platform, &id.id).map_err(|_| Code::IdentifierInvalid)?;
-    Ok(Package {
-        platform: id.platform,
-        id: id.id.clone(),
-        signers: id
-            .accepted_signers
-            .iter()
-            .map(|c| c.signer.clone())
-            .collect(),
-        unsigned: id.require_signed().err().as_ref().map(inspect_code),
-    })
+/// What spooling and inspecting need from the gateway.
+pub struct Ctx<'a> {
+    pub global: &'a UploadGlobal,
+    pub metrics: &'a Metrics,
+    /// Longest wait for the next bytes of the body.
+    pub idle: Duration,
 }
 
 /// Where the package is in the spooled body.
@@ -97,7 +68,7 @@ fn locate(
     (range, parts)
 }
 
-impl Shared {
+impl Ctx<'_> {
     fn spool_gauges(&self) -> SpoolGauges {
         SpoolGauges {
             files: self.metrics.upload_spool_files.clone(),
@@ -144,16 +115,15 @@ impl Shared {
     }
 
     /// Reads the body into a spool (scanning multipart as it arrives) and inspects the package.
-    async fn take(
+    pub async fn take(
         &self,
         route: &RouteConfig,
         up: &UploadRoute,
         parts: &http::request::Parts,
         incoming: Incoming,
-    ) -> Taken {
-        let refuse_unread = |incoming: Incoming, code: Code| Taken {
-            unread: has_body(&parts.headers),
-            forward: Some(body::incoming(incoming)),
+    ) -> Upload {
+        let refuse_unread = |incoming: Incoming, code: Code| Upload {
+            body: Taken::unread(incoming, &parts.headers),
             found: Err(code),
             fields: Vec::new(),
         };
@@ -172,59 +142,13 @@ impl Shared {
             UploadBody::Multipart(b) => Some(Scanner::new(b, &wanted_fields(route))),
             UploadBody::Raw => None,
         };
-        let mut scan_error = None;
-        let mut spool = Spool::new(
-            self.upload.spool_dir.clone(),
-            self.upload.memory_threshold,
-            self.spool_gauges(),
-        );
-        let mut incoming = incoming;
-        while let Some(frame) = incoming.frame().await {
-            let Ok(frame) = frame else {
-                // The client went away or broke the framing; the spool dies with this call.
-                return Taken {
-                    forward: None,
-                    unread: false,
-                    found: Err(Code::BodyInvalid),
-                    fields: Vec::new(),
-                };
-            };
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            if spool.len() + data.len() as u64 > up.max_bytes {
-                // Kept whole so that monitor mode can still forward every byte.
-                if spool.push(&data).await.is_err() {
-                    return spool_failed();
-                }
-                return match spool.finish().await {
-                    Ok(sp) => Taken {
-                        forward: Some(sp.body_then(incoming)),
-                        unread: true,
-                        found: Err(Code::BodyTooLarge),
-                        fields: Vec::new(),
-                    },
-                    Err(_) => spool_failed(),
-                };
-            }
-            if let Some(s) = scanner.as_mut().filter(|_| scan_error.is_none()) {
-                scan_error = s.feed(&data).err();
-            }
-            if let Err(e) = spool.push(&data).await {
-                tracing::error!(event = "spool_failed", error = %e, dir = %self.upload.spool_dir.display());
-                return spool_failed();
-            }
-        }
-        let sp = match spool.finish().await {
-            Ok(sp) => sp,
-            Err(e) => {
-                tracing::error!(event = "spool_failed", error = %e, dir = %self.upload.spool_dir.display());
-                return spool_failed();
-            }
+        let (sp, scan_error) = match self.spool(incoming, up.max_bytes, scanner.as_mut()).await {
+            Spooling::Done(sp, e) => (sp, e),
+            Spooling::Stopped(upload) => return upload,
         };
         let scanned = match (scanner, scan_error) {
-            (Some(_), Some(_)) => Err(Code::BodyInvalid),
-            (Some(s), None) => s.finish().map_err(|_| Code::BodyInvalid),
+            (Some(_), Some(e)) => Err(multipart_code(e)),
+            (Some(s), None) => s.finish().map_err(multipart_code),
             (None, _) => Ok(Vec::new()),
         };
         let (range, fields) = locate(&kind, scanned, &up.field, sp.len());
@@ -232,153 +156,95 @@ impl Shared {
             Ok(range) => self.inspect(&sp, range, up).await,
             Err(code) => Err(code),
         };
-        Taken {
-            forward: Some(sp.body()),
-            unread: false,
+        Upload {
+            body: Taken {
+                forward: Some(sp.body()),
+                unread: false,
+                failed: None,
+            },
             found,
             fields,
         }
     }
 
-    /// Handles a request on an upload route (mode enforce or monitor).
-    pub(super) async fn upload(
+    /// Stores the whole body (up to `max` bytes), feeding each chunk to `scanner` until it
+    /// refuses the body (the refusal comes back with the spool).
+    async fn spool(
         &self,
-        route: &RouteConfig,
-        up: &UploadRoute,
-        caps: Spans<'_>,
-        req: Request<Incoming>,
-        conn: &Conn,
-        start: Instant,
-    ) -> Response<ProxyBody> {
-        let (parts, incoming) = req.into_parts();
-        let taken = self.take(route, up, &parts, incoming).await;
-        let claimed = claim(route, &parts, &caps, &taken.fields);
-        let rev = self.index.current();
-        let stale = rev.as_of.elapsed().is_ok_and(|age| age > self.stale_after);
-        let decision = policy::decide_package(
-            route,
-            taken.found.as_ref().map(|f| &f.package).map_err(|c| *c),
-            claimed.as_ref().map_err(|c| *c),
-            &rev,
-            stale,
+        mut incoming: Incoming,
+        max: u64,
+        mut scanner: Option<&mut Scanner>,
+    ) -> Spooling {
+        let dir = &self.global.spool_dir;
+        let mut spool = Spool::new(
+            dir.clone(),
+            self.global.memory_threshold,
+            self.spool_gauges(),
         );
-        let found = taken.found.as_ref().ok();
-        let rec = self.audit_upload(&decision, route, &parts, found, &rev, conn);
-        drop(rev);
-        self.audit.record(rec.clone()).await;
-        let platform = found.map(|f| f.package.platform);
-        let http1 = parts.version < http::Version::HTTP_2;
-        let fwd = match (&decision, taken.forward) {
-            (Decision::Refuse(code), _) => {
-                let close = http1 && taken.unread;
-                return self.refuse_upload(*code, &rec, found, close, route, start);
-            }
-            // Monitor or fail-open, but the body is gone: nothing to forward.
-            (_, None) => {
-                let code = taken.found.as_ref().err().copied();
-                let code = code.unwrap_or(Code::BodyInvalid);
-                let outcome = if code == Code::SpoolFailed {
-                    Outcome::Error
-                } else {
-                    Outcome::Reject
+        let mut scan_error = None;
+        loop {
+            let frame = match body::next_frame(&mut incoming, self.idle).await {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                // The client went away, broke the framing or stalled; the spool dies here.
+                Err(body::ReadError::Timeout) => return lost(Code::BodyTimeout),
+                Err(body::ReadError::Body(_)) => return lost(Code::BodyInvalid),
+            };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if spool.len() + data.len() as u64 > max {
+                // Kept whole so that monitor mode can still forward every byte.
+                if spool.push(&data).await.is_err() {
+                    return lost(Code::SpoolFailed);
+                }
+                return match spool.finish().await {
+                    Ok(sp) => Spooling::Stopped(Upload {
+                        body: Taken {
+                            forward: Some(sp.body_then(incoming)),
+                            unread: true,
+                            failed: Some(Code::BodyTooLarge),
+                        },
+                        found: Err(Code::BodyTooLarge),
+                        fields: Vec::new(),
+                    }),
+                    Err(_) => lost(Code::SpoolFailed),
                 };
-                self.observe(Some(route), platform, outcome, Reason::Code(code), start);
-                let about = About {
-                    close: http1,
-                    ..About::default()
-                };
-                return respond::refuse(code, &about);
             }
-            (_, Some(b)) => b,
-        };
-        let filing = match &decision {
-            Decision::Allow(numbers) => filing_value(numbers),
-            _ => None,
-        };
-        let sent = Sent {
-            route,
-            platform,
-            decision: &decision,
-            start,
-        };
-        self.forward_decided(sent, parts, fwd, conn, filing).await
-    }
-
-    fn refuse_upload(
-        &self,
-        code: Code,
-        rec: &AuditRecord,
-        found: Option<&Found>,
-        close: bool,
-        route: &RouteConfig,
-        start: Instant,
-    ) -> Response<ProxyBody> {
-        let platform = found.map(|f| f.package.platform);
-        let about = About {
-            platform: platform.map(Platform::as_str),
-            identifier: found.map(|f| f.package.id.as_str()),
-            filings: &rec.filings,
-            decision_id: Some(rec.decision_id.as_str()),
-            close,
-        };
-        let outcome = Decision::Refuse(code).outcome();
-        self.observe(Some(route), platform, outcome, Reason::Code(code), start);
-        respond::refuse(code, &about)
-    }
-
-    /// The audit record of an upload decision: the filings the decision attached (allow) or
-    /// considered, and the package.
-    fn audit_upload(
-        &self,
-        d: &Decision,
-        route: &RouteConfig,
-        parts: &http::request::Parts,
-        found: Option<&Found>,
-        rev: &Revision,
-        conn: &Conn,
-    ) -> AuditRecord {
-        let filings = match (d, found) {
-            (Decision::Allow(numbers), _) => {
-                numbers.iter().map(|n| format!("{n} (active)")).collect()
+            if let Some(s) = scanner.as_deref_mut().filter(|_| scan_error.is_none()) {
+                scan_error = s.feed(&data).err();
             }
-            (_, Some(f)) => rev
-                .lookup(f.package.platform, &f.package.id)
-                .iter()
-                .map(|h| format!("{} ({})", h.number, h.status.as_str()))
-                .collect(),
-            (_, None) => Vec::new(),
-        };
-        AuditRecord {
-            decision_id: uuid::Uuid::now_v7().to_string(),
-            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-            listener: conn.listener.to_string(),
-            route: route.name.clone(),
-            method: parts.method.to_string(),
-            path: parts.uri.path().to_string(),
-            platform: found.map(|f| f.package.platform.as_str()),
-            identifier: found.map(|f| f.package.id.clone()),
-            filings,
-            decision: d.label(),
-            reason: d.reason(),
-            index_revision: rev.revision,
-            client: conn.peer.to_string(),
-            package: found.map(|f| PackageAudit {
-                kind: f.identity.kind.as_str(),
-                id: f.identity.id.clone(),
-                version_code: f.identity.version_code.clone(),
-                version_name: f.identity.version_name.clone(),
-                signers: f.package.signers.iter().map(SignerAudit::of).collect(),
-                bytes: f.bytes,
-            }),
+            if let Err(e) = spool.push(&data).await {
+                tracing::error!(event = "spool_failed", error = %e, dir = %dir.display());
+                return lost(Code::SpoolFailed);
+            }
+        }
+        match spool.finish().await {
+            Ok(sp) => Spooling::Done(sp, scan_error),
+            Err(e) => {
+                tracing::error!(event = "spool_failed", error = %e, dir = %dir.display());
+                lost(Code::SpoolFailed)
+            }
         }
     }
 }
 
-fn spool_failed() -> Taken {
-    Taken {
-        forward: None,
-        unread: true,
-        found: Err(Code::SpoolFailed),
+/// The answer to a body that is not well-formed multipart.
+fn multipart_code(_: MultipartError) -> Code {
+    Code::BodyInvalid
+}
+
+/// How spooling ended: the whole body stored, or a result to answer with as it is.
+enum Spooling {
+    Done(Spooled, Option<MultipartError>),
+    Stopped(Upload),
+}
+
+/// The body is gone (client error, stall, or a spool that could not be written).
+fn lost(code: Code) -> Spooling {
+    Spooling::Stopped(Upload {
+        body: Taken::lost(code),
+        found: Err(code),
         fields: Vec::new(),
-    }
+    })
 }

@@ -103,3 +103,29 @@ pub fn assert_refused(r: &Reply, status: u16, code: &str) {
     assert_eq!(r.status, status, "{:?}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["code"], code);
 }
+
+/// Sends `request_line` (e.g. `GET http://h/p HTTP/1.1`, byte for byte, as no client library
+/// would) with a Host header and `Connection: close` on a fresh connection to `addr`; returns
+/// the status and the response body (the text after the head; refusals have a fixed length).
+pub async fn raw_h1(addr: SocketAddr, request_line: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "{request_line}\r\nHost: localhost:{}\r\nConnection: close\r\n\r\n",
+        addr.port()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}

@@ -1,0 +1,483 @@
+//! The request pipeline, one path for every route: route → identify (the request's id, or the
+//! uploaded package: `request.rs`, `upload.rs`) → one freshness check and one index revision →
+//! policy → one tail that writes the audit record, the metrics sample and the answer (refusal,
+//! or the request forwarded with its filing number).
+//!
+//! Owns the order of those steps and the tail; each step lives in its own module, and none of
+//! them calls back into this one.
+//! Must not: touch the upstream for a refused request, buffer a body on a route that does not
+//! extract from it, take the index revision before the body is in, or hold a revision across
+//! the audit write or the upstream exchange.
+//! Invariant: each request is decided against exactly one index revision and one freshness
+//! reading, and gets exactly one metrics sample.
+
+use super::body::{ProxyBody, Taken};
+use super::forward::{strip_url_headers, ClientSide, Upstream};
+use super::observe::Observer;
+use super::respond::{self, About};
+use super::target::{self, PathMode};
+use super::upload::{self, Found};
+use super::{body, request, route};
+use crate::audit::{Audit, AuditRecord, PackageAudit, SignerAudit};
+use crate::code::Code;
+use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
+use crate::extract;
+use crate::extract::upload::claim;
+use crate::filing::{FilingNumber, Platform};
+use crate::index::{Index, Revision};
+use crate::metrics::Metrics;
+use crate::policy::{self, Claim, Decision, Identified, Outcome, PassReason, Reason};
+use http::request::Parts;
+use http::{HeaderName, HeaderValue, Request, Response};
+use hyper::body::Incoming;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the metrics record of a forwarded request needs.
+struct Sent<'a> {
+    route: &'a RouteConfig,
+    platform: Option<Platform>,
+    decision: Decision,
+    /// The filing header's value, for an allowed request.
+    filing: Option<HeaderValue>,
+    start: Instant,
+}
+
+/// What the identify step found.
+enum Subject<'a> {
+    /// A request route: the identity its extractors found (borrowing the request), or why
+    /// there is none.
+    Request(Result<Option<&'a Identified<'a>>, Code>),
+    /// An upload route: the inspected package, and what the request itself claims about it.
+    Package {
+        found: Result<&'a Found, Code>,
+        claim: Result<&'a Claim, Code>,
+    },
+}
+
+impl Subject<'_> {
+    fn decide(&self, route: &RouteConfig, rev: &Revision, stale: bool) -> Decision {
+        match self {
+            Subject::Request(who) => policy::decide(route, *who, rev, stale),
+            Subject::Package { found, claim } => {
+                let package = found.map(|f| &f.package);
+                policy::decide_package(route, package, *claim, rev, stale)
+            }
+        }
+    }
+
+    /// Every upload decision is audited; on request routes blocks, monitors and fail-opens.
+    fn audits(&self, d: &Decision) -> bool {
+        match (self, d) {
+            (Subject::Package { .. }, _) => true,
+            (_, Decision::Refuse(c)) => {
+                c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS
+            }
+            (_, Decision::Monitor(_)) => true,
+            (_, Decision::Pass(r)) => *r != PassReason::ModeOff,
+            (_, Decision::Allow(_)) => false,
+        }
+    }
+
+    fn package(&self) -> Option<&Found> {
+        match self {
+            Subject::Package { found, .. } => found.ok(),
+            Subject::Request(_) => None,
+        }
+    }
+
+    fn platform(&self) -> Option<Platform> {
+        match self {
+            Subject::Request(who) => who.ok().flatten().map(|w| w.platform),
+            Subject::Package { .. } => self.package().map(|f| f.package.platform),
+        }
+    }
+
+    fn id(&self) -> Option<&str> {
+        match self {
+            Subject::Request(who) => who.ok().flatten().map(|w| &*w.id),
+            Subject::Package { .. } => self.package().map(|f| f.package.id.as_str()),
+        }
+    }
+}
+
+/// How `judge` ended: answered, or to be forwarded.
+enum Judged<'a> {
+    Answered(Response<ProxyBody>),
+    Forward(Sent<'a>, ProxyBody),
+}
+
+/// The audit record of a decision: the filings it attached (allow) or considered, and the
+/// package of an upload.
+fn audit_record(
+    d: &Decision,
+    route: &RouteConfig,
+    parts: &Parts,
+    subject: &Subject<'_>,
+    rev: &Revision,
+    conn: &Conn,
+) -> AuditRecord {
+    let filings = match (d, subject.platform().zip(subject.id())) {
+        (Decision::Allow(numbers), _) => numbers.iter().map(|n| format!("{n} (active)")).collect(),
+        (_, Some((platform, id))) => rev
+            .lookup(platform, id)
+            .iter()
+            .map(|h| format!("{} ({})", h.number, h.status.as_str()))
+            .collect(),
+        (_, None) => Vec::new(),
+    };
+    AuditRecord {
+        decision_id: uuid::Uuid::now_v7().to_string(),
+        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        listener: conn.listener.to_string(),
+        route: route.name.clone(),
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        platform: subject.platform().map(Platform::as_str),
+        identifier: subject.id().map(str::to_string),
+        filings,
+        decision: d.label(),
+        reason: d.reason(),
+        index_revision: rev.revision,
+        client: conn.peer.to_string(),
+        package: subject.package().map(|f| PackageAudit {
+            kind: f.identity.kind.as_str(),
+            id: f.identity.id.clone(),
+            version_code: f.identity.version_code.clone(),
+            version_name: f.identity.version_name.clone(),
+            signers: f.package.signers.iter().map(SignerAudit::of).collect(),
+            bytes: f.bytes,
+        }),
+    }
+}
+
+/// Everything the pipeline reads; shared by all connections.
+pub struct Shared {
+    pub routes: Vec<RouteConfig>,
+    pub default: DefaultAction,
+    pub upstreams: Vec<Upstream>,
+    pub index: Arc<Index>,
+    pub metrics: Arc<Metrics>,
+    pub audit: Audit,
+    pub filing_header: HeaderName,
+    pub filing_on_response: bool,
+    pub max_body_bytes: usize,
+    /// Longest wait for the next bytes of a body the gateway reads (408 `body_timeout`).
+    pub body_read_timeout: Duration,
+    pub stale_after: Duration,
+    /// Spooling of upload-route bodies (`proxy/upload.rs`).
+    pub upload: UploadGlobal,
+    /// The per-request metric handles (`proxy/observe.rs`).
+    pub observer: Observer,
+}
+
+/// The client connection a request came in on.
+pub struct Conn {
+    pub listener: Arc<str>,
+    pub peer: SocketAddr,
+    pub tls: bool,
+    /// `peer`'s address as the X-Forwarded-For entry its requests add.
+    pub forwarded_for: HeaderValue,
+    /// The listener's `path` option: refuse or normalise non-canonical paths.
+    pub path: PathMode,
+}
+
+impl Conn {
+    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool, path: PathMode) -> Conn {
+        let forwarded_for = HeaderValue::from_str(&peer.ip().to_string())
+            .unwrap_or(HeaderValue::from_static("unknown"));
+        Conn {
+            listener,
+            peer,
+            tls,
+            forwarded_for,
+            path,
+        }
+    }
+}
+
+/// Filing numbers travel as percent-encoded UTF-8 so any HTTP stack can carry them.
+const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
+
+/// Percent-encodes what is written into it, onto a stack buffer.
+struct Encoded(smallvec::SmallVec<[u8; 256]>);
+
+impl std::fmt::Write for Encoded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for piece in utf8_percent_encode(s, FILING_ENCODE) {
+            self.0.extend_from_slice(piece.as_bytes());
+        }
+        Ok(())
+    }
+}
+
+/// The filing header's value: the numbers, percent-encoded, comma-separated. Encoded on the
+/// stack, so the header value is the one allocation.
+pub(super) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
+    use std::fmt::Write;
+    let mut out = Encoded(smallvec::SmallVec::new());
+    for (i, n) in numbers.iter().enumerate() {
+        if i > 0 {
+            out.0.push(b',');
+        }
+        write!(out, "{n}").ok()?;
+    }
+    HeaderValue::from_bytes(&out.0).ok()
+}
+
+impl Shared {
+    pub async fn handle(
+        self: Arc<Self>,
+        conn: Arc<Conn>,
+        req: Request<Incoming>,
+    ) -> Response<ProxyBody> {
+        let start = Instant::now();
+        let (mut parts, incoming) = req.into_parts();
+        // One path for routing, captures, forwarding and audit: the canonical one.
+        if let Err(e) = target::canonicalize(&mut parts.uri, conn.path) {
+            tracing::debug!(event = "path_invalid", peer = %conn.peer, reason = %e);
+            let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
+            let reason = Reason::Code(Code::PathInvalid);
+            self.observe(None, None, Outcome::Reject, reason, start);
+            let about = About {
+                close,
+                ..About::default()
+            };
+            return respond::refuse(Code::PathInvalid, &about);
+        }
+        let Some((route, caps)) = route::find(&self.routes, &parts) else {
+            strip_url_headers(&mut parts.headers);
+            return self.unrouted(parts, incoming, &conn, start).await;
+        };
+        if !route.allow_url_headers {
+            strip_url_headers(&mut parts.headers);
+        }
+        let idle = self.body_read_timeout;
+        let judged = match route.upload.as_ref().filter(|_| route.mode != Mode::Off) {
+            Some(up) => {
+                let ctx = upload::Ctx {
+                    global: &self.upload,
+                    metrics: &self.metrics,
+                    idle,
+                };
+                let taken = ctx.take(route, up, &parts, incoming).await;
+                let claim = claim(route, &parts, &caps, &taken.fields);
+                let subject = Subject::Package {
+                    found: taken.found.as_ref().map_err(|c| *c),
+                    claim: claim.as_ref().map_err(|c| *c),
+                };
+                self.judge(route, &parts, subject, taken.body, &conn, start)
+                    .await
+            }
+            None => {
+                let read = request::take(route, &parts, incoming, self.max_body_bytes, idle).await;
+                let who = match read.body.failed {
+                    Some(code) => Err(code),
+                    None if route.mode == Mode::Off => Ok(None),
+                    None => extract::identify(route, &parts, &caps, read.bytes.as_deref()),
+                };
+                let subject = Subject::Request(who.as_ref().map(Option::as_ref).map_err(|c| *c));
+                self.judge(route, &parts, subject, read.body, &conn, start)
+                    .await
+            }
+        };
+        match judged {
+            Judged::Answered(resp) => resp,
+            Judged::Forward(sent, body) => self.forward_decided(sent, parts, body, &conn).await,
+        }
+    }
+
+    /// Decides on what the identify step found, writes the audit record, and answers a
+    /// refusal; what is to be forwarded comes back for `handle` to send.
+    async fn judge<'r>(
+        &self,
+        route: &'r RouteConfig,
+        parts: &Parts,
+        subject: Subject<'_>,
+        taken: Taken,
+        conn: &Conn,
+        start: Instant,
+    ) -> Judged<'r> {
+        let stale = self.index.is_stale(self.stale_after);
+        // Taken once the body is in: a slow client cannot hold an old revision alive.
+        let rev = self.index.current();
+        let decision = subject.decide(route, &rev, stale);
+        let rec = subject
+            .audits(&decision)
+            .then(|| audit_record(&decision, route, parts, &subject, &rev, conn));
+        drop(rev);
+        if let Some(rec) = &rec {
+            self.audit.record(rec.clone()).await;
+        }
+        let platform = subject.platform();
+        // An unread body leaves an HTTP/1 connection unusable, so it is closed; HTTP/2 resets
+        // the stream.
+        let close =
+            parts.version < http::Version::HTTP_2 && (taken.unread || taken.forward.is_none());
+        let (code, outcome, forward) = match (&decision, taken.forward) {
+            (Decision::Refuse(code), _) => (*code, decision.outcome(), None),
+            // Monitor or fail-open, but the body is gone: nothing to forward.
+            (_, None) => {
+                let code = taken.failed.unwrap_or(Code::BodyInvalid);
+                let outcome = match code {
+                    Code::SpoolFailed => Outcome::Error,
+                    _ => Outcome::Reject,
+                };
+                (code, outcome, None)
+            }
+            (_, Some(b)) => (Code::BodyInvalid, decision.outcome(), Some(b)),
+        };
+        if let Some(b) = forward {
+            let filing = match &decision {
+                Decision::Allow(numbers) => filing_value(numbers),
+                _ => None,
+            };
+            let sent = Sent {
+                route,
+                platform,
+                decision,
+                filing,
+                start,
+            };
+            return Judged::Forward(sent, b);
+        }
+        let about = About {
+            platform: platform.map(Platform::as_str),
+            identifier: subject.id(),
+            filings: rec.as_ref().map_or(&[], |r| &r.filings[..]),
+            decision_id: rec.as_ref().map(|r| r.decision_id.as_str()),
+            close,
+        };
+        self.observe(Some(route), platform, outcome, Reason::Code(code), start);
+        Judged::Answered(respond::refuse(code, &about))
+    }
+
+    /// Forwards a request the policy let through and records its one metrics sample: the
+    /// decision's, or the upstream failure's.
+    async fn forward_decided(
+        &self,
+        sent: Sent<'_>,
+        parts: http::request::Parts,
+        body: ProxyBody,
+        conn: &Conn,
+    ) -> Response<ProxyBody> {
+        let Sent {
+            route,
+            platform,
+            decision,
+            filing,
+            start,
+        } = sent;
+        match self
+            .forward(route.upstream, parts, body, conn, filing.clone())
+            .await
+        {
+            Ok(mut resp) => {
+                if let (true, Some(v)) = (self.filing_on_response, filing) {
+                    resp.headers_mut().insert(self.filing_header.clone(), v);
+                }
+                self.observe(
+                    Some(route),
+                    platform,
+                    decision.outcome(),
+                    decision.why(),
+                    start,
+                );
+                resp
+            }
+            Err((code, resp)) => {
+                let reason = Reason::Code(code);
+                self.observe(Some(route), platform, Outcome::Error, reason, start);
+                resp
+            }
+        }
+    }
+
+    /// Forwards; on failure returns the metric labels and the 502/504 answer.
+    async fn forward(
+        &self,
+        upstream: usize,
+        parts: http::request::Parts,
+        body: ProxyBody,
+        conn: &Conn,
+        filing: Option<HeaderValue>,
+    ) -> Result<Response<ProxyBody>, (Code, Response<ProxyBody>)> {
+        let up = &self.upstreams[upstream];
+        let side = ClientSide {
+            forwarded_for: &conn.forwarded_for,
+            tls: conn.tls,
+            filing_header: &self.filing_header,
+            filing,
+        };
+        let t = Instant::now();
+        match up.send(parts, body, &side).await {
+            Ok(resp) => {
+                self.observer.upstream(upstream, t.elapsed().as_secs_f64());
+                Ok(resp.map(body::incoming))
+            }
+            Err(e) => {
+                // Rare, unlike the samples above: resolved through the labels each time.
+                self.metrics
+                    .upstream_errors
+                    .with_label_values(&[&up.cfg.name, e.cause()])
+                    .inc();
+                let code = e.code();
+                Err((code, respond::refuse(code, &About::default())))
+            }
+        }
+    }
+
+    async fn unrouted(
+        &self,
+        parts: http::request::Parts,
+        incoming: Incoming,
+        conn: &Conn,
+        start: Instant,
+    ) -> Response<ProxyBody> {
+        match self.default {
+            DefaultAction::NotFound => {
+                let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
+                let reason = Reason::Code(Code::NoRoute);
+                self.observe(None, None, Outcome::Reject, reason, start);
+                respond::refuse(
+                    Code::NoRoute,
+                    &About {
+                        close,
+                        ..About::default()
+                    },
+                )
+            }
+            DefaultAction::Forward(up) => match self
+                .forward(up, parts, body::incoming(incoming), conn, None)
+                .await
+            {
+                Ok(r) => {
+                    let reason = Reason::Pass(PassReason::ModeOff);
+                    self.observe(None, None, Outcome::Pass, reason, start);
+                    r
+                }
+                Err((code, r)) => {
+                    let reason = Reason::Code(code);
+                    self.observe(None, None, Outcome::Error, reason, start);
+                    r
+                }
+            },
+        }
+    }
+
+    /// Records the request's one metrics sample; `route` is `None` for the default action.
+    fn observe(
+        &self,
+        route: Option<&RouteConfig>,
+        platform: Option<Platform>,
+        outcome: Outcome,
+        reason: Reason,
+        start: Instant,
+    ) {
+        // The route's index: a pointer comparison per configured route, no string hashing.
+        let at = route.and_then(|r| self.routes.iter().position(|x| std::ptr::eq(x, r)));
+        self.observer.request(at, platform, outcome, reason, start);
+    }
+}

@@ -1,0 +1,206 @@
+//! Unit tests of the path canonicaliser: a table of attack paths with the outcome in each
+//! mode, canonical outputs as fixed points, and the URI rewrite keeping scheme, authority and
+//! query.
+
+use super::*;
+use PathError::*;
+
+/// What a path becomes in a mode: kept as it is, rewritten to this, or refused.
+#[derive(Debug, PartialEq)]
+enum Want {
+    Same,
+    To(&'static str),
+    No(PathError),
+}
+use Want::*;
+
+fn run(path: &str, mode: PathMode) -> Want {
+    match canonical_path(path, mode) {
+        Ok(Cow::Borrowed(p)) => {
+            assert_eq!(p, path);
+            Same
+        }
+        Ok(Cow::Owned(p)) => {
+            assert_ne!(p, path, "an unchanged path is borrowed");
+            To(Box::leak(p.into_boxed_str()))
+        }
+        Err(e) => No(e),
+    }
+}
+
+/// (path, refuse mode, normalize mode).
+const TABLE: &[(&str, Want, Want)] = &[
+    // Canonical already: borrowed in both modes.
+    ("/", Same, Same),
+    ("/v1/android/apps/com.example.app/update", Same, Same),
+    ("/static/", Same, Same),
+    ("/a/b-c_d~e/f!$&'()*+,=:@", Same, Same),
+    ("/mp/wechat/qr%20code", Same, Same),
+    ("/%E4%B8%AD", Same, Same),
+    ("/...", Same, Same),
+    ("/a.b/.c/..d/", Same, Same),
+    ("/x/%25", Same, Same),
+    ("/x/%25zz", Same, Same),
+    ("/x/%2525", No(DoubleEncoded), No(DoubleEncoded)),
+    ("/\u{4e2d}\u{6587}", Same, Same),
+    // Unreserved escapes are decoded in both modes; other escapes uppercased.
+    (
+        "/v1/%61ndroid/apps/x/update",
+        To("/v1/android/apps/x/update"),
+        To("/v1/android/apps/x/update"),
+    ),
+    (
+        "/apps/com.filed%2Eapp/update",
+        To("/apps/com.filed.app/update"),
+        To("/apps/com.filed.app/update"),
+    ),
+    ("/%7e%5F%2d", To("/~_-"), To("/~_-")),
+    ("/q%c3%a9", To("/q%C3%A9"), To("/q%C3%A9")),
+    ("/%2e%2e%2e", To("/..."), To("/...")),
+    // Dot-segments, raw or encoded, any case.
+    (
+        "/static/../v1/android/apps/x/update",
+        No(DotSegment),
+        To("/v1/android/apps/x/update"),
+    ),
+    (
+        "/static/%2e%2e/v1/android",
+        No(DotSegment),
+        To("/v1/android"),
+    ),
+    (
+        "/static/%2E%2E/v1/android",
+        No(DotSegment),
+        To("/v1/android"),
+    ),
+    ("/static/.%2e/v1/android", No(DotSegment), To("/v1/android")),
+    ("/static/%2e./v1/android", No(DotSegment), To("/v1/android")),
+    ("/static/./x", No(DotSegment), To("/static/x")),
+    ("/static/%2e/x", No(DotSegment), To("/static/x")),
+    ("/static/..", No(DotSegment), To("/")),
+    ("/a/b/..", No(DotSegment), To("/a/")),
+    ("/a/b/.", No(DotSegment), To("/a/b/")),
+    ("/..", No(DotSegment), To("/")),
+    ("/../../etc/passwd", No(DotSegment), To("/etc/passwd")),
+    ("/a/b/../../../c", No(DotSegment), To("/c")),
+    // `%2e%2e%2f`: the encoded slash has no normal form.
+    (
+        "/static/%2e%2e%2fv1/android",
+        No(EncodedSeparator),
+        No(EncodedSeparator),
+    ),
+    (
+        "/static/..%2Fv1",
+        No(EncodedSeparator),
+        No(EncodedSeparator),
+    ),
+    (
+        "/static/..%5cv1",
+        No(EncodedSeparator),
+        No(EncodedSeparator),
+    ),
+    // Empty segments.
+    ("//v1/android", No(EmptySegment), To("/v1/android")),
+    ("/static//x", No(EmptySegment), To("/static/x")),
+    ("/a//../b", No(EmptySegment), To("/b")),
+    ("/a/b//", No(EmptySegment), To("/a/b/")),
+    // Backslashes, parameters, controls: refused in both modes.
+    ("/static/..\\v1/android", No(Backslash), No(Backslash)),
+    ("/static\\..\\v1", No(Backslash), No(Backslash)),
+    ("/static/..;/v1/android", No(Parameter), No(Parameter)),
+    (
+        "/v1/android;jsessionid=1/apps",
+        No(Parameter),
+        No(Parameter),
+    ),
+    ("/a;", No(Parameter), No(Parameter)),
+    ("/a%00.apk", No(Control), No(Control)),
+    ("/a%0d%0aX:1", No(Control), No(Control)),
+    ("/a%7F", No(Control), No(Control)),
+    ("/a\tb", No(Control), No(Control)),
+    // Malformed and double-encoded escapes.
+    ("/a%", No(MalformedEscape), No(MalformedEscape)),
+    ("/a%2", No(MalformedEscape), No(MalformedEscape)),
+    ("/a%zz", No(MalformedEscape), No(MalformedEscape)),
+    ("/a%%32e", No(MalformedEscape), No(MalformedEscape)),
+    (
+        "/static/%252e%252e/v1",
+        No(DoubleEncoded),
+        No(DoubleEncoded),
+    ),
+    ("/a%252F", No(DoubleEncoded), No(DoubleEncoded)),
+    // Overlong UTF-8 `.`, `/`, `\`.
+    ("/static/%c0%ae%c0%ae/v1", No(Overlong), No(Overlong)),
+    ("/static/..%c0%afv1", No(Overlong), No(Overlong)),
+    ("/static/..%C1%9Cv1", No(Overlong), No(Overlong)),
+    ("/%C0%B4", Same, Same),
+    // Not an absolute path: OPTIONS *, CONNECT's authority form.
+    ("*", No(NotAbsolute), No(NotAbsolute)),
+    ("", No(NotAbsolute), No(NotAbsolute)),
+    ("example.com:443", No(NotAbsolute), No(NotAbsolute)),
+];
+
+#[test]
+fn attack_table_in_both_modes() {
+    let mut wrong = Vec::new();
+    for (path, refuse, normalize) in TABLE {
+        for (mode, want) in [(PathMode::Refuse, refuse), (PathMode::Normalize, normalize)] {
+            let got = run(path, mode);
+            if got != *want {
+                wrong.push(format!("{path:?} {mode:?}: got {got:?}, want {want:?}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// A canonical path is a fixed point: canonicalising it again changes nothing.
+#[test]
+fn canonical_paths_are_fixed_points() {
+    for (path, refuse, normalize) in TABLE {
+        for (mode, want) in [(PathMode::Refuse, refuse), (PathMode::Normalize, normalize)] {
+            let out = match want {
+                Same => path,
+                To(p) => p,
+                No(_) => continue,
+            };
+            for m in [PathMode::Refuse, PathMode::Normalize] {
+                assert_eq!(run(out, m), Same, "{path:?} {mode:?} -> {out:?} in {m:?}");
+            }
+        }
+    }
+}
+
+fn uri_after(uri: &str, mode: PathMode) -> Result<String, PathError> {
+    let mut u: http::Uri = uri.parse().unwrap();
+    canonicalize(&mut u, mode).map(|()| u.to_string())
+}
+
+#[test]
+fn the_rewrite_keeps_scheme_authority_and_query() {
+    let n = PathMode::Normalize;
+    assert_eq!(
+        uri_after("/static/%2e%2e/v1/x?pkg=a%2e%2e&b=/../", n).unwrap(),
+        "/v1/x?pkg=a%2e%2e&b=/../"
+    );
+    assert_eq!(
+        uri_after("http://Host:8080/static/../v1/x?q", n).unwrap(),
+        "http://Host:8080/v1/x?q"
+    );
+    assert_eq!(uri_after("/%61pps?x", PathMode::Refuse).unwrap(), "/apps?x");
+    assert_eq!(
+        uri_after("/static/../v1?q", PathMode::Refuse),
+        Err(DotSegment)
+    );
+    assert_eq!(uri_after("*", n), Err(NotAbsolute));
+}
+
+#[test]
+fn a_canonical_uri_is_left_alone() {
+    let mut u: http::Uri = "/v1/android/apps/com.example.app/update?pkg=x"
+        .parse()
+        .unwrap();
+    let before = u.path().as_ptr();
+    canonicalize(&mut u, PathMode::Refuse).unwrap();
+    assert_eq!(u.path().as_ptr(), before, "not rebuilt");
+}
