@@ -24,6 +24,7 @@ pub enum Code {
     PlatformInvalid,
     AmbiguousRequest,
     BodyInvalid,
+    MultipartInvalid,
     PackageMissing,
     // 413
     BodyTooLarge,
@@ -38,6 +39,7 @@ pub enum Code {
     Unsigned,
     SignatureInvalid,
     PackagePlatformMismatch,
+    PackageAmbiguous,
     // 404
     NoRoute,
     // 503
@@ -50,7 +52,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 30] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -63,6 +65,7 @@ impl Code {
         Code::PlatformInvalid,
         Code::AmbiguousRequest,
         Code::BodyInvalid,
+        Code::MultipartInvalid,
         Code::PackageMissing,
         Code::BodyTooLarge,
         Code::UnsupportedMediaType,
@@ -74,6 +77,7 @@ impl Code {
         Code::Unsigned,
         Code::SignatureInvalid,
         Code::PackagePlatformMismatch,
+        Code::PackageAmbiguous,
         Code::NoRoute,
         Code::IndexStale,
         Code::UpstreamUnavailable,
@@ -96,6 +100,7 @@ impl Code {
             | Code::PlatformInvalid
             | Code::AmbiguousRequest
             | Code::BodyInvalid
+            | Code::MultipartInvalid
             | Code::PackageMissing => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,7 +111,8 @@ impl Code {
             | Code::PackageTooLarge
             | Code::Unsigned
             | Code::SignatureInvalid
-            | Code::PackagePlatformMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            | Code::PackagePlatformMismatch
+            | Code::PackageAmbiguous => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
             Code::IndexStale => StatusCode::SERVICE_UNAVAILABLE,
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
@@ -129,6 +135,7 @@ impl Code {
             Code::PlatformInvalid => "platform_invalid",
             Code::AmbiguousRequest => "ambiguous_request",
             Code::BodyInvalid => "body_invalid",
+            Code::MultipartInvalid => "multipart_invalid",
             Code::PackageMissing => "package_missing",
             Code::BodyTooLarge => "body_too_large",
             Code::UnsupportedMediaType => "unsupported_media_type",
@@ -140,6 +147,7 @@ impl Code {
             Code::Unsigned => "unsigned",
             Code::SignatureInvalid => "signature_invalid",
             Code::PackagePlatformMismatch => "package_platform_mismatch",
+            Code::PackageAmbiguous => "package_ambiguous",
             Code::NoRoute => "no_route",
             Code::IndexStale => "index_stale",
             Code::UpstreamUnavailable => "upstream_unavailable",
@@ -162,6 +170,7 @@ impl Code {
             Code::PlatformInvalid => "The platform named in the request is not one icpgate knows.",
             Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
+            Code::MultipartInvalid => "The multipart/form-data body is malformed or uses a construction that common parsers read differently; it is refused rather than guessed.",
             Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
             Code::UnsupportedMediaType => "This upload endpoint takes a package body (e.g. application/vnd.android.package-archive) or multipart/form-data.",
@@ -173,6 +182,7 @@ impl Code {
             Code::Unsigned => "The package is not signed; this endpoint requires a signed package.",
             Code::SignatureInvalid => "The package's signature would not be accepted by its platform.",
             Code::PackagePlatformMismatch => "The package is for another platform than this endpoint accepts.",
+            Code::PackageAmbiguous => "The package's ZIP structure can be read in more than one way (duplicate entries, a second directory, inconsistent headers or unaccounted bytes); it is refused.",
             Code::NoRoute => "No route matches this request.",
             Code::IndexStale => "The filing index is older than its staleness budget; this endpoint fails closed.",
             Code::UpstreamUnavailable => "The upstream service could not be reached.",
@@ -195,6 +205,7 @@ impl Code {
             Code::PlatformInvalid => "请求中的平台名称无法识别。",
             Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
+            Code::MultipartInvalid => "multipart/form-data 请求体格式错误，或使用了不同解析器会有不同理解的写法，已拒绝。",
             Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
             Code::UnsupportedMediaType => "该上传接口只接受安装包文件或 multipart/form-data 表单。",
@@ -208,6 +219,7 @@ impl Code {
             Code::Unsigned => "安装包未签名，该接口只接受已签名的安装包。",
             Code::SignatureInvalid => "安装包的签名无法通过其平台的校验。",
             Code::PackagePlatformMismatch => "安装包所属平台与该接口不符。",
+            Code::PackageAmbiguous => "安装包的 ZIP 结构存在歧义（重复条目、多个目录、头部不一致或无归属的数据），已拒绝。",
             Code::NoRoute => "没有与该请求匹配的路由。",
             Code::IndexStale => "备案数据已超过允许的更新时限，该接口暂停服务。",
             Code::UpstreamUnavailable => "无法连接上游服务。",
@@ -253,6 +265,7 @@ mod tests {
                 ("platform_invalid", 400),
                 ("ambiguous_request", 400),
                 ("body_invalid", 400),
+                ("multipart_invalid", 400),
                 ("package_missing", 400),
                 ("body_too_large", 413),
                 ("unsupported_media_type", 415),
@@ -264,6 +277,7 @@ mod tests {
                 ("unsigned", 422),
                 ("signature_invalid", 422),
                 ("package_platform_mismatch", 422),
+                ("package_ambiguous", 422),
                 ("no_route", 404),
                 ("index_stale", 503),
                 ("upstream_unavailable", 502),
