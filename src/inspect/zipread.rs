@@ -17,7 +17,7 @@ use super::error::InspectError;
 use super::Limits;
 
 pub(super) const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
-pub(super) const CD_SIG: [u8; 4] = *b"PK\x01\x02";
+const CD_SIG: [u8; 4] = *b"PK\x01\x02";
 
 /// A positioned reader over the package with a known length.
 pub struct Src<R> {

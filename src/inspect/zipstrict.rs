@@ -18,9 +18,7 @@
 use std::io::{Read, Seek};
 
 use super::error::InspectError;
-use super::zipread::{
-    apply_zip64_extra, u16le, u32le, u64le, Archive, Entry, Src, CD_SIG, EOCD_SIG,
-};
+use super::zipread::{apply_zip64_extra, u16le, u32le, u64le, Archive, Entry, Src, EOCD_SIG};
 
 /// Longest run of zero bytes accepted between two entries or before the signing block
 /// (apksig pads the entries to a 4 KiB boundary before the block; larger page alignments use
@@ -125,39 +123,24 @@ fn zip64<R: Read + Seek>(src: &mut Src<R>, eocd: u64) -> Result<Option<Zip64>, I
     }))
 }
 
-/// No second EOCD signature in the search window that some reader could take instead: none
-/// inside the central directory or the comment (Python's `zipfile` takes the last signature,
-/// Go the last whose comment fits, apksig and this reader the last whose comment ends the file),
-/// and none before the directory whose record names a central directory.
+/// No second EOCD signature after the start of the central directory: none inside the
+/// directory, between it and the end record, or in the comment (Python's `zipfile` takes the
+/// last signature in the window, Go the last whose comment fits, apksig and this reader the last
+/// whose comment ends the file). A signature before the directory (a stored nested archive) is
+/// never reached: every reader scans backwards from the end and stops at the record chosen
+/// here, which the checks above leave acceptable to all of them.
 fn other_end_records<R: Read + Seek>(src: &mut Src<R>, a: &Archive) -> Result<(), InspectError> {
     let len = src.len();
-    let base = len.saturating_sub(EOCD_WINDOW);
-    let win = src.read_at(base, len - base)?;
-    for i in memchr::memmem::find_iter(&win, EOCD_SIG) {
-        let at = base + i as u64;
-        if at == a.eocd_offset {
-            continue;
-        }
-        if at >= a.cd_offset {
-            return Err(ambiguous(
-                "a second end-record signature in the central directory or the comment",
-            ));
-        }
-        let (Some(cd_size), Some(cd_off)) = (u32le(&win, i + 12), u32le(&win, i + 16)) else {
-            continue;
-        };
-        let fallback = at.checked_sub(u64::from(cd_size));
-        if starts_cd(src, u64::from(cd_off)) || fallback.is_some_and(|o| starts_cd(src, o)) {
-            return Err(ambiguous(
-                "a second end record that names a central directory",
-            ));
-        }
+    let from = a.cd_offset.max(len.saturating_sub(EOCD_WINDOW)).min(len);
+    let tail = src.read_at(from, len - from)?;
+    let found =
+        memchr::memmem::find_iter(&tail, EOCD_SIG).any(|i| from + i as u64 != a.eocd_offset);
+    if found {
+        return Err(ambiguous(
+            "a second end-record signature in the central directory or the comment",
+        ));
     }
     Ok(())
-}
-
-fn starts_cd<R: Read + Seek>(src: &mut Src<R>, off: u64) -> bool {
-    matches!(src.read_at(off, 4), Ok(b) if b == CD_SIG)
 }
 
 /// The name every reader agrees an entry has: cut at the first NUL (C readers), `\` read as
