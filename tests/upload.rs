@@ -530,6 +530,52 @@ async fn unsigned_and_unreadable_packages_are_422_and_wrong_bodies_4xx() {
     assert_no_spool(&g).await;
 }
 
+/// A filed, signed APK made ambiguous after signing (a second AndroidManifest.xml, a second
+/// end record in the comment) passes as the genuine package unless strict ZIP refuses it: 422
+/// `package_ambiguous` on every route, digests verified or not, and the upstream sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_zip_is_422_package_ambiguous_whatever_verify_digests_says() {
+    let Some(tiny) = shared(TINY) else { return };
+    let g = start().await;
+    let c = client();
+    let filed = send(
+        &c,
+        raw(&format!("{}/v1/packages", g.base), APK_MIME, &tiny.bytes),
+    )
+    .await;
+    assert_eq!(filed.status, 200, "the genuine APK passes");
+    let twice = with_extra_entry(&tiny.bytes, "AndroidManifest.xml", b"another app");
+    let decoy = with_comment(&tiny.bytes, b"PK\x05\x06 a second end record");
+    for body in [&twice, &decoy] {
+        for path in [
+            "/v1/packages",
+            "/v1/strict/packages",
+            "/v1/monitor/packages",
+        ] {
+            let r = send(&c, raw(&format!("{}{path}", g.base), APK_MIME, body)).await;
+            if path.contains("monitor") {
+                assert_eq!(r.status, 200, "monitor forwards");
+                continue;
+            }
+            assert_eq!(
+                (r.status, r.json()["code"].as_str()),
+                (422, Some("package_ambiguous")),
+                "{path}"
+            );
+        }
+        let body = multipart("q", &[], "file", body);
+        let r = send(&c, form(&format!("{}/v1/packages", g.base), "q", body)).await;
+        assert_eq!(r.json()["code"], "package_ambiguous");
+    }
+    let forwarded = g.up.requests();
+    assert_eq!(
+        forwarded.len(),
+        3,
+        "the genuine APK and the two monitored ones"
+    );
+    assert_no_spool(&g).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_without_the_signer_rule_passes_an_unsigned_filed_hap() {
     let Some(hap) = shared(HAP) else { return };
