@@ -576,6 +576,78 @@ async fn an_ambiguous_zip_is_422_package_ambiguous_whatever_verify_digests_says(
     assert_no_spool(&g).await;
 }
 
+/// A multipart form around a filed APK, valid to icpgate's old reading, that some parser reads
+/// with another package or field: 400 `multipart_invalid` (names read as one field:
+/// `ambiguous_request`), and the upstream sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_forms_with_two_readings_are_refused() {
+    let Some(tiny) = shared(TINY) else { return };
+    let g = start().await;
+    let c = client();
+    let url = format!("{}/v1/packages", g.base);
+    let good = multipart("q", &[], "file", &tiny.bytes);
+    assert_eq!(send(&c, form(&url, "q", good.clone())).await.status, 200);
+    let part = |headers: &str, content: &[u8]| {
+        let mut p = format!("--q\r\n{headers}\r\n\r\n").into_bytes();
+        p.extend_from_slice(content);
+        p.extend_from_slice(b"\r\n");
+        p
+    };
+    let file = "Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"";
+    let with = |extra: &[u8], tail: &[u8]| {
+        let mut b = part(file, &tiny.bytes);
+        b.extend_from_slice(extra);
+        b.extend_from_slice(b"--q--");
+        b.extend_from_slice(tail);
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "an LF-only delimiter hiding a second file part",
+            with(b"\n--q\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n", b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "a part after the closing delimiter",
+            with(b"", b"\r\n--q\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nevil\r\n--q--\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "name*= (RFC 2231)",
+            with(&part("Content-Disposition: form-data; name=\"x\"; name*=utf-8''file", b"evil"), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "two Content-Disposition headers",
+            with(&part("Content-Disposition: form-data; name=\"x\"\r\nContent-Disposition: form-data; name=\"file\"", b"evil"), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "Content-Transfer-Encoding",
+            with(&part("Content-Disposition: form-data; name=\"note\"\r\nContent-Transfer-Encoding: base64", b"ZXZpbA=="), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "a case variant of the package field",
+            with(&part("Content-Disposition: form-data; name=\"File\"", b"evil"), b"\r\n"),
+            "ambiguous_request",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let r = send(&c, form(&url, "q", body)).await;
+        assert_eq!(r.json()["code"], code, "{what}");
+        assert_eq!(r.status, 400, "{what}");
+    }
+    let r = send(
+        &c,
+        post(&url, "multipart/form-data; boundary=q; boundary=z", good),
+    )
+    .await;
+    assert_eq!(r.json()["code"], "multipart_invalid", "repeated boundary");
+    assert_eq!(g.up.requests().len(), 1, "only the valid form is forwarded");
+    assert_no_spool(&g).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_without_the_signer_rule_passes_an_unsigned_filed_hap() {
     let Some(hap) = shared(HAP) else { return };

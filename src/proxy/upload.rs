@@ -224,8 +224,8 @@ impl Shared {
             }
         };
         let scanned = match (scanner, scan_error) {
-            (Some(_), Some(_)) => Err(Code::BodyInvalid),
-            (Some(s), None) => s.finish().map_err(|_| Code::BodyInvalid),
+            (Some(_), Some(e)) => Err(e.code()),
+            (Some(s), None) => s.finish().map_err(|e| e.code()),
             (None, _) => Ok(Vec::new()),
         };
         let (range, fields) = locate(&kind, scanned, &up.field, sp.len());
