@@ -192,8 +192,9 @@ impl Scanner {
         (self.base + i as i64).max(0) as u64
     }
 
-    /// The next `--boundary` in the buffer, which must follow a CRLF: Go and PHP also take an
-    /// LF-only line as a delimiter, and none may see one where this scanner sees content.
+    /// The next `--boundary` in the buffer, which must follow a CRLF: PHP and Python's `email`
+    /// also take an LF-only line as a delimiter, and none may see one where this scanner sees
+    /// content.
     fn next_dash(&self) -> Result<Option<usize>, MultipartError> {
         match find(&self.buf, &self.dash) {
             Some(i) if i >= 2 && self.buf[i - 2..i] == *b"\r\n" => Ok(Some(i)),

@@ -135,9 +135,9 @@ pub fn parse_headers(block: &[u8]) -> Result<Part, MultipartError> {
     Ok(part)
 }
 
-/// Header bytes are printable ASCII or HTAB, lines end in CRLF (no bare CR or LF: Go and PHP
-/// accept LF-only lines, busboy does not), and no line starts with SP or HTAB (obs-fold:
-/// Python's `email` unfolds it, busboy and Go read a new or broken header).
+/// Header bytes are printable ASCII or HTAB, lines end in CRLF (no bare CR or LF: PHP and
+/// Python's `email` accept LF-only lines, busboy does not), and no line starts with SP or HTAB
+/// (obs-fold: Python's `email` unfolds it, other readers see a broken or new header).
 pub fn check_block(block: &[u8]) -> Result<(), MultipartError> {
     for (i, &b) in block.iter().enumerate() {
         let ok = match b {
@@ -157,8 +157,8 @@ pub fn check_block(block: &[u8]) -> Result<(), MultipartError> {
 }
 
 /// `form-data` (exactly) and its parameters: each at most once, no RFC 2231 `name*=` /
-/// `filename*=` (RFC 7578 forbids them; Python's `email` decodes them, Go, PHP and busboy
-/// differ), `name` and `filename` as the only ones read.
+/// `filename*=` (RFC 7578 forbids them; PHP ignores them, Python's `email` decodes one that
+/// stands alone), `name` and `filename` as the only ones read.
 fn form_data(v: &str) -> Result<(Option<String>, Option<String>), MultipartError> {
     let bad = MultipartError::Disposition;
     let rest = v.strip_prefix("form-data").ok_or(bad)?;
