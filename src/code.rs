@@ -24,6 +24,7 @@ pub enum Code {
     PlatformInvalid,
     AmbiguousRequest,
     BodyInvalid,
+    MultipartInvalid,
     PackageMissing,
     PathInvalid,
     // 413
@@ -41,6 +42,7 @@ pub enum Code {
     Unsigned,
     SignatureInvalid,
     PackagePlatformMismatch,
+    PackageAmbiguous,
     // 404
     NoRoute,
     // 503
@@ -53,7 +55,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 32] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -66,6 +68,7 @@ impl Code {
         Code::PlatformInvalid,
         Code::AmbiguousRequest,
         Code::BodyInvalid,
+        Code::MultipartInvalid,
         Code::PackageMissing,
         Code::PathInvalid,
         Code::BodyTooLarge,
@@ -79,6 +82,7 @@ impl Code {
         Code::Unsigned,
         Code::SignatureInvalid,
         Code::PackagePlatformMismatch,
+        Code::PackageAmbiguous,
         Code::NoRoute,
         Code::IndexStale,
         Code::UpstreamUnavailable,
@@ -101,6 +105,7 @@ impl Code {
             | Code::PlatformInvalid
             | Code::AmbiguousRequest
             | Code::BodyInvalid
+            | Code::MultipartInvalid
             | Code::PackageMissing
             | Code::PathInvalid => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -113,7 +118,8 @@ impl Code {
             | Code::PackageTooLarge
             | Code::Unsigned
             | Code::SignatureInvalid
-            | Code::PackagePlatformMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            | Code::PackagePlatformMismatch
+            | Code::PackageAmbiguous => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
             Code::IndexStale => StatusCode::SERVICE_UNAVAILABLE,
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
@@ -136,6 +142,7 @@ impl Code {
             Code::PlatformInvalid => "platform_invalid",
             Code::AmbiguousRequest => "ambiguous_request",
             Code::BodyInvalid => "body_invalid",
+            Code::MultipartInvalid => "multipart_invalid",
             Code::PackageMissing => "package_missing",
             Code::PathInvalid => "path_invalid",
             Code::BodyTooLarge => "body_too_large",
@@ -149,6 +156,7 @@ impl Code {
             Code::Unsigned => "unsigned",
             Code::SignatureInvalid => "signature_invalid",
             Code::PackagePlatformMismatch => "package_platform_mismatch",
+            Code::PackageAmbiguous => "package_ambiguous",
             Code::NoRoute => "no_route",
             Code::IndexStale => "index_stale",
             Code::UpstreamUnavailable => "upstream_unavailable",
@@ -171,6 +179,7 @@ impl Code {
             Code::PlatformInvalid => "The platform named in the request is not one icpgate knows.",
             Code::AmbiguousRequest => "The request names more than one identifier (or the same one twice); it is refused rather than guessed.",
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
+            Code::MultipartInvalid => "The multipart/form-data body is malformed or uses a construction that common parsers read differently; it is refused rather than guessed.",
             Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
             Code::PathInvalid => "The request path has dot-segments, empty segments, encoded slashes or backslashes, path parameters, control characters or malformed escapes; servers read such paths differently, so it is refused.",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
@@ -184,6 +193,7 @@ impl Code {
             Code::Unsigned => "The package is not signed; this endpoint requires a signed package.",
             Code::SignatureInvalid => "The package's signature would not be accepted by its platform.",
             Code::PackagePlatformMismatch => "The package is for another platform than this endpoint accepts.",
+            Code::PackageAmbiguous => "The package's ZIP structure can be read in more than one way (duplicate entries, a second directory, inconsistent headers or unaccounted bytes); it is refused.",
             Code::NoRoute => "No route matches this request.",
             Code::IndexStale => "The filing index is older than its staleness budget; this endpoint fails closed.",
             Code::UpstreamUnavailable => "The upstream service could not be reached.",
@@ -206,6 +216,7 @@ impl Code {
             Code::PlatformInvalid => "请求中的平台名称无法识别。",
             Code::AmbiguousRequest => "请求包含多个或重复的标识，无法确定核验对象。",
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
+            Code::MultipartInvalid => "multipart/form-data 请求体格式错误，或使用了不同解析器会有不同理解的写法，已拒绝。",
             Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
             Code::PathInvalid => "请求路径包含点段、空段、编码的斜杠或反斜杠、路径参数、控制字符或错误的百分号编码，不同服务器对其理解不一致，请求被拒绝。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
@@ -221,6 +232,7 @@ impl Code {
             Code::Unsigned => "安装包未签名，该接口只接受已签名的安装包。",
             Code::SignatureInvalid => "安装包的签名无法通过其平台的校验。",
             Code::PackagePlatformMismatch => "安装包所属平台与该接口不符。",
+            Code::PackageAmbiguous => "安装包的 ZIP 结构存在歧义（重复条目、多个目录、头部不一致或无归属的数据），已拒绝。",
             Code::NoRoute => "没有与该请求匹配的路由。",
             Code::IndexStale => "备案数据已超过允许的更新时限，该接口暂停服务。",
             Code::UpstreamUnavailable => "无法连接上游服务。",
@@ -266,6 +278,7 @@ mod tests {
                 ("platform_invalid", 400),
                 ("ambiguous_request", 400),
                 ("body_invalid", 400),
+                ("multipart_invalid", 400),
                 ("package_missing", 400),
                 ("path_invalid", 400),
                 ("body_too_large", 413),
@@ -279,6 +292,7 @@ mod tests {
                 ("unsigned", 422),
                 ("signature_invalid", 422),
                 ("package_platform_mismatch", 422),
+                ("package_ambiguous", 422),
                 ("no_route", 404),
                 ("index_stale", 503),
                 ("upstream_unavailable", 502),

@@ -530,6 +530,124 @@ async fn unsigned_and_unreadable_packages_are_422_and_wrong_bodies_4xx() {
     assert_no_spool(&g).await;
 }
 
+/// A filed, signed APK made ambiguous after signing (a second AndroidManifest.xml, a second
+/// end record in the comment) passes as the genuine package unless strict ZIP refuses it: 422
+/// `package_ambiguous` on every route, digests verified or not, and the upstream sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ambiguous_zip_is_422_package_ambiguous_whatever_verify_digests_says() {
+    let Some(tiny) = shared(TINY) else { return };
+    let g = start().await;
+    let c = client();
+    let filed = send(
+        &c,
+        raw(&format!("{}/v1/packages", g.base), APK_MIME, &tiny.bytes),
+    )
+    .await;
+    assert_eq!(filed.status, 200, "the genuine APK passes");
+    let twice = with_extra_entry(&tiny.bytes, "AndroidManifest.xml", b"another app");
+    let decoy = with_comment(&tiny.bytes, b"PK\x05\x06 a second end record");
+    for body in [&twice, &decoy] {
+        for path in [
+            "/v1/packages",
+            "/v1/strict/packages",
+            "/v1/monitor/packages",
+        ] {
+            let r = send(&c, raw(&format!("{}{path}", g.base), APK_MIME, body)).await;
+            if path.contains("monitor") {
+                assert_eq!(r.status, 200, "monitor forwards");
+                continue;
+            }
+            assert_eq!(
+                (r.status, r.json()["code"].as_str()),
+                (422, Some("package_ambiguous")),
+                "{path}"
+            );
+        }
+        let body = multipart("q", &[], "file", body);
+        let r = send(&c, form(&format!("{}/v1/packages", g.base), "q", body)).await;
+        assert_eq!(r.json()["code"], "package_ambiguous");
+    }
+    let forwarded = g.up.requests();
+    assert_eq!(
+        forwarded.len(),
+        3,
+        "the genuine APK and the two monitored ones"
+    );
+    assert_no_spool(&g).await;
+}
+
+/// A multipart form around a filed APK, valid to icpgate's old reading, that some parser reads
+/// with another package or field: 400 `multipart_invalid` (names read as one field:
+/// `ambiguous_request`), and the upstream sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_forms_with_two_readings_are_refused() {
+    let Some(tiny) = shared(TINY) else { return };
+    let g = start().await;
+    let c = client();
+    let url = format!("{}/v1/packages", g.base);
+    let good = multipart("q", &[], "file", &tiny.bytes);
+    assert_eq!(send(&c, form(&url, "q", good.clone())).await.status, 200);
+    let part = |headers: &str, content: &[u8]| {
+        let mut p = format!("--q\r\n{headers}\r\n\r\n").into_bytes();
+        p.extend_from_slice(content);
+        p.extend_from_slice(b"\r\n");
+        p
+    };
+    let file = "Content-Disposition: form-data; name=\"file\"; filename=\"a.apk\"";
+    let with = |extra: &[u8], tail: &[u8]| {
+        let mut b = part(file, &tiny.bytes);
+        b.extend_from_slice(extra);
+        b.extend_from_slice(b"--q--");
+        b.extend_from_slice(tail);
+        b
+    };
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "an LF-only delimiter hiding a second file part",
+            with(b"\n--q\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n", b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "a part after the closing delimiter",
+            with(b"", b"\r\n--q\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nevil\r\n--q--\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "name*= (RFC 2231)",
+            with(&part("Content-Disposition: form-data; name=\"x\"; name*=utf-8''file", b"evil"), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "two Content-Disposition headers",
+            with(&part("Content-Disposition: form-data; name=\"x\"\r\nContent-Disposition: form-data; name=\"file\"", b"evil"), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "Content-Transfer-Encoding",
+            with(&part("Content-Disposition: form-data; name=\"note\"\r\nContent-Transfer-Encoding: base64", b"ZXZpbA=="), b"\r\n"),
+            "multipart_invalid",
+        ),
+        (
+            "a case variant of the package field",
+            with(&part("Content-Disposition: form-data; name=\"File\"", b"evil"), b"\r\n"),
+            "ambiguous_request",
+        ),
+    ];
+    for (what, body, code) in cases {
+        let r = send(&c, form(&url, "q", body)).await;
+        assert_eq!(r.json()["code"], code, "{what}");
+        assert_eq!(r.status, 400, "{what}");
+    }
+    let r = send(
+        &c,
+        post(&url, "multipart/form-data; boundary=q; boundary=z", good),
+    )
+    .await;
+    assert_eq!(r.json()["code"], "multipart_invalid", "repeated boundary");
+    assert_eq!(g.up.requests().len(), 1, "only the valid form is forwarded");
+    assert_no_spool(&g).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_route_without_the_signer_rule_passes_an_unsigned_filed_hap() {
     let Some(hap) = shared(HAP) else { return };

@@ -185,6 +185,28 @@ fn inspect_exit_codes_for_bad_input() {
     assert_eq!(o.status.code(), Some(69), "{}", text(&o));
 }
 
+/// `icpgate inspect` refuses an ambiguous ZIP with the upload route's code.
+#[test]
+fn inspect_reports_an_ambiguous_zip_as_package_ambiguous() {
+    let Some(tiny) = shared("apk/apksig-golden-aligned-v1v2v3-out.apk") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twice.apk");
+    let twice = with_extra_entry(&tiny.bytes, "AndroidManifest.xml", b"another app");
+    std::fs::write(&path, twice).unwrap();
+    for digests in [false, true] {
+        let mut args = vec!["inspect".as_ref(), path.as_os_str(), "--json".as_ref()];
+        if digests {
+            args.push("--verify-digests".as_ref());
+        }
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(65), "{}", text(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["error"], "package_ambiguous");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inspect_asks_a_running_gateway_through_its_admin_api() {
     let Some(own) = own() else { return };

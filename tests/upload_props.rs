@@ -30,10 +30,11 @@ fn tricky(rng: &mut ChaCha8Rng, boundary: &str, n: usize) -> Vec<u8> {
         }
     }
     v.truncate(n);
-    // Never the full delimiter: that would end the part (as it must).
-    let delim = format!("\r\n--{boundary}");
-    while let Some(i) = memchr::memmem::find(&v, delim.as_bytes()) {
-        v[i + 2] = b'x';
+    // Never the boundary string: after a CRLF it would end the part (as it must), anywhere
+    // else the scanner refuses the body.
+    let dash = format!("--{boundary}");
+    while let Some(i) = memchr::memmem::find(&v, dash.as_bytes()) {
+        v[i] = b'x';
     }
     v
 }
@@ -72,7 +73,7 @@ fn generated_multipart_bodies_scan_to_their_exact_parts() {
     let mut rng = ChaCha8Rng::seed_from_u64(0x0017_7a1d);
     for round in 0..400 {
         let boundary: String = (0..rng.gen_range(1..=70))
-            .map(|_| b"abcXYZ0189'()+_,-./:=? "[rng.gen_range(0..23)] as char)
+            .map(|_| b"abcXYZ0189'()+_-./:=?"[rng.gen_range(0..21)] as char)
             .collect::<String>()
             .trim_end()
             .to_string();

@@ -55,7 +55,7 @@ pub fn classify(parts: &Parts, upload: &UploadRoute) -> Result<UploadBody, Code>
     if mime == "multipart/form-data" {
         return multipart::boundary(ct)
             .map(UploadBody::Multipart)
-            .map_err(|_| Code::BodyInvalid);
+            .map_err(|e| e.code());
     }
     if upload.raw_types.contains(&mime) {
         Ok(UploadBody::Raw)
@@ -203,7 +203,14 @@ mod tests {
         );
         assert_eq!(
             c(&[("content-type", "multipart/form-data")]),
-            Err(Code::BodyInvalid)
+            Err(Code::MultipartInvalid)
+        );
+        assert_eq!(
+            c(&[(
+                "content-type",
+                "multipart/form-data; boundary=a; boundary=b"
+            )]),
+            Err(Code::MultipartInvalid)
         );
         assert_eq!(
             c(&[("content-type", "application/json")]),

@@ -35,6 +35,11 @@ pub enum InspectError {
     /// signatures are present but the platform would not accept any of them.
     #[error("signature invalid: the platform would not accept the package's signature")]
     SignatureInvalid,
+    /// The ZIP structure can be read in more than one way (duplicate names, a second end
+    /// record, a local header that disagrees with the central directory, bytes outside every
+    /// entry): refused under `Limits::strict_zip` whatever the signatures say.
+    #[error("package ambiguous: {0}")]
+    PackageAmbiguous(&'static str),
     /// Reading the source failed for a reason other than the package being short.
     #[error("i/o error: {0}")]
     Io(#[source] io::Error),
@@ -51,6 +56,7 @@ impl InspectError {
             InspectError::PackageTooLarge(_) => "package_too_large",
             InspectError::Unsigned => "unsigned",
             InspectError::SignatureInvalid => "signature_invalid",
+            InspectError::PackageAmbiguous(_) => "package_ambiguous",
             InspectError::Io(_) => "io_error",
         }
     }
@@ -79,6 +85,10 @@ mod tests {
         assert_eq!(
             InspectError::ManifestInvalid("x").code(),
             "manifest_invalid"
+        );
+        assert_eq!(
+            InspectError::PackageAmbiguous("x").code(),
+            "package_ambiguous"
         );
         let eof: InspectError = io::Error::from(io::ErrorKind::UnexpectedEof).into();
         assert_eq!(eof.code(), "package_unreadable");

@@ -31,6 +31,7 @@ mod testzip;
 mod v1;
 mod zipentry;
 mod zipread;
+mod zipstrict;
 
 use std::io::{Read, Seek};
 
@@ -115,6 +116,10 @@ pub struct Limits {
     /// docs/inspection.md): a v2/v3 signer whose signed digest does not match the file is
     /// not accepted.
     pub verify_digests: bool,
+    /// Refuse (`package_ambiguous`) a ZIP that common readers could read differently
+    /// (`zipstrict.rs`, docs/inspection.md "Strict ZIP"). On by default and in every upload
+    /// route; off only to study such archives (the fixture tests do).
+    pub strict_zip: bool,
 }
 
 /// `Limits::verify_digests` by default: off, so that the identity of a 100 MiB upload stays
@@ -132,6 +137,7 @@ impl Default for Limits {
             max_executable_bytes: 1 << 30,
             max_signers: 10,
             verify_digests: DEFAULT_VERIFY_DIGESTS,
+            strict_zip: true,
         }
     }
 }
@@ -151,6 +157,9 @@ pub fn inspect_reader<R: Read + Seek>(
         return Err(InspectError::PackageTooLarge("package"));
     }
     let archive = zipread::open(&mut src, limits)?;
+    if limits.strict_zip {
+        zipstrict::check(&mut src, &archive)?;
+    }
     if archive.find(b"AndroidManifest.xml").is_some() {
         return apk::inspect(&mut src, &archive, limits);
     }

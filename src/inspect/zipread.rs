@@ -16,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom};
 use super::error::InspectError;
 use super::Limits;
 
-const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
+pub(super) const EOCD_SIG: &[u8; 4] = b"PK\x05\x06";
 const CD_SIG: [u8; 4] = *b"PK\x01\x02";
 
 /// A positioned reader over the package with a known length.
@@ -99,7 +99,10 @@ impl<R: Read + Seek> Src<R> {
 #[derive(Clone, Debug)]
 pub struct Entry {
     pub name: Vec<u8>,
+    /// General purpose flags (bit 0 encrypted, bit 3 data descriptor).
+    pub flags: u16,
     pub method: u16,
+    pub crc: u32,
     pub comp_size: u64,
     pub size: u64,
     pub lho: u64,
@@ -118,6 +121,9 @@ pub struct Archive {
     pub layout_ok: bool,
     /// True when two entries share a name (apksig rejects JAR signatures then).
     pub duplicates: bool,
+    /// The central directory parsed without resynchronising and held as many records as the
+    /// end record says.
+    pub cd_clean: bool,
 }
 
 impl Archive {
@@ -126,13 +132,13 @@ impl Archive {
     }
 }
 
-fn u16le(b: &[u8], o: usize) -> Option<u16> {
+pub(super) fn u16le(b: &[u8], o: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
 }
-fn u32le(b: &[u8], o: usize) -> Option<u32> {
+pub(super) fn u32le(b: &[u8], o: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
 }
-fn u64le(b: &[u8], o: usize) -> Option<u64> {
+pub(super) fn u64le(b: &[u8], o: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?))
 }
 
@@ -281,6 +287,7 @@ pub fn open<R: Read + Seek>(src: &mut Src<R>, limits: &Limits) -> Result<Archive
         eocd_offset: eocd.offset,
         layout_ok,
         duplicates,
+        cd_clean: clean,
     })
 }
 
@@ -291,6 +298,7 @@ fn empty_archive(eocd: Eocd) -> Archive {
         eocd_offset: eocd.offset,
         layout_ok: eocd.exact,
         duplicates: false,
+        cd_clean: true,
     }
 }
 
@@ -344,7 +352,9 @@ fn find_sig(cd: &[u8], from: usize) -> Option<usize> {
 }
 
 fn parse_record(cd: &[u8], p: usize) -> Option<(Entry, usize)> {
+    let flags = u16le(cd, p + 8)?;
     let method = u16le(cd, p + 10)?;
+    let crc = u32le(cd, p + 16)?;
     let mut comp_size = u64::from(u32le(cd, p + 20)?);
     let mut size = u64::from(u32le(cd, p + 24)?);
     let nlen = u16le(cd, p + 28)? as usize;
@@ -358,7 +368,9 @@ fn parse_record(cd: &[u8], p: usize) -> Option<(Entry, usize)> {
     Some((
         Entry {
             name,
+            flags,
             method,
+            crc,
             comp_size,
             size,
             lho,
@@ -368,7 +380,7 @@ fn parse_record(cd: &[u8], p: usize) -> Option<(Entry, usize)> {
 }
 
 /// Replaces saturated 32-bit fields with the values of a ZIP64 extended information field.
-fn apply_zip64_extra(extra: &[u8], size: &mut u64, comp: &mut u64, lho: &mut u64) {
+pub(super) fn apply_zip64_extra(extra: &[u8], size: &mut u64, comp: &mut u64, lho: &mut u64) {
     let mut q = 0;
     while let (Some(id), Some(len)) = (u16le(extra, q), u16le(extra, q + 2)) {
         let body = extra.get(q + 4..q + 4 + len as usize).unwrap_or(&[]);

@@ -23,6 +23,7 @@ pub fn inspect_code(e: &InspectError) -> Code {
         InspectError::PackageTooLarge(_) => Code::PackageTooLarge,
         InspectError::Unsigned => Code::Unsigned,
         InspectError::SignatureInvalid => Code::SignatureInvalid,
+        InspectError::PackageAmbiguous(_) => Code::PackageAmbiguous,
         InspectError::Io(_) => Code::SpoolFailed,
     }
 }

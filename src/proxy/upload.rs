@@ -147,8 +147,8 @@ impl Ctx<'_> {
             Spooling::Stopped(upload) => return upload,
         };
         let scanned = match (scanner, scan_error) {
-            (Some(_), Some(e)) => Err(multipart_code(e)),
-            (Some(s), None) => s.finish().map_err(multipart_code),
+            (Some(_), Some(e)) => Err(e.code()),
+            (Some(s), None) => s.finish().map_err(|e| e.code()),
             (None, _) => Ok(Vec::new()),
         };
         let (range, fields) = locate(&kind, scanned, &up.field, sp.len());
@@ -227,11 +227,6 @@ impl Ctx<'_> {
             }
         }
     }
-}
-
-/// The answer to a body that is not well-formed multipart.
-fn multipart_code(_: MultipartError) -> Code {
-    Code::BodyInvalid
 }
 
 /// How spooling ended: the whole body stored, or a result to answer with as it is.

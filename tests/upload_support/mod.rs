@@ -208,3 +208,59 @@ pub fn hap_key() -> &'static hapsign::TestKey {
     static KEY: OnceLock<hapsign::TestKey> = OnceLock::new();
     KEY.get_or_init(|| hapsign::TestKey::new("icpgate hap demo"))
 }
+
+fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// `zip` (no comment) with one more stored entry `name`, inserted before the APK Signing Block
+/// (or the central directory) and appended to the directory: a second `AndroidManifest.xml`
+/// that readers taking the last entry of a name see, while the signing block stays intact.
+pub fn with_extra_entry(zip: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let e = zip.len() - 22;
+    assert_eq!(&zip[e..e + 4], b"PK\x05\x06", "no comment expected");
+    let (cd_size, cd_off) = (le32(zip, e + 12) as usize, le32(zip, e + 16) as usize);
+    let at = if &zip[cd_off - 16..cd_off] == b"APK Sig Block 42" {
+        cd_off - 8 - u64::from_le_bytes(zip[cd_off - 24..cd_off - 16].try_into().unwrap()) as usize
+    } else {
+        cd_off
+    };
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    let mut fixed = vec![20, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    fixed.extend_from_slice(&crc.sum().to_le_bytes());
+    fixed.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    fixed.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    fixed.extend_from_slice(&(name.len() as u16).to_le_bytes());
+    let mut lfh = b"PK\x03\x04".to_vec();
+    lfh.extend_from_slice(&fixed);
+    lfh.extend_from_slice(&[0, 0]);
+    lfh.extend_from_slice(name.as_bytes());
+    lfh.extend_from_slice(data);
+    let mut rec = b"PK\x01\x02\x14\x00".to_vec();
+    rec.extend_from_slice(&fixed);
+    rec.extend_from_slice(&[0; 12]);
+    rec.extend_from_slice(&(at as u32).to_le_bytes());
+    rec.extend_from_slice(name.as_bytes());
+    let mut out = zip[..at].to_vec();
+    out.extend_from_slice(&lfh);
+    out.extend_from_slice(&zip[at..e]);
+    out.extend_from_slice(&rec);
+    let mut eocd = zip[e..].to_vec();
+    let count = u16::from_le_bytes([eocd[10], eocd[11]]) + 1;
+    eocd[8..10].copy_from_slice(&count.to_le_bytes());
+    eocd[10..12].copy_from_slice(&count.to_le_bytes());
+    eocd[12..16].copy_from_slice(&((cd_size + rec.len()) as u32).to_le_bytes());
+    eocd[16..20].copy_from_slice(&((cd_off + lfh.len()) as u32).to_le_bytes());
+    out.extend_from_slice(&eocd);
+    out
+}
+
+/// `zip` (no comment) with `comment` as its EOCD comment.
+pub fn with_comment(zip: &[u8], comment: &[u8]) -> Vec<u8> {
+    let mut out = zip.to_vec();
+    let n = out.len();
+    out[n - 2..].copy_from_slice(&(comment.len() as u16).to_le_bytes());
+    out.extend_from_slice(comment);
+    out
+}
