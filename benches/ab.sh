@@ -3,6 +3,10 @@
 #
 #   benches/ab.sh OLD_BINARY NEW_BINARY [ROUNDS]     (needs wrk; run from the repository root)
 #
+# OLD_CONFIG / NEW_CONFIG name each side's config (default config/icpgate.toml), for an old
+# binary that does not know keys the bundled config has gained: e.g. a copy of config/ with
+# `git show OLD:config/icpgate.toml` as its icpgate.toml.
+#
 # Each round starts one binary with `serve --config config/icpgate.toml` (gateway 127.0.0.1:8080,
 # echo upstream :8081, admin :9901), waits for /readyz, runs `wrk -t1 -c32 -d10s` on a filed
 # mini program, a filed app and an unfiled app, then SIGTERMs it. The order alternates per
@@ -18,8 +22,9 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 for round in $(seq 1 "$rounds"); do
   order="old new"; [ $((round % 2)) = 0 ] && order="new old"
   for side in $order; do
-    bin=$old; [ "$side" = new ] && bin=$new
-    "$bin" serve --config config/icpgate.toml >/dev/null 2>&1 &
+    bin=$old; cfg=${OLD_CONFIG:-config/icpgate.toml}
+    [ "$side" = new ] && { bin=$new; cfg=${NEW_CONFIG:-config/icpgate.toml}; }
+    "$bin" serve --config "$cfg" >/dev/null 2>&1 &
     pid=$!
     for _ in $(seq 1 300); do curl -sf localhost:9901/readyz >/dev/null && break; sleep 0.1; done
     curl -sf localhost:9901/readyz >/dev/null || { echo "ab.sh: $bin never became ready" >&2; kill $pid; exit 1; }

@@ -134,10 +134,10 @@ fn multipart_fields(
     body: &[u8],
     see: &mut impl FnMut(&[u8], Option<&[u8]>),
 ) -> Result<(), Code> {
-    let boundary = multipart::boundary(ct).map_err(|_| Code::BodyInvalid)?;
+    let boundary = multipart::boundary(ct).map_err(|e| e.code())?;
     let mut scanner = multipart::Scanner::new(&boundary, &[]);
-    scanner.feed(body).map_err(|_| Code::BodyInvalid)?;
-    let parts = scanner.finish().map_err(|_| Code::BodyInvalid)?;
+    scanner.feed(body).map_err(|e| e.code())?;
+    let parts = scanner.finish().map_err(|e| e.code())?;
     for p in &parts {
         let Some(name) = &p.name else { continue };
         let value = usize::try_from(p.start)

@@ -5,7 +5,8 @@
 //! path. Canonical means: percent-encoded unreserved characters decoded (RFC 3986 §6.2.2.2),
 //! other escapes in uppercase hex, and none of: dot-segments (raw or encoded, any case), empty
 //! segments (`//`), an encoded `/` or `\`, a raw `\`, `;` path parameters, NUL or control
-//! characters, malformed or double-encoded escapes, overlong UTF-8 forms of `.`, `/` or `\`.
+//! characters, malformed or double-encoded escapes, overlong UTF-8 forms of `.`, `/` or `\` and
+//! the characters Windows' best-fit mapping folds into them.
 //! `PathMode::Refuse` refuses a path with a dot-segment or an empty segment;
 //! `PathMode::Normalize` removes them (RFC 3986 §5.2.4, `//` merged as nginx's
 //! `merge_slashes` does). Both refuse what has no single reading (encoded separators,
@@ -30,7 +31,9 @@ pub enum PathError {
     EmptySegment,
     #[error("a percent-encoded `/` or `\\`")]
     EncodedSeparator,
-    #[error("an overlong UTF-8 form of `.`, `/` or `\\`")]
+    #[error(
+        "an overlong UTF-8 form of `.`, `/` or `\\`, or a character best-fit mapping reads as one"
+    )]
     Overlong,
     #[error("a backslash")]
     Backslash,
@@ -96,8 +99,35 @@ fn checked_escape(p: &[u8], at: usize) -> Result<(u8, bool), PathError> {
             }
             _ => Ok((v, lower)),
         },
+        0xE0 | 0xE2 | 0xEF if lookalike(p, at, v) => Err(PathError::Overlong),
         _ => Ok((v, lower)),
     }
+}
+
+/// Three-byte sequences that some stack reads as `.`, `/` or `\`: the overlong forms
+/// (`%E0%80%AE` ...) and the characters Windows' best-fit mapping (IIS, .NET on Windows)
+/// folds into them: fullwidth `．` `／` `＼`, division slash `∕`, set minus `∖`, one-dot leader `․`.
+const LOOKALIKES: [[u8; 3]; 9] = [
+    [0xE0, 0x80, 0xAE],
+    [0xE0, 0x80, 0xAF],
+    [0xE0, 0x81, 0x9C],
+    [0xEF, 0xBC, 0x8E],
+    [0xEF, 0xBC, 0x8F],
+    [0xEF, 0xBC, 0xBC],
+    [0xE2, 0x88, 0x95],
+    [0xE2, 0x88, 0x96],
+    [0xE2, 0x80, 0xA4],
+];
+
+/// True when the escapes at `at` (whose value is `first`) spell one of `LOOKALIKES`.
+fn lookalike(p: &[u8], at: usize, first: u8) -> bool {
+    let next = |k: usize| {
+        (p.get(at + 3 * k) == Some(&b'%'))
+            .then(|| escape(p, at + 3 * k).ok().map(|(v, _)| v))
+            .flatten()
+    };
+    let seq = [Some(first), next(1), next(2)];
+    LOOKALIKES.iter().any(|l| seq == l.map(Some))
 }
 
 /// One segment's shape, counted in decoded characters.

@@ -134,6 +134,20 @@ const TABLE: &[(&str, Want, Want)] = &[
     ("/static/..%c0%afv1", No(Overlong), No(Overlong)),
     ("/static/..%C1%9Cv1", No(Overlong), No(Overlong)),
     ("/%C0%B4", Same, Same),
+    // Three-byte overlong forms, and what Windows best-fit mapping folds into `.` `/` `\`.
+    ("/static/%E0%80%AE%E0%80%AE/v1", No(Overlong), No(Overlong)),
+    ("/static/..%e0%80%afv1", No(Overlong), No(Overlong)),
+    ("/static/..%EF%BC%8Fv1", No(Overlong), No(Overlong)),
+    (
+        "/static/%EF%BC%8E%EF%BC%8E%EF%BC%BCv1",
+        No(Overlong),
+        No(Overlong),
+    ),
+    ("/static/..%E2%88%95v1", No(Overlong), No(Overlong)),
+    ("/static/%E2%80%A4%E2%80%A4/v1", No(Overlong), No(Overlong)),
+    // Other three-byte characters are ordinary.
+    ("/%E6%96%87%E4%BB%B6", Same, Same),
+    ("/%EF%BC%A1", Same, Same),
     // Not an absolute path: OPTIONS *, CONNECT's authority form.
     ("*", No(NotAbsolute), No(NotAbsolute)),
     ("", No(NotAbsolute), No(NotAbsolute)),
