@@ -27,6 +27,7 @@ pub enum Code {
     MultipartInvalid,
     PackageMissing,
     PathInvalid,
+    HostInvalid,
     // 413
     BodyTooLarge,
     // 408
@@ -55,7 +56,7 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 33] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -71,6 +72,7 @@ impl Code {
         Code::MultipartInvalid,
         Code::PackageMissing,
         Code::PathInvalid,
+        Code::HostInvalid,
         Code::BodyTooLarge,
         Code::BodyTimeout,
         Code::UnsupportedMediaType,
@@ -107,7 +109,8 @@ impl Code {
             | Code::BodyInvalid
             | Code::MultipartInvalid
             | Code::PackageMissing
-            | Code::PathInvalid => StatusCode::BAD_REQUEST,
+            | Code::PathInvalid
+            | Code::HostInvalid => StatusCode::BAD_REQUEST,
             Code::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Code::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -145,6 +148,7 @@ impl Code {
             Code::MultipartInvalid => "multipart_invalid",
             Code::PackageMissing => "package_missing",
             Code::PathInvalid => "path_invalid",
+            Code::HostInvalid => "host_invalid",
             Code::BodyTooLarge => "body_too_large",
             Code::BodyTimeout => "body_timeout",
             Code::UnsupportedMediaType => "unsupported_media_type",
@@ -181,6 +185,7 @@ impl Code {
             Code::BodyInvalid => "The request body could not be parsed to find the identifier.",
             Code::MultipartInvalid => "The multipart/form-data body is malformed or uses a construction that common parsers read differently; it is refused rather than guessed.",
             Code::PackageMissing => "The upload carries no package (empty body, or no part with the configured form field).",
+            Code::HostInvalid => "The request names more than one host (its target and Host header differ, or Host is repeated) or a malformed Host; servers would route it differently, so it is refused.",
             Code::PathInvalid => "The request path has dot-segments, empty segments, encoded slashes or backslashes, path parameters, control characters or malformed escapes; servers read such paths differently, so it is refused.",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
             Code::BodyTimeout => "The client sent nothing of the request body for longer than the gateway waits.",
@@ -218,6 +223,7 @@ impl Code {
             Code::BodyInvalid => "无法解析请求体以获取应用标识。",
             Code::MultipartInvalid => "multipart/form-data 请求体格式错误，或使用了不同解析器会有不同理解的写法，已拒绝。",
             Code::PackageMissing => "上传请求中没有安装包（请求体为空或缺少指定的表单字段）。",
+            Code::HostInvalid => "请求中的主机名不唯一（请求目标与 Host 头不一致或 Host 头重复）或格式错误，不同服务器路由方式不一致，请求被拒绝。",
             Code::PathInvalid => "请求路径包含点段、空段、编码的斜杠或反斜杠、路径参数、控制字符或错误的百分号编码，不同服务器对其理解不一致，请求被拒绝。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
             Code::BodyTimeout => "客户端发送请求体的间隔超过网关的等待时限。",
@@ -281,6 +287,7 @@ mod tests {
                 ("multipart_invalid", 400),
                 ("package_missing", 400),
                 ("path_invalid", 400),
+                ("host_invalid", 400),
                 ("body_too_large", 413),
                 ("body_timeout", 408),
                 ("unsupported_media_type", 415),

@@ -238,3 +238,24 @@ async fn url_headers_are_removed_unless_the_route_allows_them() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_naming_two_hosts_is_refused() {
+    let (g, refuse, _) = gateway_pair().await;
+    let port = refuse.port();
+    // raw_h1 adds `Host: localhost:PORT` after the request line and what it carries.
+    for line in [
+        "GET http://static.example/static/app.apk HTTP/1.1".to_string(),
+        "GET /static/app.apk HTTP/1.1\r\nHost: store.example".to_string(),
+        format!("GET /static/app.apk HTTP/1.1\r\nHost: localhost:{port}"),
+    ] {
+        let (status, body) = raw_h1(refuse, &line).await;
+        assert_eq!(status, 400, "{line}: {body}");
+        assert!(body.contains("\"host_invalid\""), "{line}: {body}");
+    }
+    assert!(g.up.requests().is_empty(), "nothing reaches the upstream");
+    // The same host in both places, in another case and without the port, is one host.
+    let line = "GET http://LOCALHOST/static/app.apk HTTP/1.1";
+    assert_eq!(raw_h1(refuse, line).await.0, 200);
+    assert_eq!(g.up.requests().len(), 1);
+}

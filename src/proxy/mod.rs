@@ -3,6 +3,7 @@
 //!
 //! Must not: know about listeners, TLS or shutdown (that is `server`).
 
+pub mod authority;
 pub mod body;
 pub mod forward;
 pub mod observe;

@@ -17,7 +17,7 @@ use super::observe::Observer;
 use super::respond::{self, About};
 use super::target::{self, PathMode};
 use super::upload::{self, Found};
-use super::{body, request, route};
+use super::{authority, body, request, route};
 use crate::audit::{Audit, AuditRecord, PackageAudit, SignerAudit};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
@@ -235,17 +235,22 @@ impl Shared {
     ) -> Response<ProxyBody> {
         let start = Instant::now();
         let (mut parts, incoming) = req.into_parts();
-        // One path for routing, captures, forwarding and audit: the canonical one.
-        if let Err(e) = target::canonicalize(&mut parts.uri, conn.path) {
-            tracing::debug!(event = "path_invalid", peer = %conn.peer, reason = %e);
+        // One host and one path for routing, captures, forwarding and audit: the canonical.
+        let target = authority::check(&parts)
+            .map_err(|e| (Code::HostInvalid, e.to_string()))
+            .and_then(|()| {
+                target::canonicalize(&mut parts.uri, conn.path)
+                    .map_err(|e| (Code::PathInvalid, e.to_string()))
+            });
+        if let Err((code, reason)) = target {
+            tracing::debug!(event = code.as_str(), peer = %conn.peer, reason);
             let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
-            let reason = Reason::Code(Code::PathInvalid);
-            self.observe(None, None, Outcome::Reject, reason, start);
+            self.observe(None, None, Outcome::Reject, Reason::Code(code), start);
             let about = About {
                 close,
                 ..About::default()
             };
-            return respond::refuse(Code::PathInvalid, &about);
+            return respond::refuse(code, &about);
         }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
             strip_url_headers(&mut parts.headers);
