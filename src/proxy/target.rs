@@ -262,10 +262,17 @@ pub fn canonical_path(path: &str, mode: PathMode) -> Result<Cow<'_, str>, PathEr
         return Ok(Cow::Borrowed(path));
     }
     let decoded = decode_unreserved(path);
-    Ok(Cow::Owned(match mode {
+    let canonical = match mode {
         PathMode::Refuse => decoded,
         PathMode::Normalize => remove_dot_segments(&decoded),
-    }))
+    };
+    // Decoding can assemble a new escape from pieces (`%25%32e` → `%252e`, which a stack that
+    // decodes twice reads as `.`): the canonical form must itself be canonical.
+    match scan(canonical.as_bytes(), mode) {
+        Ok(false) => Ok(Cow::Owned(canonical)),
+        Ok(true) => Err(PathError::DoubleEncoded),
+        Err(e) => Err(e),
+    }
 }
 
 /// Rewrites `uri` to its canonical path, keeping scheme, authority and query as they are.

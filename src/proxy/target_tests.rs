@@ -129,6 +129,14 @@ const TABLE: &[(&str, Want, Want)] = &[
         No(DoubleEncoded),
     ),
     ("/a%252F", No(DoubleEncoded), No(DoubleEncoded)),
+    // An escape assembled by decoding others (found by fuzz/path).
+    (
+        "/static/%25%32e%25%32e/v1",
+        No(DoubleEncoded),
+        No(DoubleEncoded),
+    ),
+    ("/%25%325%2e", No(DoubleEncoded), No(DoubleEncoded)),
+    ("/%25%35e/x", No(DoubleEncoded), No(DoubleEncoded)),
     // Overlong UTF-8 `.`, `/`, `\`.
     ("/static/%c0%ae%c0%ae/v1", No(Overlong), No(Overlong)),
     ("/static/..%c0%afv1", No(Overlong), No(Overlong)),
@@ -217,4 +225,43 @@ fn a_canonical_uri_is_left_alone() {
     let before = u.path().as_ptr();
     canonicalize(&mut u, PathMode::Refuse).unwrap();
     assert_eq!(u.path().as_ptr(), before, "not rebuilt");
+}
+
+/// Inputs on which fuzz/path found a canonical form that was not a fixed point (an escape
+/// assembled by decoding others). Each is refused, or canonical twice over, in both modes.
+const FUZZ_FOUND: &[&str] = &[
+    "///////0apps/xDupda|e//%25%325%2e",
+    "/static/%2e%2222c/%2e%252%32222&",
+    "/stadic/%2e%222/%2e%2222c/%2e%22c/%2e%252%32222&",
+    "/%25%35e/%35e/N/+1/s@/e/N/+1++/%25e",
+    "///////0///%25%32ee",
+    "///////0/5/%25%32e%2e/v1/aid/apps/e",
+    "/%AE%eFstatiZ/%2eeC0N%C0eeeFAE%C0eeee`eee%22AE/%AE%eF/a//%AE/%AE%eF%e0%eeAE%C0eeee`eeeFeF%C0eeeFAE%C0eeee`eAE%C0eeee/%2e%25/%2e%252%3222te",
+    "/=///./%25%325%3e",
+    "/%AE%eFstatic/%2eeC0N%C0eeeFAE%Ae%C0eeee`Eee%22AE%C0eeeFe(%C0eeeFAE%C0eeee`eAE-C0eFFAA[AAAAAAAAAAA%eFffAAAAAeee`eee%2e%2e/v1/androi/static/%2e%2d/%2e%25/%2e%252%3222te",
+    "/%25e/N/+/%25e/N/+1++/5eLN/+1%25e/1++/5e/N/+1%25e%35e/%35e/N/+1//stadr",
+    "//0I///////%25%33479866wq44352e",
+    "/%3535e/%51/s@+%35e/bvtb/%2e%27345clxe/%2e%25%35e1N/+1/s@/e/%3135e/%31/s@+%35e***************************/%35e/N/+1/s@/",
+    "////%25%325%2e",
+    "///%AE/%AE%eF%e051%6525+1%251%6525",
+    "////%25%35e/%35e/N%2e",
+    "/%25%35e/N/+1++/%25e",
+    "/%AE%eF%eFstatic/%2eeC0N%C0eeeFAE%C0eeee`eee%22AE%C0eeeFAE%C0e}ee`eee/%AE%eFstatic/Ckbvtb/%2e%222te/%2e%25/%2e%252%34e",
+    "/%25e%61ndr[id25e",
+    "//AE%eF/a//%AE/%AE%eF/E./%AE/&///0//5%25%33d",
+];
+
+#[test]
+fn fuzz_findings_are_fixed_points_or_refused() {
+    for path in FUZZ_FOUND {
+        for mode in [PathMode::Refuse, PathMode::Normalize] {
+            if let Ok(c) = canonical_path(path, mode) {
+                let again = canonical_path(&c, mode);
+                assert!(
+                    matches!(again, Ok(Cow::Borrowed(a)) if a == c),
+                    "{path:?} -> {c:?} -> {again:?}"
+                );
+            }
+        }
+    }
 }
