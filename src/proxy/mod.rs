@@ -12,6 +12,7 @@ pub mod request;
 pub mod respond;
 pub mod route;
 pub mod spool;
+pub mod subject;
 pub mod target;
 pub mod upload;
 

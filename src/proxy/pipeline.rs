@@ -15,18 +15,19 @@ use super::body::{ProxyBody, Taken};
 use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::observe::Observer;
 use super::respond::{self, About};
+use super::subject::{audit_record, Subject};
 use super::target::{self, PathMode};
-use super::upload::{self, Found};
+use super::upload;
 use super::{authority, body, request, route};
-use crate::audit::{Audit, AuditRecord, PackageAudit, SignerAudit};
+use crate::audit::Audit;
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::extract;
 use crate::extract::upload::claim;
 use crate::filing::{FilingNumber, Platform};
-use crate::index::{Index, Revision};
+use crate::index::Index;
 use crate::metrics::Metrics;
-use crate::policy::{self, Claim, Decision, Identified, Outcome, PassReason, Reason};
+use crate::policy::{Decision, Outcome, PassReason, Reason};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
@@ -45,112 +46,10 @@ struct Sent<'a> {
     start: Instant,
 }
 
-/// What the identify step found.
-enum Subject<'a> {
-    /// A request route: the identity its extractors found (borrowing the request), or why
-    /// there is none.
-    Request(Result<Option<&'a Identified<'a>>, Code>),
-    /// An upload route: the inspected package, and what the request itself claims about it.
-    Package {
-        found: Result<&'a Found, Code>,
-        claim: Result<&'a Claim, Code>,
-    },
-}
-
-impl Subject<'_> {
-    fn decide(&self, route: &RouteConfig, rev: &Revision, stale: bool) -> Decision {
-        match self {
-            Subject::Request(who) => policy::decide(route, *who, rev, stale),
-            Subject::Package { found, claim } => {
-                let package = found.map(|f| &f.package);
-                policy::decide_package(route, package, *claim, rev, stale)
-            }
-        }
-    }
-
-    /// Every upload decision is audited; on request routes blocks, monitors and fail-opens.
-    fn audits(&self, d: &Decision) -> bool {
-        match (self, d) {
-            (Subject::Package { .. }, _) => true,
-            (_, Decision::Refuse(c)) => {
-                c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS
-            }
-            (_, Decision::Monitor(_)) => true,
-            (_, Decision::Pass(r)) => *r != PassReason::ModeOff,
-            (_, Decision::Allow(_)) => false,
-        }
-    }
-
-    fn package(&self) -> Option<&Found> {
-        match self {
-            Subject::Package { found, .. } => found.ok(),
-            Subject::Request(_) => None,
-        }
-    }
-
-    fn platform(&self) -> Option<Platform> {
-        match self {
-            Subject::Request(who) => who.ok().flatten().map(|w| w.platform),
-            Subject::Package { .. } => self.package().map(|f| f.package.platform),
-        }
-    }
-
-    fn id(&self) -> Option<&str> {
-        match self {
-            Subject::Request(who) => who.ok().flatten().map(|w| &*w.id),
-            Subject::Package { .. } => self.package().map(|f| f.package.id.as_str()),
-        }
-    }
-}
-
 /// How `judge` ended: answered, or to be forwarded.
 enum Judged<'a> {
     Answered(Response<ProxyBody>),
     Forward(Sent<'a>, ProxyBody),
-}
-
-/// The audit record of a decision: the filings it attached (allow) or considered, and the
-/// package of an upload.
-fn audit_record(
-    d: &Decision,
-    route: &RouteConfig,
-    parts: &Parts,
-    subject: &Subject<'_>,
-    rev: &Revision,
-    conn: &Conn,
-) -> AuditRecord {
-    let filings = match (d, subject.platform().zip(subject.id())) {
-        (Decision::Allow(numbers), _) => numbers.iter().map(|n| format!("{n} (active)")).collect(),
-        (_, Some((platform, id))) => rev
-            .lookup(platform, id)
-            .iter()
-            .map(|h| format!("{} ({})", h.number, h.status.as_str()))
-            .collect(),
-        (_, None) => Vec::new(),
-    };
-    AuditRecord {
-        decision_id: uuid::Uuid::now_v7().to_string(),
-        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        listener: conn.listener.to_string(),
-        route: route.name.clone(),
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_string(),
-        platform: subject.platform().map(Platform::as_str),
-        identifier: subject.id().map(str::to_string),
-        filings,
-        decision: d.label(),
-        reason: d.reason(),
-        index_revision: rev.revision,
-        client: conn.peer.to_string(),
-        package: subject.package().map(|f| PackageAudit {
-            kind: f.identity.kind.as_str(),
-            id: f.identity.id.clone(),
-            version_code: f.identity.version_code.clone(),
-            version_name: f.identity.version_name.clone(),
-            signers: f.package.signers.iter().map(SignerAudit::of).collect(),
-            bytes: f.bytes,
-        }),
-    }
 }
 
 /// Everything the pipeline reads; shared by all connections.
@@ -309,9 +208,17 @@ impl Shared {
         // Taken once the body is in: a slow client cannot hold an old revision alive.
         let rev = self.index.current();
         let decision = subject.decide(route, &rev, stale);
-        let rec = subject
-            .audits(&decision)
-            .then(|| audit_record(&decision, route, parts, &subject, &rev, conn));
+        let rec = subject.audits(&decision).then(|| {
+            audit_record(
+                &decision,
+                route,
+                parts,
+                &subject,
+                &rev,
+                &conn.listener,
+                conn.peer,
+            )
+        });
         drop(rev);
         if let Some(rec) = &rec {
             self.audit.record(rec.clone()).await;
