@@ -189,7 +189,7 @@ impl Code {
             Code::PathInvalid => "The request path has dot-segments, empty segments, encoded slashes or backslashes, path parameters, control characters or malformed escapes; servers read such paths differently, so it is refused.",
             Code::BodyTooLarge => "The request body is larger than this endpoint accepts.",
             Code::BodyTimeout => "The client sent nothing of the request body for longer than the gateway waits.",
-            Code::UnsupportedMediaType => "This upload endpoint takes a package body (e.g. application/vnd.android.package-archive) or multipart/form-data.",
+            Code::UnsupportedMediaType => "The request body's declared type, charset or content coding is not one this endpoint reads (upload endpoints: a package body or multipart/form-data).",
             Code::PackageUnreadable => "The uploaded file is not a readable ZIP archive.",
             Code::UnsupportedPackage => "The uploaded archive is not an APK, IPA or HAP package.",
             Code::ManifestMissing => "The package has no manifest (AndroidManifest.xml, Info.plist or module.json).",
@@ -227,7 +227,7 @@ impl Code {
             Code::PathInvalid => "请求路径包含点段、空段、编码的斜杠或反斜杠、路径参数、控制字符或错误的百分号编码，不同服务器对其理解不一致，请求被拒绝。",
             Code::BodyTooLarge => "请求体超过该接口的大小限制。",
             Code::BodyTimeout => "客户端发送请求体的间隔超过网关的等待时限。",
-            Code::UnsupportedMediaType => "该上传接口只接受安装包文件或 multipart/form-data 表单。",
+            Code::UnsupportedMediaType => "请求体声明的类型、字符集或内容编码不是该接口可读取的（上传接口只接受安装包文件或 multipart/form-data 表单）。",
             Code::PackageUnreadable => "上传的文件不是可读取的 ZIP 安装包。",
             Code::UnsupportedPackage => "上传的文件不是 APK、IPA 或 HAP 安装包。",
             Code::ManifestMissing => {
