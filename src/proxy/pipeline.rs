@@ -52,6 +52,15 @@ enum Judged<'a> {
     Forward(Sent<'a>, ProxyBody),
 }
 
+/// The answer to a request the policy would forward whose body is gone (`failed` says why),
+/// and its metrics outcome: an error of the gateway's own for a spool it could not write.
+fn lost_body(failed: Option<Code>) -> (Code, Outcome) {
+    match failed.unwrap_or(Code::BodyInvalid) {
+        Code::SpoolFailed => (Code::SpoolFailed, Outcome::Error),
+        code => (code, Outcome::Reject),
+    }
+}
+
 /// Everything the pipeline reads; shared by all connections.
 pub struct Shared {
     pub routes: Vec<RouteConfig>,
@@ -228,33 +237,25 @@ impl Shared {
         // the stream.
         let close =
             parts.version < http::Version::HTTP_2 && (taken.unread || taken.forward.is_none());
-        let (code, outcome, forward) = match (&decision, taken.forward) {
-            (Decision::Refuse(code), _) => (*code, decision.outcome(), None),
+        let (code, outcome) = match (&decision, taken.forward) {
+            (Decision::Refuse(code), _) => (*code, decision.outcome()),
             // Monitor or fail-open, but the body is gone: nothing to forward.
-            (_, None) => {
-                let code = taken.failed.unwrap_or(Code::BodyInvalid);
-                let outcome = match code {
-                    Code::SpoolFailed => Outcome::Error,
-                    _ => Outcome::Reject,
+            (_, None) => lost_body(taken.failed),
+            (_, Some(body)) => {
+                let filing = match &decision {
+                    Decision::Allow(numbers) => filing_value(numbers),
+                    _ => None,
                 };
-                (code, outcome, None)
+                let sent = Sent {
+                    route,
+                    platform,
+                    decision,
+                    filing,
+                    start,
+                };
+                return Judged::Forward(sent, body);
             }
-            (_, Some(b)) => (Code::BodyInvalid, decision.outcome(), Some(b)),
         };
-        if let Some(b) = forward {
-            let filing = match &decision {
-                Decision::Allow(numbers) => filing_value(numbers),
-                _ => None,
-            };
-            let sent = Sent {
-                route,
-                platform,
-                decision,
-                filing,
-                start,
-            };
-            return Judged::Forward(sent, b);
-        }
         let about = About {
             platform: platform.map(Platform::as_str),
             identifier: subject.id(),
