@@ -13,7 +13,8 @@ cd "$(dirname "$0")"
 secs=${1:?seconds per target}; shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(path query header json multipart zip)
-export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_QUIET=1
+# No core pinning: a run must start even while other fuzzers (or builds) hold the cores.
+export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_QUIET=1 AFL_NO_AFFINITY=1
 # Build AFL++ once per toolchain; a second try only says it is already built.
 cargo afl config --build >/dev/null 2>&1 || true
 cargo afl build --release --quiet 2>/dev/null || cargo afl build --release
