@@ -218,6 +218,9 @@ async fn url_headers_are_removed_unless_the_route_allows_them() {
         "X-Forwarded-Path",
         "X-Forwarded-Prefix",
         "X-Envoy-Original-Path",
+        "X-Forwarded-Host",
+        "X-HTTP-Method-Override",
+        "Forwarded",
     ];
     let c = client();
     for (path, kept) in [

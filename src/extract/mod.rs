@@ -7,7 +7,7 @@
 //! its identifier from is checked for the identifier's names (`bodyids.rs`). Path captures are
 //! percent-decoded once; query and form values are taken as sent. Grammar validation of the id
 //! against its platform also happens here so the policy only ever sees well-formed identities.
-//! Must not: read the body itself (the handler passes the bounded, buffered, decoded bytes), or
+//! Must not: read the body itself (`proxy::request` passes the bounded, buffered, decoded bytes), or
 //! guess between two different values or two readings.
 //! Invariant: `identify` returns `Ok(Some)` only for an id valid for its platform that every
 //! configured source that found a value agrees on, read once in every source.

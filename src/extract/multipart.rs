@@ -16,6 +16,7 @@
 //! Invariant: for every recorded part, `start..end` is exactly its content (between the blank
 //! line after its headers and the CRLF before the next delimiter), in body offsets.
 
+use super::names;
 use memchr::memmem;
 
 #[path = "multipart_headers.rs"]
@@ -127,7 +128,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 impl Scanner {
-    /// A scanner for `boundary` that keeps the values of the fields named in `keep`.
+    /// A scanner for `boundary` that keeps the values of the fields named in `keep`, in any
+    /// spelling a merging stack reads as that name (`names::spells_header`).
     pub fn new(boundary: &str, keep: &[&str]) -> Scanner {
         let mut dash = b"--".to_vec();
         dash.extend_from_slice(boundary.as_bytes());
@@ -272,10 +274,12 @@ impl Scanner {
         let skip = end + 4;
         let mut part = headers::parse_headers(&self.buf[..end])?;
         part.start = self.offset(skip);
-        let wanted = part
-            .name
-            .as_deref()
-            .is_some_and(|n| self.keep.iter().any(|k| k == n));
+        let wanted = part.name.as_deref().is_some_and(|n| {
+            let n = n.as_bytes();
+            self.keep
+                .iter()
+                .any(|k| names::spells_header(n, k.as_bytes()))
+        });
         part.value = wanted.then(Vec::new);
         self.current = Some(part);
         self.consume(skip);

@@ -9,6 +9,7 @@
 //! Invariant: `claim` returns one value per source kind or `ambiguous_request`, never a guess.
 
 use super::multipart::{self, Part};
+use super::names;
 use super::{value_of, Captures};
 use crate::code::Code;
 use crate::config::{PlatformSpec, RouteConfig, Source, UploadRoute};
@@ -64,7 +65,10 @@ pub fn classify(parts: &Parts, upload: &UploadRoute) -> Result<UploadBody, Code>
     }
 }
 
-/// The multipart text fields the route's sources read (what the scanner should keep).
+/// The multipart text fields the route's sources name (what the scanner keeps the values of,
+/// in any spelling `names::spells_header` reads as the name): a `form` source's field, and the
+/// field a stack that merges form fields with the query and headers (PHP `$_REQUEST`, Rails
+/// `params`) would read for a `query` or `header` source.
 pub fn wanted_fields(route: &RouteConfig) -> Vec<&str> {
     let platform = match &route.platform {
         PlatformSpec::From(s) => Some(s),
@@ -75,23 +79,23 @@ pub fn wanted_fields(route: &RouteConfig) -> Vec<&str> {
         .iter()
         .chain(platform)
         .filter_map(|s| match s {
-            Source::Form(f) => Some(f.as_str()),
-            _ => None,
+            Source::Form(f) | Source::Query(f) => Some(f.as_str()),
+            Source::Header(h) => Some(h.as_str()),
+            Source::Path(_) | Source::Json(_) => None,
         })
         .collect()
 }
 
-/// The single value of one source; multipart fields stand in for `form` sources.
-fn claimed(
-    src: &Source,
-    parts: &Parts,
-    caps: Captures<'_>,
-    fields: &[Part],
-) -> Result<Option<String>, Code> {
-    let Source::Form(name) = src else {
-        return value_of(src, parts, caps, None).map(|v| v.map(Cow::into_owned));
+/// The value of the one multipart field spelled `name` (`header`: a header name, `-` read as
+/// `_` too); two such fields are ambiguous.
+fn field_value(fields: &[Part], name: &str, header: bool) -> Result<Option<String>, Code> {
+    let spelled = |p: &&Part| {
+        p.name.as_deref().is_some_and(|n| match header {
+            true => names::spells_header(n.as_bytes(), name.as_bytes()),
+            false => names::spells(n.as_bytes(), name.as_bytes()),
+        })
     };
-    let mut found = fields.iter().filter(|p| p.name.as_deref() == Some(name));
+    let mut found = fields.iter().filter(spelled);
     let Some(field) = found.next() else {
         return Ok(None);
     };
@@ -103,6 +107,28 @@ fn claimed(
             .map(Some)
             .map_err(|_| Code::IdentifierInvalid),
         None => Err(Code::IdentifierInvalid),
+    }
+}
+
+/// The single value of one source. Multipart fields stand in for `form` sources, and a field
+/// named like a `query` or `header` source must agree with it (or stand in for it when the
+/// request has none), as merging stacks read the two as one variable.
+fn claimed(
+    src: &Source,
+    parts: &Parts,
+    caps: Captures<'_>,
+    fields: &[Part],
+) -> Result<Option<String>, Code> {
+    let field = match src {
+        Source::Form(name) => return field_value(fields, name, false),
+        Source::Query(name) => field_value(fields, name, false)?,
+        Source::Header(h) => field_value(fields, h.as_str(), true)?,
+        Source::Path(_) | Source::Json(_) => None,
+    };
+    let own = value_of(src, parts, caps, None)?.map(Cow::into_owned);
+    match (own, field) {
+        (Some(a), Some(b)) if a != b => Err(Code::AmbiguousRequest),
+        (own, field) => Ok(own.or(field)),
     }
 }
 
@@ -236,7 +262,7 @@ mod tests {
             vec![Source::Query("pkg".into()), Source::Form("package".into())],
             PlatformSpec::From(Source::Form("platform".into())),
         );
-        assert_eq!(wanted_fields(&r), vec!["package", "platform"]);
+        assert_eq!(wanted_fields(&r), vec!["pkg", "package", "platform"]);
         let p = req(&[]);
         let c = claim(&r, &p, &[], &[field("platform", Some(b"android"))]).unwrap();
         assert_eq!(c.id.as_deref(), Some("com.a.b"));
@@ -270,5 +296,47 @@ mod tests {
             PlatformSpec::Package,
         );
         assert_eq!(claim(&none, &p, &[], &[]), Ok(Claim::default()));
+    }
+
+    #[test]
+    fn a_claim_field_is_read_in_every_spelling_and_merged_names_must_agree() {
+        let form = route(vec![Source::Form("app_id".into())], PlatformSpec::Package);
+        let parts = req(&[]);
+        let id = |r: &RouteConfig, f: &[Part]| claim(r, &parts, &[], f).map(|c| c.id);
+        // PHP reads `app.id` and `App_Id`-style names as `app_id`; so does the claim.
+        for name in ["app_id", "app.id", "App_Id", "app_id[]"] {
+            let f = [field(name, Some(b"com.a.b"))];
+            assert_eq!(id(&form, &f), Ok(Some("com.a.b".into())), "{name}");
+        }
+        let two = [
+            field("app_id", Some(b"com.a.b")),
+            field("app.id", Some(b"com.a.b")),
+        ];
+        assert_eq!(id(&form, &two), Err(Code::AmbiguousRequest));
+        // A query source and a multipart field of its name are one variable to PHP's
+        // $_REQUEST: they must agree.
+        let query = route(vec![Source::Query("pkg".into())], PlatformSpec::Package);
+        assert_eq!(id(&query, &[]), Ok(Some("com.a.b".into())));
+        let same = [field("pkg", Some(b"com.a.b"))];
+        assert_eq!(id(&query, &same), Ok(Some("com.a.b".into())));
+        let other = [field("PKG", Some(b"com.evil"))];
+        assert_eq!(id(&query, &other), Err(Code::AmbiguousRequest));
+        // A header source and a field named like it (`-` read as `_`).
+        let header = route(
+            vec![Source::Header(http::HeaderName::from_static("x-app-id"))],
+            PlatformSpec::Package,
+        );
+        let with = req(&[("x-app-id", "com.a.b")]);
+        let f = [field("x_app_id", Some(b"com.evil"))];
+        assert_eq!(
+            claim(&header, &with, &[], &f).map(|c| c.id),
+            Err(Code::AmbiguousRequest)
+        );
+        assert_eq!(
+            claim(&header, &req(&[]), &[], &f).map(|c| c.id),
+            Ok(Some("com.evil".into())),
+            "a field alone stands in for the header"
+        );
+        assert!(wanted_fields(&header).contains(&"x-app-id"));
     }
 }

@@ -6,7 +6,7 @@
 //! (4xx) → claim problem (400) → pinned platform (422) → claim disagrees (400) → unsigned (422)
 //! → not filed / filed elsewhere → no filing lists a signer (451) → status of the filings the
 //! signer selects.
-//! Must not: do I/O or look at anything but its arguments (the handler inspects, this decides).
+//! Must not: do I/O or look at anything but its arguments (`proxy::upload` inspects, this decides).
 //! Invariant: on signer routes `Allow` carries only active filings that list, for the
 //! package's platform, a certificate the package is signed with.
 

@@ -5,7 +5,7 @@
 //! captures, extraction from path/query/header, the policy decision, and preparing the
 //! upstream request allocate nothing; the filing header value is the one allocation.
 //! Must not: count work done before the measured closure (config, index, request parsing).
-//! Invariant: each measured closure does exactly the per-request work the handler does.
+//! Invariant: each measured closure does exactly the per-request work the pipeline does.
 
 use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::pipeline::filing_value;

@@ -95,9 +95,13 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
 /// Headers that some stacks take as the request URL instead of the request line: IIS URL
 /// Rewrite and Symfony/Zend (`X-Original-URL`, `X-Rewrite-URL`), nginx and Traefik auth setups
 /// (`X-Original-URI`, `X-Forwarded-Uri`), Spring and ASP.NET path bases (`X-Forwarded-Path`,
-/// `X-Forwarded-Prefix`), Envoy (`X-Envoy-Original-Path`). The gateway decides on the request
-/// line, so a route removes them unless it sets `allow_url_headers`.
-pub static URL_HEADERS: [HeaderName; 7] = [
+/// `X-Forwarded-Prefix`), Envoy (`X-Envoy-Original-Path`); the host from `X-Forwarded-Host`,
+/// `X-Host`, `X-Forwarded-Server` (Express `trust proxy`, Django `USE_X_FORWARDED_HOST`,
+/// Symfony, Rails) and `Forwarded: host=`; the method from `X-HTTP-Method-Override`,
+/// `X-HTTP-Method`, `X-Method-Override` (Rails, Laravel, ASP.NET, Express
+/// `method-override`). The gateway decides on the request line and `Host`, so a route removes
+/// them unless it sets `allow_url_headers`.
+pub static URL_HEADERS: [HeaderName; 14] = [
     HeaderName::from_static("x-original-url"),
     HeaderName::from_static("x-rewrite-url"),
     HeaderName::from_static("x-original-uri"),
@@ -105,6 +109,13 @@ pub static URL_HEADERS: [HeaderName; 7] = [
     HeaderName::from_static("x-forwarded-path"),
     HeaderName::from_static("x-forwarded-prefix"),
     HeaderName::from_static("x-envoy-original-path"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-host"),
+    HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-http-method-override"),
+    HeaderName::from_static("x-http-method"),
+    HeaderName::from_static("x-method-override"),
+    header::FORWARDED,
 ];
 
 /// Removes every [`URL_HEADERS`] entry. One pass over the request's header names finds them,
@@ -112,7 +123,7 @@ pub static URL_HEADERS: [HeaderName; 7] = [
 pub fn strip_url_headers(h: &mut HeaderMap) {
     fn found(h: &HeaderMap) -> Option<&'static HeaderName> {
         h.keys()
-            .filter(|k| k.as_str().starts_with("x-"))
+            .filter(|k| k.as_str().starts_with("x-") || *k == header::FORWARDED)
             .find_map(|k| URL_HEADERS.iter().find(|u| *u == k))
     }
     while let Some(name) = found(h) {

@@ -1,4 +1,4 @@
-//! The proxy: request pipeline (`handler`), route matching, body plumbing, forwarding and the
+//! The proxy: request pipeline (`pipeline`), route matching, body plumbing, forwarding and the
 //! responses the gateway writes itself.
 //!
 //! Must not: know about listeners, TLS or shutdown (that is `server`).

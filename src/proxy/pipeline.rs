@@ -52,8 +52,9 @@ enum Judged<'a> {
     Forward(Sent<'a>, ProxyBody),
 }
 
-/// The answer to a request the policy would forward whose body is gone (`failed` says why),
-/// and its metrics outcome: an error of the gateway's own for a spool it could not write.
+/// The answer to a request whose body is gone (`failed` says why) or could not be spooled,
+/// and its metrics outcome: an error of the gateway's own for a spool it could not write, in
+/// every mode.
 fn lost_body(failed: Option<Code>) -> (Code, Outcome) {
     match failed.unwrap_or(Code::BodyInvalid) {
         Code::SpoolFailed => (Code::SpoolFailed, Outcome::Error),
@@ -238,6 +239,7 @@ impl Shared {
         let close =
             parts.version < http::Version::HTTP_2 && (taken.unread || taken.forward.is_none());
         let (code, outcome) = match (&decision, taken.forward) {
+            (Decision::Refuse(Code::SpoolFailed), _) => lost_body(Some(Code::SpoolFailed)),
             (Decision::Refuse(code), _) => (*code, decision.outcome()),
             // Monitor or fail-open, but the body is gone: nothing to forward.
             (_, None) => lost_body(taken.failed),
