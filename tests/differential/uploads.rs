@@ -209,6 +209,17 @@ pub fn multipart(p: &Packages) -> Vec<Case> {
         .concat();
         out.push(upload(&format!("claim {n1} then {n2}"), CT, body));
     }
+    // One claim field, in a spelling PHP or a case-blind stack reads as `package`, naming
+    // another app than the genuine package.
+    for n in ["PACKAGE", "package[]", "package[0]", " package"] {
+        let body = [
+            claim(n, FORGED_ID),
+            part(B, &file("a.apk"), &p.genuine),
+            close(B),
+        ]
+        .concat();
+        out.push(upload(&format!("claim spelled {n:?} alone"), CT, body));
+    }
     out
 }
 
