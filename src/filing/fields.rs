@@ -81,7 +81,7 @@ impl Signer {
     }
 }
 
-/// Why a snapshot line was rejected. The message names the field.
+/// Why a snapshot line is rejected. The message names the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
     #[error("not a record: {0}")]

@@ -20,7 +20,7 @@ use super::Stats;
 use crate::filing::{FilingRecord, Platform};
 
 impl Base {
-    /// Rebuilds a layer from its encoded parts (a persisted cache that was checksummed when
+    /// Rebuilds a layer from its encoded parts (a persisted cache, checksummed when it is
     /// written): the id map, the number index and the stats are derived from `blob` again,
     /// with a fresh hash key. `records` are the offsets of the live records in `blob`.
     pub(crate) fn from_encoded(

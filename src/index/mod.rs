@@ -401,7 +401,7 @@ impl Index {
     /// Publishes `rev` (and its `as_of`); requests that start after this see it.
     pub fn publish(&self, rev: Revision) {
         // The revision first, its time second: a request that reads the time and then the
-        // revision between the two stores sees the old time with the new revision (at worst
+        // revision between the two stores sees the previous time with the new revision (at worst
         // judged staler than it is), never a fresh time with an old revision.
         let as_of = unix(rev.as_of);
         self.current.store(Arc::new(rev));
