@@ -1,6 +1,7 @@
 //! Test-only helper: builds small stored ZIP archives in memory.
 //!
-//! Owns: `build_zip` for unit tests of the ZIP reader and kind detection.
+//! Owns: `build_zip` (and its end record, `push_eocd`) for unit tests of the ZIP reader, the
+//! strict ZIP checks and kind detection.
 //! Must not: be compiled outside `cfg(test)`.
 //! Invariant: produced archives have a consistent CD/EOCD layout unless a prefix is given.
 
@@ -33,13 +34,19 @@ pub fn build_zip(prefix: &[u8], files: &[(&str, &[u8])], comment: &[u8]) -> Vec<
     }
     let cd_off = out.len() as u32;
     out.extend_from_slice(&cd);
+    push_eocd(&mut out, files.len(), cd.len(), cd_off, comment);
+    out
+}
+
+/// Appends an end-of-central-directory record (one disk) for `entries` records of `cd_len`
+/// bytes at `cd_off`, with `comment`.
+pub fn push_eocd(out: &mut Vec<u8>, entries: usize, cd_len: usize, cd_off: u32, comment: &[u8]) {
     out.extend_from_slice(&EOCD_SIG.to_le_bytes());
     out.extend_from_slice(&[0, 0, 0, 0]);
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(entries as u16).to_le_bytes());
+    out.extend_from_slice(&(entries as u16).to_le_bytes());
+    out.extend_from_slice(&(cd_len as u32).to_le_bytes());
     out.extend_from_slice(&cd_off.to_le_bytes());
     out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
     out.extend_from_slice(comment);
-    out
 }

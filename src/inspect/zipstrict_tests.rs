@@ -1,7 +1,7 @@
 //! Unit tests of the strict ZIP rules: one crafted archive per construction, each refused with
 //! `package_ambiguous`, beside the clean archives they are made from.
 
-use super::super::testzip::build_zip;
+use super::super::testzip::{build_zip, push_eocd};
 use super::super::zipread::open;
 use super::super::Limits;
 use super::*;
@@ -78,13 +78,7 @@ fn build(files: &[F], before_cd: &[u8], between: &[u8], comment: &[u8]) -> Vec<u
     let cd_off = out.len() as u32;
     out.extend_from_slice(&cd);
     out.extend_from_slice(between);
-    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(cd.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_off.to_le_bytes());
-    out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
-    out.extend_from_slice(comment);
+    push_eocd(&mut out, files.len(), cd.len(), cd_off, comment);
     out
 }
 
