@@ -9,8 +9,8 @@
 
 use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::pipeline::filing_value;
-use super::route;
 use super::target::{self, PathMode};
+use super::{authority, route};
 use crate::code::Code;
 use crate::config::Config;
 use crate::extract;
@@ -85,6 +85,7 @@ fn routing_extraction_and_decision_allocate_nothing() {
     );
     let mut decision = None;
     let info = steady(|| {
+        authority::check(&parts).expect("one host");
         target::canonicalize(&mut parts.uri, PathMode::Refuse).expect("canonical");
         let (route, caps) = route::find(&cfg.routes, &parts).expect("routed");
         if !route.allow_url_headers {

@@ -50,9 +50,12 @@ pub fn check(parts: &Parts) -> Result<(), HostError> {
         return Ok(());
     };
     let header = header.to_str().map_err(|_| HostError::Malformed)?;
+    // `host[:port]` as every reader splits it: letters, digits, `-._~`, an IPv6 literal's
+    // brackets and colons. Checked byte by byte: parsing into an `Authority` would copy it.
     let ok = !header.is_empty()
-        && !header.contains('@')
-        && header.parse::<http::uri::Authority>().is_ok();
+        && header.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'[' | b']')
+        });
     if !ok {
         return Err(HostError::Malformed);
     }
