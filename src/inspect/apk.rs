@@ -17,6 +17,7 @@ use super::error::InspectError;
 use super::schemes::{self, SchemeBlock, SchemeSigner};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
 use super::v1;
+use super::verity;
 use super::zipentry::read_entry;
 use super::zipread::{Archive, Src};
 use super::{CertInfo, Limits, PackageIdentity, PackageKind, SchemeSigners};
@@ -136,36 +137,51 @@ pub fn inspect<R: Read + Seek>(
     })
 }
 
-/// Marks every v2/v3 signer whose signed content digest differs from the file's.
+/// Marks every v2/v3 signer whose signed content digests are not all verified: each digest
+/// of a known algorithm (chunked SHA-256/512, verity) must equal the file's, and at least one
+/// must be checked. Digests of unknown algorithms are skipped, as apksig never selects them.
 fn check_digests<R: Read + Seek>(
     src: &mut Src<R>,
     at: &digest::Layout,
     blocks: [Option<&mut SchemeBlock>; 2],
 ) -> Result<(), InspectError> {
     let mut blocks: Vec<&mut SchemeBlock> = blocks.into_iter().flatten().collect();
-    let mut kinds = Vec::new();
-    for s in blocks.iter().flat_map(|b| &b.signers) {
-        for k in s
-            .digests
+    let listed = || {
+        blocks
             .iter()
-            .filter_map(|(alg, _)| digest::kind_of(*alg))
-        {
-            if !kinds.contains(&k) {
-                kinds.push(k);
-            }
+            .flat_map(|b| &b.signers)
+            .flat_map(|s| &s.digests)
+    };
+    let mut kinds = Vec::new();
+    for k in listed().filter_map(|(alg, _)| digest::kind_of(*alg)) {
+        if !kinds.contains(&k) {
+            kinds.push(k);
         }
     }
-    if kinds.is_empty() {
-        return Ok(());
-    }
-    let computed = digest::compute(src, at, &kinds)?;
+    let computed = if kinds.is_empty() {
+        Vec::new()
+    } else {
+        digest::compute(src, at, &kinds)?
+    };
+    let verity = if listed().any(|(alg, _)| verity::is_verity(*alg)) {
+        let reader = src.aid().reader.clone();
+        verity::digest(src, at, reader.as_deref())?
+    } else {
+        None
+    };
     for s in blocks.iter_mut().flat_map(|b| b.signers.iter_mut()) {
-        let bad = s.digests.iter().any(|(alg, d)| {
-            digest::kind_of(*alg)
-                .and_then(|k| computed.iter().find(|(c, _)| *c == k))
-                .is_some_and(|(_, c)| c != d)
-        });
-        if bad {
+        let verdicts: Vec<bool> = s
+            .digests
+            .iter()
+            .filter_map(|(alg, d)| {
+                if verity::is_verity(*alg) {
+                    return Some(verity.as_ref() == Some(d));
+                }
+                let k = digest::kind_of(*alg)?;
+                Some(computed.iter().any(|(c, v)| *c == k && v == d))
+            })
+            .collect();
+        if verdicts.is_empty() || verdicts.contains(&false) {
             s.problem = s.problem.or(Some("content digest does not match the APK"));
         }
     }

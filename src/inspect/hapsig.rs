@@ -112,11 +112,11 @@ pub struct Signer {
     pub accepted: bool,
 }
 
-/// The content digest a HAP signature algorithm id signs (None: SHA-384, DSA-384 or unknown,
-/// not computed here).
+/// The content digest a HAP signature algorithm id signs (None: unknown).
 fn kind_of(alg: u32) -> Option<Kind> {
     match alg {
         0x101 | 0x104 | 0x105 | 0x201 | 0x301 => Some(Kind::Sha256),
+        0x102 | 0x202 | 0x302 => Some(Kind::Sha384),
         0x103 | 0x106 | 0x203 | 0x303 => Some(Kind::Sha512),
         _ => None,
     }
@@ -178,8 +178,9 @@ pub fn signer<R: Read + Seek>(
     })
 }
 
-/// Recomputes the chunked content digests the signer lists (those of a kind computed here)
-/// with the optional sub-block values appended, and compares.
+/// Recomputes every chunked content digest the signer lists, with the optional sub-block
+/// values appended, and compares. A digest of an unknown algorithm cannot be checked, so it
+/// fails the signer (as does a list with none).
 fn digests_match<R: Read + Seek>(
     src: &mut Src<R>,
     at: &digest::Layout,
@@ -193,12 +194,9 @@ fn digests_match<R: Read + Seek>(
             kinds.push(k);
         }
     }
-    if signed.len() > limits.max_signers {
+    let unknown = signed.iter().any(|(a, _)| kind_of(*a).is_none());
+    if signed.len() > limits.max_signers || unknown || kinds.is_empty() {
         return Ok(false);
-    }
-    if kinds.is_empty() {
-        // Only digests of kinds not computed here (SHA-384): unverified, as for APK v2/v3.
-        return Ok(true);
     }
     let tail: Vec<&[u8]> = block
         .subs
@@ -210,7 +208,7 @@ fn digests_match<R: Read + Seek>(
     Ok(signed.iter().all(|(alg, d)| {
         kind_of(*alg)
             .and_then(|k| computed.iter().find(|(c, _)| *c == k))
-            .is_none_or(|(_, c)| c == d)
+            .is_some_and(|(_, c)| c == d)
     }))
 }
 

@@ -172,7 +172,8 @@ fn content_digest_lists() {
     b[16] = 3; // inner length disagrees with the item length
     assert_eq!(content_digests(&b), None);
     assert_eq!(kind_of(0x105), Some(Kind::Sha256));
-    assert_eq!(kind_of(0x202), None);
+    assert_eq!(kind_of(0x202), Some(Kind::Sha384));
+    assert_eq!(kind_of(0x204), None);
 }
 
 /// Offset of `needle` in `hay`.

@@ -14,6 +14,7 @@ mod apk;
 mod axml;
 mod ber;
 mod cert;
+mod chunks;
 mod digest;
 mod error;
 #[cfg(unix)]
@@ -29,6 +30,7 @@ mod sigblock;
 #[cfg(test)]
 mod testzip;
 mod v1;
+mod verity;
 mod zipentry;
 mod zipread;
 mod zipstrict;
@@ -37,6 +39,7 @@ use std::io::{Read, Seek};
 
 use serde_json::{json, Value};
 
+pub use chunks::{ChunkDigests, DigestAid, ReadAt};
 pub use error::InspectError;
 
 use crate::filing::{Platform, Signer};
@@ -152,7 +155,18 @@ pub fn inspect_reader<R: Read + Seek>(
     r: R,
     limits: &Limits,
 ) -> Result<PackageIdentity, InspectError> {
-    let mut src = zipread::Src::new(r)?;
+    inspect_aided(r, limits, DigestAid::default())
+}
+
+/// `inspect_reader` with help for the content-digest pass: `aid.reader` (the same bytes, for
+/// hashing on every core) and `aid.prehashed` (chunk digests computed as the bytes arrived).
+/// The result is the same as without them.
+pub fn inspect_aided<R: Read + Seek>(
+    r: R,
+    limits: &Limits,
+    aid: DigestAid,
+) -> Result<PackageIdentity, InspectError> {
+    let mut src = zipread::Src::new(r)?.with_aid(aid);
     if src.len() > limits.max_package_bytes {
         return Err(InspectError::PackageTooLarge("package"));
     }
@@ -190,9 +204,20 @@ pub fn inspect_file(
     limits: &Limits,
 ) -> Result<PackageIdentity, InspectError> {
     let f = std::fs::File::open(path).map_err(InspectError::Io)?;
-    // Positional reads: every part the inspector reads is one `pread` of exactly its bytes.
+    // Positional reads: every part the inspector reads is one `pread` of exactly its bytes,
+    // and the content digests are hashed on every core through a second handle.
     #[cfg(unix)]
-    return inspect_reader(filesrc::PosFile::new(f).map_err(InspectError::Io)?, limits);
+    {
+        let aid = DigestAid {
+            reader: Some(std::sync::Arc::new(f.try_clone()?)),
+            prehashed: None,
+        };
+        inspect_aided(
+            filesrc::PosFile::new(f).map_err(InspectError::Io)?,
+            limits,
+            aid,
+        )
+    }
     #[cfg(not(unix))]
     inspect_reader(std::io::BufReader::with_capacity(64 << 10, f), limits)
 }

@@ -13,6 +13,7 @@
 
 use std::io::{Read, Seek, SeekFrom};
 
+use super::chunks::DigestAid;
 use super::error::InspectError;
 use super::Limits;
 
@@ -31,6 +32,8 @@ pub struct Src<R> {
     /// One raw-deflate decoder for the entries this inspection inflates in one call (the
     /// manifest, signature files), reset between them instead of allocated anew each time.
     inflater: Option<flate2::Decompress>,
+    /// What speeds up the content-digest pass (other threads' reader, precomputed chunks).
+    aid: DigestAid,
 }
 
 impl<R: Read + Seek> Src<R> {
@@ -42,7 +45,18 @@ impl<R: Read + Seek> Src<R> {
             tail: Vec::new(),
             tail_at: 0,
             inflater: None,
+            aid: DigestAid::default(),
         })
+    }
+
+    /// The same source with a digest aid for the content-digest pass.
+    pub fn with_aid(mut self, aid: DigestAid) -> Self {
+        self.aid = aid;
+        self
+    }
+
+    pub fn aid(&self) -> &DigestAid {
+        &self.aid
     }
 
     /// The inspection's raw-deflate decoder, reset to a fresh stream.

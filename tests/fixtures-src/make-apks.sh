@@ -10,6 +10,7 @@
 #   signed.certs / resigned.certs   `apksigner verify --print-certs` of each (the ground truth
 #                  the tests compare the gateway with: an independent verifier's fingerprints)
 #
+# SIGN_FLAGS="--verity-enabled ..." adds apksigner flags to both signing runs.
 # FILLER_BYTES=N in the environment adds a stored assets/filler.bin of N pseudo-random bytes
 # (benches use it for 1 MB and 100 MB packages).
 #
@@ -105,7 +106,9 @@ PY
 zipalign -f -p 4 "$work/raw.apk" "$out/unsigned.apk"
 for which in signed:filed resigned:other; do
   file=${which%%:*}; key=${which##*:}
-  apksigner sign --ks "$here/keys/$key.p12" --ks-type PKCS12 --ks-pass pass:icpgate-test \
+  # SIGN_FLAGS: extra apksigner flags (e.g. --verity-enabled), unquoted on purpose.
+  # shellcheck disable=SC2086
+  apksigner sign ${SIGN_FLAGS:-} --ks "$here/keys/$key.p12" --ks-type PKCS12 --ks-pass pass:icpgate-test \
     --out "$out/$file.apk" "$out/unsigned.apk"
   rm -f "$out/$file.apk.idsig"
   apksigner verify --print-certs "$out/$file.apk" > "$out/$file.certs"

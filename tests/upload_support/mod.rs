@@ -58,6 +58,12 @@ fn certs_of(path: &Path) -> [String; 3] {
 }
 
 fn build_own() -> Option<Own> {
+    build_apks("own-apks", &[])
+}
+
+/// make-apks.sh's output with `env` set for it (e.g. `SIGN_FLAGS`, `FILLER_BYTES`), built
+/// into a fresh `tag`-named directory of the target tmp dir.
+pub fn build_apks(tag: &str, env: &[(&str, &str)]) -> Option<Own> {
     for tool in ["python3", "zipalign", "apksigner"] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
@@ -77,12 +83,16 @@ fn build_own() -> Option<Own> {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|t| t.elapsed().is_ok_and(|a| a.as_secs() > 3600));
-        if old && e.file_name().to_string_lossy().starts_with("own-apks-") {
+        if old
+            && e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{tag}-"))
+        {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
     let dir = tmp.join(format!(
-        "own-apks-{}-{}",
+        "{tag}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -91,6 +101,7 @@ fn build_own() -> Option<Own> {
     let out = Command::new("bash")
         .arg(&script)
         .arg(&dir)
+        .envs(env.iter().copied())
         .output()
         .expect("run make-apks.sh");
     assert!(
