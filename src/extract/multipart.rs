@@ -155,6 +155,13 @@ impl Scanner {
         Ok(())
     }
 
+    /// The part whose content is being read, if any (its `start` is known, its `end` not).
+    pub fn open_part(&self) -> Option<&Part> {
+        self.current
+            .as_ref()
+            .filter(|_| self.state == State::Content)
+    }
+
     /// Undecided body bytes held right now: at most the last chunk plus `MAX_HEADER_BYTES`.
     /// (Kept values add at most `MAX_VALUE_BYTES` per asked-for part.)
     pub fn buffered(&self) -> usize {

@@ -87,12 +87,13 @@ impl ChunkDigests {
         if chunk.len() as u64 != CHUNK {
             return false;
         }
-        let mut h = Sha256::new();
-        h.update([0xa5]);
-        h.update((chunk.len() as u32).to_le_bytes());
-        h.update(chunk);
-        self.sha256.push(h.finalize().into());
+        self.sha256.push(chunk_sha256(chunk));
         true
+    }
+
+    /// The digest of the `i`th chunk.
+    pub fn sha256(&self, i: usize) -> Option<&[u8; 32]> {
+        self.sha256.get(i)
     }
 
     /// Whole chunks covered.
@@ -113,6 +114,15 @@ impl ChunkDigests {
         let i = usize::try_from(off / CHUNK).ok()?;
         self.sha256.get(i).map(<[u8; 32]>::as_slice)
     }
+}
+
+/// The SHA-256 chunk digest (`0xa5 | u32 len | chunk`) of `chunk`.
+pub fn chunk_sha256(chunk: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0xa5]);
+    h.update((chunk.len() as u32).to_le_bytes());
+    h.update(chunk);
+    h.finalize().into()
 }
 
 /// The chunk digest (`0xa5 | u32 len | chunk`) of `chunk` with `kind`.

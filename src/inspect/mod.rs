@@ -39,7 +39,7 @@ use std::io::{Read, Seek};
 
 use serde_json::{json, Value};
 
-pub use chunks::{ChunkDigests, DigestAid, ReadAt};
+pub use chunks::{chunk_sha256, ChunkDigests, DigestAid, ReadAt};
 pub use error::InspectError;
 
 use crate::filing::{Platform, Signer};

@@ -266,6 +266,23 @@ impl Read for Range {
     }
 }
 
+/// Positional reads of the window from any thread (the content-digest pass hashes on every
+/// core); the window's own cursor is not moved.
+impl crate::inspect::ReadAt for Range {
+    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
+        let end = off.checked_add(buf.len() as u64);
+        if end.is_none_or(|e| e > self.end - self.start) {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let at = self.start + off;
+        match &self.store {
+            Store::Memory(b) => buf.copy_from_slice(&b[at as usize..at as usize + buf.len()]),
+            Store::File(f) => FileExt::read_exact_at(&**f, buf, at)?,
+        }
+        Ok(())
+    }
+}
+
 impl Seek for Range {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let len = (self.end - self.start) as i128;

@@ -9,12 +9,13 @@
 //! Invariant: the body `take` returns for forwarding is exactly the bytes the client sent.
 
 use super::body::{self, Taken};
+use super::prehash::Prehasher;
 use super::spool::{Spool, SpoolGauges, Spooled};
 use crate::code::Code;
 use crate::config::{RouteConfig, UploadGlobal, UploadRoute};
 use crate::extract::multipart::{MultipartError, Part, Scanner};
 use crate::extract::upload::{classify, wanted_fields, UploadBody};
-use crate::inspect::{self, InspectError, PackageIdentity};
+use crate::inspect::{self, ChunkDigests, DigestAid, InspectError, PackageIdentity};
 use crate::metrics::Metrics;
 use crate::policy::{inspect_code, package_of, Package};
 use http::header;
@@ -76,14 +77,22 @@ impl Ctx<'_> {
         }
     }
 
-    /// Inspects `start..end` of the spool off the async threads.
+    /// Inspects `start..end` of the spool off the async threads, with the chunk digests
+    /// computed while the body arrived when they are of this range.
     async fn inspect(
         &self,
         sp: &Spooled,
         (start, end): (u64, u64),
         up: &UploadRoute,
+        prehashed: Option<(u64, ChunkDigests)>,
     ) -> Result<Found, Code> {
         let reader = sp.range(start, end);
+        let aid = DigestAid {
+            reader: Some(std::sync::Arc::new(sp.range(start, end))),
+            prehashed: prehashed
+                .filter(|(at, _)| *at == start)
+                .map(|(_, d)| std::sync::Arc::new(d)),
+        };
         let limits = inspect::Limits {
             max_package_bytes: up.max_bytes,
             verify_digests: up.verify_digests,
@@ -91,7 +100,8 @@ impl Ctx<'_> {
         };
         let t = Instant::now();
         let res = tokio::task::spawn_blocking(move || {
-            inspect::inspect_reader(std::io::BufReader::with_capacity(64 << 10, reader), &limits)
+            let buffered = std::io::BufReader::with_capacity(64 << 10, reader);
+            inspect::inspect_aided(buffered, &limits, aid)
         })
         .await
         .unwrap_or_else(|e| Err(InspectError::Io(std::io::Error::other(e.to_string()))));
@@ -142,8 +152,18 @@ impl Ctx<'_> {
             UploadBody::Multipart(b) => Some(Scanner::new(b, &wanted_fields(route))),
             UploadBody::Raw => None,
         };
-        let (sp, scan_error) = match self.spool(incoming, up.max_bytes, scanner.as_mut()).await {
-            Spooling::Done(sp, e) => (sp, e),
+        // Chunk digests are only worth computing when the digest pass will use them.
+        let prehasher = up.verify_digests.then(|| match &kind {
+            UploadBody::Raw => Prehasher::new(Some(0)),
+            UploadBody::Multipart(_) => Prehasher::new(None),
+        });
+        let feed = Feed {
+            scanner: scanner.as_mut(),
+            prehasher,
+            field: &up.field,
+        };
+        let (sp, scan_error, prehashed) = match self.spool(incoming, up.max_bytes, feed).await {
+            Spooling::Done(sp, e, p) => (sp, e, p),
             Spooling::Stopped(upload) => return upload,
         };
         let scanned = match (scanner, scan_error) {
@@ -153,7 +173,7 @@ impl Ctx<'_> {
         };
         let (range, fields) = locate(&kind, scanned, &up.field, sp.len());
         let found = match range {
-            Ok(range) => self.inspect(&sp, range, up).await,
+            Ok(range) => self.inspect(&sp, range, up, prehashed).await,
             Err(code) => Err(code),
         };
         Upload {
@@ -167,14 +187,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// Stores the whole body (up to `max` bytes), feeding each chunk to `scanner` until it
-    /// refuses the body (the refusal comes back with the spool).
-    async fn spool(
-        &self,
-        mut incoming: Incoming,
-        max: u64,
-        mut scanner: Option<&mut Scanner>,
-    ) -> Spooling {
+    /// Stores the whole body (up to `max` bytes), feeding each chunk to the scanner until it
+    /// refuses the body (the refusal comes back with the spool) and the package's bytes to
+    /// the prehasher.
+    async fn spool(&self, mut incoming: Incoming, max: u64, mut feed: Feed<'_>) -> Spooling {
         let dir = &self.global.spool_dir;
         let mut spool = Spool::new(
             dir.clone(),
@@ -211,16 +227,21 @@ impl Ctx<'_> {
                     Err(_) => lost(Code::SpoolFailed),
                 };
             }
-            if let Some(s) = scanner.as_deref_mut().filter(|_| scan_error.is_none()) {
+            if let Some(s) = feed.scanner.as_deref_mut().filter(|_| scan_error.is_none()) {
                 scan_error = s.feed(&data).err();
             }
+            feed.prehash(&data).await;
             if let Err(e) = spool.push(&data).await {
                 tracing::error!(event = "spool_failed", error = %e, dir = %dir.display());
                 return lost(Code::SpoolFailed);
             }
         }
+        let prehashed = match feed.prehasher {
+            Some(p) => p.finish().await,
+            None => None,
+        };
         match spool.finish().await {
-            Ok(sp) => Spooling::Done(sp, scan_error),
+            Ok(sp) => Spooling::Done(sp, scan_error, prehashed),
             Err(e) => {
                 tracing::error!(event = "spool_failed", error = %e, dir = %dir.display());
                 lost(Code::SpoolFailed)
@@ -229,10 +250,36 @@ impl Ctx<'_> {
     }
 }
 
-/// How spooling ended: the whole body stored, or a result to answer with as it is.
+/// How spooling ended: the whole body stored (with the multipart scan's refusal and the
+/// package's chunk digests), or a result to answer with as it is.
 enum Spooling {
-    Done(Spooled, Option<MultipartError>),
+    Done(Spooled, Option<MultipartError>, Option<(u64, ChunkDigests)>),
     Stopped(Upload),
+}
+
+/// Who else reads the body's frames as they are spooled.
+struct Feed<'a> {
+    scanner: Option<&'a mut Scanner>,
+    prehasher: Option<Prehasher>,
+    /// The multipart field holding the package.
+    field: &'a str,
+}
+
+impl Feed<'_> {
+    /// Hands `frame` (already scanned) to the prehasher, starting it at the package part's
+    /// first content byte once the scanner has opened that part.
+    async fn prehash(&mut self, frame: &[u8]) {
+        let Some(p) = self.prehasher.as_mut() else {
+            return;
+        };
+        if !p.started() {
+            let open = self.scanner.as_deref().and_then(Scanner::open_part);
+            if let Some(part) = open.filter(|x| x.name.as_deref() == Some(self.field)) {
+                p.begin_at(part.start, p.seen());
+            }
+        }
+        p.feed(frame).await;
+    }
 }
 
 /// The body is gone (client error, stall, or a spool that could not be written).
