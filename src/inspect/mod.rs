@@ -29,6 +29,7 @@ mod sigblock;
 #[cfg(test)]
 mod testzip;
 mod v1;
+mod v1entries;
 mod zipentry;
 mod zipread;
 mod zipstrict;
