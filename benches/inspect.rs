@@ -4,7 +4,10 @@
 //! 2. the shared APK fixture set inspected by icpgate and by androguard, side by side in the
 //!    same run (`pip install androguard`), ratio printed (goal ≥ 50×);
 //! 3. upload throughput through the gateway (spool + inspect + decide + replay) versus straight
-//!    to the same upstream, for 1 MiB and 100 MiB signed APKs.
+//!    to the same upstream, for 1 MiB and 100 MiB signed APKs;
+//! 4. package signers: a v1-only (JAR-signed) APK of about 100 MiB, stored or deflated filler,
+//!    identified with and without its per-entry digests, against one SHA-256 pass over the
+//!    file (`ICPGATE_BENCH_ONLY=v1` runs this part alone).
 //!
 //! Packages are built by `tests/fixtures-src/make-apks.sh` (needs python3, zipalign,
 //! apksigner). A missing tool or fixture set skips that part with a loud notice.
@@ -27,11 +30,17 @@ fn loud(msg: &str) {
 
 /// Builds a signed APK with `filler` extra bytes; returns (signed.apk path, signer sha256).
 fn build_apk(out: &Path, filler: u64) -> Option<(PathBuf, String)> {
+    build_apk_with(out, filler, &[])
+}
+
+/// `build_apk` with more of make-apks.sh's environment knobs (`V1_ONLY`, `FILLER_TEXT`).
+fn build_apk_with(out: &Path, filler: u64, env: &[(&str, &str)]) -> Option<(PathBuf, String)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures-src/make-apks.sh");
     let st = Command::new("bash")
         .arg(script)
         .arg(out)
         .env("FILLER_BYTES", filler.to_string())
+        .envs(env.iter().copied())
         .output()
         .ok()?;
     if !st.status.success() {
@@ -319,6 +328,67 @@ upload = {{ max_bytes = "200MiB" }}
     (via, direct)
 }
 
+/// 4. A v1-only APK (stored random filler, or deflated text filler of `filler` bytes): median
+///    of 7 whole identities (`inspect_file`) with and without `verify_digests`, and of 7 SHA-256
+///    passes over the file read in 256 KiB pieces. Printed, not asserted.
+fn v1_only(work: &Path, label: &str, filler: u64, env: &[(&str, &str)]) -> Option<String> {
+    use sha2::Digest;
+    let env: Vec<_> = [("V1_ONLY", "1")]
+        .into_iter()
+        .chain(env.iter().copied())
+        .collect();
+    let (apk, _) = build_apk_with(&work.join(label.replace(' ', "-")), filler, &env)?;
+    let len = std::fs::metadata(&apk).ok()?.len();
+    let time = |f: &dyn Fn()| {
+        let runs = (0..7).map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        });
+        median(runs.collect())
+    };
+    let identity = |verify_digests: bool| {
+        let limits = Limits {
+            verify_digests,
+            ..Limits::default()
+        };
+        let id = inspect_file(&apk, &limits).unwrap();
+        assert!(!id.accepted_signers.is_empty(), "v1 accepts the signer");
+        assert!(id.schemes.iter().all(|s| s.scheme == "v1"), "v1 only");
+    };
+    let sha256 = || {
+        let mut f = std::fs::File::open(&apk).unwrap();
+        let mut h = sha2::Sha256::new();
+        let mut buf = vec![0u8; 256 << 10];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        std::hint::black_box(h.finalize());
+    };
+    let (on, off, pass) = (
+        time(&|| identity(true)),
+        time(&|| identity(false)),
+        time(&sha256),
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Some(format!(
+        "v1-only APK, {label} ({:.1} MiB file, {:.0} MiB covered): identity with v1 entry \
+         digests {:.1} ms ({:.0} MiB/s covered), without {:.2} ms; one SHA-256 pass over the \
+         file {:.1} ms (ratio {:.2})",
+        len as f64 / (1 << 20) as f64,
+        filler as f64 / (1 << 20) as f64,
+        ms(on),
+        filler as f64 / (1 << 20) as f64 / on.as_secs_f64(),
+        ms(off),
+        ms(pass),
+        on.as_secs_f64() / pass.as_secs_f64()
+    ))
+}
+
 fn mb_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / d.as_secs_f64() / (1 << 20) as f64
 }
@@ -346,6 +416,30 @@ fn main() {
         return;
     }
     let work = tempfile::tempdir().unwrap();
+    let v1_report = || {
+        [
+            ("stored random filler", 100 << 20, vec![]),
+            (
+                "deflated text filler",
+                240 << 20,
+                vec![("FILLER_TEXT", "1")],
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(label, filler, env)| {
+            let line = v1_only(work.path(), label, filler, &env);
+            if line.is_none() {
+                loud(&format!("v1-only APK ({label}) not built: skipped"));
+            }
+            line
+        })
+        .collect::<Vec<_>>()
+    };
+    if std::env::var("ICPGATE_BENCH_ONLY").as_deref() == Ok("v1") {
+        println!("\n== package signers");
+        v1_report().iter().for_each(|l| println!("{l}"));
+        return;
+    }
     let mut c = Criterion::default()
         .configure_from_args()
         .sample_size(20)
@@ -404,6 +498,7 @@ fn main() {
             via.as_secs_f64() / direct.as_secs_f64()
         ));
     }
+    report.extend(v1_report());
     println!("\n== package inspection and uploads");
     for line in report {
         println!("{line}");

@@ -77,8 +77,12 @@ enum Cmd {
         /// Decide as a route with `require_signer = false` would.
         #[arg(long)]
         no_signer_check: bool,
-        /// Also verify the APK v2/v3 content digests, as a route with `verify_digests = true`.
+        /// Skip the content digests (APK v2/v3, HAP, v1 entries), as a route with
+        /// `verify_digests = false`: only the signature metadata is checked.
         #[arg(long)]
+        no_verify_digests: bool,
+        /// The default; accepted so that older scripts keep working.
+        #[arg(long, hide = true, conflicts_with = "no_verify_digests")]
         verify_digests: bool,
         /// Decide as a route pinned to this platform would.
         #[arg(long)]
@@ -242,7 +246,8 @@ fn main() -> ExitCode {
             admin,
             admin_token,
             no_signer_check,
-            verify_digests,
+            no_verify_digests,
+            verify_digests: _,
             platform,
         } => {
             let platform = match platform.as_deref().map(str::parse::<Platform>).transpose() {
@@ -260,7 +265,7 @@ fn main() -> ExitCode {
                 admin_token,
                 opts: icpgate::verdict::Options {
                     require_signer: !no_signer_check,
-                    verify_digests,
+                    verify_digests: !no_verify_digests,
                     platform,
                 },
             })

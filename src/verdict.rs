@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 pub struct Options {
     /// As `upload.require_signer` (default true).
     pub require_signer: bool,
-    /// As `upload.verify_digests` (default false).
+    /// As `upload.verify_digests` (default true).
     pub verify_digests: bool,
     /// As a route's `platform = …` pin; `None` = from the package kind.
     pub platform: Option<Platform>,
@@ -34,7 +34,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             require_signer: true,
-            verify_digests: false,
+            verify_digests: true,
             platform: None,
         }
     }

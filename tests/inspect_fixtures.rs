@@ -654,7 +654,8 @@ fn entry_modified_after_signing_is_refused_when_digests_are_verified() {
 }
 
 /// Every fixture's digests are intact (apksigner's ground truth), so verifying them must not
-/// change any accepted signer set.
+/// change any accepted signer set: the v2/v3 and HAP content digests, and for the v1-only
+/// fixtures (v1 decides) every covered entry's MANIFEST.MF digest.
 #[test]
 fn digest_verification_keeps_every_fixture_verdict() {
     let Some(dir) = fixtures_dir() else { return };
@@ -666,7 +667,7 @@ fn digest_verification_keeps_every_fixture_verdict() {
         verify_digests: false,
         ..Limits::default()
     };
-    let mut checked = 0;
+    let (mut checked, mut v1_decided) = (0, Vec::new());
     for f in manifest(&dir) {
         if f["kind"] != "apk" {
             continue;
@@ -675,9 +676,17 @@ fn digest_verification_keeps_every_fixture_verdict() {
         if let (Ok(a), Ok(b)) = (inspect_bytes(&bytes, &on), inspect_bytes(&bytes, &off)) {
             assert_eq!(a.accepted_signers, b.accepted_signers, "{}", f["file"]);
             checked += 1;
+            if !a.accepted_signers.is_empty() && a.schemes.iter().all(|s| s.scheme == "v1") {
+                v1_decided.push(f["file"].to_string());
+            }
         }
     }
     assert!(checked > 40, "only {checked} APK fixtures inspected");
+    assert!(
+        v1_decided.len() >= 8,
+        "only {} v1-only fixtures accepted: {v1_decided:?}",
+        v1_decided.len()
+    );
 }
 
 /// The shared HAP (signed by DevEco with a Huawei development certificate) verifies with the

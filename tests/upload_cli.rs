@@ -195,15 +195,45 @@ fn inspect_reports_an_ambiguous_zip_as_package_ambiguous() {
     let path = dir.path().join("twice.apk");
     let twice = with_extra_entry(&tiny.bytes, "AndroidManifest.xml", b"another app");
     std::fs::write(&path, twice).unwrap();
-    for digests in [false, true] {
-        let mut args = vec!["inspect".as_ref(), path.as_os_str(), "--json".as_ref()];
-        if digests {
-            args.push("--verify-digests".as_ref());
-        }
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(65), "{}", text(&o));
-        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(j["error"], "package_ambiguous");
+    for flag in [None, Some("--no-verify-digests"), Some("--verify-digests")] {
+        let (code, j) = inspect_json(&path, flag);
+        assert_eq!((code, &j["error"]), (Some(65), &"package_ambiguous".into()));
+    }
+}
+
+/// `icpgate inspect PATH --json [FLAG]`: the exit code and the JSON printed.
+fn inspect_json(path: &std::path::Path, flag: Option<&str>) -> (Option<i32>, serde_json::Value) {
+    let mut args = vec!["inspect".as_ref(), path.as_os_str(), "--json".as_ref()];
+    args.extend(flag.map(std::ffi::OsStr::new));
+    let o = run(&args);
+    let j = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    (o.status.code(), j)
+}
+
+/// `icpgate inspect` verifies the content digests unless told not to: an APK changed after
+/// signing has no accepted signer by default (and with the old `--verify-digests`), its
+/// genuine signer with `--no-verify-digests`.
+#[test]
+fn inspect_verifies_content_digests_unless_told_not_to() {
+    let Some(tiny) = shared("apk/apksig-golden-aligned-v1v2v3-out.apk") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("changed.apk");
+    let mut changed = tiny.bytes.clone();
+    changed[10] ^= 1; // the first local header's time: covered by the v2 content digest
+    std::fs::write(&path, changed).unwrap();
+    for (flag, signed) in [
+        (None, false),
+        (Some("--verify-digests"), false),
+        (Some("--no-verify-digests"), true),
+    ] {
+        let (code, j) = inspect_json(&path, flag);
+        assert_eq!(
+            (code, &j["package"]["signed"]),
+            (Some(0), &signed.into()),
+            "{flag:?}"
+        );
     }
 }
 

@@ -152,6 +152,7 @@ fn upload_routes_validate_their_keys_with_lines() {
     let up = c.routes[1].upload.as_ref().unwrap();
     assert_eq!(up.max_bytes, 256 << 20);
     assert!(up.require_signer, "signer required by default");
+    assert!(up.verify_digests, "content digests verified by default");
     assert_eq!(up.raw_types, DEFAULT_RAW_TYPES);
     assert_eq!(c.routes[1].platform, PlatformSpec::Package);
     assert_eq!(c.upload.memory_threshold, 1 << 20);

@@ -49,7 +49,7 @@ pub struct RawUploadRoute {
     pub max_bytes: RawSize,
     #[serde(default = "yes")]
     pub require_signer: bool,
-    #[serde(default)]
+    #[serde(default = "yes")]
     pub verify_digests: bool,
     #[serde(default = "default_raw_types")]
     pub raw_types: Vec<String>,
@@ -96,8 +96,9 @@ pub struct UploadRoute {
     pub max_bytes: u64,
     /// Require a signer that a matching filing lists (else 451 `signer_not_filed`).
     pub require_signer: bool,
-    /// Also verify the APK v2/v3 content digests (reads the whole package once): a package
-    /// whose entries changed after signing then has no accepted signer (422).
+    /// Verify the content digests (APK v2/v3 and HAP, or the v1 entry digests when v1 decides;
+    /// one pass over the package), so that a package whose entries changed after signing has
+    /// no accepted signer (422). On unless the route says `verify_digests = false`.
     pub verify_digests: bool,
     /// Content types (lowercase, no parameters) whose whole body is the package.
     pub raw_types: Vec<String>,

@@ -4,7 +4,8 @@
 //! Owns: combining v1/v2/v3/v3.1 results into `PackageIdentity` and the acceptance rules
 //! (documented in docs/inspection.md "Android acceptance").
 //! Must not: read APK entries other than AndroidManifest.xml, META-INF signature files and the
-//! signing block (except the content-digest pass of `digest.rs` when `verify_digests` is set).
+//! signing block (except, when `verify_digests` is set, the content-digest pass of `digest.rs`
+//! and, when v1 decides, `v1entries.rs`' pass over the entries the JAR signature covers).
 //! Invariant: `accepted_signers` is empty whenever apksig would refuse the package under the
 //! rules implemented here; `schemes` lists only schemes with at least one certificate.
 

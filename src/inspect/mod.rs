@@ -5,8 +5,9 @@
 //! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
 //! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
-//! executable, and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass
-//! for the content digests), expand entries beyond `Limits`, or panic on any input.
+//! executable, and with `Limits::verify_digests` one chunked hashing pass over an APK or HAP
+//! with a signing block for its content digests, or one streamed pass over the entries a
+//! deciding v1 signature covers), expand entries beyond `Limits`, or panic on any input.
 //! Invariant: every `PackageIdentity` has a non-empty `id`; `accepted_signers` is a subset of
 //! the certificates listed in `schemes` (empty = unsigned or not accepted).
 
@@ -30,6 +31,7 @@ mod sigblock;
 #[cfg(test)]
 mod testzip;
 mod v1;
+mod v1entries;
 mod verity;
 mod zipentry;
 mod zipread;
@@ -115,9 +117,10 @@ pub struct Limits {
     pub max_executable_bytes: u64,
     /// Most signers per scheme (apksig's limit is 10).
     pub max_signers: usize,
-    /// Verify the APK Signature Scheme v2/v3 and HAP content digests (hashes the whole file; see
-    /// docs/inspection.md): a v2/v3 signer whose signed digest does not match the file is
-    /// not accepted.
+    /// Verify the content digests (docs/inspection.md "Content digests"): the APK Signature
+    /// Scheme v2/v3 and HAP chunked digests (hashes the whole file), and when v1 decides the
+    /// signers the MANIFEST.MF digest of every covered entry (streams those entries): a signer
+    /// whose signed digests do not match the content is not accepted.
     pub verify_digests: bool,
     /// Refuse (`package_ambiguous`) a ZIP that common readers could read differently
     /// (`zipstrict.rs`, docs/inspection.md "Strict ZIP"). On by default and in every upload
@@ -125,9 +128,10 @@ pub struct Limits {
     pub strict_zip: bool,
 }
 
-/// `Limits::verify_digests` by default: off, so that the identity of a 100 MiB upload stays
-/// within the 50 ms goal (hashing costs about 1.7 ms per MiB here; BENCHMARKS.md).
-pub const DEFAULT_VERIFY_DIGESTS: bool = false;
+/// `Limits::verify_digests` by default: on, so that a signature copied from a genuine package
+/// onto other content names no signer. It costs one hashing pass over the package (about
+/// 0.7–1.7 ms per MiB here; BENCHMARKS.md "Package signers").
+pub const DEFAULT_VERIFY_DIGESTS: bool = true;
 
 impl Default for Limits {
     fn default() -> Self {

@@ -4,8 +4,10 @@
 //! Owns: pairing `META-INF/*.RSA|DSA|EC` with a `.SF` (a block without `.SF` is no signer),
 //! choosing the signer certificate by SignerInfo issuer+serial, verifying the PKCS#7
 //! signature over the .SF, the .SF against MANIFEST.MF, stripping protection
-//! (`X-Android-APK-Signed`), and that manifest and central directory list the same entries.
-//! Must not: read entries outside META-INF/ (per-entry content digests are NOT verified).
+//! (`X-Android-APK-Signed`), and that manifest and central directory list the same entries;
+//! the covered entries' manifest digests (and, with `Limits::verify_digests`, their data) are
+//! `v1entries`' part of the same decision.
+//! Must not: read entries outside META-INF/ itself (`v1entries` streams them).
 //! Invariant: `structural` lists one certificate per paired signer, in central-directory
 //! order; `accepted` is `Some` only when every check passed.
 
@@ -18,6 +20,7 @@ use super::cert::{Memo, Verdict};
 use super::error::InspectError;
 use super::jarmf::{self, Section};
 use super::pkcs7;
+use super::v1entries;
 use super::zipentry::read_entry;
 use super::zipread::{Archive, Entry, Src};
 use super::Limits;
@@ -219,11 +222,17 @@ fn accept<R: Read + Seek>(
             None => return Ok(None),
         }
     }
-    Ok(covering_signers(archive, &sf_names).map(|idx| {
+    let Some(idx) = covering_signers(archive, &sf_names) else {
+        return Ok(None);
+    };
+    if !v1entries::check(src, archive, &by_name, limits)? {
+        return Ok(None);
+    }
+    Ok(Some(
         idx.into_iter()
             .filter_map(|i| signers[i].cert.clone())
-            .collect()
-    }))
+            .collect(),
+    ))
 }
 
 /// The central directory's entry names (ahash: these sets are built and probed once per

@@ -1,12 +1,13 @@
 //! Reading single ZIP entries: local header, stored/deflated data, hard decompression caps.
 //!
-//! Owns: `read_entry` (whole entry, capped), `open_entry` (streaming), the unknown-method rule.
+//! Owns: `read_entry` (whole entry, capped), `open_entry` (streaming), `stream_entry` (an
+//! entry's data as apksig digests it, through reused buffers), the unknown-method rule.
 //! Must not: trust local-header sizes or methods (the central directory's are used), or
 //! produce more than `cap` bytes from any entry.
 //! Invariant: `EntryData::anomalous` is true exactly when the bytes were obtained by a rule
 //! apksig does not apply (unknown method read as stored).
 
-use std::io::{BufReader, Read, Seek};
+use std::io::{BufRead, BufReader, Read, Seek};
 
 const STREAM_BUF: usize = 64 << 10;
 
@@ -42,17 +43,22 @@ pub fn data_offset<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<u64, I
 /// the local header in one request when they are near; the same results and errors as
 /// `data_offset` followed by a read.
 fn raw_data<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<Vec<u8>, InspectError> {
-    let (mut got, start) = raw_span(src, e)?;
+    let (mut got, start) = raw_span(src, e, e.comp_size)?;
     got.drain(..start);
     Ok(got)
 }
 
 /// `raw_data` as a buffer and the offset of the data in it (`buf[start..]`), sparing the copy
-/// that moving the data to the front costs when it is only inflated.
-fn raw_span<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<(Vec<u8>, usize), InspectError> {
+/// that moving the data to the front costs when it is only inflated; `len` data bytes (the
+/// entry's `comp_size`, or what a caller reads instead).
+fn raw_span<R: Read + Seek>(
+    src: &mut Src<R>,
+    e: &Entry,
+    len: u64,
+) -> Result<(Vec<u8>, usize), InspectError> {
     // The local header usually repeats the central directory's name; its extra field may be
     // longer (zipalign pads it).
-    let guess = (30 + e.name.len() as u64 + 64).saturating_add(e.comp_size);
+    let guess = (30 + e.name.len() as u64 + 64).saturating_add(len);
     let want = guess.min(src.len().saturating_sub(e.lho)).max(30);
     let mut got = src.read_at(e.lho, want)?;
     if got[0..4] != LFH_SIG {
@@ -61,12 +67,12 @@ fn raw_span<R: Read + Seek>(src: &mut Src<R>, e: &Entry) -> Result<(Vec<u8>, usi
     let n = u64::from(u16le(&got, 26).unwrap_or(0));
     let x = u64::from(u16le(&got, 28).unwrap_or(0));
     let start = 30 + n + x;
-    match start.checked_add(e.comp_size) {
+    match start.checked_add(len) {
         Some(end) if end <= got.len() as u64 => {
             got.truncate(end as usize);
             Ok((got, start as usize))
         }
-        _ => Ok((src.read_at(e.lho + start, e.comp_size)?, 0)),
+        _ => Ok((src.read_at(e.lho + start, len)?, 0)),
     }
 }
 
@@ -99,7 +105,7 @@ pub fn read_entry<R: Read + Seek>(
     }
     // apksig inflates every non-stored entry, whatever the method number says.
     let bytes = if e.comp_size <= ONE_SHOT_INPUT {
-        let (raw, start) = raw_span(src, e)?;
+        let (raw, start) = raw_span(src, e, e.comp_size)?;
         inflate_slice(src.inflater(), &raw[start..], e.size, cap)?
     } else {
         let off = data_offset(src, e)?;
@@ -128,8 +134,10 @@ pub fn inflate_slice(
     cap: u64,
 ) -> Result<Vec<u8>, InspectError> {
     use flate2::{FlushDecompress, Status};
-    let ratio_bound = (input.len() as u64).saturating_mul(1032).saturating_add(64);
-    let room = hint.saturating_add(64).min(ratio_bound).min(cap);
+    let room = hint
+        .saturating_add(64)
+        .min(deflate_bound(input.len() as u64))
+        .min(cap);
     let mut out = Vec::with_capacity(usize::try_from(room).unwrap_or(usize::MAX));
     let done = dec.decompress_vec(input, &mut out, FlushDecompress::Finish);
     if matches!(done, Ok(Status::StreamEnd)) && out.len() as u64 <= cap {
@@ -150,11 +158,7 @@ pub fn read_prefix<R: Read + Seek>(
     use flate2::{FlushDecompress, Status};
     if e.method != 0 {
         let head = e.comp_size.min(n.saturating_mul(2).saturating_add(4096));
-        let comp = Entry {
-            comp_size: head,
-            ..e.clone()
-        };
-        if let Ok((input, start)) = raw_span(src, &comp) {
+        if let Ok((input, start)) = raw_span(src, e, head) {
             let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(usize::MAX));
             let done =
                 src.inflater()
@@ -190,6 +194,175 @@ pub fn open_entry<'a, R: Read + Seek>(
     })
 }
 
+/// The most bytes `comp` bytes of deflate data can expand to (deflate's ratio is at most
+/// 1032:1; 64 bytes of slack for the smallest streams).
+pub fn deflate_bound(comp: u64) -> u64 {
+    comp.saturating_mul(1032).saturating_add(64)
+}
+
+/// How streaming one entry's data ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Streamed {
+    /// The data ended (the deflate stream's end, or its input ran out) after this many bytes.
+    Ended(u64),
+    /// More than the `limit` bytes asked for: reading stopped there.
+    Beyond,
+    /// The deflate data is corrupt.
+    Corrupt,
+}
+
+/// Buffers and a decoder reused by every `stream_entry` call of one pass (allocated on first
+/// use), so that thousands of small entries cost no allocation each.
+#[derive(Default)]
+pub struct Scratch {
+    dec: Option<flate2::Decompress>,
+    input: Vec<u8>,
+    output: Vec<u8>,
+}
+
+/// Input read per request when an entry is streamed from the source, and output inflated per
+/// call: together with one small entry held whole (`ONE_SHOT_INPUT`) all a pass holds.
+const STREAM_IN: usize = 256 << 10;
+const STREAM_OUT: usize = 64 << 10;
+
+/// Feeds an entry's data as apksig reads it for its JAR digests to `sink`, in pieces: a stored
+/// entry is the central directory's `size` bytes after the local header, any other method is
+/// inflated from its `comp_size` bytes (apksig inflates whatever the method number says; after
+/// the stream's end the rest is ignored). Stops as soon as more than `limit` bytes came out, so
+/// no entry costs more than `limit` bytes of output whatever its header says. Errors are those
+/// of reading the local header and the data's range.
+pub fn stream_entry<R: Read + Seek>(
+    src: &mut Src<R>,
+    e: &Entry,
+    limit: u64,
+    scratch: &mut Scratch,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<Streamed, InspectError> {
+    let stored = e.method == 0;
+    let len = if stored { e.size } else { e.comp_size };
+    if stored && len > limit {
+        return Ok(Streamed::Beyond);
+    }
+    let dec = (!stored).then(|| {
+        let d = scratch
+            .dec
+            .get_or_insert_with(|| flate2::Decompress::new(false));
+        d.reset(false);
+        d
+    });
+    if scratch.output.is_empty() {
+        scratch.output.resize(STREAM_OUT, 0);
+    }
+    if len <= ONE_SHOT_INPUT {
+        let (raw, start) = raw_span(src, e, len)?;
+        let mut input = raw.get(start..).unwrap_or_default();
+        return pump(dec, &mut input, limit, &mut scratch.output, sink);
+    }
+    let off = data_offset(src, e)?;
+    if scratch.input.is_empty() {
+        scratch.input.resize(STREAM_IN, 0);
+    }
+    let mut input = Refill {
+        r: src.window(off, len)?,
+        buf: &mut scratch.input,
+        pos: 0,
+        filled: 0,
+    };
+    pump(dec, &mut input, limit, &mut scratch.output, sink)
+}
+
+/// Copies (`dec` None) or inflates `input` into `sink` through `out`.
+fn pump(
+    dec: Option<&mut flate2::Decompress>,
+    input: &mut dyn BufRead,
+    limit: u64,
+    out: &mut [u8],
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<Streamed, InspectError> {
+    use flate2::{FlushDecompress, Status};
+    let mut n = 0u64;
+    let Some(dec) = dec else {
+        loop {
+            let piece = input.fill_buf()?;
+            let k = piece.len();
+            n += k as u64;
+            if k == 0 || n > limit {
+                return Ok(if k == 0 {
+                    Streamed::Ended(n)
+                } else {
+                    Streamed::Beyond
+                });
+            }
+            sink(piece);
+            input.consume(k);
+        }
+    };
+    loop {
+        let piece = input.fill_buf()?;
+        let eof = piece.is_empty();
+        let flush = if eof {
+            FlushDecompress::Finish
+        } else {
+            FlushDecompress::None
+        };
+        let (in0, out0) = (dec.total_in(), dec.total_out());
+        let status = dec.decompress(piece, out, flush);
+        let used = usize::try_from(dec.total_in() - in0).unwrap_or(usize::MAX);
+        let made = usize::try_from(dec.total_out() - out0).unwrap_or(usize::MAX);
+        input.consume(used);
+        n += made as u64;
+        if n > limit {
+            return Ok(Streamed::Beyond);
+        }
+        sink(out.get(..made).unwrap_or_default());
+        match status {
+            Ok(Status::StreamEnd) => return Ok(Streamed::Ended(n)),
+            Err(_) => return Ok(Streamed::Corrupt),
+            // No progress: at the end of the input the stream is cut short (apksig then
+            // compares the bytes it got with the directory's size); before it, the decoder
+            // cannot go on.
+            Ok(_) if used == 0 && made == 0 => {
+                return Ok(if eof {
+                    Streamed::Ended(n)
+                } else {
+                    Streamed::Corrupt
+                });
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// A `BufRead` over `r` through a borrowed buffer (`BufReader` would allocate one per entry).
+struct Refill<'b, T> {
+    r: T,
+    buf: &'b mut [u8],
+    pos: usize,
+    filled: usize,
+}
+
+impl<T: Read> Read for Refill<'_, T> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.fill_buf()?.read(out)?;
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<T: Read> BufRead for Refill<'_, T> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.filled {
+            self.filled = self.r.read(self.buf)?;
+            self.pos = 0;
+        }
+        Ok(self.buf.get(self.pos..self.filled).unwrap_or_default())
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.filled);
+    }
+}
+
 /// Raw-deflate decoder over `r`, failing if the output exceeds `cap` bytes.
 pub fn inflate<T: Read>(r: T, cap: u64) -> Result<Vec<u8>, InspectError> {
     let mut out = Vec::new();
@@ -205,149 +378,5 @@ pub fn inflate<T: Read>(r: T, cap: u64) -> Result<Vec<u8>, InspectError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-
-    fn deflate(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
-
-    fn outcome(r: Result<Vec<u8>, InspectError>) -> Result<Vec<u8>, &'static str> {
-        r.map_err(|e| e.code())
-    }
-
-    /// The one-read prefix equals what the streaming reader's first `n` bytes are, for
-    /// prefixes within and beyond the first read, cut and corrupted streams.
-    #[test]
-    fn read_prefix_matches_the_streaming_reader() {
-        let text: Vec<u8> = (0..3000u32)
-            .flat_map(|i| {
-                format!("Name: res/{}.xml\r\nSHA-256-Digest: {}\r\n\r\n", i, i * 31).into_bytes()
-            })
-            .collect();
-        let z = deflate(&text);
-        let zip = |data: &[u8]| {
-            let mut b = super::super::testzip::build_zip(b"", &[("M", data)], b"");
-            b[8] = 8; // local header method: deflated
-            let cd = b.len() - 22 - (46 + 1);
-            b[cd + 10] = 8;
-            b
-        };
-        let stream = |b: &[u8], e: &Entry, n: u64| {
-            let mut src = Src::new(std::io::Cursor::new(b)).unwrap();
-            let mut out = Vec::new();
-            open_entry(&mut src, e)
-                .and_then(|r| {
-                    r.take(n)
-                        .read_to_end(&mut out)
-                        .map_err(|_| InspectError::PackageUnreadable("corrupt deflate stream"))
-                })
-                .map(|_| out)
-                .map_err(|e| e.code())
-        };
-        let mut cases = vec![z.clone(), z[..z.len() / 3].to_vec(), z[..40].to_vec()];
-        let mut bad = z.clone();
-        bad[z.len() / 2] ^= 0x55;
-        cases.push(bad);
-        for data in cases {
-            let b = zip(&data);
-            let mut src = Src::new(std::io::Cursor::new(&b[..])).unwrap();
-            let e = super::super::zipread::open(&mut src, &crate::inspect::Limits::default())
-                .unwrap()
-                .entries[0]
-                .clone();
-            assert_eq!(e.method, 8);
-            for n in [0, 1, 100, 8192, 50_000, 1 << 20] {
-                let one = read_prefix(&mut src, &e, n).map_err(|e| e.code());
-                assert_eq!(one, stream(&b, &e, n), "len {} n {n}", data.len());
-            }
-        }
-    }
-
-    /// One request for header and data gives what two give, for near and far data (a long
-    /// local extra field), at every truncation of the file.
-    #[test]
-    fn raw_data_matches_header_then_data() {
-        let mut z = super::super::testzip::build_zip(b"", &[("a.txt", b"hello"), ("b", b"")], b"");
-        let entries = |z: &[u8]| {
-            let mut src = Src::new(std::io::Cursor::new(z.to_vec())).unwrap();
-            super::super::zipread::open(&mut src, &crate::inspect::Limits::default())
-                .map(|a| a.entries)
-                .unwrap_or_default()
-        };
-        let all = entries(&z);
-        // A 200-byte local extra field on the first entry, beyond the 64-byte guess.
-        let mut far = z.clone();
-        far[28] = 200;
-        far.splice(30 + 5..30 + 5, [0u8; 200]);
-        for z in [&mut z, &mut far] {
-            for cut in 0..=z.len() {
-                let mut src = Src::new(std::io::Cursor::new(&z[..cut])).unwrap();
-                for e in &all {
-                    let one = raw_data(&mut src, e).map_err(|e| e.code());
-                    let two = data_offset(&mut src, e)
-                        .and_then(|off| src.read_at(off, e.comp_size))
-                        .map_err(|e| e.code());
-                    assert_eq!(one, two, "cut {cut} entry {:?}", e.name);
-                }
-            }
-        }
-        let mut src = Src::new(std::io::Cursor::new(&far[..])).unwrap();
-        assert_eq!(raw_data(&mut src, &all[0]).unwrap(), b"hello");
-    }
-
-    /// The one-shot path gives exactly what the streaming path gives: complete, cut short at
-    /// every length, corrupted, over the cap, with a right, lying or absent size hint — with
-    /// one decoder reset between all of these streams, as an inspection uses it.
-    #[test]
-    fn inflate_slice_matches_the_streaming_inflate() {
-        let mut dec = Src::new(std::io::Cursor::new(Vec::new())).unwrap();
-        let text: Vec<u8> = (0..20_000u32)
-            .flat_map(|i| format!("entry-{} {}\n", i % 97, i * 7 % 13).into_bytes())
-            .collect();
-        let z = deflate(&text);
-        for hint in [0, 10, text.len() as u64, 1 << 30] {
-            for cap in [
-                0,
-                1,
-                4095,
-                text.len() as u64 - 1,
-                text.len() as u64,
-                1 << 30,
-            ] {
-                let a = outcome(inflate(&z[..], cap));
-                let b = outcome(inflate_slice(dec.inflater(), &z, hint, cap));
-                assert_eq!(a, b, "hint {hint} cap {cap}");
-            }
-        }
-        for cut in (0..z.len()).step_by(7) {
-            let a = outcome(inflate(&z[..cut], 1 << 30));
-            assert_eq!(
-                a,
-                outcome(inflate_slice(dec.inflater(), &z[..cut], 300_000, 1 << 30)),
-                "cut {cut}"
-            );
-        }
-        let mut bad = z.clone();
-        for i in (0..bad.len()).step_by(11) {
-            bad[i] ^= 0x5a;
-            let a = outcome(inflate(&bad[..], 1 << 20));
-            assert_eq!(
-                a,
-                outcome(inflate_slice(dec.inflater(), &bad, 0, 1 << 20)),
-                "flip {i}"
-            );
-            bad[i] ^= 0x5a;
-        }
-        let mut trailing = deflate(b"short");
-        trailing.extend_from_slice(b"garbage after the end of the stream");
-        assert_eq!(
-            inflate_slice(dec.inflater(), &trailing, 5, 100).unwrap(),
-            b"short"
-        );
-        assert_eq!(inflate(&trailing[..], 100).unwrap(), b"short");
-    }
-}
+#[path = "zipentry_tests.rs"]
+mod tests;

@@ -12,7 +12,9 @@
 #
 # SIGN_FLAGS="--verity-enabled ..." adds apksigner flags to both signing runs.
 # FILLER_BYTES=N in the environment adds a stored assets/filler.bin of N pseudo-random bytes
-# (benches use it for 1 MB and 100 MB packages).
+# (benches use it for 1 MB and 100 MB packages); with FILLER_TEXT=1 the N bytes are deflated
+# pseudo-text instead (a few times smaller in the archive). V1_ONLY=1 signs with the JAR
+# scheme (v1) alone, so that v1 decides the signer.
 #
 # The binary AndroidManifest.xml (package, versionCode, versionName, uses-sdk minSdkVersion)
 # is written by the Python below (standard library only). The keys are throw-away test keys
@@ -33,10 +35,10 @@ mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$work/raw.apk" "$pkg" "$code" "$name" "$min_sdk" "${FILLER_BYTES:-0}" <<'PY'
+python3 - "$work/raw.apk" "$pkg" "$code" "$name" "$min_sdk" "${FILLER_BYTES:-0}" "${FILLER_TEXT:-0}" <<'PY'
 import random, struct, sys, zipfile
 
-path, package, version_code, version_name, min_sdk, filler = sys.argv[1:7]
+path, package, version_code, version_name, min_sdk, filler, text = sys.argv[1:8]
 ANDROID = "http://schemas.android.com/apk/res/android"
 # Attribute names first: the resource map gives their android: resource ids.
 strings = ["versionCode", "versionName", "minSdkVersion", "android", ANDROID,
@@ -95,21 +97,32 @@ with zipfile.ZipFile(path, "w") as z:
     if int(filler) > 0:
         info = zipfile.ZipInfo("assets/filler.bin", fixed)
         rng = random.Random(7)
+        if text == "1":
+            # Words from a small vocabulary: deflate finds matches but no long repeats.
+            info.compress_type = zipfile.ZIP_DEFLATED
+            words = [rng.randbytes(rng.randint(2, 9)).hex() for _ in range(4096)]
+            page = " ".join(rng.choice(words) for _ in range(1 << 18)).encode()
         with z.open(info, "w", force_zip64=int(filler) > 0x7FFFFFFF) as f:
             left = int(filler)
             while left:
                 n = min(left, 1 << 20)
-                f.write(rng.randbytes(n))
+                if text == "1":
+                    at = rng.randrange(len(page) - n) if len(page) > n else 0
+                    f.write(page[at:at + n])
+                else:
+                    f.write(rng.randbytes(n))
                 left -= n
 PY
 
 zipalign -f -p 4 "$work/raw.apk" "$out/unsigned.apk"
 for which in signed:filed resigned:other; do
   file=${which%%:*}; key=${which##*:}
+  schemes=()
+  [ "${V1_ONLY:-0}" = 1 ] && schemes=(--v2-signing-enabled false --v3-signing-enabled false)
   # SIGN_FLAGS: extra apksigner flags (e.g. --verity-enabled), unquoted on purpose.
   # shellcheck disable=SC2086
   apksigner sign ${SIGN_FLAGS:-} --ks "$here/keys/$key.p12" --ks-type PKCS12 --ks-pass pass:icpgate-test \
-    --out "$out/$file.apk" "$out/unsigned.apk"
+    "${schemes[@]}" --out "$out/$file.apk" "$out/unsigned.apk"
   rm -f "$out/$file.apk.idsig"
   apksigner verify --print-certs "$out/$file.apk" > "$out/$file.certs"
 done
