@@ -5,8 +5,9 @@
 //! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
 //! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
-//! executable, and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass
-//! for the content digests), expand entries beyond `Limits`, or panic on any input.
+//! executable and its CodeResources (with `Limits::verify_digests`, the resources it lists),
+//! and for APKs and HAPs with `Limits::verify_digests` one chunked hashing pass for the content
+//! digests), expand entries beyond `Limits`, or panic on any input.
 //! Invariant: every `PackageIdentity` has a non-empty `id`; `accepted_signers` is a subset of
 //! the certificates listed in `schemes` (empty = unsigned or not accepted).
 
@@ -14,6 +15,8 @@ mod apk;
 mod axml;
 mod ber;
 mod cert;
+mod codedir;
+mod coderes;
 mod digest;
 mod error;
 #[cfg(unix)]
@@ -21,11 +24,15 @@ mod filesrc;
 mod hap;
 mod hapsig;
 mod ipa;
+mod ipaseal;
 mod jarmf;
 mod macho;
+mod pagehash;
 mod pkcs7;
 mod schemes;
 mod sigblock;
+#[cfg(test)]
+mod testmacho;
 #[cfg(test)]
 mod testzip;
 mod v1;
@@ -98,7 +105,8 @@ pub struct PackageIdentity {
 /// Resource limits. Exceeding one yields `package_too_large`; nothing is silently truncated.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest package accepted by `inspect_bytes` / `inspect_reader` / `inspect_file`.
+    /// Largest package accepted by `inspect_bytes` / `inspect_reader` / `inspect_file`; also
+    /// the most decompressed bytes of IPA resources hashed under `verify_digests`.
     pub max_package_bytes: u64,
     /// Most central-directory entries.
     pub max_entries: usize,
@@ -114,7 +122,8 @@ pub struct Limits {
     pub max_signers: usize,
     /// Verify the APK Signature Scheme v2/v3 and HAP content digests (hashes the whole file; see
     /// docs/inspection.md): a v2/v3 signer whose signed digest does not match the file is
-    /// not accepted.
+    /// not accepted. For IPAs: the main executable's code pages and the resources its
+    /// CodeResources lists (docs/inspection.md "iOS").
     pub verify_digests: bool,
     /// Refuse (`package_ambiguous`) a ZIP that common readers could read differently
     /// (`zipstrict.rs`, docs/inspection.md "Strict ZIP"). On by default and in every upload
