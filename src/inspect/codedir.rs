@@ -103,6 +103,18 @@ impl CdHasher {
     }
 }
 
+/// Lets `io::copy` stream an entry through the hash.
+impl std::io::Write for CdHasher {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.update(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A parsed CodeDirectory.
 #[derive(Debug)]
 pub struct CodeDir<'a> {

@@ -7,7 +7,7 @@
 //! absent.
 //! Must not: evaluate `rules`/`rules2` (files the envelope does not list are not looked for),
 //! `requirement` strings, or nested code's own signatures; inflate more than
-//! `Limits::max_package_bytes` in all, or hold more than 64 KiB of an entry over 1 MiB.
+//! `Limits::max_package_bytes` in all, or hold an entry over 1 MiB in memory (it streams).
 //! Invariant: `verify` is `Ok(false)` exactly when the envelope is malformed or a listed,
 //! required path is missing or differs; an error means package data could not be read.
 
@@ -148,17 +148,10 @@ fn entry_digest<R: Read + Seek>(
     if e.size <= READ_WHOLE {
         return Ok(ty.digest(&read_entry(src, e, e.size)?.bytes));
     }
-    let corrupt = |_| InspectError::PackageUnreadable("corrupt resource data");
+    let mut h = ty.hasher();
     let mut r = open_entry(src, e)?.take(e.size.saturating_add(1));
-    let (mut h, mut buf, mut n) = (ty.hasher(), vec![0u8; 64 << 10], 0u64);
-    loop {
-        let got = r.read(&mut buf).map_err(corrupt)?;
-        let Some(chunk) = buf.get(..got).filter(|c| !c.is_empty()) else {
-            break;
-        };
-        h.update(chunk);
-        n += got as u64;
-    }
+    let n = std::io::copy(&mut r, &mut h)
+        .map_err(|_| InspectError::PackageUnreadable("corrupt resource data"))?;
     if n != e.size {
         return Err(InspectError::PackageUnreadable(
             "resource size differs from the central directory",

@@ -95,7 +95,10 @@ impl<R: Read> Fwd<R> {
         let mut buf = vec![0u8; 64 << 10];
         while self.pos < off {
             let want = usize::try_from(off - self.pos).map_or(buf.len(), |n| n.min(buf.len()));
-            let got = self.r.read(&mut buf[..want]).map_err(corrupt)?;
+            let got = match self.r.read(&mut buf[..want]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other.map_err(corrupt)?,
+            };
             if got == 0 {
                 return Err(short());
             }
