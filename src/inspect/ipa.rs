@@ -148,10 +148,9 @@ pub fn inspect<R: Read + Seek>(
 /// A slice that does not verify leaves no signer accepted: the device may run that slice.
 fn signers(slices: Vec<macho::SliceSig>, seal: &AppSeal) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let (mut all, mut ok) = (Vec::<Vec<u8>>::new(), Vec::<Vec<u8>>::new());
-    let mut every = true;
+    let mut sealed = 0usize;
     for s in &slices {
         let Some(sd) = pkcs7::parse(&s.cms) else {
-            every = false;
             continue;
         };
         let Some((si, cert)) = sd
@@ -159,20 +158,22 @@ fn signers(slices: Vec<macho::SliceSig>, seal: &AppSeal) -> (Vec<Vec<u8>>, Vec<V
             .iter()
             .find_map(|si| Some((si, sd.cert_for(si)?)))
         else {
-            every = false;
             continue;
         };
         let good = pkcs7::verify_signer(&sd, si, cert, &s.code_directory) == Verdict::Good;
-        let good = good && seal.binds(s, si.signed_attrs);
-        every &= good;
         if !all.iter().any(|c| c == cert) {
             all.push(cert.to_vec());
         }
+        let good = good && seal.binds(s, si.signed_attrs);
+        sealed += usize::from(good);
         if good && !ok.iter().any(|c| c == cert) {
             ok.push(cert.to_vec());
         }
     }
-    (all, if every { ok } else { Vec::new() })
+    if sealed < slices.len() {
+        ok.clear();
+    }
+    (all, ok)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Test-only helper: builds small stored ZIP archives in memory.
 //!
 //! Owns: `build_zip` (and its end record, `push_eocd`) for unit tests of the ZIP reader, the
-//! strict ZIP checks, kind detection and the IPA seal (fixtures rebuilt with an entry changed).
+//! strict ZIP checks and kind detection.
 //! Must not: be compiled outside `cfg(test)`.
 //! Invariant: produced archives have a consistent CD/EOCD layout unless a prefix is given.
 
