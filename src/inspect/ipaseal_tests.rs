@@ -217,10 +217,13 @@ fn special_slots_must_match_the_package() {
 #[test]
 fn a_sealed_component_must_match_its_blob() {
     let s = slice(&[HashType::Sha256], Some(INFO), Some(RESOURCES));
-    let mut sb = s.superblob.clone();
+    let mut sb = s.superblob.to_vec();
     let at = sb.windows(10).position(|w| w == b"designated").unwrap();
     sb[at] ^= 1;
-    let changed = SliceSig { superblob: sb, ..s };
+    let changed = SliceSig {
+        superblob: sb.into(),
+        ..s
+    };
     assert!(!seal(false).binds(&changed, None));
 }
 

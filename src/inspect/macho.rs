@@ -11,6 +11,8 @@
 //! signature.
 
 use std::io::{self, Read};
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 use super::error::InspectError;
 use super::pagehash::{PageDigests, PageHasher};
@@ -23,15 +25,16 @@ const LC_CODE_SIGNATURE: u32 = 0x1d;
 const SUPERBLOB: u32 = 0xfade_0cc0;
 const MAX_BLOB: u64 = 16 << 20;
 
-/// The signature material of one architecture slice.
+/// The signature material of one architecture slice. The SuperBlob is held once; the CMS and
+/// CodeDirectory are views into it.
 #[derive(Debug)]
 pub struct SliceSig {
     /// CMS SignedData (BER) from slot 0x10000; empty when ad-hoc signed.
-    pub cms: Vec<u8>,
+    pub cms: BlobRef,
     /// The CodeDirectory blob (slot 0), the content the CMS signs.
-    pub code_directory: Vec<u8>,
+    pub code_directory: BlobRef,
     /// The whole SuperBlob (alternate CodeDirectories, requirements, entitlements, …).
-    pub superblob: Vec<u8>,
+    pub superblob: Arc<[u8]>,
     /// Digests of the slice's 4 KiB pages before the signature, when asked for.
     pub pages: Option<PageDigests>,
 }
@@ -39,7 +42,22 @@ pub struct SliceSig {
 impl SliceSig {
     /// The blob (with its 8-byte header) at `slot_type` of the SuperBlob.
     pub fn blob(&self, slot_type: u32) -> Option<&[u8]> {
-        slot(&self.superblob, slot_type)
+        self.superblob.get(slot(&self.superblob, slot_type)?)
+    }
+}
+
+/// Bytes of a SuperBlob shared without a copy (empty when the range is not inside it).
+#[derive(Clone, Debug)]
+pub struct BlobRef {
+    sb: Arc<[u8]>,
+    at: Range<usize>,
+}
+
+impl Deref for BlobRef {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.sb.get(self.at.clone()).unwrap_or(&[])
     }
 }
 
@@ -246,13 +264,17 @@ fn slice_sig<R: Read>(
     }
     let blob = f.read_at(off + u64::from(dataoff), u64::from(datasize));
     let pages = f.tap.take().map(|t| t.hasher.finish());
-    let blob = blob?;
+    let sb: Arc<[u8]> = blob?.into();
+    let view = |at: Option<Range<usize>>| BlobRef {
+        sb: Arc::clone(&sb),
+        at: at.unwrap_or(0..0),
+    };
+    // The CMS is the payload after the blob's 8-byte header.
+    let cms = slot(&sb, 0x10000).map(|r| r.start.saturating_add(8).min(r.end)..r.end);
     Ok(Some(SliceSig {
-        cms: slot(&blob, 0x10000)
-            .map(|b| b.get(8..).unwrap_or(&[]).to_vec())
-            .unwrap_or_default(),
-        code_directory: slot(&blob, 0).map(<[u8]>::to_vec).unwrap_or_default(),
-        superblob: blob,
+        cms: view(cms),
+        code_directory: view(slot(&sb, 0)),
+        superblob: Arc::clone(&sb),
         pages,
     }))
 }
@@ -272,8 +294,8 @@ fn find_code_signature(cmds: &[u8], ncmds: u32) -> Option<(u32, u32)> {
     None
 }
 
-/// The blob (including its 8-byte header) at `slot_type` of a SuperBlob.
-fn slot(sb: &[u8], slot_type: u32) -> Option<&[u8]> {
+/// Where the blob (including its 8-byte header) at `slot_type` of a SuperBlob lies in it.
+fn slot(sb: &[u8], slot_type: u32) -> Option<Range<usize>> {
     if be32(sb, 0)? != SUPERBLOB {
         return None;
     }
@@ -283,8 +305,9 @@ fn slot(sb: &[u8], slot_type: u32) -> Option<&[u8]> {
         if ty != slot_type {
             return None;
         }
-        let len = be32(sb, off + 4)? as usize;
-        sb.get(off..off.checked_add(len)?)
+        let len = be32(sb, off.checked_add(4)?)? as usize;
+        let end = off.checked_add(len).filter(|&e| e <= sb.len())?;
+        Some(off..end)
     })
 }
 
@@ -302,7 +325,7 @@ mod tests {
         let m = thin(64, &sb);
         let sigs = code_signatures(&m[..], 1 << 20, false).unwrap();
         assert_eq!(sigs.len(), 1);
-        assert_eq!(sigs[0].cms, b"CMS!");
+        assert_eq!(&*sigs[0].cms, b"CMS!");
         assert_eq!(&sigs[0].code_directory[8..], b"CD");
         assert_eq!(sigs[0].blob(0x10000).map(|b| &b[8..]), Some(&b"CMS!"[..]));
         assert_eq!(sigs[0].pages, None);
