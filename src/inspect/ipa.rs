@@ -4,14 +4,17 @@
 //! Owns: choosing the main app (`Payload/<name>.app/`, possibly under one top folder; nested
 //! `PlugIns/*.appex` and `Watch/*.app` bundles are never the app), reading Info.plist (XML or
 //! binary, via the `plist` crate), and the signer of each Mach-O slice's CMS.
-//! Must not: trust the file name, or read entries other than Info.plist and the executable.
+//! Must not: trust the file name, or read entries other than Info.plist, the executable and
+//! what `ipaseal.rs` reads (CodeResources; with `verify_digests` the resources it lists).
 //! Invariant: `accepted_signers` holds the distinct signer certificates whose CMS signature
-//! over the CodeDirectory did not fail verification.
+//! over the CodeDirectory verifies in some slice whose CodeDirectories seal this app
+//! (`ipaseal.rs`).
 
 use std::io::{Cursor, Read, Seek};
 
 use super::cert::{cert_info, Verdict};
 use super::error::InspectError;
+use super::ipaseal::AppSeal;
 use super::macho;
 use super::pkcs7;
 use super::zipentry::{open_entry, read_entry};
@@ -105,18 +108,23 @@ pub fn inspect<R: Read + Seek>(
     let entry = archive
         .find(plist_name.as_bytes())
         .ok_or(InspectError::ManifestMissing("Info.plist"))?;
-    let p = read_plist(&read_entry(src, entry, limits.max_manifest_bytes)?.bytes)?;
+    let info_plist = read_entry(src, entry, limits.max_manifest_bytes)?.bytes;
+    let p = read_plist(&info_plist)?;
     let exe = p
         .executable
         .as_ref()
         .and_then(|x| archive.find(format!("{}{x}", app.prefix).as_bytes()));
-    let (structural, accepted) = match exe {
-        Some(e) => signers(macho::code_signatures(
+    let slices = match exe {
+        Some(e) => macho::code_signatures(
             open_entry(src, e)?,
             limits.max_executable_bytes,
-        )?),
-        None => (Vec::new(), Vec::new()),
+            limits.verify_digests,
+        )?,
+        None => Vec::new(),
     };
+    let signed = !slices.is_empty();
+    let seal = AppSeal::read(src, archive, &app.prefix, info_plist, signed, limits)?;
+    let (structural, accepted) = signers(slices, &seal);
     let schemes = if structural.is_empty() {
         Vec::new()
     } else {
@@ -136,9 +144,11 @@ pub fn inspect<R: Read + Seek>(
     })
 }
 
-/// Distinct signer certificates over all slices: (structural, verified-or-unsupported).
-fn signers(slices: Vec<macho::SliceSig>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+/// Distinct signer certificates over all slices: (structural, verified and sealing the app).
+/// A slice that does not verify leaves no signer accepted: the device may run that slice.
+fn signers(slices: Vec<macho::SliceSig>, seal: &AppSeal) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let (mut all, mut ok) = (Vec::<Vec<u8>>::new(), Vec::<Vec<u8>>::new());
+    let mut sealed = 0usize;
     for s in &slices {
         let Some(sd) = pkcs7::parse(&s.cms) else {
             continue;
@@ -150,13 +160,18 @@ fn signers(slices: Vec<macho::SliceSig>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         else {
             continue;
         };
-        let good = pkcs7::verify_signer(&sd, si, cert, &s.code_directory) != Verdict::Bad;
+        let good = pkcs7::verify_signer(&sd, si, cert, &s.code_directory) == Verdict::Good;
         if !all.iter().any(|c| c == cert) {
             all.push(cert.to_vec());
         }
+        let good = good && seal.binds(s, si.signed_attrs);
+        sealed += usize::from(good);
         if good && !ok.iter().any(|c| c == cert) {
             ok.push(cert.to_vec());
         }
+    }
+    if sealed < slices.len() {
+        ok.clear();
     }
     (all, ok)
 }

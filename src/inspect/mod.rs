@@ -5,9 +5,10 @@
 //! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
 //! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
-//! executable, and with `Limits::verify_digests` one chunked hashing pass over an APK or HAP
-//! with a signing block for its content digests, or one streamed pass over the entries a
-//! deciding v1 signature covers), expand entries beyond `Limits`, or panic on any input.
+//! executable and its CodeResources (with `Limits::verify_digests`, the resources it lists),
+//! and with `Limits::verify_digests` one chunked hashing pass over an APK or HAP with a
+//! signing block for its content digests, or one streamed pass over the entries a deciding v1
+//! signature covers), expand entries beyond `Limits`, or panic on any input.
 //! Invariant: every `PackageIdentity` has a non-empty `id`; `accepted_signers` is a subset of
 //! the certificates listed in `schemes` (empty = unsigned or not accepted).
 
@@ -16,6 +17,8 @@ mod axml;
 mod ber;
 mod cert;
 mod chunks;
+mod codedir;
+mod coderes;
 mod digest;
 mod error;
 #[cfg(unix)]
@@ -23,11 +26,15 @@ mod filesrc;
 mod hap;
 mod hapsig;
 mod ipa;
+mod ipaseal;
 mod jarmf;
 mod macho;
+mod pagehash;
 mod pkcs7;
 mod schemes;
 mod sigblock;
+#[cfg(test)]
+mod testmacho;
 #[cfg(test)]
 mod testzip;
 mod v1;
@@ -103,7 +110,8 @@ pub struct PackageIdentity {
 /// Resource limits. Exceeding one yields `package_too_large`; nothing is silently truncated.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest package accepted by `inspect_bytes` / `inspect_reader` / `inspect_file`.
+    /// Largest package accepted by `inspect_bytes` / `inspect_reader` / `inspect_file`; also
+    /// the most decompressed bytes of IPA resources hashed under `verify_digests`.
     pub max_package_bytes: u64,
     /// Most central-directory entries.
     pub max_entries: usize,
@@ -120,7 +128,9 @@ pub struct Limits {
     /// Verify the content digests (docs/inspection.md "Content digests"): the APK Signature
     /// Scheme v2/v3 and HAP chunked digests (hashes the whole file), and when v1 decides the
     /// signers the MANIFEST.MF digest of every covered entry (streams those entries): a signer
-    /// whose signed digests do not match the content is not accepted.
+    /// whose signed digests do not match the content is not accepted. For IPAs: the main
+    /// executable's code pages and the resources its CodeResources lists (docs/inspection.md
+    /// "iOS").
     pub verify_digests: bool,
     /// Refuse (`package_ambiguous`) a ZIP that common readers could read differently
     /// (`zipstrict.rs`, docs/inspection.md "Strict ZIP"). On by default and in every upload
