@@ -150,7 +150,7 @@ fn signers(slices: Vec<macho::SliceSig>) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
         else {
             continue;
         };
-        let good = pkcs7::verify_signer(&sd, si, cert, &s.code_directory) != Verdict::Bad;
+        let good = pkcs7::verify_signer(&sd, si, cert, &s.code_directory) == Verdict::Good;
         if !all.iter().any(|c| c == cert) {
             all.push(cert.to_vec());
         }

@@ -26,6 +26,7 @@ mod macho;
 mod pkcs7;
 mod schemes;
 mod sigblock;
+mod sigverify;
 #[cfg(test)]
 mod testzip;
 mod v1;

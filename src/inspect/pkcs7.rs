@@ -9,6 +9,7 @@
 
 use super::ber::{self, Tlv};
 use super::cert::{self, Hash, Scheme, Verdict};
+use super::sigverify;
 
 const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
 const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
@@ -206,7 +207,7 @@ pub fn verify_signer_in(
         return Verdict::Bad;
     };
     let Some(attrs) = si.signed_attrs else {
-        return cert::verify(spki, Scheme::ByKey, sh, content, si.signature);
+        return sigverify::verify(spki, Scheme::ByKey, sh, content, si.signature);
     };
     if !attrs_match(attrs, sd.content_type, &cert::digest(dh, content)) {
         return Verdict::Bad;
@@ -215,7 +216,7 @@ pub fn verify_signer_in(
     if let Some(first) = msg.first_mut() {
         *first = ber::SET;
     }
-    cert::verify(spki, Scheme::ByKey, sh, &msg, si.signature)
+    sigverify::verify(spki, Scheme::ByKey, sh, &msg, si.signature)
 }
 
 fn attrs_match(attrs: &[u8], content_type: &[u8], digest: &[u8]) -> bool {
