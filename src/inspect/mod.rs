@@ -22,6 +22,7 @@ mod hap;
 mod hapsig;
 mod ipa;
 mod jarmf;
+mod jarsig;
 mod macho;
 mod pkcs7;
 mod schemes;
@@ -30,6 +31,7 @@ mod sigverify;
 #[cfg(test)]
 mod testzip;
 mod v1;
+mod x500;
 mod zipentry;
 mod zipread;
 mod zipstrict;

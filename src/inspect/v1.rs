@@ -14,9 +14,10 @@ use std::collections::{HashMap, HashSet};
 use ahash::RandomState;
 use std::io::{Read, Seek};
 
-use super::cert::{Memo, Verdict};
+use super::cert::Memo;
 use super::error::InspectError;
 use super::jarmf::{self, Section};
+use super::jarsig;
 use super::pkcs7;
 use super::zipentry::read_entry;
 use super::zipread::{Archive, Entry, Src};
@@ -147,41 +148,15 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
         .collect()
 }
 
-/// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
-/// without, the first SignerInfo that names a present certificate (structural only).
+/// The signer of one block: with its `.SF`, apksig's verdict and the first SignerInfo that
+/// verifies (`jarsig`); without, the first SignerInfo that names a present certificate
+/// (structural only).
 fn signer(sd: Option<pkcs7::SignedData<'_>>, sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
-    let Some(sd) = sd else {
-        return Signer {
-            cert: None,
-            verified: false,
-            sf: sf.unwrap_or_default(),
-        };
-    };
-    let structural = sd
-        .signers
-        .iter()
-        .find_map(|si| sd.cert_for(si))
-        .map(<[u8]>::to_vec);
-    let Some(sf) = sf else {
-        return Signer {
-            cert: structural,
-            verified: false,
-            sf: Vec::new(),
-        };
-    };
-    let mut chosen = None;
-    for si in &sd.signers {
-        let Some(c) = sd.cert_for(si) else { continue };
-        if pkcs7::verify_signer_in(memo, &sd, si, c, &sf) != Verdict::Bad {
-            chosen = Some(c.to_vec());
-            break;
-        }
-    }
-    let verified = chosen.is_some();
+    let block = jarsig::check(sd.as_ref(), sf.as_deref(), memo);
     Signer {
-        cert: chosen.or(structural),
-        verified,
-        sf,
+        cert: block.cert,
+        verified: block.verified,
+        sf: sf.unwrap_or_default(),
     }
 }
 
