@@ -22,6 +22,7 @@ mod hap;
 mod hapsig;
 mod ipa;
 mod jarmf;
+mod jarsf;
 mod jarsig;
 mod macho;
 mod pkcs7;

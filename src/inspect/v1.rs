@@ -17,6 +17,7 @@ use std::io::{Read, Seek};
 use super::cert::Memo;
 use super::error::InspectError;
 use super::jarmf::{self, Section};
+use super::jarsf::{self, ByName, SfVerdict};
 use super::jarsig;
 use super::pkcs7;
 use super::zipentry::read_entry;
@@ -187,16 +188,22 @@ fn accept<R: Read + Seek>(
         return Ok(None);
     };
     let sf_sections: Vec<Vec<Section<'_>>> = signers.iter().map(|s| jarmf::parse(&s.sf)).collect();
-    let mut sf_names = Vec::with_capacity(signers.len());
-    for sections in &sf_sections {
-        match sf_entries(sections, &mf, main, &by_name, found) {
-            Some(names) => sf_names.push(names),
-            None => return Ok(None),
+    // The signers apksig keeps (an ignored one neither signs nor fails the APK), and the
+    // entry names each signs.
+    let (mut kept, mut sf_names) = (Vec::new(), Vec::new());
+    for (i, sections) in sf_sections.iter().enumerate() {
+        match jarsf::check(sections, &mf, main, &by_name, found) {
+            SfVerdict::Failed => return Ok(None),
+            SfVerdict::Ignored => {}
+            SfVerdict::Signs(names) => {
+                kept.push(i);
+                sf_names.push(names);
+            }
         }
     }
-    Ok(covering_signers(archive, &sf_names).map(|idx| {
+    Ok(covering_signers(archive, &by_name, &sf_names).map(|idx| {
         idx.into_iter()
-            .filter_map(|i| signers[i].cert.clone())
+            .filter_map(|i| signers.get(*kept.get(i)?)?.cert.clone())
             .collect()
     }))
 }
@@ -212,10 +219,7 @@ fn cd_names(archive: &Archive) -> Names<'_> {
 }
 
 /// Name → section; None unless every section is named, unique, and names an existing entry.
-fn manifest_index<'a>(
-    named: &'a [Section<'a>],
-    cd_names: &Names<'_>,
-) -> Option<HashMap<&'a str, &'a Section<'a>, RandomState>> {
+fn manifest_index<'a>(named: &'a [Section<'a>], cd_names: &Names<'_>) -> Option<ByName<'a>> {
     let mut map = HashMap::with_capacity_and_hasher(named.len(), RandomState::new());
     for s in named {
         let n = s.name()?;
@@ -226,62 +230,11 @@ fn manifest_index<'a>(
     Some(map)
 }
 
-/// Checks one .SF against the manifest; returns the entry names it signs.
-fn sf_entries<'s>(
-    sections: &'s [Section<'_>],
-    mf: &[u8],
-    main: Option<&Section<'_>>,
-    named: &HashMap<&str, &Section<'_>, RandomState>,
-    found: &[u32],
-) -> Option<HashSet<&'s str, RandomState>> {
-    let (sf_main, sf_named) = sections.split_first()?;
-    sf_main.get("Signature-Version")?;
-    if stripped(sf_main, found) {
-        return None;
-    }
-    let whole = sf_main.digests_match("-Digest-Manifest", mf) == Some(true);
-    if let Some(m) = main {
-        let bytes = mf.get(m.range.clone())?;
-        if sf_main.digests_match("-Digest-Manifest-Main-Attributes", bytes) == Some(false) {
-            return None;
-        }
-    }
-    let mut names = HashSet::with_capacity_and_hasher(sf_named.len(), RandomState::new());
-    for s in sf_named {
-        let name = s.name()?;
-        if !whole {
-            let m = named.get(name)?;
-            if s.digests_match("-Digest", mf.get(m.range.clone())?) != Some(true) {
-                return None;
-            }
-        }
-        if !names.insert(name) {
-            return None;
-        }
-    }
-    Some(names)
-}
-
-/// `X-Android-APK-Signed` names a v2/v3 scheme that is absent: the signature was stripped.
-fn stripped(sf_main: &Section<'_>, found: &[u32]) -> bool {
-    let Some(v) = sf_main.get("X-Android-APK-Signed") else {
-        return false;
-    };
-    v.split(',')
-        .filter_map(|t| t.trim().parse::<u32>().ok())
-        .any(|id| {
-            let block_id = match id {
-                2 => super::sigblock::V2_ID,
-                3 => super::sigblock::V3_ID,
-                _ => return false,
-            };
-            !found.contains(&block_id)
-        })
-}
-
-/// All entries outside META-INF/ must be signed by the same non-empty set of signers.
+/// All entries outside META-INF/ must have a manifest section and be signed by the same
+/// non-empty set of signers; an APK with no such entry has no signer (apksig).
 fn covering_signers(
     archive: &Archive,
+    manifest: &ByName<'_>,
     sf_names: &[HashSet<&str, RandomState>],
 ) -> Option<Vec<usize>> {
     let mut set: Option<Vec<usize>> = None;
@@ -290,6 +243,9 @@ fn covering_signers(
             continue;
         }
         let name = String::from_utf8_lossy(&e.name);
+        if !manifest.contains_key(name.as_ref()) {
+            return None;
+        }
         let who: Vec<usize> = (0..sf_names.len())
             .filter(|&i| sf_names[i].contains(name.as_ref()))
             .collect();
@@ -298,24 +254,12 @@ fn covering_signers(
         }
         set = Some(who);
     }
-    Some(set.unwrap_or_else(|| (0..sf_names.len()).collect()))
+    set
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stripping_protection() {
-        let s = &jarmf::parse(b"Signature-Version: 1.0\nX-Android-APK-Signed: 2, 3\n\n")[0];
-        assert!(stripped(s, &[super::super::sigblock::V2_ID]));
-        assert!(!stripped(
-            s,
-            &[super::super::sigblock::V2_ID, super::super::sigblock::V3_ID]
-        ));
-        let none = &jarmf::parse(b"Signature-Version: 1.0\n\n")[0];
-        assert!(!stripped(none, &[]));
-    }
 
     #[test]
     fn garbage_signature_block_has_no_cert() {
