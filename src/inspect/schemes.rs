@@ -7,7 +7,8 @@
 //! the signer, v2 stripping protection.
 //! Must not: hash the APK contents (the content digests it records are checked by
 //! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
-//! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
+//! Invariant: `problem == None` means every check above passed; a signature whose algorithm
+//! `sigverify` cannot check (`Verdict::Unsupported`) fails like a bad one.
 
 use super::cert::{Hash, Memo, Scheme, Verdict};
 use super::sigblock::{lp, lp_items, u32_at};

@@ -4,8 +4,9 @@
 //! each combination to `ring` where ring implements it — RSA PKCS#1 v1.5 1024–8192 bits with
 //! SHA-1/SHA-256/SHA-512 (SHA-384 from 2048 bits), RSA-PSS 2048–8192 bits, ECDSA P-256/P-384
 //! with SHA-256/SHA-384, the paths nearly every APK takes — and to the RustCrypto crates for
-//! the rest Android verifies: `rsa` (512–16384 bits, any hash, PKCS#1 v1.5 and PSS), `dsa`
-//! (p up to 3072 bits), `p256`/`p384` with other hashes and `p521` (prehash verification).
+//! the rest Android verifies: RSA of 512–16384 bits with any hash (PKCS#1 v1.5 by re-encoding
+//! over the `rsa` crate's big integers, PSS through `rsa`), `dsa` (p up to 3072 bits),
+//! `p256`/`p384` with other hashes and `p521` (prehash verification).
 //! Must not: report `Good` for a combination it did not check, do work that grows without
 //! bound with attacker-chosen key sizes (sizes are checked before any arithmetic), or panic.
 //! Invariant: `Verdict::Unsupported` is returned for a key, curve, size or scheme outside the
@@ -133,23 +134,70 @@ fn rsa_verify(k: &Spki<'_>, pss: bool, h: Hash, msg: &[u8], sig: &[u8]) -> Verdi
     if let Some(alg) = ring_rsa(bits, pss, h) {
         return ring_verify(alg, k.key, msg, sig);
     }
-    if !RSA_BITS.contains(&bits) {
+    if !RSA_BITS.contains(&bits) || !RSA_EXPONENT_BITS.contains(&bit_len(e)) {
         return Verdict::Unsupported;
     }
     let (n, e) = (
         rsa::BigUint::from_bytes_be(n),
         rsa::BigUint::from_bytes_be(e),
     );
+    let hashed = digest(h, msg);
+    if !pss {
+        return verdict(pkcs1_verify(&n, &e, &hashed, pkcs1_scheme(h), sig));
+    }
     let Ok(key) = rsa::RsaPublicKey::new_with_max_size(n, e, *RSA_BITS.end()) else {
         return Verdict::Unsupported;
     };
-    let hashed = digest(h, msg);
-    let ok = if pss {
-        pss_scheme(h).verify(&key, &hashed, sig)
-    } else {
-        pkcs1_scheme(h).verify(&key, &hashed, sig)
-    };
-    verdict(ok.is_ok())
+    verdict(pss_scheme(h).verify(&key, &hashed, sig).is_ok())
+}
+
+/// Public exponents accepted outside ring: 2 to 2^33 − 1 (the `rsa` crate's range).
+const RSA_EXPONENT_BITS: std::ops::RangeInclusive<usize> = 2..=33;
+
+/// RSA PKCS#1 v1.5 verification by re-encoding (RFC 8017 §8.2.2): `sig^e mod n` must equal
+/// `00 01 FF…FF 00 ‖ DigestInfo prefix ‖ hash`, with a signature as long as the modulus.
+fn pkcs1_verify(
+    n: &rsa::BigUint,
+    e: &rsa::BigUint,
+    hashed: &[u8],
+    scheme: Pkcs1v15Sign,
+    sig: &[u8],
+) -> bool {
+    let k = n.bits().div_ceil(8);
+    let t_len = scheme.prefix.len() + hashed.len();
+    let s = rsa::BigUint::from_bytes_be(sig);
+    if sig.len() != k || &s >= n || k < t_len + 11 {
+        return false;
+    }
+    let mut expected = vec![0xff; k];
+    expected[0] = 0;
+    expected[1] = 1;
+    expected[k - t_len - 1] = 0;
+    expected[k - t_len..k - hashed.len()].copy_from_slice(&scheme.prefix);
+    expected[k - hashed.len()..].copy_from_slice(hashed);
+    // The integer's big-endian bytes lack the encoding's leading zero octet.
+    expected.get(1..) == Some(&public_op(&s, e, n).to_bytes_be()[..])
+}
+
+/// `s^e mod n` (`s < n`, `e ≥ 2`) by square-and-multiply over the exponent's bits: for a
+/// public exponent that is some 17 multiplications, where the `rsa` crate's windowed
+/// Montgomery `modpow` makes about a hundred for any one-word exponent (each several hundred
+/// microseconds at 16384 bits).
+fn public_op(s: &rsa::BigUint, e: &rsa::BigUint, n: &rsa::BigUint) -> rsa::BigUint {
+    let bits: Vec<bool> = e
+        .to_bytes_be()
+        .iter()
+        .flat_map(|b| (0..8).rev().map(move |i| b >> i & 1 == 1))
+        .skip_while(|&bit| !bit)
+        .collect();
+    let mut acc = s.clone();
+    for &bit in bits.iter().skip(1) {
+        acc = &acc * &acc % n;
+        if bit {
+            acc = acc * s % n;
+        }
+    }
+    acc
 }
 
 fn pkcs1_scheme(h: Hash) -> Pkcs1v15Sign {

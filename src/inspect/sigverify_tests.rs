@@ -107,6 +107,52 @@ fn rsa_pkcs1_every_hash_at_1024_bits() {
 }
 
 #[test]
+fn rsa_pkcs1_reencoding_with_other_exponents_and_lengths() {
+    // Exponents 3 and 17 exercise the square-and-multiply's other bit patterns; 1032 bits is
+    // a modulus that is not a whole number of 64-bit words.
+    for (bits, exp) in [(1024, 3u64), (1032, 17), (768, 65537)] {
+        let e = rsa::BigUint::from(exp);
+        let key = rsa::RsaPrivateKey::new_with_exp(&mut OsRng, bits, &e).unwrap();
+        let n = rsa::traits::PublicKeyParts::n(&key).clone();
+        let hashed = digest(Hash::Sha224, b"message");
+        let sig = key.sign(pkcs1_scheme(Hash::Sha224), &hashed).unwrap();
+        assert!(pkcs1_verify(
+            &n,
+            &e,
+            &hashed,
+            pkcs1_scheme(Hash::Sha224),
+            &sig
+        ));
+        let other = digest(Hash::Sha224, b"messagf");
+        assert!(!pkcs1_verify(
+            &n,
+            &e,
+            &other,
+            pkcs1_scheme(Hash::Sha224),
+            &sig
+        ));
+        // The same digest under another DigestInfo, a short signature, and s >= n fail.
+        let sha256 = pkcs1_scheme(Hash::Sha256);
+        assert!(!pkcs1_verify(&n, &e, &hashed, sha256, &sig));
+        assert!(!pkcs1_verify(
+            &n,
+            &e,
+            &hashed,
+            pkcs1_scheme(Hash::Sha224),
+            &sig[1..]
+        ));
+        let too_big = vec![0xff; sig.len()];
+        assert!(!pkcs1_verify(
+            &n,
+            &e,
+            &hashed,
+            pkcs1_scheme(Hash::Sha224),
+            &too_big
+        ));
+    }
+}
+
+#[test]
 fn rsa_pss_below_2048_bits() {
     let (key, spki) = rsa_1024();
     for h in [Hash::Sha256, Hash::Sha384] {

@@ -2,9 +2,9 @@
 //! that need only META-INF files and the central directory.
 //!
 //! Owns: pairing `META-INF/*.RSA|DSA|EC` with a `.SF` (a block without `.SF` is no signer),
-//! choosing the signer certificate by SignerInfo issuer+serial, verifying the PKCS#7
-//! signature over the .SF, the .SF against MANIFEST.MF, stripping protection
-//! (`X-Android-APK-Signed`), and that manifest and central directory list the same entries.
+//! reading the signature files, and combining the verdicts of `jarsig` (each block against its
+//! `.SF`) and `jarsf` (each `.SF` against MANIFEST.MF) with the manifest and central-directory
+//! rules (sections name existing entries once; every entry is signed by the same signers).
 //! Must not: read entries outside META-INF/ (per-entry content digests are NOT verified).
 //! Invariant: `structural` lists one certificate per paired signer, in central-directory
 //! order; `accepted` is `Some` only when every check passed.
