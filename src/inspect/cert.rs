@@ -101,10 +101,21 @@ fn info_with(der: &[u8], names: Option<(String, String)>) -> CertInfo {
 
 /// The certificates one inspection meets, each parsed with x509-parser at most once (the
 /// same certificate usually signs v1, v2 and v3, heads the lineage and is the accepted
-/// signer) and fingerprinted at most once. Lives inside one `inspect_*` call: nothing is
-/// kept between packages.
+/// signer) and fingerprinted at most once; and the signature checks it has made, bounded by
+/// `MAX_SIGNATURE_CHECKS`. Lives inside one `inspect_*` call: nothing is kept between
+/// packages.
 #[derive(Default)]
-pub struct Memo(Vec<Seen>);
+pub struct Memo {
+    seen: Vec<Seen>,
+    checks: usize,
+}
+
+/// Signature checks one package may cost. A real APK makes a few dozen at most (ten signers
+/// per scheme, two signatures each, a short rotation lineage, one v1 SignerInfo per block);
+/// beyond this every check fails, so a package stuffed with thousands of SignerInfos or
+/// lineage nodes over slow keys (RSA-16384, DSA-3072: milliseconds each) is refused in bounded
+/// time instead of costing seconds of CPU.
+pub const MAX_SIGNATURE_CHECKS: usize = 256;
 
 struct Seen {
     der: Vec<u8>,
@@ -115,27 +126,34 @@ struct Seen {
 
 impl Memo {
     fn seen(&mut self, der: &[u8]) -> &mut Seen {
-        let at = match self.0.iter().position(|s| s.der == der) {
+        let at = match self.seen.iter().position(|s| s.der == der) {
             Some(at) => at,
             None => {
                 let parsed = parse_shallow(der).map(|c| {
                     let names = (name_string(c.subject()), name_string(c.issuer()));
                     (c.public_key().raw.to_vec(), names)
                 });
-                self.0.push(Seen {
+                self.seen.push(Seen {
                     der: der.to_vec(),
                     parsed,
                     info: None,
                 });
-                self.0.len() - 1
+                self.seen.len() - 1
             }
         };
-        &mut self.0[at]
+        &mut self.seen[at]
     }
 
     /// The DER SubjectPublicKeyInfo of a certificate; None when x509-parser rejects it.
     pub fn spki(&mut self, der: &[u8]) -> Option<&[u8]> {
         self.seen(der).parsed.as_ref().map(|(k, _)| k.as_slice())
+    }
+
+    /// Counts one signature check; false once `MAX_SIGNATURE_CHECKS` have been made (the
+    /// check must then fail).
+    pub fn spend_check(&mut self) -> bool {
+        self.checks += 1;
+        self.checks <= MAX_SIGNATURE_CHECKS
     }
 
     /// The same as `cert_info(der)`.
@@ -252,5 +270,13 @@ mod tests {
             assert_eq!(memo.info(b"garbage"), cert_info(b"garbage"));
             assert_eq!(memo.spki(b"garbage"), None);
         }
+    }
+
+    #[test]
+    fn signature_checks_are_bounded_per_inspection() {
+        let mut memo = Memo::default();
+        assert!((0..MAX_SIGNATURE_CHECKS).all(|_| memo.spend_check()));
+        assert!(!memo.spend_check());
+        assert!(Memo::default().spend_check());
     }
 }

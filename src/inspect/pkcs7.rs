@@ -208,7 +208,7 @@ pub fn verify_signer(
 /// signature block rather than a SignerInfo that does not verify: a digest algorithm it does
 /// not know, a certificate without a usable key, or signed attributes that do not parse, repeat
 /// an attribute, hold several values or a value of the wrong type, or lack contentType or
-/// messageDigest.
+/// messageDigest; and a check past the inspection's budget (`Memo::spend_check`).
 pub fn check_signer(
     memo: &mut cert::Memo,
     sd: &SignedData<'_>,
@@ -219,6 +219,9 @@ pub fn check_signer(
     sig_hash: Hash,
 ) -> Result<Verdict, &'static str> {
     let dh = hash_of_digest_oid(si.digest_oid).ok_or("unknown digest algorithm")?;
+    if !memo.spend_check() {
+        return Err("too many signatures to check");
+    }
     let spki = memo.spki(cert_der).ok_or("certificate does not parse")?;
     let Some(attrs) = si.signed_attrs else {
         return Ok(sigverify::verify(
@@ -370,6 +373,39 @@ mod tests {
         ] {
             assert!(check(&broken).is_err(), "{broken:02x?}");
         }
+    }
+
+    #[test]
+    fn a_check_past_the_budget_breaks_the_block() {
+        let sd = SignedData {
+            certs: Vec::new(),
+            signers: Vec::new(),
+            content_type: DATA,
+            content: None,
+        };
+        let si = SignerInfo {
+            issuer_serial: None,
+            ski: None,
+            digest_oid: &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+            signed_attrs: None,
+            sig_oid: &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+            signature: b"sig",
+        };
+        let mut memo = cert::Memo::default();
+        let check = |memo: &mut cert::Memo| {
+            check_signer(
+                memo,
+                &sd,
+                &si,
+                b"not a certificate",
+                b"c",
+                Scheme::ByKey,
+                Hash::Sha256,
+            )
+        };
+        assert_eq!(check(&mut memo), Err("certificate does not parse"));
+        while memo.spend_check() {}
+        assert_eq!(check(&mut memo), Err("too many signatures to check"));
     }
 
     #[test]
