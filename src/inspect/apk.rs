@@ -87,13 +87,12 @@ pub fn inspect<R: Read + Seek>(
         };
         check_digests(src, &at, [v2.as_mut(), v3.as_mut()])?;
     }
-    let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
     let v1 = v1::analyze(
         src,
         archive,
         limits,
         &found,
-        found.is_empty() && target < SDK_R,
+        found.is_empty() && v1_may_decide(&m),
         &mut memo,
     )?;
 
@@ -210,11 +209,10 @@ fn accepted(
     v3: Option<&SchemeBlock>,
 ) -> Vec<Vec<u8>> {
     if v2.is_none() && v3.is_none() {
-        let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
-        return if target >= SDK_R {
-            Vec::new()
-        } else {
+        return if v1_may_decide(m) {
             v1.unwrap_or_default()
+        } else {
+            Vec::new()
         };
     }
     if let Some(b) = v2 {
@@ -245,6 +243,14 @@ fn accepted(
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// Whether a package with no v2/v3 block can be accepted on its v1 signature: targetSdkVersion
+/// (else minSdkVersion) below 30 (Android 11 refuses v1-only), and no targetSandboxVersion
+/// above 1 (Android 8 and later require v2 or newer for those).
+fn v1_may_decide(m: &Manifest) -> bool {
+    let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
+    target < SDK_R && m.target_sandbox.unwrap_or(1) <= 1
 }
 
 /// The v3 signer for the newest platform (maxSdk 0x7fffffff; the highest minSdk of those).

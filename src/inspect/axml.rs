@@ -17,6 +17,7 @@ const ATTR_VERSION_CODE: u32 = 0x0101_021b;
 const ATTR_VERSION_NAME: u32 = 0x0101_021c;
 const ATTR_MIN_SDK: u32 = 0x0101_020c;
 const ATTR_TARGET_SDK: u32 = 0x0101_0270;
+const ATTR_TARGET_SANDBOX: u32 = 0x0101_054c;
 
 /// What the inspector needs from the manifest.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct Manifest {
     pub version_name: Option<String>,
     pub min_sdk: Option<u32>,
     pub target_sdk: Option<u32>,
+    /// `<manifest android:targetSandboxVersion>` (absent: 1).
+    pub target_sandbox: Option<u32>,
 }
 
 fn u16at(b: &[u8], o: usize) -> Option<u16> {
@@ -272,6 +275,8 @@ impl Walker<'_> {
                 self.out.version_code = self.value(&a);
             } else if self.is(&a, ATTR_VERSION_NAME, "versionName") {
                 self.out.version_name = self.value(&a);
+            } else if self.is(&a, ATTR_TARGET_SANDBOX, "targetSandboxVersion") {
+                self.out.target_sandbox = self.value(&a).and_then(|s| s.trim().parse().ok());
             }
         }
     }
@@ -361,8 +366,17 @@ mod tests {
             "1.2",
             "uses-sdk",
             "minSdkVersion",
+            "targetSandboxVersion",
         ];
-        let m = element(0, &[(1, 4, 3, 4), (2, NO_INDEX, 0x10, 42), (3, 5, 3, 5)]);
+        let m = element(
+            0,
+            &[
+                (1, 4, 3, 4),
+                (2, NO_INDEX, 0x10, 42),
+                (3, 5, 3, 5),
+                (8, NO_INDEX, 0x10, 2),
+            ],
+        );
         let u = element(6, &[(7, NO_INDEX, 0x10, 21)]);
         let d = doc(&[pool(&strings), m, u]);
         let got = parse(&d).unwrap();
@@ -370,6 +384,7 @@ mod tests {
         assert_eq!(got.version_code.as_deref(), Some("42"));
         assert_eq!(got.version_name.as_deref(), Some("1.2"));
         assert_eq!(got.min_sdk, Some(21));
+        assert_eq!(got.target_sandbox, Some(2));
     }
 
     #[test]

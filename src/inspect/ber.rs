@@ -114,6 +114,35 @@ pub fn expect(b: &[u8], tag: u8) -> Option<(Tlv<'_>, &[u8])> {
     (t.tag == tag).then_some((t, rest))
 }
 
+/// Every item of a constructed value's content; None unless the items fill it exactly.
+pub fn all(content: &[u8]) -> Option<Vec<Tlv<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (t, r) = read(rest)?;
+        out.push(t);
+        rest = r;
+    }
+    Some(out)
+}
+
+/// Whether two INTEGER contents are the same signed value (as Java's `BigInteger.equals`):
+/// redundant sign-extension octets do not count.
+pub fn same_int(a: &[u8], b: &[u8]) -> bool {
+    fn minimal(mut v: &[u8]) -> &[u8] {
+        while let [first, second, ..] = v {
+            let redundant =
+                (*first == 0 && second & 0x80 == 0) || (*first == 0xff && second & 0x80 != 0);
+            if !redundant {
+                break;
+            }
+            v = &v[1..];
+        }
+        v
+    }
+    minimal(a) == minimal(b)
+}
+
 /// An INTEGER's content without redundant leading zero octets (at least one octet kept).
 pub fn strip_int(mut v: &[u8]) -> &[u8] {
     while v.len() > 1 && v[0] == 0 {
@@ -125,6 +154,16 @@ pub fn strip_int(mut v: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_compare_as_signed_values() {
+        assert!(same_int(&[0x00, 0x80], &[0x00, 0x00, 0x80]));
+        assert!(same_int(&[0xff, 0x80], &[0x80]));
+        assert!(same_int(&[0x05], &[0x00, 0x05]));
+        // 0x00 0xff is 255, 0xff is -1.
+        assert!(!same_int(&[0x00, 0xff], &[0xff]));
+        assert!(!same_int(&[0x01], &[0x02]));
+    }
 
     #[test]
     fn definite_and_long_lengths() {
@@ -159,6 +198,11 @@ mod tests {
         let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 100).flatten().collect();
         assert!(read(&deep).is_none());
         assert_eq!(strip_int(&[0, 0, 1]), &[1]);
+        assert!(all(&[0x02, 0x01, 0x05, 0x04]).is_none());
+        assert_eq!(
+            all(&[0x02, 0x01, 0x05, 0x05, 0x00]).map(|v| v.len()),
+            Some(2)
+        );
         assert_eq!(strip_int(&[0]), &[0]);
     }
 }

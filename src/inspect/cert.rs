@@ -1,21 +1,18 @@
 //! X.509 certificates: fingerprints, display names, issuer/serial identity and signature checks.
 //!
-//! Owns: turning DER certificate bytes into `CertInfo`, verifying a signature with the
-//! certificate's (or a raw SubjectPublicKeyInfo's) key through `ring`, and `Memo`, which parses
-//! and fingerprints each certificate of one inspection once.
+//! Owns: turning DER certificate bytes into `CertInfo`, `Memo` (which parses and fingerprints
+//! each certificate of one inspection once), and the vocabulary of signature checks (`Hash`,
+//! `Scheme`, `Verdict`, `digest`); the checks themselves are `sigverify.rs`.
 //! Must not: trust or chain certificates (Android and iOS app signing certs are self-asserted;
 //! identity is the fingerprint), fail on names with unprintable characters, or keep anything
 //! between inspections.
-//! Invariant: fingerprints are always over the exact input bytes; `Verdict::Unsupported` is
-//! returned, never `Bad`, when the algorithm or key size is outside what `ring` implements.
+//! Invariant: fingerprints are always over the exact input bytes.
 
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use x509_parser::nom::Parser;
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificateParser};
-use x509_parser::public_key::PublicKey;
-use x509_parser::x509::SubjectPublicKeyInfo;
 
 use super::ber;
 use super::CertInfo;
@@ -43,12 +40,15 @@ pub enum Scheme {
     Dsa,
 }
 
-/// Outcome of a signature check.
+/// Outcome of a signature check. Only `Good` means verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Good,
+    /// The signature does not verify under a usable key and algorithm.
     Bad,
-    /// Algorithm, curve or key size not implemented here (e.g. DSA): not checked.
+    /// The key or algorithm cannot be used: a key type, curve, size or scheme outside what
+    /// `sigverify` implements, a key that does not decode, or a key that does not fit the
+    /// scheme. Not verified (Android fails such a signer too).
     Unsupported,
 }
 
@@ -101,10 +101,21 @@ fn info_with(der: &[u8], names: Option<(String, String)>) -> CertInfo {
 
 /// The certificates one inspection meets, each parsed with x509-parser at most once (the
 /// same certificate usually signs v1, v2 and v3, heads the lineage and is the accepted
-/// signer) and fingerprinted at most once. Lives inside one `inspect_*` call: nothing is
-/// kept between packages.
+/// signer) and fingerprinted at most once; and the signature checks it has made, bounded by
+/// `MAX_SIGNATURE_CHECKS`. Lives inside one `inspect_*` call: nothing is kept between
+/// packages.
 #[derive(Default)]
-pub struct Memo(Vec<Seen>);
+pub struct Memo {
+    seen: Vec<Seen>,
+    checks: usize,
+}
+
+/// Signature checks one package may cost. A real APK makes a few dozen at most (ten signers
+/// per scheme, two signatures each, a short rotation lineage, one v1 SignerInfo per block);
+/// beyond this every check fails, so a package stuffed with thousands of SignerInfos or
+/// lineage nodes over slow keys (RSA-16384, DSA-3072: milliseconds each) is refused in bounded
+/// time instead of costing seconds of CPU.
+pub const MAX_SIGNATURE_CHECKS: usize = 256;
 
 struct Seen {
     der: Vec<u8>,
@@ -115,27 +126,34 @@ struct Seen {
 
 impl Memo {
     fn seen(&mut self, der: &[u8]) -> &mut Seen {
-        let at = match self.0.iter().position(|s| s.der == der) {
+        let at = match self.seen.iter().position(|s| s.der == der) {
             Some(at) => at,
             None => {
                 let parsed = parse_shallow(der).map(|c| {
                     let names = (name_string(c.subject()), name_string(c.issuer()));
                     (c.public_key().raw.to_vec(), names)
                 });
-                self.0.push(Seen {
+                self.seen.push(Seen {
                     der: der.to_vec(),
                     parsed,
                     info: None,
                 });
-                self.0.len() - 1
+                self.seen.len() - 1
             }
         };
-        &mut self.0[at]
+        &mut self.seen[at]
     }
 
     /// The DER SubjectPublicKeyInfo of a certificate; None when x509-parser rejects it.
     pub fn spki(&mut self, der: &[u8]) -> Option<&[u8]> {
         self.seen(der).parsed.as_ref().map(|(k, _)| k.as_slice())
+    }
+
+    /// Counts one signature check; false once `MAX_SIGNATURE_CHECKS` have been made (the
+    /// check must then fail).
+    pub fn spend_check(&mut self) -> bool {
+        self.checks += 1;
+        self.checks <= MAX_SIGNATURE_CHECKS
     }
 
     /// The same as `cert_info(der)`.
@@ -222,75 +240,6 @@ pub fn spki_of(der: &[u8]) -> Option<Vec<u8>> {
     Some(c.public_key().raw.to_vec())
 }
 
-/// Verifies `sig` over `msg` with the key in DER SubjectPublicKeyInfo `spki`.
-pub fn verify(spki: &[u8], scheme: Scheme, h: Hash, msg: &[u8], sig: &[u8]) -> Verdict {
-    let Ok((_, info)) = SubjectPublicKeyInfo::from_der(spki) else {
-        return Verdict::Bad;
-    };
-    let alg = match ring_alg(&info, scheme, h) {
-        Ok(a) => a,
-        Err(v) => return v,
-    };
-    let key = info.subject_public_key.data.as_ref();
-    match ring::signature::UnparsedPublicKey::new(alg, key).verify(msg, sig) {
-        Ok(()) => Verdict::Good,
-        Err(_) => Verdict::Bad,
-    }
-}
-
-type Alg = &'static dyn ring::signature::VerificationAlgorithm;
-
-/// The ring algorithm for key + scheme + hash; `Err(Bad)` when the key type contradicts the
-/// scheme, `Err(Unsupported)` when ring has no such algorithm.
-fn ring_alg(info: &SubjectPublicKeyInfo<'_>, scheme: Scheme, h: Hash) -> Result<Alg, Verdict> {
-    use ring::signature as s;
-    match info.parsed() {
-        Ok(PublicKey::RSA(rsa)) => {
-            let bits = rsa.key_size();
-            let big = bits >= 2048;
-            if !(1024..=8192).contains(&bits) {
-                return Err(Verdict::Unsupported);
-            }
-            Ok(match (scheme, h) {
-                (Scheme::RsaPss, Hash::Sha256) if big => &s::RSA_PSS_2048_8192_SHA256,
-                (Scheme::RsaPss, Hash::Sha512) if big => &s::RSA_PSS_2048_8192_SHA512,
-                (Scheme::RsaPss, _) => return Err(Verdict::Unsupported),
-                (Scheme::ByKey | Scheme::RsaPkcs1, h) => match h {
-                    Hash::Sha1 => &s::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-                    Hash::Sha256 => &s::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-                    Hash::Sha384 if big => &s::RSA_PKCS1_2048_8192_SHA384,
-                    Hash::Sha512 => &s::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-                    _ => return Err(Verdict::Unsupported),
-                },
-                _ => return Err(Verdict::Bad),
-            })
-        }
-        Ok(PublicKey::EC(_)) => match scheme {
-            Scheme::ByKey | Scheme::Ecdsa => ec_alg(info, h).ok_or(Verdict::Unsupported),
-            _ => Err(Verdict::Bad),
-        },
-        Ok(PublicKey::DSA(_)) => match scheme {
-            Scheme::ByKey | Scheme::Dsa => Err(Verdict::Unsupported),
-            _ => Err(Verdict::Bad),
-        },
-        _ => Err(Verdict::Unsupported),
-    }
-}
-
-fn ec_alg(info: &SubjectPublicKeyInfo<'_>, h: Hash) -> Option<Alg> {
-    use ring::signature as s;
-    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]; // 1.2.840.10045.3.1.7
-    const P384: &[u8] = &[0x2b, 0x81, 0x04, 0x00, 0x22]; // 1.3.132.0.34
-    let curve = info.algorithm.parameters.as_ref()?.as_oid().ok()?;
-    Some(match (curve.as_bytes(), h) {
-        (P256, Hash::Sha256) => &s::ECDSA_P256_SHA256_ASN1,
-        (P256, Hash::Sha384) => &s::ECDSA_P256_SHA384_ASN1,
-        (P384, Hash::Sha256) => &s::ECDSA_P384_SHA256_ASN1,
-        (P384, Hash::Sha384) => &s::ECDSA_P384_SHA384_ASN1,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,29 +273,10 @@ mod tests {
     }
 
     #[test]
-    fn ecdsa_signature_verifies_and_tampering_fails() {
-        let (der, key) = self_signed();
-        let spki = spki_of(&der).unwrap();
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 = key.serialize_der();
-        let alg = &ring::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
-        let kp = ring::signature::EcdsaKeyPair::from_pkcs8(alg, &pkcs8, &rng).unwrap();
-        let sig = kp.sign(&rng, b"message").unwrap();
-        assert_eq!(
-            verify(&spki, Scheme::ByKey, Hash::Sha256, b"message", sig.as_ref()),
-            Verdict::Good
-        );
-        assert_eq!(
-            verify(&spki, Scheme::ByKey, Hash::Sha256, b"messagf", sig.as_ref()),
-            Verdict::Bad
-        );
-        assert_eq!(
-            verify(&spki, Scheme::ByKey, Hash::Sha1, b"message", sig.as_ref()),
-            Verdict::Unsupported
-        );
-        assert_eq!(
-            verify(b"junk", Scheme::ByKey, Hash::Sha256, b"m", b"s"),
-            Verdict::Bad
-        );
+    fn signature_checks_are_bounded_per_inspection() {
+        let mut memo = Memo::default();
+        assert!((0..MAX_SIGNATURE_CHECKS).all(|_| memo.spend_check()));
+        assert!(!memo.spend_check());
+        assert!(Memo::default().spend_check());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Owns: splitting MANIFEST.MF / *.SF into sections (main section first), each with its raw
 //! byte range (including the terminating blank line) and attributes (continuation lines
-//! joined), and checking `<ALG>-Digest…` attributes against bytes.
+//! joined, then split at the first ": "), and apksig's choice and check of the
+//! `<ALG>-Digest…` attribute to verify (the strongest, API 18 and later).
 //! Must not: allocate per byte or assume a particular line ending (CRLF, LF and CR all end
 //! a line).
 //! Invariant: `Section::range` always lies within the parsed input.
@@ -29,43 +30,54 @@ impl Section<'_> {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// The section's name: the value of its first attribute when that is `Name` (apksig
+    /// reads no name from a later attribute).
     pub fn name(&self) -> Option<&str> {
-        self.get("Name")
+        self.attrs
+            .first()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Name"))
+            .map(|(_, v)| v.as_ref())
     }
 
-    /// True when all digests named `<ALG><suffix>` match `data`; None when there are none.
-    pub fn digests_match(&self, suffix: &str, data: &[u8]) -> Option<bool> {
-        let mut found = false;
-        for (k, v) in &self.attrs {
-            let Some(alg) = k.len().checked_sub(suffix.len()).and_then(|n| {
-                k.get(n..)
-                    .filter(|s| s.eq_ignore_ascii_case(suffix))
-                    .and(k.get(..n))
-            }) else {
-                continue;
-            };
-            let Some(h) = hash_named(alg) else { continue };
-            found = true;
-            let expected = base64::engine::general_purpose::STANDARD.decode(v.trim());
-            if expected.ok().as_deref() != Some(cert::digest(h, data).as_slice()) {
-                return Some(false);
-            }
-        }
-        found.then_some(true)
+    /// The value of the attribute named `prefix` + `suffix` (ASCII case ignored, first wins).
+    fn get_joined(&self, prefix: &str, suffix: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| {
+                k.len() == prefix.len() + suffix.len()
+                    && k.get(..prefix.len())
+                        .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                    && k.get(prefix.len()..)
+                        .is_some_and(|x| x.eq_ignore_ascii_case(suffix))
+            })
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// The digest apksig checks among the `<ALG><suffix>` attributes for Android 4.3 (API 18)
+    /// and later (`getDigestsToVerify`): the strongest present of SHA-512, SHA-384, SHA-256
+    /// and SHA-1 (spelled `SHA1`). Other spellings and MD5 are not read.
+    pub fn digest_to_verify(&self, suffix: &str) -> Option<(Hash, &str)> {
+        STRONGEST_FIRST
+            .iter()
+            .find_map(|&(name, h)| self.get_joined(name, suffix).map(|v| (h, v)))
+    }
+
+    /// Whether the digest apksig checks (`digest_to_verify`) matches `data`; None when the
+    /// section names none.
+    pub fn digest_matches(&self, suffix: &str, data: &[u8]) -> Option<bool> {
+        let (h, expected) = self.digest_to_verify(suffix)?;
+        let expected = base64::engine::general_purpose::STANDARD.decode(expected);
+        Some(expected.ok().as_deref() == Some(cert::digest(h, data).as_slice()))
     }
 }
 
-fn hash_named(alg: &str) -> Option<Hash> {
-    match alg.to_ascii_uppercase().as_str() {
-        "MD5" => Some(Hash::Md5),
-        "SHA1" | "SHA-1" => Some(Hash::Sha1),
-        "SHA-224" => Some(Hash::Sha224),
-        "SHA-256" => Some(Hash::Sha256),
-        "SHA-384" => Some(Hash::Sha384),
-        "SHA-512" => Some(Hash::Sha512),
-        _ => None,
-    }
-}
+/// The digest attribute names apksig reads on API 18 and later, strongest first.
+const STRONGEST_FIRST: [(&str, Hash); 4] = [
+    ("SHA-512", Hash::Sha512),
+    ("SHA-384", Hash::Sha384),
+    ("SHA-256", Hash::Sha256),
+    ("SHA1", Hash::Sha1),
+];
 
 /// Lines as (start, end-of-content, end-including-terminator).
 fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
@@ -87,65 +99,65 @@ fn lines(b: &[u8]) -> Vec<(usize, usize, usize)> {
     out
 }
 
-/// Parses all sections; the first is the main section (possibly empty).
+/// Parses all sections; the first is the main section. Blank lines before a section are
+/// skipped (apksig's `readSection`), so no section is empty.
 pub fn parse(b: &[u8]) -> Vec<Section<'_>> {
     // Valid UTF-8 as a whole (the usual case): lines are borrowed without checking each again
     // (they start and end at ASCII line breaks, so at character boundaries).
     let whole = simdutf8::basic::from_utf8(b).ok();
     let mut sections = Vec::new();
-    let mut cur: Option<Section> = None;
+    // The section being read and its attribute line still open to continuation lines.
+    let mut cur: Option<(Section, Cow<str>)> = None;
     for (start, end, next) in lines(b) {
         let line = &b[start..end];
         if line.is_empty() {
-            if let Some(mut s) = cur.take() {
+            if let Some((mut s, pending)) = cur.take() {
+                s.attrs.push(split_attr(pending));
                 s.range.end = next;
                 sections.push(s);
-            } else if sections.is_empty() {
-                sections.push(Section {
-                    range: start..next,
-                    attrs: Vec::new(),
-                });
             }
             continue;
         }
-        let s = cur.get_or_insert_with(|| Section {
-            range: start..next,
-            attrs: Vec::new(),
-        });
-        s.range.end = next;
         let text = match whole {
             Some(t) => Cow::Borrowed(&t[start..end]),
             None => String::from_utf8_lossy(line),
         };
-        if let Some(cont) = text.strip_prefix(' ') {
-            if let Some(last) = s.attrs.last_mut() {
-                last.1.to_mut().push_str(cont);
+        match &mut cur {
+            None => {
+                let s = Section {
+                    range: start..next,
+                    attrs: Vec::new(),
+                };
+                cur = Some((s, text));
             }
-        } else if let Some(colon) = text.find(':') {
-            s.attrs.push(split_attr(text, colon));
+            Some((s, pending)) => {
+                s.range.end = next;
+                match text.strip_prefix(' ') {
+                    Some(cont) => pending.to_mut().push_str(cont),
+                    None => s.attrs.push(split_attr(std::mem::replace(pending, text))),
+                }
+            }
         }
     }
-    if let Some(s) = cur {
+    if let Some((mut s, pending)) = cur {
+        s.attrs.push(split_attr(pending));
         sections.push(s);
     }
     sections
 }
 
-/// `name: value` split at `colon` (one space after it dropped), borrowing when `line` does.
-fn split_attr(line: Cow<'_, str>, colon: usize) -> (Cow<'_, str>, Cow<'_, str>) {
-    let skip = if line[colon + 1..].starts_with(' ') {
-        2
-    } else {
-        1
+/// `name: value` split at the first `": "` (apksig's rule: trailing spaces in names and
+/// leading spaces in values are kept); a line without one is a name with an empty value.
+/// Borrows when `line` does.
+fn split_attr(line: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {
+    let Some(at) = line.find(": ") else {
+        return (line, Cow::Borrowed(""));
     };
     match line {
-        Cow::Borrowed(t) => (
-            Cow::Borrowed(&t[..colon]),
-            Cow::Borrowed(&t[colon + skip..]),
-        ),
+        Cow::Borrowed(t) => (Cow::Borrowed(&t[..at]), Cow::Borrowed(&t[at + 2..])),
         Cow::Owned(mut t) => {
-            let value = t.split_off(colon + skip);
-            t.truncate(colon);
+            let value = t.split_off(at + 2);
+            t.truncate(at);
             (Cow::Owned(t), Cow::Owned(value))
         }
     }
@@ -167,27 +179,66 @@ mod tests {
 
     #[test]
     fn attributes_borrow_or_own_alike() {
-        let s = parse(b"A:1\nB:  2\nN\xffme: v\xfe\n long\nC: x: y\n");
+        let s = parse(b"A: 1\nB:  2\nN\xffme: v\xfe\n long\nC: x: y\nD:3\nE\n lon\n g: z\n");
         let got: Vec<(&str, &str)> = s[0].attrs.iter().map(|(k, v)| (&**k, &**v)).collect();
+        // Split at the first ": " of the joined line, as apksig: "D:3" is a name alone.
         assert_eq!(
             got,
             [
                 ("A", "1"),
                 ("B", " 2"),
                 ("N\u{fffd}me", "v\u{fffd}long"),
-                ("C", "x: y")
+                ("C", "x: y"),
+                ("D:3", ""),
+                ("Elong", "z"),
             ]
         );
     }
 
     #[test]
-    fn digest_attributes_are_checked() {
-        let d =
-            base64::engine::general_purpose::STANDARD.encode(cert::digest(Hash::Sha256, b"abc"));
-        let text = format!("SHA-256-Digest-Manifest: {d}\n");
+    fn leading_blank_lines_and_late_names() {
+        let s = parse(b"\n\nManifest-Version: 1.0\n\n\nX: 1\nName: a\n\nName: b\n");
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].range, 2..25);
+        assert_eq!(s[0].get("Manifest-Version"), Some("1.0"));
+        // "Name" counts only as the first attribute.
+        assert_eq!(s[1].name(), None);
+        assert_eq!(s[2].name(), Some("b"));
+    }
+
+    fn b64(h: Hash, data: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(cert::digest(h, data))
+    }
+
+    #[test]
+    fn only_the_strongest_digest_is_checked() {
+        let text = format!(
+            "SHA1-Digest-Manifest: {}\nSHA-256-Digest-Manifest: {}\n",
+            b64(Hash::Sha1, b"other"),
+            b64(Hash::Sha256, b"abc")
+        );
         let s = &parse(text.as_bytes())[0];
-        assert_eq!(s.digests_match("-Digest-Manifest", b"abc"), Some(true));
-        assert_eq!(s.digests_match("-Digest-Manifest", b"abd"), Some(false));
-        assert_eq!(s.digests_match("-Digest", b"abc"), None);
+        assert_eq!(s.digest_matches("-Digest-Manifest", b"abc"), Some(true));
+        assert_eq!(s.digest_matches("-Digest-Manifest", b"abd"), Some(false));
+        assert_eq!(s.digest_matches("-Digest", b"abc"), None);
+        // SHA-512 beats SHA-256 wherever it stands; SHA1 is read, MD5 and "SHA-1" are not.
+        let text = format!(
+            "sha-256-digest: {}\nSHA-512-Digest: {}\n",
+            b64(Hash::Sha256, b"x"),
+            b64(Hash::Sha512, b"y")
+        );
+        let s = &parse(text.as_bytes())[0];
+        assert_eq!(
+            s.digest_to_verify("-Digest").map(|d| d.0),
+            Some(Hash::Sha512)
+        );
+        assert_eq!(s.digest_matches("-Digest", b"y"), Some(true));
+        let text = format!("MD5-Digest: {}\nSHA-1-Digest: x\n", b64(Hash::Md5, b"x"));
+        assert_eq!(
+            parse(text.as_bytes())[0].digest_matches("-Digest", b"x"),
+            None
+        );
+        let s = &parse(b"SHA1-Digest: not base64!\n")[0];
+        assert_eq!(s.digest_matches("-Digest", b"x"), Some(false));
     }
 }

@@ -28,11 +28,14 @@ mod hapsig;
 mod ipa;
 mod ipaseal;
 mod jarmf;
+mod jarsf;
+mod jarsig;
 mod macho;
 mod pagehash;
 mod pkcs7;
 mod schemes;
 mod sigblock;
+mod sigverify;
 #[cfg(test)]
 mod testmacho;
 #[cfg(test)]
@@ -40,6 +43,7 @@ mod testzip;
 mod v1;
 mod v1entries;
 mod verity;
+mod x500;
 mod zipentry;
 mod zipread;
 mod zipstrict;

@@ -1,14 +1,18 @@
 //! PKCS#7 / CMS SignedData (BER or DER): certificates bag and SignerInfos, plus verifying a
 //! SignerInfo against detached content.
 //!
-//! Owns: the SignedData structure walk, signer-certificate selection by issuer+serial (or
-//! subjectKeyIdentifier), and apksig's rules for signed attributes.
+//! Owns: the SignedData structure walk, signer-certificate selection by issuer+serial (names
+//! and serials compared as Java compares them) or subjectKeyIdentifier, and apksig's rules for
+//! signed attributes (each attribute once, contentType and messageDigest present with one
+//! value of the right type, both matching).
 //! Must not: pick a signer certificate by position in the bag (the fdroid issue-1128 attack),
 //! or accept a SignerInfo whose messageDigest attribute does not match the content.
 //! Invariant: `SignedData::certs` holds sub-slices of the input in file order.
 
 use super::ber::{self, Tlv};
 use super::cert::{self, Hash, Scheme, Verdict};
+use super::sigverify;
+use super::x500;
 
 const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
 const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
@@ -120,10 +124,12 @@ impl<'a> SignedData<'a> {
     }
 }
 
+/// Issuer and serial as Java compares them (`X500Principal` and `BigInteger` equality), or the
+/// subjectKeyIdentifier.
 fn matches_sid(der: &[u8], si: &SignerInfo<'_>) -> bool {
     if let Some((issuer, serial)) = si.issuer_serial {
         return cert::issuer_serial(der)
-            .is_some_and(|(ci, cs)| ci == issuer && ber::strip_int(cs) == ber::strip_int(serial));
+            .is_some_and(|(ci, cs)| ber::same_int(cs, serial) && x500::same_name(ci, issuer));
     }
     match (si.ski, cert::subject_key_id(der)) {
         (Some(a), Some(b)) => a == b.as_slice(),
@@ -178,21 +184,10 @@ fn hash_of_sig_oid(oid: &[u8]) -> Option<Hash> {
     }
 }
 
-/// Verifies one SignerInfo over detached `content` with `cert_der`'s key (apksig semantics:
-/// with signed attributes, messageDigest must equal the content digest and the signature
-/// covers the attributes re-tagged as SET).
+/// Verifies one SignerInfo over detached `content` with `cert_der`'s key, the signature
+/// algorithm taken from its OIDs (the signature OID's hash, else the digest's, with the key's
+/// own scheme). Any problem `check_signer` reports fails the SignerInfo.
 pub fn verify_signer(
-    sd: &SignedData<'_>,
-    si: &SignerInfo<'_>,
-    cert_der: &[u8],
-    content: &[u8],
-) -> Verdict {
-    verify_signer_in(&mut cert::Memo::default(), sd, si, cert_der, content)
-}
-
-/// `verify_signer` with the certificate parsed through the inspection's `memo`.
-pub fn verify_signer_in(
-    memo: &mut cert::Memo,
     sd: &SignedData<'_>,
     si: &SignerInfo<'_>,
     cert_der: &[u8],
@@ -202,40 +197,98 @@ pub fn verify_signer_in(
         return Verdict::Unsupported;
     };
     let sh = hash_of_sig_oid(si.sig_oid).unwrap_or(dh);
-    let Some(spki) = memo.spki(cert_der) else {
-        return Verdict::Bad;
-    };
+    let mut memo = cert::Memo::default();
+    check_signer(&mut memo, sd, si, cert_der, content, Scheme::ByKey, sh).unwrap_or(Verdict::Bad)
+}
+
+/// Checks one SignerInfo over detached `content` as apksig does (`V1SchemeVerifier`): with
+/// signed attributes, contentType must equal the SignedData's eContentType and messageDigest
+/// the content's digest (either differing: `Bad`), and the signature covers the attributes
+/// re-tagged as SET; without, it covers the content. `Err` is what apksig treats as a broken
+/// signature block rather than a SignerInfo that does not verify: a digest algorithm it does
+/// not know, a certificate without a usable key, or signed attributes that do not parse, repeat
+/// an attribute, hold several values or a value of the wrong type, or lack contentType or
+/// messageDigest; and a check past the inspection's budget (`Memo::spend_check`).
+pub fn check_signer(
+    memo: &mut cert::Memo,
+    sd: &SignedData<'_>,
+    si: &SignerInfo<'_>,
+    cert_der: &[u8],
+    content: &[u8],
+    scheme: Scheme,
+    sig_hash: Hash,
+) -> Result<Verdict, &'static str> {
+    let dh = hash_of_digest_oid(si.digest_oid).ok_or("unknown digest algorithm")?;
+    if !memo.spend_check() {
+        return Err("too many signatures to check");
+    }
+    let spki = memo.spki(cert_der).ok_or("certificate does not parse")?;
     let Some(attrs) = si.signed_attrs else {
-        return cert::verify(spki, Scheme::ByKey, sh, content, si.signature);
+        return Ok(sigverify::verify(
+            spki,
+            scheme,
+            sig_hash,
+            content,
+            si.signature,
+        ));
     };
-    if !attrs_match(attrs, sd.content_type, &cert::digest(dh, content)) {
-        return Verdict::Bad;
+    if !attrs_match(attrs, sd.content_type, &cert::digest(dh, content))? {
+        return Ok(Verdict::Bad);
     }
     let mut msg = attrs.to_vec();
     if let Some(first) = msg.first_mut() {
         *first = ber::SET;
     }
-    cert::verify(spki, Scheme::ByKey, sh, &msg, si.signature)
+    Ok(sigverify::verify(
+        spki,
+        scheme,
+        sig_hash,
+        &msg,
+        si.signature,
+    ))
 }
 
-fn attrs_match(attrs: &[u8], content_type: &[u8], digest: &[u8]) -> bool {
-    let Some((t, _)) = ber::read(attrs) else {
-        return false;
-    };
-    let (mut ct_ok, mut md_ok) = (false, false);
-    for attr in ber::children(t.content) {
-        let mut it = ber::children(attr.content);
-        let (Some(oid), Some(set)) = (it.next(), it.next()) else {
-            continue;
+/// apksig's `SignedAttributes`: Ok(false) when contentType or messageDigest differs.
+fn attrs_match(attrs: &[u8], content_type: &[u8], digest: &[u8]) -> Result<bool, &'static str> {
+    const MALFORMED: &str = "malformed signed attributes";
+    let (t, _) = ber::read(attrs).ok_or(MALFORMED)?;
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let (mut ct, mut md) = (None, None);
+    for attr in ber::all(t.content).ok_or(MALFORMED)? {
+        let [oid, set] = ber::all(attr.content).ok_or(MALFORMED)?[..] else {
+            return Err(MALFORMED);
         };
-        let val = ber::children(set.content).next();
+        if attr.tag != ber::SEQUENCE || oid.tag != ber::OID || set.tag != ber::SET {
+            return Err(MALFORMED);
+        }
+        if seen.contains(&oid.content) {
+            return Err("duplicate signed attribute");
+        }
+        seen.push(oid.content);
+        let values = ber::all(set.content).ok_or(MALFORMED)?;
         if oid.content == OID_CONTENT_TYPE {
-            ct_ok = val.is_some_and(|v| v.content == content_type);
+            ct = Some(values);
         } else if oid.content == OID_MESSAGE_DIGEST {
-            md_ok = val.is_some_and(|v| v.content == digest);
+            md = Some(values);
         }
     }
-    ct_ok && md_ok
+    let ct = single(ct, ber::OID)?.ok_or("no content type in signed attributes")?;
+    if ct != content_type {
+        return Ok(false);
+    }
+    let md = single(md, ber::OCTET_STRING)?.ok_or("no message digest in signed attributes")?;
+    Ok(md == digest)
+}
+
+/// The content of an attribute's only value, which must have `tag`; None when the attribute
+/// is absent or has no value.
+fn single<'a>(values: Option<Vec<Tlv<'a>>>, tag: u8) -> Result<Option<&'a [u8]>, &'static str> {
+    match values.as_deref() {
+        None | Some([]) => Ok(None),
+        Some([v]) if v.tag == tag => Ok(Some(v.content)),
+        Some([_]) => Err("signed attribute value of the wrong type"),
+        Some(_) => Err("signed attribute with several values"),
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +309,103 @@ mod tests {
         assert_eq!(hash_of_sig_oid(&rsa), None);
         let ec384 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03];
         assert_eq!(hash_of_sig_oid(&ec384), Some(Hash::Sha384));
+    }
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag, content.len() as u8];
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// `[0] IMPLICIT` signed attributes from (type OID, values).
+    fn attrs(list: &[(&[u8], Vec<Vec<u8>>)]) -> Vec<u8> {
+        let body: Vec<u8> = list
+            .iter()
+            .flat_map(|(oid, values)| {
+                let set = tlv(ber::SET, &values.concat());
+                tlv(ber::SEQUENCE, &[tlv(ber::OID, oid), set].concat())
+            })
+            .collect();
+        tlv(0xa0, &body)
+    }
+
+    const DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01];
+
+    #[test]
+    fn signed_attributes_as_apksig_reads_them() {
+        let ct = || vec![tlv(ber::OID, DATA)];
+        let md = |d: &[u8]| vec![tlv(ber::OCTET_STRING, d)];
+        let check = |a: &[u8]| attrs_match(a, DATA, b"dd");
+        let good = attrs(&[(OID_CONTENT_TYPE, ct()), (OID_MESSAGE_DIGEST, md(b"dd"))]);
+        assert_eq!(check(&good), Ok(true));
+        // A value that differs fails this SignerInfo only.
+        let other = attrs(&[(OID_CONTENT_TYPE, ct()), (OID_MESSAGE_DIGEST, md(b"xx"))]);
+        assert_eq!(check(&other), Ok(false));
+        let signed_data_type = vec![tlv(ber::OID, OID_SIGNED_DATA)];
+        let wrong_ct = attrs(&[
+            (OID_CONTENT_TYPE, signed_data_type),
+            (OID_MESSAGE_DIGEST, md(b"dd")),
+        ]);
+        assert_eq!(check(&wrong_ct), Ok(false));
+        // Broken attributes fail the whole block.
+        for broken in [
+            attrs(&[
+                (OID_MESSAGE_DIGEST, md(b"dd")),
+                (OID_MESSAGE_DIGEST, md(b"dd")),
+            ]),
+            attrs(&[(OID_MESSAGE_DIGEST, md(b"dd"))]),
+            attrs(&[(OID_CONTENT_TYPE, vec![]), (OID_MESSAGE_DIGEST, md(b"dd"))]),
+            attrs(&[(OID_CONTENT_TYPE, ct())]),
+            attrs(&[
+                (OID_CONTENT_TYPE, [ct(), ct()].concat()),
+                (OID_MESSAGE_DIGEST, md(b"dd")),
+            ]),
+            attrs(&[
+                (OID_CONTENT_TYPE, md(b"dd")),
+                (OID_MESSAGE_DIGEST, md(b"dd")),
+            ]),
+            attrs(&[(OID_CONTENT_TYPE, ct()), (OID_MESSAGE_DIGEST, ct())]),
+            good[..good.len() - 1].to_vec(),
+            tlv(
+                0xa0,
+                &[tlv(ber::SEQUENCE, &tlv(ber::OID, DATA)), vec![0x04]].concat(),
+            ),
+        ] {
+            assert!(check(&broken).is_err(), "{broken:02x?}");
+        }
+    }
+
+    #[test]
+    fn a_check_past_the_budget_breaks_the_block() {
+        let sd = SignedData {
+            certs: Vec::new(),
+            signers: Vec::new(),
+            content_type: DATA,
+            content: None,
+        };
+        let si = SignerInfo {
+            issuer_serial: None,
+            ski: None,
+            digest_oid: &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+            signed_attrs: None,
+            sig_oid: &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
+            signature: b"sig",
+        };
+        let mut memo = cert::Memo::default();
+        let check = |memo: &mut cert::Memo| {
+            check_signer(
+                memo,
+                &sd,
+                &si,
+                b"not a certificate",
+                b"c",
+                Scheme::ByKey,
+                Hash::Sha256,
+            )
+        };
+        assert_eq!(check(&mut memo), Err("certificate does not parse"));
+        while memo.spend_check() {}
+        assert_eq!(check(&mut memo), Err("too many signatures to check"));
     }
 
     #[test]

@@ -7,10 +7,12 @@
 //! the signer, v2 stripping protection.
 //! Must not: hash the APK contents (the content digests it records are checked by
 //! `digest.rs` from `apk.rs` when `Limits::verify_digests` is set).
-//! Invariant: `problem == None` means every check above passed (or was `Unsupported`).
+//! Invariant: `problem == None` means every check above passed; a signature whose algorithm
+//! `sigverify` cannot check (`Verdict::Unsupported`) fails like a bad one.
 
-use super::cert::{self, Hash, Memo, Scheme, Verdict};
+use super::cert::{Hash, Memo, Scheme, Verdict};
 use super::sigblock::{lp, lp_items, u32_at};
+use super::sigverify;
 
 const ATTR_LINEAGE: u32 = 0x3ba0_6f8c;
 const ATTR_STRIPPING: u32 = 0xbeef_f00d;
@@ -154,8 +156,11 @@ fn parse_lineage(val: &[u8], verify: bool, memo: &mut Memo) -> Option<Vec<Vec<u8
         let (cert_der, _) = lp(signed)?;
         // Each node is signed by the previous node's key with the previous node's algorithm.
         if let Some(prev) = certs.last().filter(|_| verify) {
+            if !memo.spend_check() {
+                return None;
+            }
             let spki = memo.spki(prev)?;
-            if verify_alg(spki, last_alg, signed, sig)? == Verdict::Bad {
+            if verify_alg(spki, last_alg, signed, sig)? != Verdict::Good {
                 return None;
             }
         }
@@ -203,9 +208,10 @@ fn check(
         let Some(kind) = alg_kind(alg) else { continue };
         let v = match done.iter().find(|(k, s, _)| *k == kind && *s == sig) {
             Some(&(_, _, v)) => v,
-            None => cert::verify(pk, kind.0, kind.1, signed, sig),
+            None if !memo.spend_check() => return Some("too many signatures to check"),
+            None => sigverify::verify(pk, kind.0, kind.1, signed, sig),
         };
-        if v == Verdict::Bad {
+        if v != Verdict::Good {
             return Some("signature did not verify");
         }
         done.push((kind, sig, v));
@@ -262,7 +268,7 @@ fn alg_list(b: &[u8]) -> Option<Vec<(u32, &[u8])>> {
 /// Verifies with an APK signature algorithm id; None for unknown ids (apksig skips them).
 fn verify_alg(spki: &[u8], alg: u32, msg: &[u8], sig: &[u8]) -> Option<Verdict> {
     let (scheme, h) = alg_kind(alg)?;
-    Some(cert::verify(spki, scheme, h, msg, sig))
+    Some(sigverify::verify(spki, scheme, h, msg, sig))
 }
 
 /// The padding and hash of an APK signature algorithm id; None for unknown ids.

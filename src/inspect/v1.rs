@@ -2,10 +2,10 @@
 //! that need only META-INF files and the central directory.
 //!
 //! Owns: pairing `META-INF/*.RSA|DSA|EC` with a `.SF` (a block without `.SF` is no signer),
-//! choosing the signer certificate by SignerInfo issuer+serial, verifying the PKCS#7
-//! signature over the .SF, the .SF against MANIFEST.MF, stripping protection
-//! (`X-Android-APK-Signed`), and that manifest and central directory list the same entries;
-//! the covered entries' manifest digests (and, with `Limits::verify_digests`, their data) are
+//! reading the signature files, and combining the verdicts of `jarsig` (each block against its
+//! `.SF`) and `jarsf` (each `.SF` against MANIFEST.MF) with the manifest and central-directory
+//! rules (sections name existing entries once; every entry is signed by the same signers); the
+//! covered entries' manifest digests (and, with `Limits::verify_digests`, their data) are
 //! `v1entries`' part of the same decision.
 //! Must not: read entries outside META-INF/ itself (`v1entries` streams them).
 //! Invariant: `structural` lists one certificate per paired signer, in central-directory
@@ -16,9 +16,11 @@ use std::collections::{HashMap, HashSet};
 use ahash::RandomState;
 use std::io::{Read, Seek};
 
-use super::cert::{Memo, Verdict};
+use super::cert::Memo;
 use super::error::InspectError;
 use super::jarmf::{self, Section};
+use super::jarsf::{self, ByName, SfVerdict};
+use super::jarsig;
 use super::pkcs7;
 use super::v1entries;
 use super::zipentry::read_entry;
@@ -150,41 +152,15 @@ fn pairs(archive: &Archive) -> Vec<(&Entry, &Entry)> {
         .collect()
 }
 
-/// The signer of one block: with its `.SF`, the first SignerInfo that verifies (apksig);
-/// without, the first SignerInfo that names a present certificate (structural only).
+/// The signer of one block: with its `.SF`, apksig's verdict and the first SignerInfo that
+/// verifies (`jarsig`); without, the first SignerInfo that names a present certificate
+/// (structural only).
 fn signer(sd: Option<pkcs7::SignedData<'_>>, sf: Option<Vec<u8>>, memo: &mut Memo) -> Signer {
-    let Some(sd) = sd else {
-        return Signer {
-            cert: None,
-            verified: false,
-            sf: sf.unwrap_or_default(),
-        };
-    };
-    let structural = sd
-        .signers
-        .iter()
-        .find_map(|si| sd.cert_for(si))
-        .map(<[u8]>::to_vec);
-    let Some(sf) = sf else {
-        return Signer {
-            cert: structural,
-            verified: false,
-            sf: Vec::new(),
-        };
-    };
-    let mut chosen = None;
-    for si in &sd.signers {
-        let Some(c) = sd.cert_for(si) else { continue };
-        if pkcs7::verify_signer_in(memo, &sd, si, c, &sf) != Verdict::Bad {
-            chosen = Some(c.to_vec());
-            break;
-        }
-    }
-    let verified = chosen.is_some();
+    let block = jarsig::check(sd.as_ref(), sf.as_deref(), memo);
     Signer {
-        cert: chosen.or(structural),
-        verified,
-        sf,
+        cert: block.cert,
+        verified: block.verified,
+        sf: sf.unwrap_or_default(),
     }
 }
 
@@ -215,14 +191,20 @@ fn accept<R: Read + Seek>(
         return Ok(None);
     };
     let sf_sections: Vec<Vec<Section<'_>>> = signers.iter().map(|s| jarmf::parse(&s.sf)).collect();
-    let mut sf_names = Vec::with_capacity(signers.len());
-    for sections in &sf_sections {
-        match sf_entries(sections, &mf, main, &by_name, found) {
-            Some(names) => sf_names.push(names),
-            None => return Ok(None),
+    // The signers apksig keeps (an ignored one neither signs nor fails the APK), and the
+    // entry names each signs.
+    let (mut kept, mut sf_names) = (Vec::new(), Vec::new());
+    for (i, sections) in sf_sections.iter().enumerate() {
+        match jarsf::check(sections, &mf, main, &by_name, found) {
+            SfVerdict::Failed => return Ok(None),
+            SfVerdict::Ignored => {}
+            SfVerdict::Signs(names) => {
+                kept.push(i);
+                sf_names.push(names);
+            }
         }
     }
-    let Some(idx) = covering_signers(archive, &sf_names) else {
+    let Some(idx) = covering_signers(archive, &by_name, &sf_names) else {
         return Ok(None);
     };
     if !v1entries::check(src, archive, &by_name, limits)? {
@@ -230,7 +212,7 @@ fn accept<R: Read + Seek>(
     }
     Ok(Some(
         idx.into_iter()
-            .filter_map(|i| signers[i].cert.clone())
+            .filter_map(|i| signers.get(*kept.get(i)?)?.cert.clone())
             .collect(),
     ))
 }
@@ -246,10 +228,7 @@ fn cd_names(archive: &Archive) -> Names<'_> {
 }
 
 /// Name → section; None unless every section is named, unique, and names an existing entry.
-fn manifest_index<'a>(
-    named: &'a [Section<'a>],
-    cd_names: &Names<'_>,
-) -> Option<HashMap<&'a str, &'a Section<'a>, RandomState>> {
+fn manifest_index<'a>(named: &'a [Section<'a>], cd_names: &Names<'_>) -> Option<ByName<'a>> {
     let mut map = HashMap::with_capacity_and_hasher(named.len(), RandomState::new());
     for s in named {
         let n = s.name()?;
@@ -260,62 +239,11 @@ fn manifest_index<'a>(
     Some(map)
 }
 
-/// Checks one .SF against the manifest; returns the entry names it signs.
-fn sf_entries<'s>(
-    sections: &'s [Section<'_>],
-    mf: &[u8],
-    main: Option<&Section<'_>>,
-    named: &HashMap<&str, &Section<'_>, RandomState>,
-    found: &[u32],
-) -> Option<HashSet<&'s str, RandomState>> {
-    let (sf_main, sf_named) = sections.split_first()?;
-    sf_main.get("Signature-Version")?;
-    if stripped(sf_main, found) {
-        return None;
-    }
-    let whole = sf_main.digests_match("-Digest-Manifest", mf) == Some(true);
-    if let Some(m) = main {
-        let bytes = mf.get(m.range.clone())?;
-        if sf_main.digests_match("-Digest-Manifest-Main-Attributes", bytes) == Some(false) {
-            return None;
-        }
-    }
-    let mut names = HashSet::with_capacity_and_hasher(sf_named.len(), RandomState::new());
-    for s in sf_named {
-        let name = s.name()?;
-        if !whole {
-            let m = named.get(name)?;
-            if s.digests_match("-Digest", mf.get(m.range.clone())?) != Some(true) {
-                return None;
-            }
-        }
-        if !names.insert(name) {
-            return None;
-        }
-    }
-    Some(names)
-}
-
-/// `X-Android-APK-Signed` names a v2/v3 scheme that is absent: the signature was stripped.
-fn stripped(sf_main: &Section<'_>, found: &[u32]) -> bool {
-    let Some(v) = sf_main.get("X-Android-APK-Signed") else {
-        return false;
-    };
-    v.split(',')
-        .filter_map(|t| t.trim().parse::<u32>().ok())
-        .any(|id| {
-            let block_id = match id {
-                2 => super::sigblock::V2_ID,
-                3 => super::sigblock::V3_ID,
-                _ => return false,
-            };
-            !found.contains(&block_id)
-        })
-}
-
-/// All entries outside META-INF/ must be signed by the same non-empty set of signers.
+/// All entries outside META-INF/ must have a manifest section and be signed by the same
+/// non-empty set of signers; an APK with no such entry has no signer (apksig).
 fn covering_signers(
     archive: &Archive,
+    manifest: &ByName<'_>,
     sf_names: &[HashSet<&str, RandomState>],
 ) -> Option<Vec<usize>> {
     let mut set: Option<Vec<usize>> = None;
@@ -324,6 +252,9 @@ fn covering_signers(
             continue;
         }
         let name = String::from_utf8_lossy(&e.name);
+        if !manifest.contains_key(name.as_ref()) {
+            return None;
+        }
         let who: Vec<usize> = (0..sf_names.len())
             .filter(|&i| sf_names[i].contains(name.as_ref()))
             .collect();
@@ -332,24 +263,12 @@ fn covering_signers(
         }
         set = Some(who);
     }
-    Some(set.unwrap_or_else(|| (0..sf_names.len()).collect()))
+    set
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stripping_protection() {
-        let s = &jarmf::parse(b"Signature-Version: 1.0\nX-Android-APK-Signed: 2, 3\n\n")[0];
-        assert!(stripped(s, &[super::super::sigblock::V2_ID]));
-        assert!(!stripped(
-            s,
-            &[super::super::sigblock::V2_ID, super::super::sigblock::V3_ID]
-        ));
-        let none = &jarmf::parse(b"Signature-Version: 1.0\n\n")[0];
-        assert!(!stripped(none, &[]));
-    }
 
     #[test]
     fn garbage_signature_block_has_no_cert() {
