@@ -74,7 +74,15 @@ pub fn inspect<R: Read + Seek>(
         .as_ref()
         .is_some_and(|b| b.valid() && newest(b).is_some());
     let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
-    let mut v2 = parse(V2_ID, false, v2_consulted && decidable);
+    // A v2 block whose stripping protection names an absent v3 accepts no signer whatever its
+    // signatures say (`accepted`): its structure is all that is needed.
+    let v2_plain = parse(V2_ID, false, false);
+    let stripped = v3.is_none() && v2_plain.as_ref().is_some_and(names_v3);
+    let mut v2 = if v2_consulted && decidable && !stripped {
+        parse(V2_ID, false, true)
+    } else {
+        v2_plain
+    };
     let found: Vec<u32> = [V2_ID, V3_ID]
         .into_iter()
         .filter(|i| block.get(*i).is_some())
@@ -216,12 +224,7 @@ fn accepted(
         };
     }
     if let Some(b) = v2 {
-        let stripped = b
-            .signers
-            .iter()
-            .flat_map(|s| &s.required_schemes)
-            .any(|&id| id == 3 && v3.is_none());
-        if !b.valid() || stripped {
+        if !b.valid() || (v3.is_none() && names_v3(b)) {
             return Vec::new();
         }
     }
@@ -251,6 +254,14 @@ fn accepted(
 fn v1_may_decide(m: &Manifest) -> bool {
     let target = m.target_sdk.or(m.min_sdk).unwrap_or(1);
     target < SDK_R && m.target_sandbox.unwrap_or(1) <= 1
+}
+
+/// Whether a v2 signer's stripping-protection attribute requires the v3 scheme.
+fn names_v3(v2: &SchemeBlock) -> bool {
+    v2.signers
+        .iter()
+        .flat_map(|s| &s.required_schemes)
+        .any(|&id| id == 3)
 }
 
 /// The v3 signer for the newest platform (maxSdk 0x7fffffff; the highest minSdk of those).
