@@ -74,9 +74,9 @@ pub fn run(path: &Path, json: bool) -> ExitCode {
         );
     }
     if json {
-        println!("{out}");
+        out!("{out}");
     } else {
-        println!(
+        out!(
             "{}: {} records loaded, {} rejected; {} ids {}; {} entities; loaded in {:.2} s; \
              index {:.0} MiB, RSS {} MiB (peak {} MiB, on huge pages {} MiB)",
             path.display(),

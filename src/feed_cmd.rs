@@ -87,7 +87,7 @@ pub(crate) fn run(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
             let key = publish::key_file(&key_path, true)?;
             std::fs::write(&pub_path, key.public().to_hex() + "\n")
                 .with_context(|| format!("cannot write {}", pub_path.display()))?;
-            println!(
+            out!(
                 "{}\n{}  (key id {})",
                 key_path.display(),
                 pub_path.display(),
@@ -119,14 +119,14 @@ pub(crate) fn run(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             let summary = publish::build(&records, &out, &key, &trust, &opts)?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            out!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
         FeedCmd::Verify { dir, pubkey } => {
             let keys = read_pubkeys(&pubkey)?;
             match publish::load_feed(&dir, &keys) {
                 Ok(Some((m, state))) => {
-                    println!("{}: ok: revision {}, {} records, snapshot {} + {} deltas, complete as of {}", dir.display(), m.revision, state.len(), m.snapshot.revision, m.deltas.len(), m.complete_as_of);
+                    out!("{}: ok: revision {}, {} records, snapshot {} + {} deltas, complete as of {}", dir.display(), m.revision, state.len(), m.snapshot.revision, m.deltas.len(), m.complete_as_of);
                     Ok(ExitCode::SUCCESS)
                 }
                 Ok(None) => {

@@ -91,7 +91,7 @@ pub(crate) fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         Err(e) => {
             if a.json {
                 let out = serde_json::json!({"file": a.file, "error": e.code(), "message": e.to_string()});
-                println!("{out}");
+                out!("{out}");
             } else {
                 eprintln!("{}: {} ({})", a.file.display(), e, e.code());
             }
@@ -134,11 +134,11 @@ pub(crate) fn run(a: InspectArgs) -> anyhow::Result<ExitCode> {
         if let Some(v) = &verdict {
             out["verdict"] = v.json.clone();
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", identity.render_text());
+        out_raw!("{}", identity.render_text());
         if let Some(v) = &verdict {
-            print!("{}", icpgate::verdict::render_text(v));
+            out_raw!("{}", icpgate::verdict::render_text(v));
         }
     }
     Ok(match verdict {

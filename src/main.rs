@@ -4,6 +4,36 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 64 configuration or usage error (EX_USAGE).
 
+/// Writes one line of command output to stdout. A reader that went away (`icpgate inspect …
+/// | head`) ends the process quietly with 141, as SIGPIPE would; any other write error is
+/// reported and ends it with 74 (EX_IOERR). `println!` would panic on either.
+macro_rules! out {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// Writes without a newline (`out!`'s rules).
+macro_rules! out_raw {
+    ($($t:tt)*) => {
+        $crate::write_stdout(format_args!($($t)*))
+    };
+}
+
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("icpgate: cannot write to stdout: {e}");
+        std::process::exit(74);
+    }
+}
+
 mod check_snapshot;
 mod feed_cmd;
 mod inspect_cmd;
@@ -177,7 +207,7 @@ fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Resul
         eprintln!("{}:{}: rejected: {}", snapshot.display(), r.line, r.reason);
     }
     let out = rev.lookup_report(platform, id);
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(if out["filed"] == true {
         ExitCode::SUCCESS
     } else {
@@ -207,7 +237,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<ExitCode> = match cli.cmd {
         Cmd::CheckConfig { config } => match load_config(&config) {
             Ok(c) => {
-                println!(
+                out!(
                     "{}: ok ({} listeners, {} routes, {} upstreams)",
                     config.display(),
                     c.listeners.len(),

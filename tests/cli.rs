@@ -242,3 +242,27 @@ fn check_snapshot_counts_and_names_each_rejected_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(65));
 }
+
+/// A reader that closes the pipe early (`icpgate inspect … | head`) ends the command with 141,
+/// as SIGPIPE would, never with a panic.
+#[test]
+fn output_into_a_closed_pipe_is_not_a_panic() {
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/config/demo");
+    let apk = std::fs::read_dir(demo)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "apk"))
+        .expect("a demo APK in config/demo");
+    let mut child = bin()
+        .args(["inspect", "--json"])
+        .arg(&apk)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the read end closes before anything is written
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(141), "{err}");
+}
