@@ -202,3 +202,45 @@ pub fn hap_signing_block(data: &[u8]) -> Result<(), String> {
     let _ = hapsig::signer(&mut src, &block, Some(&at), &limits);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testzip::build_zip;
+    use super::*;
+
+    type EntryPoint = fn(&[u8]) -> Result<(), String>;
+    const ALL: [EntryPoint; 7] = [
+        zip_entries,
+        axml,
+        manifests,
+        macho,
+        pkcs7,
+        apk_signing_block,
+        hap_signing_block,
+    ];
+
+    #[test]
+    fn entry_points_hold_their_invariants_on_small_inputs() {
+        let hap = br#"{"app":{"bundleName":"com.example.x","versionCode":2}}"#;
+        let zip = build_zip(b"", &[("module.json", hap), ("a", b"x")], b"");
+        let mut sig_block = 24u64.to_le_bytes().to_vec();
+        sig_block.extend_from_slice(&24u64.to_le_bytes());
+        sig_block.extend_from_slice(b"APK Sig Block 42");
+        let inputs: [&[u8]; 7] = [
+            b"",
+            &zip,
+            hap,
+            b"Manifest-Version: 1.0\r\n\r\nName: a\r\nSHA-256-Digest: x\r\n",
+            &[0x30, 0x80, 0x30, 0x80, 0x02, 0x01, 0x05, 0, 0, 0, 0],
+            &[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 1, 0, 0, 0, 0],
+            &sig_block,
+        ];
+        for input in inputs {
+            for f in ALL {
+                assert_eq!(f(input), Ok(()), "{input:?}");
+            }
+        }
+        let got = hap::read_manifest(hap).ok().map(|m| m.0);
+        assert_eq!(got.as_deref(), Some("com.example.x"));
+    }
+}
