@@ -3,16 +3,28 @@
 #
 #   fuzz/run.sh SECONDS [TARGET ...]     (default: every target)
 #
-# Needs cargo-afl (`cargo install cargo-afl`). Builds the targets, then fuzzes each for SECONDS
-# from its seeds (fuzz/seeds/TARGET, plus the demo APKs for `zip`), one after the other, with
-# its findings in fuzz/corpus/TARGET (kept between runs, so a later run resumes). Prints each
-# target's executions and crashes; a crash's input stays in fuzz/corpus/TARGET/default/crashes/
+# Needs cargo-afl (`cargo install cargo-afl`) and python3. Builds the targets, then fuzzes each
+# for SECONDS, one after the other, from its seeds: the hand-made ones in fuzz/seeds/TARGET plus
+# those seeds.py extracts from ../shared/fixtures (packages for `zip` and `zipentries`, with the
+# demo APKs for `zip`; manifests, Mach-O signatures, PKCS#7 blobs and signing blocks for the
+# reader targets), written to a scratch directory, never into the repository. Findings go to
+# fuzz/corpus/TARGET (kept between runs, so a later run resumes). Prints each target's
+# executions, crashes and hangs; a crash's input stays in fuzz/corpus/TARGET/default/crashes/
 # to be turned into a regression test.
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:?seconds per target}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(path query header json multipart zip)
+[ ${#targets[@]} -gt 0 ] || targets=(path query header json multipart zip
+  zipentries axml manifest macho pkcs7 apksigblock hapsigblock)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+fixtures=../../shared/fixtures
+if [ -d "$fixtures" ]; then
+  python3 seeds.py "$fixtures" "$scratch/fixtures" >/dev/null
+else
+  echo "fuzz: $fixtures is missing; seeding from fuzz/seeds only" >&2
+fi
 # No core pinning: a run must start even while other fuzzers (or builds) hold the cores.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_QUIET=1 AFL_NO_AFFINITY=1
 # Build AFL++ once per toolchain; a second try only says it is already built.
@@ -20,10 +32,14 @@ cargo afl config --build >/dev/null 2>&1 || true
 cargo afl build --release --quiet 2>/dev/null || cargo afl build --release
 failed=0
 for t in "${targets[@]}"; do
-  seeds=seeds/$t
-  if [ "$t" = zip ]; then
-    seeds=$(mktemp -d); cp ../config/demo/*.apk "$seeds"/
-  fi
+  seeds=$scratch/seeds/$t
+  mkdir -p "$seeds"
+  for from in "seeds/$t" "$scratch/fixtures/$t"; do
+    [ -d "$from" ] && cp "$from"/* "$seeds"/ 2>/dev/null || true
+  done
+  if [ "$t" = zip ]; then cp ../config/demo/*.apk "$seeds"/; fi
+  # AFL++ needs one seed at least.
+  [ -n "$(ls -A "$seeds")" ] || printf 0 >"$seeds/zero"
   out=corpus/$t
   mkdir -p "$out"
   # `-i -` resumes from an earlier run's queue.

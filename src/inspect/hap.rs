@@ -52,6 +52,20 @@ fn fields(v: &Value) -> (Option<String>, Option<String>, Option<String>) {
     )
 }
 
+/// (bundleName, versionCode, versionName) of a module.json or pack.info; the bundleName is
+/// never empty.
+pub fn read_manifest(
+    bytes: &[u8],
+) -> Result<(String, Option<String>, Option<String>), InspectError> {
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|_| InspectError::ManifestInvalid("module.json is not JSON"))?;
+    let (id, code, name) = fields(&v);
+    let id = id
+        .filter(|s| !s.is_empty())
+        .ok_or(InspectError::ManifestInvalid("no app.bundleName"))?;
+    Ok((id, code, name))
+}
+
 /// Inspects a HAP.
 pub fn inspect<R: Read + Seek>(
     src: &mut Src<R>,
@@ -63,16 +77,12 @@ pub fn inspect<R: Read + Seek>(
         .or_else(|| archive.find(b"pack.info"))
         .ok_or(InspectError::ManifestMissing("module.json"))?;
     let bytes = read_entry(src, entry, limits.max_manifest_bytes)?.bytes;
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| InspectError::ManifestInvalid("module.json is not JSON"))?;
-    let (id, code, name) = fields(&v);
+    let (id, code, name) = read_manifest(&bytes)?;
     let (schemes, accepted_signers) = signers(src, archive, limits)?;
     Ok(PackageIdentity {
         kind: PackageKind::Hap,
         platform: Platform::Harmony,
-        id: id
-            .filter(|s| !s.is_empty())
-            .ok_or(InspectError::ManifestInvalid("no app.bundleName"))?,
+        id,
         version_code: code,
         version_name: name,
         schemes,

@@ -72,14 +72,14 @@ pub fn has_app_dir(archive: &Archive) -> bool {
         .any(|e| app_prefix(&String::from_utf8_lossy(&e.name)).is_some())
 }
 
-struct Plist {
+pub(super) struct Plist {
     id: String,
     build: Option<String>,
     short: Option<String>,
     executable: Option<String>,
 }
 
-fn read_plist(bytes: &[u8]) -> Result<Plist, InspectError> {
+pub(super) fn read_plist(bytes: &[u8]) -> Result<Plist, InspectError> {
     let v = plist::Value::from_reader(Cursor::new(bytes))
         .map_err(|_| InspectError::ManifestInvalid("Info.plist does not parse"))?;
     let d = v.as_dictionary().ok_or(InspectError::ManifestInvalid(

@@ -2,7 +2,8 @@
 //! version and signing certificates — from the bytes alone.
 //!
 //! Owns: the public API (`inspect_bytes`, `inspect_reader`, `inspect_file`, `PackageIdentity`,
-//! `Limits`, `InspectError`) and package-kind detection by content (never by file name).
+//! `Limits`, `InspectError`) and package-kind detection by content (never by file name);
+//! `fuzzing` holds entry points for fuzz/ into the private readers, not API.
 //! Must not: read whole packages (only the ZIP central directory, the manifest entry, signature
 //! entries and the APK / HAP Signing Block — plus, for IPAs, a streamed pass over the main
 //! executable and its CodeResources (with `Limits::verify_digests`, the resources it lists),
@@ -23,6 +24,8 @@ mod digest;
 mod error;
 #[cfg(unix)]
 mod filesrc;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hap;
 mod hapsig;
 mod ipa;
