@@ -15,7 +15,7 @@ use super::hapsig::{self, Found};
 use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
 use super::zipentry::read_entry;
 use super::zipread::{self, Src};
-use super::{axml, ber, digest, hap, ipa, jarmf, macho, pkcs7, schemes, zipstrict, Limits};
+use super::{axml, ber, digest, hap, ipa, jarmf, jarsig, macho, pkcs7, schemes, zipstrict, Limits};
 
 /// Largest decompressed entry or executable the fuzz entry points read: small, so that a
 /// lying size field costs the fuzzer little time.
@@ -77,7 +77,7 @@ pub fn manifests(data: &[u8]) -> Result<(), String> {
             return Err(format!("section range {:?} outside the input", s.range));
         }
         let _ = s.name();
-        let _ = s.digests_match("-Digest", data);
+        let _ = s.digest_matches("-Digest", data);
     }
     Ok(())
 }
@@ -85,7 +85,7 @@ pub fn manifests(data: &[u8]) -> Result<(), String> {
 /// The Mach-O code signature reader, then each slice's CMS checked over its CodeDirectory as
 /// the IPA reader does.
 pub fn macho(data: &[u8]) -> Result<(), String> {
-    let Ok(slices) = macho::code_signatures(data, CAP) else {
+    let Ok(slices) = macho::code_signatures(data, CAP, true) else {
         return Ok(());
     };
     let mut memo = Memo::default();
@@ -93,7 +93,7 @@ pub fn macho(data: &[u8]) -> Result<(), String> {
         if s.cms.len() > data.len() || s.code_directory.len() > data.len() {
             return Err("signature blob longer than the executable".into());
         }
-        signed_data(&s.cms, Some(&s.code_directory), &mut memo)?;
+        signed_data(&s.cms[..], Some(&s.code_directory[..]), &mut memo)?;
     }
     Ok(())
 }
@@ -128,14 +128,16 @@ fn signed_data(b: &[u8], content: Option<&[u8]>, memo: &mut Memo) -> Result<(), 
     let Some(sd) = pkcs7::parse(b) else {
         return Ok(());
     };
+    let msg = content.or(sd.content).unwrap_or_default();
     for si in &sd.signers {
         let Some(c) = sd.cert_for(si) else { continue };
         if !sd.certs.contains(&c) {
             return Err("signer certificate not among the SignedData certificates".into());
         }
-        let msg = content.or(sd.content).unwrap_or_default();
-        let _ = pkcs7::verify_signer_in(memo, &sd, si, c, msg);
+        let _ = pkcs7::verify_signer(&sd, si, c, msg);
     }
+    // The v1 reading of the same block: every SignerInfo as apksig checks a JAR signature.
+    let _ = jarsig::check(Some(&sd), Some(msg), memo);
     for c in &sd.certs {
         certificate(c, memo);
     }
