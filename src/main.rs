@@ -152,9 +152,11 @@ fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    // Handlers first: a SIGTERM that arrives once the ports are printed must drain, not kill.
+    // Handlers first: a SIGTERM or SIGINT that arrives once the ports are printed must drain,
+    // not kill.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let running = icpgate::start(cfg)
         .await
         .context("gateway failed to start")?;
@@ -177,7 +179,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
             _ = term.recv() => break,
             _ = hup.recv() => {
                 // A failed refresh is logged and counted, and leaves the index as it was.
