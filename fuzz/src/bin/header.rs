@@ -42,7 +42,10 @@ fn main() {
                 .filter(|(n, _)| names::header_alias(n.as_str(), "x-app-id"))
                 .count();
             assert_eq!(aliases, 1, "{text:?}");
-            assert!(!names::in_connection(&parts.headers, "x-app-id"), "{text:?}");
+            assert!(
+                !names::in_connection(&parts.headers, "x-app-id"),
+                "{text:?}"
+            );
         }
     });
 }

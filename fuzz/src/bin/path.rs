@@ -22,7 +22,10 @@ fn main() {
                 assert!(!seg.is_empty() || last, "{path:?} -> {c:?}");
             }
             assert!(!c.contains('\\') && !c.contains(';'), "{path:?} -> {c:?}");
-            assert!(!c.contains("%2E") && !c.contains("%2e"), "{path:?} -> {c:?}");
+            assert!(
+                !c.contains("%2E") && !c.contains("%2e"),
+                "{path:?} -> {c:?}"
+            );
             match canonical_path(&c, mode) {
                 Ok(Cow::Borrowed(again)) => assert_eq!(again, &*c),
                 other => panic!("{path:?} -> {c:?} -> {other:?}"),

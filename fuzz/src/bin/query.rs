@@ -9,7 +9,8 @@ use icpgate::extract::{identify, names};
 use icpgate::filing::Platform;
 
 fn main() {
-    let route = |src: Source| RouteConfig::new("fuzz", PlatformSpec::Fixed(Platform::Android), vec![src]);
+    let route =
+        |src: Source| RouteConfig::new("fuzz", PlatformSpec::Fixed(Platform::Android), vec![src]);
     let by_query = route(Source::Query("app_id".into()));
     let by_form = route(Source::Form("app_id".into()));
     afl::fuzz!(|data: &[u8]| {
@@ -41,7 +42,9 @@ fn main() {
 
 /// `id` is the raw value of a pair of `raw`, under `&` splitting and under `;` splitting.
 fn assert_raw_value(raw: &str, id: &str) {
-    let amp = raw.split('&').any(|p| p.split_once('=').is_some_and(|(_, v)| v == id));
+    let amp = raw
+        .split('&')
+        .any(|p| p.split_once('=').is_some_and(|(_, v)| v == id));
     let semi = raw
         .split(['&', ';'])
         .any(|p| p.split_once('=').is_some_and(|(_, v)| v == id));
