@@ -1,3 +1,6 @@
+//! Tests of the chunked pass: threads give the serial digests in job order, a reader error fails
+//! the pass, and precomputed digests are taken only for whole chunks at 1 MiB offsets.
+
 use super::*;
 
 fn pattern(n: usize) -> Vec<u8> {
