@@ -13,6 +13,7 @@ pub mod request;
 pub mod respond;
 pub mod route;
 pub mod spool;
+mod spool_range;
 pub mod subject;
 pub mod target;
 pub mod upload;

@@ -12,12 +12,14 @@
 //! Invariant: `Spooled::body` yields exactly the bytes pushed, in order.
 
 use super::body::{self, ProxyBody};
+pub use super::spool_range::Range;
+use super::spool_range::Store;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use prometheus::IntGauge;
 use std::fs::File;
 use std::future::Future;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -72,13 +74,6 @@ pub struct Spool {
     pending: BytesMut,
     len: u64,
     acct: Accounting,
-}
-
-/// Where a finished spool's bytes are.
-#[derive(Clone)]
-enum Store {
-    Memory(Bytes),
-    File(Arc<File>),
 }
 
 /// A completely spooled body.
@@ -198,12 +193,7 @@ impl Spooled {
     /// it off the async threads.
     pub fn range(&self, start: u64, end: u64) -> Range {
         let end = end.min(self.len);
-        Range {
-            store: self.store.clone(),
-            start: start.min(end),
-            end,
-            pos: 0,
-        }
+        Range::new(self.store.clone(), start.min(end), end)
     }
 
     /// The whole body again, for the upstream. The spool's accounting moves into the body and
@@ -234,71 +224,6 @@ impl Spooled {
             first: Some(self.body()),
             rest: body::boxed(rest),
         })
-    }
-}
-
-/// A window of a spooled body; implements `Read + Seek` relative to the window.
-pub struct Range {
-    store: Store,
-    start: u64,
-    end: u64,
-    pos: u64,
-}
-
-impl Read for Range {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = (self.end - self.start).saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        let at = self.start + self.pos;
-        let got = match &self.store {
-            Store::Memory(b) => {
-                buf[..n].copy_from_slice(&b[at as usize..at as usize + n]);
-                n
-            }
-            // Positional reads: the file offset (used by the replay) is never moved.
-            Store::File(f) => f.read_at(&mut buf[..n], at)?,
-        };
-        self.pos += got as u64;
-        Ok(got)
-    }
-}
-
-/// Positional reads of the window from any thread (the content-digest pass hashes on every
-/// core); the window's own cursor is not moved.
-impl crate::inspect::ReadAt for Range {
-    fn read_exact_at(&self, buf: &mut [u8], off: u64) -> io::Result<()> {
-        let end = off.checked_add(buf.len() as u64);
-        if end.is_none_or(|e| e > self.end - self.start) {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let at = self.start + off;
-        match &self.store {
-            Store::Memory(b) => buf.copy_from_slice(&b[at as usize..at as usize + buf.len()]),
-            Store::File(f) => FileExt::read_exact_at(&**f, buf, at)?,
-        }
-        Ok(())
-    }
-}
-
-impl Seek for Range {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let len = (self.end - self.start) as i128;
-        let target = match to {
-            SeekFrom::Start(n) => n as i128,
-            SeekFrom::End(d) => len + d as i128,
-            SeekFrom::Current(d) => self.pos as i128 + d as i128,
-        };
-        if target < 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "seek before start",
-            ));
-        }
-        self.pos = target.min(u64::MAX as i128) as u64;
-        Ok(self.pos)
     }
 }
 
@@ -434,6 +359,7 @@ impl Body for Then {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use std::io::{Read, Seek, SeekFrom};
 
     fn gauges() -> SpoolGauges {
         SpoolGauges {
