@@ -211,7 +211,7 @@ fn inspect_json(path: &std::path::Path, flag: Option<&str>) -> (Option<i32>, ser
 }
 
 /// `icpgate inspect` verifies the content digests unless told not to: an APK changed after
-/// signing has no accepted signer by default (and with the old `--verify-digests`), its
+/// signing has no accepted signer by default (and with the hidden `--verify-digests` alias), its
 /// genuine signer with `--no-verify-digests`.
 #[test]
 fn inspect_verifies_content_digests_unless_told_not_to() {

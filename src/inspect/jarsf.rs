@@ -6,7 +6,7 @@
 //! no `X-Android-APK-Signed` naming an absent v2/v3 block; the whole-manifest digest, else each
 //! section's digest; the main-attributes digest when present; the digest checked being the
 //! strongest one named (`jarmf::Section::digest_to_verify`); `Created-By` containing
-//! "signtool" selecting the old attribute names and section bytes.
+//! "signtool" selecting that tool's attribute names and section bytes.
 //! Must not: read entry contents (per-entry digests of MANIFEST.MF are not verified here) or
 //! decide between signers (v1.rs does, over all kept signers).
 //! Invariant: `Signs` is returned only when every section digest apksig would check matched.
