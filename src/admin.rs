@@ -24,6 +24,8 @@ pub struct Admin {
     pub stale_after: std::time::Duration,
     pub token: Option<String>,
     pub started: SystemTime,
+    /// Reloads and the drain state (`/readyz` is 503 while draining).
+    pub control: crate::control::Control,
 }
 
 fn authorized(token: &Option<String>, req: &Request<hyper::body::Incoming>) -> bool {
@@ -71,13 +73,7 @@ impl Admin {
             (&Method::GET, "/metrics") => self.metrics_text(),
             (&Method::GET, "/v1/status") => self.status(),
             (&Method::GET, "/v1/lookup") => self.lookup(req.uri().query().unwrap_or("")),
-            (&Method::POST, "/v1/reload") => match self.source.refresh().await {
-                Ok(result) => json(
-                    StatusCode::OK,
-                    &json!({ "revision": self.index.current().revision, "result": result }),
-                ),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "reload_failed", &e),
-            },
+            (&Method::POST, "/v1/reload") => self.reload().await,
             (_, "/metrics" | "/v1/status" | "/v1/lookup" | "/v1/reload") => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -99,7 +95,42 @@ impl Admin {
         self.index.is_loaded() && self.index.is_stale(self.stale_after)
     }
 
+    /// Reloads the configuration file, then re-reads the snapshot or syncs the feed. A
+    /// configuration that fails validation leaves the running one and answers 422 with every
+    /// problem; the index refresh runs either way.
+    async fn reload(&self) -> Response<ProxyBody> {
+        let config = self.control.reload(None).await;
+        let index = self.source.refresh().await;
+        let status = match (&index, config.ok()) {
+            (Ok(_), true) => StatusCode::OK,
+            (_, false) => StatusCode::UNPROCESSABLE_ENTITY,
+            (Err(_), true) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut body = json!({
+            "revision": self.index.current().revision,
+            "config": config,
+        });
+        match index {
+            Ok(result) => body["result"] = result,
+            Err(e) => {
+                body["code"] = json!("reload_failed");
+                body["message"] = json!(e);
+            }
+        }
+        if !config.ok() {
+            body["code"] = json!("config_invalid");
+            body["status"] = json!(status.as_u16());
+        }
+        json(status, &body)
+    }
+
     fn readyz(&self) -> Response<ProxyBody> {
+        if self.control.draining() {
+            return json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({ "ready": false, "state": "draining" }),
+            );
+        }
         let rev = self.index.current();
         if !self.index.is_loaded() {
             return json(
@@ -170,6 +201,8 @@ impl Admin {
                     "by_platform": by_platform,
                 },
                 "source": self.source.status(),
+                "config": self.control.reloads(),
+                "draining": self.control.draining(),
                 "started": humantime::format_rfc3339_seconds(self.started).to_string(),
                 "version": env!("CARGO_PKG_VERSION"),
             }),

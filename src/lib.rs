@@ -1,16 +1,20 @@
 #![forbid(unsafe_code)]
 //! icpgate: a reverse proxy that enforces China's ICP filing rules for apps and mini programs.
 //!
-//! Module map (request order): `server` accepts connections → `proxy` routes, reads, extracts
+//! Module map (request order): `workers` run one runtime per core, `dataplane` gives each its
+//! listeners and request state, `server` accepts connections → `proxy` routes, reads, extracts
 //! (`extract`), decides (`policy` over `index`) and forwards or refuses (`code`) → `metrics`
 //! and `audit` record the outcome. `config` validates everything up front, `admin` serves the
-//! operator API, `lifecycle` starts and drains the whole, `filing` holds the domain rules.
+//! operator API, `lifecycle` starts and drains the whole (`control`, `reload` apply
+//! reloads and stops), `filing` holds the domain rules.
 
 pub mod accept;
 pub mod admin;
 pub mod audit;
 pub mod code;
 pub mod config;
+pub mod control;
+pub mod dataplane;
 pub mod echo;
 pub mod extract;
 pub mod feed;
@@ -22,8 +26,10 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;
+mod reload;
 pub mod server;
 pub mod source;
 pub mod verdict;
+pub mod workers;
 
 pub use lifecycle::{start, Running, StartError};

@@ -2,8 +2,10 @@
 //! reports bound addresses and shuts down with a drain. This is the seam tests and `main` use.
 //!
 //! Owns the start order (admin first so probes answer while the index loads, then the index,
-//! the audit trail, upstream clients, and last the public listeners) and the stop order (stop
-//! accepting, drain in-flight requests up to `drain_timeout`, flush the audit trail).
+//! the audit trail, and last the data plane: worker threads, upstream clients, public
+//! listeners), the control task that applies reloads one at a time (`reload.rs`), and the stop
+//! order (lame duck: `/readyz` 503 while the listeners keep accepting for `drain_delay`; then
+//! stop accepting, drain in-flight requests up to `drain_timeout`, flush the audit trail).
 //! Must not: parse configuration (it receives a validated `Config`), or exit the process.
 //! Invariant: no public listener accepts a request before an index revision is published.
 
@@ -14,9 +16,8 @@ use crate::config::Config;
 use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
 use crate::metrics::Metrics;
-use crate::proxy::forward::Upstream;
-use crate::proxy::Shared;
-use crate::server::{accept_loop, ListenerCtx};
+use crate::control::{Control, Inbox, Reload, ReloadReport, Stop};
+use crate::dataplane::{Base, DataPlane, StartFail};
 use crate::source::{SnapshotSource, Source};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -39,6 +40,8 @@ pub enum StartError {
     Snapshot(#[from] LoadError),
     #[error("demo feed: {0}")]
     DemoFeed(String),
+    #[error("cannot start the worker threads: {0}")]
+    Workers(std::io::Error),
     #[error("cannot open audit trail {path}: {source}")]
     Audit {
         path: String,
@@ -48,7 +51,7 @@ pub enum StartError {
 
 /// A started gateway.
 pub struct Running {
-    /// (listener name, bound address), in configuration order.
+    /// (listener name, bound address) at start, in configuration order.
     pub listeners: Vec<(String, SocketAddr)>,
     pub admin: SocketAddr,
     pub demo_echo: Option<SocketAddr>,
@@ -57,27 +60,66 @@ pub struct Running {
     pub index: Arc<Index>,
     pub source: Arc<Source>,
     pub metrics: Arc<Metrics>,
-    shutdown: watch::Sender<bool>,
-    done: tokio::task::JoinHandle<()>,
+    /// Worker threads serving the listeners.
+    pub workers: usize,
+    control: Control,
+    done: Option<tokio::task::JoinHandle<()>>,
+    finished: watch::Receiver<bool>,
 }
 
 impl Running {
-    /// Stops accepting and starts draining; `wait` returns when the drain is over.
+    /// Stops accepting and starts draining at once; `wait` returns when the drain is over.
     pub fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
+        self.control.shutdown(false);
     }
 
-    /// Waits until the gateway has stopped (after `shutdown`).
-    pub async fn wait(self) {
-        let _ = self.done.await;
+    /// Stops as on SIGTERM: `/readyz` answers 503 at once, the listeners keep accepting for
+    /// `limits.drain_delay`, then the drain starts.
+    pub fn terminate(&self) {
+        self.control.shutdown(true);
     }
 
-    /// The bound address of the named listener.
+    /// Waits until the gateway has stopped (after `shutdown` or `terminate`).
+    pub async fn wait(mut self) {
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+
+    /// Resolves once the gateway has stopped (the drain is over), without consuming the handle.
+    pub fn stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.finished.clone();
+        async move {
+            let _ = rx.wait_for(|f| *f).await;
+        }
+    }
+
+    /// Reloads the configuration file the gateway was started with (`None`) or the given
+    /// configuration; on failure the running configuration stays.
+    pub async fn reload(&self, cfg: Option<Config>) -> ReloadReport {
+        self.control.reload(cfg).await
+    }
+
+    /// The control handle (reloads, drain state) the admin API also uses.
+    pub fn control(&self) -> &Control {
+        &self.control
+    }
+
+    /// The bound address of the named listener, as bound at start.
     pub fn addr(&self, name: &str) -> Option<SocketAddr> {
         self.listeners
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, a)| *a)
+    }
+}
+
+impl Drop for Running {
+    /// A gateway whose handle is dropped stops (at once) rather than running on unowned.
+    fn drop(&mut self) {
+        if self.done.is_some() {
+            self.control.shutdown(false);
+        }
     }
 }
 
@@ -130,6 +172,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         })?;
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (control, inbox) = Control::new();
     let (source, demo_feed) = index_source(&cfg, &index, &metrics, &shutdown_rx).await?;
     let source = Arc::new(source);
 
@@ -142,6 +185,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         stale_after: cfg.index.stale_after,
         token: cfg.admin.token.clone(),
         started: std::time::SystemTime::now(),
+        control: control.clone(),
     });
     serve_admin(admin_listener, admin, shutdown_rx.clone());
 
@@ -157,26 +201,6 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             tokio::spawn(syncer.clone().run(shutdown_rx.clone()));
         }
     }
-    let shared = Arc::new(Shared {
-        routes: cfg.routes.clone(),
-        default: cfg.default.clone(),
-        upstreams: cfg.upstreams.iter().cloned().map(Upstream::new).collect(),
-        index: index.clone(),
-        metrics: metrics.clone(),
-        audit,
-        filing_header: cfg.filing_header.clone(),
-        filing_on_response: cfg.filing_header_on_response,
-        max_body_bytes: cfg.limits.max_body_bytes,
-        body_read_timeout: cfg.limits.body_read_timeout,
-        stale_after: cfg.index.stale_after,
-        upload: cfg.upload.clone(),
-        observer: crate::proxy::observe::Observer::new(
-            metrics.clone(),
-            cfg.routes.iter().map(|r| r.name.as_str()),
-            cfg.upstreams.iter().map(|u| u.name.as_str()),
-        ),
-    });
-
     let demo_echo = match cfg.demo_echo {
         Some(addr) => {
             let l = bind("demo echo upstream", addr).await?;
@@ -188,56 +212,111 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     };
 
     let tracker = TaskTracker::new();
-    let mut bound = Vec::new();
-    let mut loops = Vec::new();
-    for l in &cfg.listeners {
-        let listener = bind(&format!("listener {:?}", l.name), l.addr).await?;
-        bound.push((l.name.clone(), listener.local_addr().unwrap_or(l.addr)));
-        loops.push((listener, l.clone()));
-    }
-    let mut accept_tasks = Vec::new();
-    for (listener, lc) in loops {
-        let ctx = ListenerCtx {
-            cfg: lc,
-            limits: cfg.limits.clone(),
-            shared: shared.clone(),
-            metrics: metrics.clone(),
-            tracker: tracker.clone(),
-            shutdown: shutdown_rx.clone(),
-        };
-        accept_tasks.push(tokio::spawn(accept_loop(listener, ctx)));
-    }
-    drop(shared);
-
-    let drain = cfg.limits.drain_timeout;
-    let mut sd = shutdown_rx.clone();
-    let done = tokio::spawn(async move {
-        let _ = sd.wait_for(|stop| *stop).await;
-        tracing::info!(
-            event = "shutdown_started",
-            drain_timeout_ms = drain.as_millis() as u64
-        );
-        for t in accept_tasks {
-            let _ = t.await;
-        }
-        tracker.close();
-        if tokio::time::timeout(drain, tracker.wait()).await.is_err() {
-            tracing::warn!(event = "drain_timeout", connections_left = tracker.len());
-        }
-        audit_writer.close().await;
-        tracing::info!(event = "shutdown_complete");
-    });
+    let base = Base {
+        index: index.clone(),
+        metrics: metrics.clone(),
+        audit,
+    };
+    let plane = DataPlane::start(&cfg, base, tracker.clone()).map_err(|e| match e {
+        StartFail::Workers(source) => StartError::Workers(source),
+        StartFail::Bind(b) => StartError::Bind {
+            what: format!("listener {:?}", b.name),
+            addr: b.addr,
+            source: b.source,
+        },
+    })?;
+    let listeners = plane.bound();
+    let workers = plane.workers();
+    tracing::info!(event = "started", workers, listeners = listeners.len());
+    let (finished_tx, finished) = watch::channel(false);
+    let done = tokio::spawn(control_task(ControlTask {
+        finished: finished_tx,
+        plane,
+        inbox,
+        control: control.clone(),
+        cfg,
+        shutdown: shutdown_tx,
+        tracker,
+        audit_writer,
+    }));
     Ok(Running {
-        listeners: bound,
+        listeners,
         admin: admin_addr,
         demo_echo,
         demo_feed,
         index,
         source,
         metrics,
-        shutdown: shutdown_tx,
-        done,
+        workers,
+        control,
+        done: Some(done),
+        finished,
     })
+}
+
+/// What the control task owns: the data plane and everything a stop must close.
+struct ControlTask {
+    plane: DataPlane,
+    inbox: Inbox,
+    control: Control,
+    /// The configuration running now.
+    cfg: Config,
+    /// Stops the admin listener, the feed sync and the demo servers.
+    shutdown: watch::Sender<bool>,
+    tracker: TaskTracker,
+    audit_writer: crate::audit::AuditWriter,
+    /// Set when the stop is complete.
+    finished: watch::Sender<bool>,
+}
+
+/// Applies reloads one at a time until a stop is asked for (or every handle is gone), then
+/// stops: lame duck, close the listeners, drain, flush the audit trail, end the workers.
+async fn control_task(mut t: ControlTask) {
+    let stop = loop {
+        if let Some(stop) = *t.inbox.stop.borrow_and_update() {
+            break stop;
+        }
+        tokio::select! {
+            r = t.inbox.reloads.recv() => match r {
+                Some(Reload(given, reply)) => {
+                    let report = crate::reload::apply(&mut t.plane, &mut t.cfg, given).await;
+                    t.control.record(&report);
+                    let _ = reply.send(report);
+                }
+                None => break Stop { lame_duck: false },
+            },
+            changed = t.inbox.stop.changed() => if changed.is_err() {
+                break Stop { lame_duck: false };
+            },
+        }
+    };
+    t.control.set_draining();
+    let (delay, drain) = (t.cfg.limits.drain_delay, t.cfg.limits.drain_timeout);
+    if stop.lame_duck && !delay.is_zero() {
+        tracing::info!(
+            event = "lame_duck",
+            drain_delay_ms = delay.as_millis() as u64
+        );
+        // An immediate stop (a second SIGTERM, SIGINT) cuts the wait short.
+        let mut rx = t.inbox.stop.clone();
+        let _ = tokio::time::timeout(delay, rx.wait_for(|s| *s == Some(Stop { lame_duck: false })))
+            .await;
+    }
+    tracing::info!(
+        event = "shutdown_started",
+        drain_timeout_ms = drain.as_millis() as u64
+    );
+    t.plane.close();
+    let _ = t.shutdown.send(true);
+    t.tracker.close();
+    if tokio::time::timeout(drain, t.tracker.wait()).await.is_err() {
+        tracing::warn!(event = "drain_timeout", connections_left = t.tracker.len());
+    }
+    t.audit_writer.close().await;
+    let plane = t.plane;
+    let _ = tokio::task::spawn_blocking(move || plane.stop()).await;
+    tracing::info!(event = "shutdown_complete");
+    t.finished.send_replace(true);
 }
 
 type DemoFeed = Option<(String, std::path::PathBuf, std::path::PathBuf)>;

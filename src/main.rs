@@ -177,17 +177,32 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             key.display()
         );
     }
+    let stopped = running.stopped();
+    tokio::pin!(stopped);
     loop {
         tokio::select! {
-            _ = int.recv() => break,
-            _ = term.recv() => break,
+            // SIGTERM (service managers, Kubernetes): lame duck, then drain. SIGINT (a terminal's
+            // Ctrl-C) or a second signal: drain at once.
+            _ = term.recv() => {
+                if running.control().draining() {
+                    running.shutdown();
+                } else {
+                    running.terminate();
+                }
+            }
+            _ = int.recv() => running.shutdown(),
+            _ = &mut stopped => break,
             _ = hup.recv() => {
-                // A failed refresh is logged and counted, and leaves the index as it was.
+                // A configuration that fails validation is logged and counted and leaves the
+                // running one; so does a failed index refresh.
+                let report = running.reload(None).await;
+                if !report.ok() {
+                    eprintln!("icpgate: reload failed, still running the previous configuration:\n{}", report.error.unwrap_or_default());
+                }
                 let _ = running.source.refresh().await;
             }
         }
     }
-    running.shutdown();
     running.wait().await;
     Ok(())
 }
@@ -254,7 +269,16 @@ fn main() -> ExitCode {
             Err(code) => Ok(code),
             Ok(cfg) => {
                 init_logging();
-                rt().and_then(|rt| rt.block_on(serve(cfg)))
+                // Client traffic runs on the gateway's own worker threads (`server.workers`);
+                // this runtime carries the admin API, the feed sync, the audit writer and the
+                // signals, so one thread is enough.
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("icpgate-control")
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")
+                    .and_then(|rt| rt.block_on(serve(cfg)))
                     .map(|()| ExitCode::SUCCESS)
             }
         },

@@ -1,6 +1,11 @@
 //! Listeners: accept loops, TLS handshakes, HTTP/1.1 + HTTP/2 connections, connection limits,
 //! timeouts and graceful drain.
 //!
+//! Each worker (`workers.rs`) runs one accept loop per listener on its own `SO_REUSEPORT`
+//! socket; the loops of one listener share a `ListenerState` (its reloadable settings, its
+//! connection limit and its close signal), and each worker's requests read that worker's
+//! request state (`Shared`) from a slot a reload swaps.
+//!
 //! Owns the client-connection lifecycle: a connection is refused at accept past
 //! `max_connections`, its TLS handshake must finish within `header_read_timeout`, HTTP/1 request
 //! heads must arrive within `header_read_timeout`, and a connection with no request in flight
@@ -11,9 +16,9 @@
 //! Invariant: every accepted connection is tracked until it ends, so drain waits for all of them.
 
 use crate::accept::Acceptor;
-use crate::config::{Limits, ListenerConfig};
-use crate::metrics::Metrics;
+use crate::config::{Limits, ListenerConfig, PathMode};
 use crate::proxy::{Conn, Shared};
+use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,6 +28,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::task::TaskTracker;
@@ -114,58 +120,122 @@ impl Drop for InFlight {
     }
 }
 
-/// Everything an accept loop needs.
-pub struct ListenerCtx {
-    pub cfg: ListenerConfig,
-    pub limits: Limits,
-    pub shared: Arc<Shared>,
-    pub metrics: Arc<Metrics>,
-    pub tracker: TaskTracker,
-    pub shutdown: watch::Receiver<bool>,
+/// What a listener's accept loops (one per worker) share, across reloads.
+pub struct ListenerState {
+    /// The configured address: a listener's identity across reloads.
+    pub addr: SocketAddr,
+    view: ArcSwap<ListenerView>,
+    /// `limits.max_connections` open connections at most, over all workers.
+    permits: Arc<Semaphore>,
+    max: AtomicUsize,
+    /// `true` stops the accept loops and closes the listener's connections gracefully.
+    close: watch::Sender<bool>,
 }
 
-/// Accepts connections until shutdown is signalled.
-pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
-    let name: Arc<str> = ctx.cfg.name.clone().into();
-    let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
-    let tls = ctx.cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
-    let mut shutdown = ctx.shutdown.clone();
-    let mut acceptor = Acceptor::new(listener, &*name);
+/// The part of a listener a reload may change; read once per connection.
+pub struct ListenerView {
+    pub name: Arc<str>,
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub path: PathMode,
+}
+
+impl ListenerView {
+    fn of(cfg: &ListenerConfig) -> ListenerView {
+        ListenerView {
+            name: cfg.name.as_str().into(),
+            tls: cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from),
+            path: cfg.path,
+        }
+    }
+}
+
+impl ListenerState {
+    pub fn new(cfg: &ListenerConfig, max_connections: usize) -> ListenerState {
+        ListenerState {
+            addr: cfg.addr,
+            view: ArcSwap::from_pointee(ListenerView::of(cfg)),
+            permits: Arc::new(Semaphore::new(max_connections)),
+            max: AtomicUsize::new(max_connections),
+            close: watch::channel(false).0,
+        }
+    }
+
+    /// Applies a reloaded configuration of the same listener: name, TLS, path mode and the
+    /// connection limit take effect for the next connection accepted.
+    pub fn update(&self, cfg: &ListenerConfig, max_connections: usize) {
+        self.view.store(Arc::new(ListenerView::of(cfg)));
+        let old = self.max.swap(max_connections, Ordering::AcqRel);
+        if max_connections > old {
+            self.permits.add_permits(max_connections - old);
+        } else if old > max_connections {
+            // Only idle permits can be taken back; connections open past the new limit finish.
+            self.permits.forget_permits(old - max_connections);
+        }
+    }
+
+    pub fn name(&self) -> Arc<str> {
+        self.view.load().name.clone()
+    }
+
+    /// Stops accepting on every worker and asks the open connections to finish.
+    pub fn close(&self) {
+        self.close.send_replace(true);
+    }
+}
+
+/// Accepts connections on one worker's socket of a listener until the listener closes. Each
+/// connection is served on this worker, with the request state `slot` holds when a request
+/// arrives.
+pub async fn accept_loop(
+    listener: TcpListener,
+    state: Arc<ListenerState>,
+    slot: Arc<ArcSwap<Shared>>,
+    tracker: TaskTracker,
+) {
+    let mut close = state.close.subscribe();
+    if *close.borrow_and_update() {
+        return;
+    }
+    let mut acceptor = Acceptor::new(listener, format!("{:?}", &*state.name()));
     loop {
         let (stream, peer) = tokio::select! {
             c = acceptor.accept() => c,
-            _ = shutdown.changed() => break,
+            _ = close.changed() => break,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            ctx.metrics
+        let view = state.view.load_full();
+        let shared = slot.load_full();
+        let metrics = shared.metrics.clone();
+        let Ok(permit) = state.permits.clone().try_acquire_owned() else {
+            metrics
                 .connections_rejected
-                .with_label_values(&[&name])
+                .with_label_values(&[&view.name])
                 .inc();
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
-        ctx.metrics
+        metrics
             .connections_total
-            .with_label_values(&[&name])
+            .with_label_values(&[&view.name])
             .inc();
-        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path));
-        let (shared, metrics, limits, tls, sd) = (
-            ctx.shared.clone(),
-            ctx.metrics.clone(),
-            ctx.limits.clone(),
-            tls.clone(),
-            ctx.shutdown.clone(),
-        );
-        ctx.tracker.spawn(async move {
+        let conn = Arc::new(Conn::new(
+            view.name.clone(),
+            peer,
+            view.tls.is_some(),
+            view.path,
+        ));
+        let limits = shared.limits.clone();
+        let (slot, close) = (slot.clone(), state.close.subscribe());
+        drop(shared);
+        tracker.spawn(async move {
             let _permit = permit;
             let active = metrics.connections_active.with_label_values(&[&conn.listener]);
             active.inc();
             let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
-            match tls {
-                None => serve_conn(Tracked { inner: stream, activity: activity.clone() }, conn, shared, &limits, sd, activity).await,
+            match &view.tls {
+                None => serve_conn(Tracked { inner: stream, activity: activity.clone() }, conn, slot, &limits, close, activity).await,
                 Some(acc) => match tokio::time::timeout(limits.header_read_timeout, acc.accept(stream)).await {
-                    Ok(Ok(s)) => serve_conn(Tracked { inner: s, activity: activity.clone() }, conn, shared, &limits, sd, activity).await,
+                    Ok(Ok(s)) => serve_conn(Tracked { inner: s, activity: activity.clone() }, conn, slot, &limits, close, activity).await,
                     Ok(Err(e)) => {
                         metrics.tls_handshake_failures.with_label_values(&[&conn.listener]).inc();
                         tracing::debug!(event = "tls_handshake_failed", peer = %conn.peer, error = %e);
@@ -184,7 +254,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
 async fn serve_conn<S>(
     io: S,
     conn: Arc<Conn>,
-    shared: Arc<Shared>,
+    slot: Arc<ArcSwap<Shared>>,
     limits: &Limits,
     mut shutdown: watch::Receiver<bool>,
     activity: Arc<Activity>,
@@ -205,7 +275,8 @@ async fn serve_conn<S>(
     let in_flight = Arc::new(AtomicUsize::new(0));
     let counter = in_flight.clone();
     let svc = service_fn(move |req| {
-        let (shared, conn) = (shared.clone(), conn.clone());
+        // Each request runs on the configuration current when it arrives.
+        let (shared, conn) = (slot.load_full(), conn.clone());
         let guard = InFlight::enter(&counter);
         async move {
             let resp = shared.handle(conn, req).await;

@@ -140,6 +140,9 @@ pub struct Limits {
     /// Longest wait for the next bytes of a request body the gateway reads (extractors, body
     /// checks, upload spooling); past it 408 `body_timeout`.
     pub body_read_timeout: Duration,
+    /// Lame duck: after SIGTERM, `/readyz` answers 503 and the listeners keep accepting this
+    /// long (for load balancers to take the instance out) before they close and the drain starts.
+    pub drain_delay: Duration,
     pub drain_timeout: Duration,
 }
 
@@ -199,6 +202,8 @@ pub enum DefaultAction {
 #[derive(Clone)]
 pub struct Config {
     pub source: PathBuf,
+    /// `[server] workers`: worker threads serving the listeners (0 = one per available core).
+    pub workers: usize,
     pub listeners: Vec<ListenerConfig>,
     pub limits: Limits,
     pub admin: AdminConfig,
@@ -318,6 +323,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         max_header_bytes: r.max_header_bytes,
         max_body_bytes: r.max_body_bytes,
         body_read_timeout: p.duration("limits.body_read_timeout", &r.body_read_timeout),
+        drain_delay: p.duration("limits.drain_delay", &r.drain_delay),
         drain_timeout: p.duration("limits.drain_timeout", &r.drain_timeout),
     };
     for (k, v) in [
@@ -445,6 +451,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     }
     Config {
         source: path.to_path_buf(),
+        workers: raw.server.workers,
         listeners,
         limits,
         admin,

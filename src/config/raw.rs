@@ -12,6 +12,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub listener: Vec<RawListener>,
     #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
     pub limits: RawLimits,
     #[serde(default)]
     pub admin: RawAdmin,
@@ -63,7 +65,15 @@ pub struct RawLimits {
     pub max_header_bytes: usize,
     pub max_body_bytes: usize,
     pub body_read_timeout: String,
+    pub drain_delay: String,
     pub drain_timeout: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    /// Worker threads; 0 = one per available core.
+    pub workers: usize,
 }
 
 impl Default for RawLimits {
@@ -75,6 +85,7 @@ impl Default for RawLimits {
             max_header_bytes: 64 * 1024,
             max_body_bytes: 1024 * 1024,
             body_read_timeout: "60s".into(),
+            drain_delay: "5s".into(),
             drain_timeout: "30s".into(),
         }
     }

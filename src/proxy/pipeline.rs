@@ -64,6 +64,8 @@ fn lost_body(failed: Option<Code>) -> (Code, Outcome) {
 
 /// Everything the pipeline reads; shared by all connections.
 pub struct Shared {
+    /// The connection limits new connections get (`[limits]`).
+    pub limits: crate::config::Limits,
     pub routes: Vec<RouteConfig>,
     pub default: DefaultAction,
     pub upstreams: Vec<Upstream>,

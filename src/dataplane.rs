@@ -1,0 +1,260 @@
+//! The data plane: the worker threads, each worker's request state, and the listeners with
+//! their per-worker sockets; built from a `Config` at start and reconciled with a new one on
+//! reload.
+//!
+//! Owns which sockets exist and what request state each worker serves with. A listener is one
+//! configured address with one `SO_REUSEPORT` socket per worker, so the kernel spreads new
+//! connections over the workers and no accept is shared between threads.
+//! Must not: read configuration files (it receives validated `Config`s) or touch the index.
+//! Invariant: `apply` changes nothing unless every new socket it needs is bound; a listener
+//! whose address is in both configurations keeps its sockets (never closed, never rebound).
+
+use crate::audit::Audit;
+use crate::config::{Config, ListenerConfig};
+use crate::index::Index;
+use crate::metrics::Metrics;
+use crate::proxy::forward::Upstream;
+use crate::proxy::observe::Observer;
+use crate::proxy::Shared;
+use crate::server::{accept_loop, ListenerState};
+use crate::workers::Workers;
+use arc_swap::ArcSwap;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::task::TaskTracker;
+
+/// A listener that could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind listener {name:?} on {addr}: {source}")]
+pub struct BindError {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub source: io::Error,
+}
+
+/// What every worker's request state is built from besides the configuration.
+#[derive(Clone)]
+pub struct Base {
+    pub index: Arc<Index>,
+    pub metrics: Arc<Metrics>,
+    pub audit: Audit,
+}
+
+struct Bound {
+    /// The bound address (the configured one, with the port filled in when it was 0).
+    local: SocketAddr,
+    state: Arc<ListenerState>,
+}
+
+/// What a reload changed in the listener set.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ListenerChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+pub struct DataPlane {
+    workers: Workers,
+    slots: Vec<Arc<ArcSwap<Shared>>>,
+    listeners: Vec<Bound>,
+    tracker: TaskTracker,
+    base: Base,
+}
+
+/// The request state one worker serves `cfg` with; each worker gets its own upstream clients,
+/// so its upstream connections are pooled and driven on its own thread.
+fn shared_for(cfg: &Config, base: &Base) -> Shared {
+    Shared {
+        limits: cfg.limits.clone(),
+        routes: cfg.routes.clone(),
+        default: cfg.default.clone(),
+        upstreams: cfg.upstreams.iter().cloned().map(Upstream::new).collect(),
+        index: base.index.clone(),
+        metrics: base.metrics.clone(),
+        audit: base.audit.clone(),
+        filing_header: cfg.filing_header.clone(),
+        filing_on_response: cfg.filing_header_on_response,
+        max_body_bytes: cfg.limits.max_body_bytes,
+        body_read_timeout: cfg.limits.body_read_timeout,
+        stale_after: cfg.index.stale_after,
+        upload: cfg.upload.clone(),
+        observer: Observer::new(
+            base.metrics.clone(),
+            cfg.routes.iter().map(|r| r.name.as_str()),
+            cfg.upstreams.iter().map(|u| u.name.as_str()),
+        ),
+    }
+}
+
+fn socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(reuse_port)?;
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+/// One listening socket per worker on `addr`, all with `SO_REUSEPORT`. A port another process
+/// holds is refused first (with `SO_REUSEPORT` alone, a second gateway of the same user would
+/// silently share the port instead of failing to start).
+fn bind_group(addr: SocketAddr, n: usize) -> io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    if addr.port() != 0 {
+        socket(addr, false)?.bind(&addr.into())?;
+    }
+    let mut out = Vec::with_capacity(n);
+    let mut local = addr;
+    for _ in 0..n {
+        let s = socket(local, true)?;
+        s.bind(&local.into())?;
+        s.listen(4096)?;
+        let l: std::net::TcpListener = s.into();
+        local = l.local_addr()?;
+        out.push(l);
+    }
+    Ok((local, out))
+}
+
+impl DataPlane {
+    /// Starts the workers and binds every configured listener; accepting starts at once.
+    pub fn start(cfg: &Config, base: Base, tracker: TaskTracker) -> Result<DataPlane, StartFail> {
+        let n = match cfg.workers {
+            0 => crate::workers::default_count(),
+            n => n,
+        };
+        let workers = Workers::start(n).map_err(StartFail::Workers)?;
+        let slots = (0..workers.len())
+            .map(|_| Arc::new(ArcSwap::from_pointee(shared_for(cfg, &base))))
+            .collect();
+        let mut plane = DataPlane {
+            workers,
+            slots,
+            listeners: Vec::new(),
+            tracker,
+            base,
+        };
+        let all: Vec<&ListenerConfig> = cfg.listeners.iter().collect();
+        let groups = plane.bind_all(&all).map_err(StartFail::Bind)?;
+        for (lc, (local, socks)) in cfg.listeners.iter().zip(groups) {
+            plane.launch(lc, cfg.limits.max_connections, local, socks);
+        }
+        Ok(plane)
+    }
+
+    /// (name, bound address) of every listener, in configuration order.
+    pub fn bound(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .map(|b| (b.state.name().to_string(), b.local))
+            .collect()
+    }
+
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    fn bind_all(
+        &self,
+        wanted: &[&ListenerConfig],
+    ) -> Result<Vec<(SocketAddr, Vec<std::net::TcpListener>)>, BindError> {
+        wanted
+            .iter()
+            .map(|lc| {
+                bind_group(lc.addr, self.workers.len()).map_err(|source| BindError {
+                    name: lc.name.clone(),
+                    addr: lc.addr,
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    fn launch(
+        &mut self,
+        lc: &ListenerConfig,
+        max_connections: usize,
+        local: SocketAddr,
+        socks: Vec<std::net::TcpListener>,
+    ) {
+        let state = Arc::new(ListenerState::new(lc, max_connections));
+        for ((sock, handle), slot) in socks
+            .into_iter()
+            .zip(self.workers.handles())
+            .zip(&self.slots)
+        {
+            let (state, slot, tracker) = (state.clone(), slot.clone(), self.tracker.clone());
+            handle.spawn(async move {
+                match tokio::net::TcpListener::from_std(sock) {
+                    Ok(l) => accept_loop(l, state, slot, tracker).await,
+                    Err(e) => tracing::error!(event = "listener_failed", error = %e),
+                }
+            });
+        }
+        self.listeners.push(Bound { local, state });
+    }
+
+    /// Reconciles with a new configuration: binds the listeners it adds (and fails, changing
+    /// nothing, if one cannot be bound), then swaps every worker's request state, updates the
+    /// listeners kept, and closes the ones it removes (their connections finish gracefully).
+    pub fn apply(&mut self, cfg: &Config) -> Result<ListenerChanges, BindError> {
+        let added: Vec<&ListenerConfig> = cfg
+            .listeners
+            .iter()
+            .filter(|lc| !self.listeners.iter().any(|b| b.state.addr == lc.addr))
+            .collect();
+        let groups = self.bind_all(&added)?;
+        let mut changes = ListenerChanges::default();
+        for slot in &self.slots {
+            slot.store(Arc::new(shared_for(cfg, &self.base)));
+        }
+        let old = std::mem::take(&mut self.listeners);
+        for b in old {
+            match cfg.listeners.iter().find(|lc| lc.addr == b.state.addr) {
+                Some(lc) => {
+                    b.state.update(lc, cfg.limits.max_connections);
+                    changes.kept.push(lc.name.clone());
+                    self.listeners.push(b);
+                }
+                None => {
+                    changes.removed.push(b.state.name().to_string());
+                    b.state.close();
+                }
+            }
+        }
+        for (lc, (local, socks)) in added.into_iter().zip(groups) {
+            changes.added.push(lc.name.clone());
+            self.launch(lc, cfg.limits.max_connections, local, socks);
+        }
+        // Configuration order for `bound`.
+        self.listeners.sort_by_key(|b| {
+            cfg.listeners
+                .iter()
+                .position(|lc| lc.addr == b.state.addr)
+                .unwrap_or(usize::MAX)
+        });
+        Ok(changes)
+    }
+
+    /// Stops accepting on every listener and asks every connection to finish.
+    pub fn close(&self) {
+        for b in &self.listeners {
+            b.state.close();
+        }
+    }
+
+    /// Ends the worker threads (after the drain); blocks until they are gone.
+    pub fn stop(self) {
+        self.workers.stop();
+    }
+}
+
+/// Why the data plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartFail {
+    #[error("cannot start the worker threads: {0}")]
+    Workers(io::Error),
+    #[error(transparent)]
+    Bind(BindError),
+}
