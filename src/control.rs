@@ -124,12 +124,7 @@ impl Control {
     pub async fn reload(&self, cfg: Option<Config>) -> ReloadReport {
         let (tx, rx) = oneshot::channel();
         let gone = || ReloadReport::failed("-", "the gateway is stopping".into());
-        if self
-            .tx
-            .send(Reload(cfg.map(Box::new), tx))
-            .await
-            .is_err()
-        {
+        if self.tx.send(Reload(cfg.map(Box::new), tx)).await.is_err() {
             return gone();
         }
         rx.await.unwrap_or_else(|_| gone())

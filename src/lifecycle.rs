@@ -13,11 +13,11 @@ use crate::accept::Acceptor;
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::config::Config;
+use crate::control::{Control, Inbox, Reload, ReloadReport, Stop};
+use crate::dataplane::{Base, DataPlane, StartFail};
 use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
 use crate::metrics::Metrics;
-use crate::control::{Control, Inbox, Reload, ReloadReport, Stop};
-use crate::dataplane::{Base, DataPlane, StartFail};
 use crate::source::{SnapshotSource, Source};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -299,8 +299,11 @@ async fn control_task(mut t: ControlTask) {
         );
         // An immediate stop (a second SIGTERM, SIGINT) cuts the wait short.
         let mut rx = t.inbox.stop.clone();
-        let _ = tokio::time::timeout(delay, rx.wait_for(|s| *s == Some(Stop { lame_duck: false })))
-            .await;
+        let _ = tokio::time::timeout(
+            delay,
+            rx.wait_for(|s| *s == Some(Stop { lame_duck: false })),
+        )
+        .await;
     }
     tracing::info!(
         event = "shutdown_started",

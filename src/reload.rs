@@ -80,7 +80,10 @@ fn restart_required(old: &Config, new: &Config) -> Vec<String> {
     check("admin.token", old.admin.token == new.admin.token);
     check("audit.path", old.audit_path == new.audit_path);
     check("index.snapshot", old.index.snapshot == new.index.snapshot);
-    check("index.stale_after", old.index.stale_after == new.index.stale_after);
+    check(
+        "index.stale_after",
+        old.index.stale_after == new.index.stale_after,
+    );
     check(
         "feed",
         old.feed.as_ref().map(|f| &f.url) == new.feed.as_ref().map(|f| &f.url),
