@@ -33,8 +33,9 @@
 #   CONTENDERS="nginx-gate haproxy-gate icpgate"   (http also takes run.sh's direct, nginx-pass,
 #                                                   haproxy-pass)
 #   ICPGATE_BIN=./target/release/icpgate   (cargo build --release first, or point at another build)
-#   ICPGATE_TOML_EXTRA='...'   TOML appended to icpgate's generated config (tls, h2, post), e.g. a
-#                              worker-count setting; http takes run.sh's ICPGATE_CONF instead
+#   ICPGATE_TOML_EXTRA='...'   TOML appended to icpgate's config in every comparison (for http:
+#                              to run.sh's built-in one), e.g. a worker-count setting
+#   ICPGATE_CONF=FILE          http only: run.sh's own knob, icpgate's whole config (its ports)
 #   CONNS=64 WRK_THREADS=2     wrk connections and threads
 #   H2_CLIENTS=16 H2_STREAMS=4 H2_THREADS=2   h2load connections, streams each, threads
 #   QUIET_MAX=8 QUIET_BUDGET=180 START_TIMEOUT=300
@@ -156,9 +157,22 @@ printf 'suite\tmode\tserver\twhen\trss_kb\tpss_kb\tprocs\n' > "$OUT_DIR/mem.tsv"
 } | tee "$OUT_DIR/meta.txt"
 
 # ---------------------------------------------------------------- http: the shared run.sh
+# With ICPGATE_TOML_EXTRA (and no ICPGATE_CONF of the caller's), icpgate gets run.sh's own
+# built-in config, taken from run.sh itself so the two cannot drift, plus the extra TOML.
+runsh_icpgate_conf() { # file
+  local def
+  def="$(sed -n '/^conf_icpgate() {/,/^}/p' "$SHARED_BENCH/run.sh")"
+  [[ -n "$def" ]] || { echo "no conf_icpgate() in $SHARED_BENCH/run.sh to extend" >&2; exit 1; }
+  ( eval "$def"; conf_icpgate; printf '%s\n' "$ICPGATE_TOML_EXTRA" ) > "$1"
+}
+
 run_http() {
   echo "## http: ../shared/bench/run.sh (results in $OUT_DIR/http)"
   [[ -x "$SHARED_BENCH/run.sh" ]] || { echo "no $SHARED_BENCH/run.sh (set SHARED_BENCH)" >&2; exit 1; }
+  if [[ -n "$ICPGATE_TOML_EXTRA" && -z "${ICPGATE_CONF:-}" ]]; then
+    runsh_icpgate_conf "$OUT_DIR/icpgate-http.toml"
+    export ICPGATE_CONF="$OUT_DIR/icpgate-http.toml"
+  fi
   OUT_DIR="$OUT_DIR/http" N="$N" DURATION="$DURATION" WARMUP="$WARMUP" ROUNDS="$ROUNDS" \
     CONNS="$CONNS" WRK_THREADS="$WRK_THREADS" MODES="$MODES" CONTENDERS="$CONTENDERS" \
     ICPGATE_BIN="$ICPGATE_BIN" QUIET_MAX="$QUIET_MAX" QUIET_BUDGET="$QUIET_BUDGET" \
