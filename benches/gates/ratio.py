@@ -9,7 +9,7 @@ For every bench (http, tls, h2, post) and mode (split, shared) it prints one tab
 contender: median req/s [min-max], the ratio to the better peer (the nginx or HAProxy gate with
 the higher median req/s), p50, p99 and the p99 ratio to that peer's, non-2xx answers other than
 the expected 451s, socket errors, RSS/PSS after the load and the time to listen; then the
-issue-20 goal checks and, at the end, one line per bench and mode.
+data-path goal checks and, at the end, one line per bench and mode.
 
 Expected 451s: the request mix sends every 10th request with an unfiled id, so a gate answers
 451 to 10% of the requests it completes. h2load rows carry the exact count of 451s (from its
