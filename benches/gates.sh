@@ -46,8 +46,8 @@
 # Needs: nginx (with libnginx-mod-http-js for post), haproxy, wrk, nghttp2-client (h2load),
 # openssl, curl, python3, taskset, /usr/bin/time:
 #   apt-get install -y nginx-light libnginx-mod-http-js haproxy wrk nghttp2-client openssl curl time
-# A smoke run that proves the harness end to end in about two minutes (numbers meaningless):
-#   N=10000 DURATION=2 WARMUP=0 ROUNDS=1 MODES=split benches/gates.sh all
+# A smoke run that proves the harness end to end in about a minute (numbers meaningless):
+#   N=10000 DURATION=2 WARMUP=0 ROUNDS=1 MODES=split QUIET_BUDGET=0 benches/gates.sh all
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
