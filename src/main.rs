@@ -35,20 +35,24 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
 }
 
 mod check_snapshot;
+mod docs_cmd;
 mod feed_cmd;
 mod inspect_cmd;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use icpgate::config::Config;
 use icpgate::filing::{validate, Platform};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `icpgate --version`: the package version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ICPGATE_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "icpgate",
-    version,
+    version = VERSION,
     about = "Gateway that enforces China's ICP filing rules for apps and mini programs"
 )]
 struct Cli {
@@ -60,6 +64,7 @@ struct Cli {
 enum Cmd {
     /// Run the gateway.
     Serve {
+        /// The configuration file (docs/configuration.md); `check-config` validates it first.
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -123,6 +128,18 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
     },
+    /// Print a shell completion script, e.g. `icpgate completions bash >
+    /// /usr/share/bash-completion/completions/icpgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or write one page per subcommand into a folder.
+    Man {
+        /// Write icpgate.1, icpgate-serve.1, … into this folder and list them.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 const EX_USAGE: u8 = 64;
@@ -177,6 +194,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             key.display()
         );
     }
+    let ready = tokio::spawn(notify_ready(running.index.clone()));
     loop {
         tokio::select! {
             _ = int.recv() => break,
@@ -187,9 +205,26 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    ready.abort();
+    notify(sd_notify::NotifyState::Stopping);
     running.shutdown();
     running.wait().await;
     Ok(())
+}
+
+/// Tells systemd (`Type=notify`) the gateway is ready once an index revision is published,
+/// the moment `/readyz` turns 200.
+async fn notify_ready(index: std::sync::Arc<icpgate::index::Index>) {
+    index.wait_loaded().await;
+    notify(sd_notify::NotifyState::Ready);
+}
+
+/// One sd_notify message; a no-op without `NOTIFY_SOCKET` (not started by systemd), and a
+/// failure to send is logged, never fatal.
+fn notify(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(event = "sd_notify_failed", error = %e);
+    }
 }
 
 fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Result<ExitCode> {
@@ -302,6 +337,8 @@ fn main() -> ExitCode {
                 },
             })
         }
+        Cmd::Completions { shell } => Ok(docs_cmd::completions(Cli::command(), shell)),
+        Cmd::Man { out } => docs_cmd::man(Cli::command(), out.as_deref()),
         Cmd::Echo { listen } => {
             init_logging();
             rt().and_then(|rt| {
