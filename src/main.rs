@@ -38,6 +38,7 @@ mod check_snapshot;
 mod docs_cmd;
 mod feed_cmd;
 mod inspect_cmd;
+mod probe_cmd;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -127,6 +128,15 @@ enum Cmd {
     Echo {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
+    },
+    /// GET an admin probe URL: exit 0 on a 2xx answer, 1 otherwise. The container image's
+    /// HEALTHCHECK (the image has no curl).
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:9901/healthz")]
+        url: String,
+        /// Give up after this long (e.g. 2s, 500ms).
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
     },
     /// Print a shell completion script, e.g. `icpgate completions bash >
     /// /usr/share/bash-completion/completions/icpgate`.
@@ -337,6 +347,7 @@ fn main() -> ExitCode {
                 },
             })
         }
+        Cmd::Probe { url, timeout } => Ok(probe_cmd::run(&url, timeout)),
         Cmd::Completions { shell } => Ok(docs_cmd::completions(Cli::command(), shell)),
         Cmd::Man { out } => docs_cmd::man(Cli::command(), out.as_deref()),
         Cmd::Echo { listen } => {

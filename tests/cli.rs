@@ -365,3 +365,31 @@ fn man_pages_render_for_the_binary_and_each_subcommand() {
         assert!(text.contains(env!("CARGO_PKG_VERSION")), "{file}");
     }
 }
+
+/// `icpgate probe` is the image's HEALTHCHECK: exit 0 on a 2xx probe, 1 on anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_0_on_a_2xx_answer_and_1_otherwise() {
+    let g = common::gateway().await;
+    let down = format!("http://{}/healthz", common::closed_port().await);
+    for (url, code) in [
+        (format!("{}/healthz", g.admin), 0),
+        (format!("{}/readyz", g.admin), 0),
+        (format!("{}/no-such-probe", g.admin), 1),
+        (down, 1),
+    ] {
+        let out = tokio::task::spawn_blocking(move || {
+            bin()
+                .args(["probe", &url, "--timeout", "5s"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
