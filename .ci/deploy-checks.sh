@@ -4,7 +4,7 @@
 # check installs its own tool.
 set -euo pipefail
 here="$(dirname "$0")"
-for check in systemd-security hadolint compose-check; do
+for check in systemd-security hadolint compose-check k8s-validate; do
   echo "-- $check"
   bash "$here/$check.sh"
 done
