@@ -15,6 +15,18 @@ use tokio::net::UnixDatagram;
 /// each wait ends as soon as its message arrives).
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// Kills the gateway if the test fails before it stops it, so no process outlives the test.
+struct Reap(Option<std::process::Child>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 async fn next_message(sock: &UnixDatagram) -> String {
     let mut buf = [0u8; 512];
     let n = tokio::time::timeout(DEADLINE, sock.recv(&mut buf))
@@ -66,9 +78,11 @@ async fn ready_follows_the_first_index_load_and_stopping_starts_the_drain() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let pid = child.id().to_string();
+    let mut child = Reap(Some(child));
     // Every stderr line goes to a channel, so failing syncs never fill the pipe.
     let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines_tx.send(line);
@@ -101,12 +115,10 @@ async fn ready_follows_the_first_index_load_and_stopping_starts_the_drain() {
     let r = common::get(&c, &readyz).await;
     assert_eq!(r.status, 200, "READY=1 only once /readyz is 200");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(kill.success());
     assert_eq!(next_message(&sock).await, "STOPPING=1\n");
+    let mut child = child.0.take().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
