@@ -41,20 +41,25 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod check_snapshot;
+mod docs_cmd;
 mod feed_cmd;
 mod inspect_cmd;
+mod probe_cmd;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use icpgate::config::Config;
 use icpgate::filing::{validate, Platform};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `icpgate --version`: the package version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ICPGATE_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "icpgate",
-    version,
+    version = VERSION,
     about = "Gateway that enforces China's ICP filing rules for apps and mini programs"
 )]
 struct Cli {
@@ -66,6 +71,7 @@ struct Cli {
 enum Cmd {
     /// Run the gateway.
     Serve {
+        /// The configuration file (docs/configuration.md); `check-config` validates it first.
         #[arg(long, short)]
         config: PathBuf,
     },
@@ -129,6 +135,27 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
     },
+    /// GET an admin probe URL: exit 0 on a 2xx answer, 1 otherwise. The container image's
+    /// HEALTHCHECK (the image has no curl).
+    Probe {
+        #[arg(default_value = "http://127.0.0.1:9901/healthz")]
+        url: String,
+        /// Give up after this long (e.g. 2s, 500ms).
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Print a shell completion script, e.g. `icpgate completions bash >
+    /// /usr/share/bash-completion/completions/icpgate`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, or write one page per subcommand into a folder.
+    Man {
+        /// Write icpgate.1, icpgate-serve.1, … into this folder and list them.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 const EX_USAGE: u8 = 64;
@@ -183,6 +210,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             key.display()
         );
     }
+    let ready = tokio::spawn(notify_ready(running.index.clone()));
     let stopped = running.stopped();
     tokio::pin!(stopped);
     loop {
@@ -190,13 +218,19 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             // SIGTERM (service managers, Kubernetes): lame duck, then drain. SIGINT (a terminal's
             // Ctrl-C) or a second signal: drain at once.
             _ = term.recv() => {
+                ready.abort();
+                notify(sd_notify::NotifyState::Stopping);
                 if running.control().draining() {
                     running.shutdown();
                 } else {
                     running.terminate();
                 }
             }
-            _ = int.recv() => running.shutdown(),
+            _ = int.recv() => {
+                ready.abort();
+                notify(sd_notify::NotifyState::Stopping);
+                running.shutdown();
+            }
             _ = &mut stopped => break,
             _ = hup.recv() => {
                 // A configuration that fails validation is logged and counted and leaves the
@@ -211,6 +245,21 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     }
     running.wait().await;
     Ok(())
+}
+
+/// Tells systemd (`Type=notify`) the gateway is ready once an index revision is published,
+/// the moment `/readyz` turns 200.
+async fn notify_ready(index: std::sync::Arc<icpgate::index::Index>) {
+    index.wait_loaded().await;
+    notify(sd_notify::NotifyState::Ready);
+}
+
+/// One sd_notify message; a no-op without `NOTIFY_SOCKET` (not started by systemd), and a
+/// failure to send is logged, never fatal.
+fn notify(state: sd_notify::NotifyState<'_>) {
+    if let Err(e) = sd_notify::notify(&[state]) {
+        tracing::warn!(event = "sd_notify_failed", error = %e);
+    }
 }
 
 fn lookup(snapshot: &std::path::Path, platform: &str, id: &str) -> anyhow::Result<ExitCode> {
@@ -332,6 +381,9 @@ fn main() -> ExitCode {
                 },
             })
         }
+        Cmd::Probe { url, timeout } => Ok(probe_cmd::run(&url, timeout)),
+        Cmd::Completions { shell } => Ok(docs_cmd::completions(Cli::command(), shell)),
+        Cmd::Man { out } => docs_cmd::man(Cli::command(), out.as_deref()),
         Cmd::Echo { listen } => {
             init_logging();
             rt().and_then(|rt| {

@@ -160,7 +160,7 @@ fn the_production_example_in_deploy_validates_once_its_files_exist() {
     let logs = dir.path().join("log");
     let text = shipped
         .replace(
-            "spool_dir = \"/var/tmp/icpgate\"",
+            "spool_dir = \"/var/cache/icpgate\"",
             &format!("spool_dir = {:?}", spool.display().to_string()),
         )
         .replace(
@@ -265,4 +265,131 @@ fn output_into_a_closed_pipe_is_not_a_panic() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(141), "{err}");
+}
+
+/// `--version` names the commit the binary was built from (build.rs): `icpgate 0.1.0 (abc1234)`,
+/// with `-dirty` for uncommitted changes, `unknown` outside a git checkout.
+#[test]
+fn version_names_the_commit() {
+    let out = bin().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let commit = text
+        .trim_end()
+        .strip_prefix(concat!("icpgate ", env!("CARGO_PKG_VERSION"), " ("))
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{text:?}"));
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(h) => assert!(
+            commit == h || commit == format!("{h}-dirty"),
+            "{commit} is not HEAD {h}"
+        ),
+        None => assert_eq!(commit, "unknown"),
+    }
+}
+
+/// Every shell's completion script is generated; those whose shell is installed must parse
+/// (`bash -n`, `zsh -n`, `fish -n`); bash always is.
+#[test]
+fn completion_scripts_parse_in_their_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(script.contains("check-config"), "{shell}: {script}");
+        if !matches!(shell, "bash" | "zsh" | "fish") {
+            continue;
+        }
+        let check = Command::new(shell)
+            .arg("-n")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        let Ok(mut check) = check else {
+            assert_ne!(shell, "bash", "bash is needed for this test");
+            continue;
+        };
+        use std::io::Write;
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        let r = check.wait_with_output().unwrap();
+        assert!(
+            r.status.success(),
+            "{shell} -n: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    }
+    let out = bin().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}
+
+/// `icpgate man` prints the roff page; `--out DIR` writes a page per subcommand.
+#[test]
+fn man_pages_render_for_the_binary_and_each_subcommand() {
+    let out = bin().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH ICPGATE 1 "), "{page}");
+    for sub in ["serve", "check\\-config", "completions", "feed"] {
+        assert!(
+            page.contains(&format!("icpgate\\-{sub}(1)")),
+            "{sub} missing: {page}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["man", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for (file, title) in [
+        ("icpgate.1", ".TH ICPGATE 1 "),
+        ("icpgate-serve.1", ".TH ICPGATE-SERVE 1 "),
+        ("icpgate-feed-build.1", ".TH ICPGATE-FEED-BUILD 1 "),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        assert!(text.contains(title), "{file}: {text}");
+        assert!(text.contains(env!("CARGO_PKG_VERSION")), "{file}");
+    }
+}
+
+/// `icpgate probe` is the image's HEALTHCHECK: exit 0 on a 2xx probe, 1 on anything else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_exits_0_on_a_2xx_answer_and_1_otherwise() {
+    let g = common::gateway().await;
+    let down = format!("http://{}/healthz", common::closed_port().await);
+    for (url, code) in [
+        (format!("{}/healthz", g.admin), 0),
+        (format!("{}/readyz", g.admin), 0),
+        (format!("{}/no-such-probe", g.admin), 1),
+        (down, 1),
+    ] {
+        let out = tokio::task::spawn_blocking(move || {
+            bin()
+                .args(["probe", &url, "--timeout", "5s"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

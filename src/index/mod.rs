@@ -341,6 +341,8 @@ pub struct Index {
     as_of: std::sync::atomic::AtomicU64,
     /// Set while serving a cached revision no source has confirmed since start.
     unconfirmed: std::sync::atomic::AtomicBool,
+    /// Wakes `wait_loaded` callers when the first revision is published.
+    first_load: tokio::sync::Notify,
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -358,6 +360,7 @@ impl Index {
             loaded: loaded.into(),
             as_of: as_of.into(),
             unconfirmed: false.into(),
+            first_load: tokio::sync::Notify::new(),
         }
     }
 
@@ -407,13 +410,28 @@ impl Index {
         self.current.store(Arc::new(rev));
         self.as_of
             .store(as_of, std::sync::atomic::Ordering::Release);
-        self.loaded
-            .store(true, std::sync::atomic::Ordering::Release);
+        let first = !self.loaded.swap(true, std::sync::atomic::Ordering::AcqRel);
+        if first {
+            self.first_load.notify_waiters();
+        }
     }
 
     /// True once any revision has been published (what `/readyz` reports).
     pub fn is_loaded(&self) -> bool {
         self.loaded.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Returns once `is_loaded` is true: at once if a revision is already published, else
+    /// when the first one is (what `serve` waits for before telling systemd it is ready).
+    pub async fn wait_loaded(&self) {
+        let notified = self.first_load.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so a publish between the check and the await wakes it.
+        notified.as_mut().enable();
+        if self.is_loaded() {
+            return;
+        }
+        notified.await;
     }
 }
 

@@ -321,3 +321,20 @@ fn filed_elsewhere_asks_siblings_in_order_across_base_tombstones_and_overlay() {
         assert_eq!(r5.filed_elsewhere(Platform::Android, ""), None);
     }
 }
+
+#[test]
+fn wait_loaded_pends_until_the_first_publish_and_then_returns_at_once() {
+    use futures_util::FutureExt;
+    let idx = Index::new(Revision::empty());
+    assert!(idx.wait_loaded().now_or_never().is_none());
+    let mut waiting = Box::pin(idx.wait_loaded());
+    assert!((&mut waiting).now_or_never().is_none());
+    idx.publish(Revision::from_records(1, "t", &sample(), false));
+    assert!(
+        waiting.now_or_never().is_some(),
+        "the publish wakes a waiter"
+    );
+    assert!(idx.wait_loaded().now_or_never().is_some());
+    let warm = Index::new(Revision::from_records(2, "t", &sample(), false));
+    assert!(warm.wait_loaded().now_or_never().is_some());
+}
