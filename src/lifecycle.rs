@@ -176,6 +176,9 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             cfg.upstreams.iter().map(|u| u.name.as_str()),
         ),
     });
+    // Every series a dashboard or alert reads exists, at 0, before the first event.
+    shared.observer.seed(&shared.routes);
+    metrics.declare_listeners(cfg.listeners.iter().map(|l| l.name.as_str()));
 
     let demo_echo = match cfg.demo_echo {
         Some(addr) => {
