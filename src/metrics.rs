@@ -329,6 +329,12 @@ impl Metrics {
         for c in crate::feed::error::Cause::ALL {
             self.feed_failures.with_label_values(&[c.as_str()]);
         }
+        for k in crate::inspect::PackageKind::ALL {
+            self.package_inspection_duration
+                .with_label_values(&[k.as_str()]);
+            self.package_inspections
+                .with_label_values(&[k.as_str(), "ok"]);
+        }
         for p in Platform::ALL {
             self.index_identifiers.with_label_values(&[p.as_str()]);
             for s in Status::ALL {
