@@ -174,7 +174,7 @@ async fn monitor_mode_forwards_an_over_limit_body_unchanged() {
     assert!(g
         .metrics
         .render()
-        .contains(r#"reason="body_too_large",route="monitor"} 1"#));
+        .contains(r#"reason="body_too_large",route="monitor",status_class="2xx"} 1"#));
 }
 
 /// A listener whose accept queue is full: Linux drops further SYNs, so a connect to it hangs
