@@ -129,3 +129,14 @@ fn process_metrics_are_exported() {
         assert!(text.contains(&format!("\n{f} ")), "{f} missing");
     }
 }
+
+#[test]
+fn docs_admin_lists_every_family() {
+    let doc = include_str!("../../docs/admin.md");
+    for f in FAMILIES.iter().chain(PROCESS_FAMILIES) {
+        assert!(
+            doc.contains(&format!("`{f}`")),
+            "docs/admin.md does not list {f}"
+        );
+    }
+}
