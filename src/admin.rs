@@ -87,12 +87,20 @@ impl Admin {
         }
     }
 
-    fn age_secs(&self) -> f64 {
-        self.index.age().as_secs_f64()
+    /// How old the served data is; `None` before the first load (there is no data to age).
+    /// `/v1/status` reports it as `null` and `/metrics` as NaN.
+    fn age(&self) -> Option<std::time::Duration> {
+        self.index.is_loaded().then(|| self.index.age())
     }
 
+    fn age_secs(&self) -> Option<f64> {
+        self.age().map(|a| a.as_secs_f64())
+    }
+
+    /// Stale: never loaded (every enforcing request answers 503 `index_stale`), unconfirmed
+    /// since a warm start, or older than `index.stale_after`.
     fn stale(&self) -> bool {
-        self.index.is_loaded() && self.index.is_stale(self.stale_after)
+        !self.index.is_loaded() || self.index.is_stale(self.stale_after)
     }
 
     /// Reloads the configuration file, then re-reads the snapshot or syncs the feed. A
@@ -146,9 +154,7 @@ impl Admin {
     }
 
     fn metrics_text(&self) -> Response<ProxyBody> {
-        let age = self.age_secs();
-        self.metrics.index_age.set(age);
-        self.metrics.index_stale.set(self.stale() as i64);
+        self.metrics.observe_freshness(self.age(), self.stale());
         let mut r = Response::new(full(self.metrics.render()));
         r.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -67,7 +67,10 @@ pub struct DataPlane {
 /// The request state one worker serves `cfg` with; each worker gets its own upstream clients,
 /// so its upstream connections are pooled and driven on its own thread.
 fn shared_for(cfg: &Config, base: &Base) -> Shared {
-    Shared {
+    // Every listener's connection series exists, at 0, before its first connection.
+    base.metrics
+        .declare_listeners(cfg.listeners.iter().map(|l| l.name.as_str()));
+    let shared = Shared {
         limits: cfg.limits.clone(),
         routes: cfg.routes.clone(),
         default: cfg.default.clone(),
@@ -86,7 +89,10 @@ fn shared_for(cfg: &Config, base: &Base) -> Shared {
             cfg.routes.iter().map(|r| r.name.as_str()),
             cfg.upstreams.iter().map(|u| u.name.as_str()),
         ),
-    }
+    };
+    // Every series a dashboard or alert reads exists, at 0, before the first request.
+    shared.observer.seed(&shared.routes);
+    shared
 }
 
 fn socket(addr: SocketAddr, reuse_port: bool) -> io::Result<Socket> {

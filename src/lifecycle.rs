@@ -17,7 +17,7 @@ use crate::control::{Control, Inbox, Reload, ReloadReport, Stop};
 use crate::dataplane::{Base, DataPlane, StartFail};
 use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReloadResult};
 use crate::source::{SnapshotSource, Source};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -231,6 +231,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let (finished_tx, finished) = watch::channel(false);
     let done = tokio::spawn(control_task(ControlTask {
         finished: finished_tx,
+        metrics: metrics.clone(),
         plane,
         inbox,
         control: control.clone(),
@@ -267,6 +268,7 @@ struct ControlTask {
     audit_writer: crate::audit::AuditWriter,
     /// Set when the stop is complete.
     finished: watch::Sender<bool>,
+    metrics: Arc<Metrics>,
 }
 
 /// Applies reloads one at a time until a stop is asked for (or every handle is gone), then
@@ -281,6 +283,7 @@ async fn control_task(mut t: ControlTask) {
                 Some(Reload(given, reply)) => {
                     let report = crate::reload::apply(&mut t.plane, &mut t.cfg, given).await;
                     t.control.record(&report);
+                    t.metrics.reloaded(if report.ok() { ReloadResult::Ok } else { ReloadResult::Failed });
                     let _ = reply.send(report);
                 }
                 None => break Stop { lame_duck: false },

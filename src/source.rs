@@ -8,7 +8,7 @@
 
 use crate::feed::sync::Syncer;
 use crate::index::{load_snapshot, Index, LoadError, LoadReport};
-use crate::metrics::Metrics;
+use crate::metrics::{LoadResult, Metrics};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -53,7 +53,7 @@ impl SnapshotSource {
             });
         match loaded {
             Ok((rev, report)) => {
-                self.metrics.index_loads.with_label_values(&["ok"]).inc();
+                self.metrics.index_loaded(LoadResult::Ok);
                 self.metrics.index_rejected_records.inc_by(report.rejected);
                 self.metrics.observe_revision(&rev);
                 tracing::info!(
@@ -68,7 +68,7 @@ impl SnapshotSource {
                 Ok(report)
             }
             Err(e) => {
-                self.metrics.index_loads.with_label_values(&["error"]).inc();
+                self.metrics.index_loaded(LoadResult::Error);
                 tracing::error!(event = "index_load_failed", error = %e);
                 Err(e)
             }

@@ -104,7 +104,7 @@ async fn host_route_matches_only_its_host() {
     );
     assert!(seen.iter().all(|s| filing_of(&s.headers).is_none()));
     assert_eq!(g.up.requests().len(), 1);
-    let sample = r#"icpgate_requests_total{decision="block",platform="android",reason="not_filed",route="store-host"}"#;
+    let sample = r#"icpgate_requests_total{decision="block",platform="android",reason="not_filed",route="store-host",status_class="4xx"}"#;
     assert_eq!(metric(&g, sample).await, 3.0);
 }
 

@@ -142,7 +142,7 @@ async fn stale_index_follows_each_routes_policy() {
         (200, Some("stale"))
     );
     let m = g.metrics.render();
-    assert!(m.contains(r#"icpgate_requests_total{decision="pass",platform="android",reason="index_stale_fail_open",route="form"} 1"#), "{m}");
+    assert!(m.contains(r#"icpgate_requests_total{decision="pass",platform="android",reason="index_stale_fail_open",route="form",status_class="2xx"} 1"#), "{m}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +174,7 @@ async fn monitor_mode_forwards_an_over_limit_body_unchanged() {
     assert!(g
         .metrics
         .render()
-        .contains(r#"reason="body_too_large",route="monitor"} 1"#));
+        .contains(r#"reason="body_too_large",route="monitor",status_class="2xx"} 1"#));
 }
 
 /// A listener whose accept queue is full: Linux drops further SYNs, so a connect to it hangs

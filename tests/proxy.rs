@@ -287,11 +287,11 @@ async fn monitor_mode_forwards_and_counts_would_block() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(
-        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="android",reason="not_filed",route="monitor"}"#).await,
+        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="android",reason="not_filed",route="monitor",status_class="2xx"}"#).await,
         1.0
     );
     assert_eq!(
-        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="android",reason="revoked",route="monitor"}"#).await,
+        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="android",reason="revoked",route="monitor",status_class="2xx"}"#).await,
         1.0
     );
     drop(c);
@@ -356,8 +356,8 @@ async fn metrics_status_readiness_and_lookup() {
         &format!("{}/v1/android/apps/com.nobody.unfiled/update", g.base),
     )
     .await;
-    assert_eq!(metric(&g, r#"icpgate_requests_total{decision="allow",platform="android",reason="filed",route="android-update"}"#).await, 1.0);
-    assert_eq!(metric(&g, r#"icpgate_requests_total{decision="block",platform="android",reason="not_filed",route="android-update"}"#).await, 1.0);
+    assert_eq!(metric(&g, r#"icpgate_requests_total{decision="allow",platform="android",reason="filed",route="android-update",status_class="2xx"}"#).await, 1.0);
+    assert_eq!(metric(&g, r#"icpgate_requests_total{decision="block",platform="android",reason="not_filed",route="android-update",status_class="4xx"}"#).await, 1.0);
     assert_eq!(
         metric(&g, "icpgate_index_rejected_records_total").await,
         1.0

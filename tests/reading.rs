@@ -279,7 +279,7 @@ async fn monitor_mode_forwards_a_mismatched_body_and_counts_it() {
     let seen = passes(&g, request("POST", &url, &[("content-type", FORM)], body)).await;
     assert_eq!(&seen.body[..], body.as_bytes());
     assert_eq!(
-        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="none",reason="ambiguous_request",route="monitor"}"#).await,
+        metric(&g, r#"icpgate_requests_total{decision="monitor",platform="none",reason="ambiguous_request",route="monitor",status_class="2xx"}"#).await,
         1.0
     );
 }

@@ -1,5 +1,5 @@
 //! Validation of the `[feed]` section: feed URL, trusted public keys (inline or files), poll
-//! interval, cache directory and limits.
+//! interval, cache directory, limits, and `instance`, the name its User-Agent carries.
 //!
 //! Must not: accept a feed with no trusted key (an unsigned feed could let an unfiled app in),
 //! except in demo mode where the gateway generates and trusts an ephemeral key itself.
@@ -9,7 +9,49 @@ use super::raw::RawFeed;
 use super::{tls, FeedConfig, Problems};
 use crate::feed::format::PublicKey;
 
+/// Longest `instance` (a DNS name's limit).
+const MAX_INSTANCE: usize = 253;
+
+fn instance_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')
+}
+
+/// `instance`, or the host name when unset (its other characters replaced by `-`, so any
+/// host name gives a valid User-Agent comment).
+pub(super) fn instance(p: &mut Problems<'_>, v: Option<&str>) -> String {
+    match v {
+        Some(v) if v.is_empty() || v.len() > MAX_INSTANCE || !v.chars().all(instance_char) => {
+            p.add(
+                "feed.instance",
+                format!("{v:?} is not 1 to {MAX_INSTANCE} letters, digits, '.', '-', '_' or ':'"),
+            );
+            v.to_string()
+        }
+        Some(v) => v.to_string(),
+        None => {
+            let host = gethostname::gethostname().to_string_lossy().into_owned();
+            let host: String = host
+                .chars()
+                .take(MAX_INSTANCE)
+                .map(|c| if instance_char(c) { c } else { '-' })
+                .collect();
+            if host.is_empty() {
+                "unknown".into()
+            } else {
+                host
+            }
+        }
+    }
+}
+
+/// The User-Agent of feed requests: `icpgate/<version> (<instance>)`.
+pub fn user_agent(instance: &str) -> http::HeaderValue {
+    let ua = format!("icpgate/{} ({instance})", env!("CARGO_PKG_VERSION"));
+    http::HeaderValue::from_str(&ua).unwrap_or(http::HeaderValue::from_static("icpgate"))
+}
+
 pub(super) fn feed(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Option<FeedConfig> {
+    let instance = instance(p, f.instance.as_deref());
     let url = if f.url.ends_with('/') {
         f.url.clone()
     } else {
@@ -73,5 +115,6 @@ pub(super) fn feed(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Option<Feed
         max_file_bytes: f.max_file_bytes,
         compact_after: f.compact_after,
         tls,
+        user_agent: user_agent(&instance),
     })
 }

@@ -236,6 +236,8 @@ pub struct FeedConfig {
     pub max_file_bytes: u64,
     pub compact_after: usize,
     pub tls: Arc<rustls::ClientConfig>,
+    /// `icpgate/<version> (<instance>)`, sent with every feed request.
+    pub user_agent: http::HeaderValue,
 }
 
 impl Config {

@@ -264,6 +264,8 @@ pub struct RawDemo {
 #[serde(deny_unknown_fields)]
 pub struct RawFeed {
     pub url: String,
+    /// This gateway's name in the feed's User-Agent; the host name when unset.
+    pub instance: Option<String>,
     #[serde(default)]
     pub public_keys: Vec<String>,
     #[serde(default)]

@@ -330,3 +330,41 @@ fn listener_path_mode_and_route_url_headers() {
     );
     assert!(e[0].message.contains("\"normalise\""), "{e:?}");
 }
+
+/// `base` with the snapshot replaced by a feed (`extra` lines added to `[feed]`).
+fn with_feed(dir: &Path, extra: &str) -> String {
+    let key = "11".repeat(32);
+    base(dir).replace("snapshot = \"snap.ndjson\"", "")
+        + &format!("\n[feed]\nurl = \"http://127.0.0.1:9/feed\"\npublic_keys = [\"{key}\"]\ncache_dir = \"cache\"\n{extra}\n")
+}
+
+#[test]
+fn feed_instance_defaults_to_the_host_name_and_is_validated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ua = |text: &str| {
+        let c = Config::parse(text, &dir.path().join("gw.toml")).unwrap_or_else(|e| panic!("{e}"));
+        c.feed.unwrap().user_agent.to_str().unwrap().to_string()
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let default = ua(&with_feed(dir.path(), ""));
+    assert!(
+        default.starts_with(&format!("icpgate/{version} (")),
+        "{default}"
+    );
+    if !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c))
+    {
+        assert_eq!(default, format!("icpgate/{version} ({host})"));
+    }
+    let named = ua(&with_feed(dir.path(), "instance = \"edge-7.bj:a\""));
+    assert_eq!(named, format!("icpgate/{version} (edge-7.bj:a)"));
+    for bad in ["", "two words", "a(b)"] {
+        let text = with_feed(dir.path(), &format!("instance = \"{bad}\""));
+        let e = errors(&text, dir.path());
+        assert_eq!(e[0].key, "feed.instance", "{e:?}");
+        assert!(e[0].line.is_some(), "{e:?}");
+    }
+}

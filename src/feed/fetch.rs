@@ -2,9 +2,9 @@
 //! timeout per file.
 //!
 //! Must not: read more than the configured byte limit from any response.
-//! Invariant: every error it returns has cause "fetch" or "size".
+//! Invariant: every error it returns has cause `Fetch` or `Size`.
 
-use super::error::SyncError;
+use super::error::{Cause, SyncError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_rustls::HttpsConnector;
@@ -24,6 +24,8 @@ pub struct Fetcher {
     base: String,
     timeout: Duration,
     limit: u64,
+    /// `icpgate/<version> (<instance>)`: lets a feed operator tell gateways apart.
+    user_agent: http::HeaderValue,
 }
 
 impl Fetcher {
@@ -32,6 +34,7 @@ impl Fetcher {
         tls: Arc<rustls::ClientConfig>,
         timeout: Duration,
         limit: u64,
+        user_agent: http::HeaderValue,
     ) -> Fetcher {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -47,6 +50,7 @@ impl Fetcher {
             base: base.to_string(),
             timeout,
             limit,
+            user_agent,
         }
     }
 
@@ -54,24 +58,25 @@ impl Fetcher {
     pub async fn get(&self, file: &str, etag: Option<&str>) -> Result<Fetched, SyncError> {
         let url = format!("{}{}", self.base, file);
         let work = async {
-            let mut req = http::Request::get(&url);
+            let mut req =
+                http::Request::get(&url).header(http::header::USER_AGENT, self.user_agent.clone());
             if let Some(e) = etag {
                 req = req.header(http::header::IF_NONE_MATCH, e);
             }
             let req = req
                 .body(Empty::new())
-                .map_err(|e| SyncError::new("fetch", format!("{url}: {e}")))?;
+                .map_err(|e| SyncError::new(Cause::Fetch, format!("{url}: {e}")))?;
             let resp = self
                 .client
                 .request(req)
                 .await
-                .map_err(|e| SyncError::new("fetch", format!("{url}: {e}")))?;
+                .map_err(|e| SyncError::new(Cause::Fetch, format!("{url}: {e}")))?;
             if resp.status() == http::StatusCode::NOT_MODIFIED {
                 return Ok(Fetched::NotModified);
             }
             if !resp.status().is_success() {
                 return Err(SyncError::new(
-                    "fetch",
+                    Cause::Fetch,
                     format!("{url}: HTTP {}", resp.status()),
                 ));
             }
@@ -83,12 +88,13 @@ impl Fetcher {
             let mut body = resp.into_body();
             let mut buf = Vec::new();
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| SyncError::new("fetch", format!("{url}: {e}")))?;
+                let frame =
+                    frame.map_err(|e| SyncError::new(Cause::Fetch, format!("{url}: {e}")))?;
                 if let Ok(d) = frame.into_data() {
                     buf.extend_from_slice(&d);
                     if buf.len() as u64 > self.limit {
                         return Err(SyncError::new(
-                            "size",
+                            Cause::Size,
                             format!("{url}: larger than feed.max_file_bytes ({})", self.limit),
                         ));
                     }
@@ -103,7 +109,7 @@ impl Fetcher {
             .await
             .unwrap_or_else(|_| {
                 Err(SyncError::new(
-                    "fetch",
+                    Cause::Fetch,
                     format!("{url}: no complete answer within {:?}", self.timeout),
                 ))
             })
@@ -113,7 +119,10 @@ impl Fetcher {
     pub async fn body(&self, file: &str) -> Result<Bytes, SyncError> {
         match self.get(file, None).await? {
             Fetched::Body { bytes, .. } => Ok(bytes),
-            Fetched::NotModified => Err(SyncError::new("fetch", format!("{file}: unexpected 304"))),
+            Fetched::NotModified => Err(SyncError::new(
+                Cause::Fetch,
+                format!("{file}: unexpected 304"),
+            )),
         }
     }
 }

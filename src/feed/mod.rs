@@ -5,7 +5,7 @@
 
 mod cache;
 pub mod delta;
-mod error;
+pub mod error;
 pub mod export;
 mod fetch;
 pub mod format;

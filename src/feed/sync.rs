@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 mod chain;
 
-pub use super::error::SyncError;
+pub use super::error::{Cause, SyncError};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -91,7 +91,7 @@ fn blocking<T: Send + 'static>(
     let h = tokio::task::spawn_blocking(f);
     async move {
         h.await
-            .map_err(|e| SyncError::new("apply", format!("worker failed: {e}")))
+            .map_err(|e| SyncError::new(Cause::Apply, format!("worker failed: {e}")))
     }
 }
 
@@ -108,6 +108,7 @@ impl Syncer {
             cfg.tls.clone(),
             cfg.request_timeout,
             cfg.max_file_bytes,
+            cfg.user_agent.clone(),
         );
         let mut keys = cfg.keys.clone();
         keys.extend(extra_keys);
@@ -167,7 +168,7 @@ impl Syncer {
             Ok(Err(e)) | Err(SyncError { message: e, .. }) => {
                 self.metrics
                     .feed_failures
-                    .with_label_values(&["cache"])
+                    .with_label_values(&[Cause::Cache.as_str()])
                     .inc();
                 tracing::warn!(event = "feed_cache_unusable", error = %e);
                 self.set_status(|s| s.cache = Some(format!("unusable: {e}")));
@@ -203,9 +204,9 @@ impl Syncer {
             Err(e) => {
                 self.metrics
                     .feed_failures
-                    .with_label_values(&[e.cause])
+                    .with_label_values(&[e.cause.as_str()])
                     .inc();
-                tracing::warn!(event = "feed_sync_failed", cause = e.cause, error = %e.message);
+                tracing::warn!(event = "feed_sync_failed", cause = e.cause.as_str(), error = %e.message);
                 self.set_status(|s| {
                     s.last_error = Some(format!("{} at {}", e, now_text()));
                     s.consecutive_failures += 1;
@@ -229,9 +230,9 @@ impl Syncer {
             .await?
             .map_err(|e| {
                 let cause = if matches!(e, super::format::FormatError::Size { .. }) {
-                    "size"
+                    Cause::Size
                 } else {
-                    "sha256"
+                    Cause::Sha256
                 };
                 SyncError::new(cause, e.to_string())
             })?;
@@ -255,7 +256,7 @@ impl Syncer {
         };
         if m.revision < have {
             return Err(SyncError::new(
-                "replay",
+                Cause::Replay,
                 format!(
                     "manifest revision {} is older than the served {have}",
                     m.revision
@@ -310,8 +311,10 @@ impl Syncer {
         };
         self.count_bytes(bytes.len());
         let sig = self.fetcher.body(SIGNATURE).await?;
-        verify(&bytes, &sig, &self.keys).map_err(|e| SyncError::new("signature", e.to_string()))?;
-        let m = Manifest::parse(&bytes).map_err(|e| SyncError::new("manifest", e.to_string()))?;
+        verify(&bytes, &sig, &self.keys)
+            .map_err(|e| SyncError::new(Cause::Signature, e.to_string()))?;
+        let m =
+            Manifest::parse(&bytes).map_err(|e| SyncError::new(Cause::Manifest, e.to_string()))?;
         Ok(Some((m, etag)))
     }
 
@@ -320,7 +323,7 @@ impl Syncer {
     fn not_modified(&self) -> Result<SyncOutcome, SyncError> {
         if !self.index.is_loaded() {
             return Err(SyncError::new(
-                "fetch",
+                Cause::Fetch,
                 "304 for a manifest this gateway never applied",
             ));
         }
@@ -358,7 +361,7 @@ impl Syncer {
             Ok(Err(e)) | Err(SyncError { message: e, .. }) => {
                 self.metrics
                     .feed_failures
-                    .with_label_values(&["cache"])
+                    .with_label_values(&[Cause::Cache.as_str()])
                     .inc();
                 tracing::warn!(event = "feed_cache_write_failed", error = %e);
             }

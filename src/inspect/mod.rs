@@ -70,6 +70,8 @@ pub enum PackageKind {
 }
 
 impl PackageKind {
+    pub const ALL: [PackageKind; 3] = [PackageKind::Apk, PackageKind::Ipa, PackageKind::Hap];
+
     pub fn as_str(self) -> &'static str {
         match self {
             PackageKind::Apk => "apk",

@@ -39,6 +39,13 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// Every cause, for the metrics to create each `cause` series at start.
+    pub const ALL: [UpstreamError; 3] = [
+        UpstreamError::Connect,
+        UpstreamError::Timeout,
+        UpstreamError::Protocol,
+    ];
+
     pub fn code(self) -> Code {
         match self {
             UpstreamError::Connect | UpstreamError::Protocol => Code::UpstreamUnavailable,

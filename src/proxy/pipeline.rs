@@ -13,7 +13,7 @@
 
 use super::body::{ProxyBody, Taken};
 use super::forward::{strip_url_headers, ClientSide, Upstream};
-use super::observe::Observer;
+use super::observe::{Observer, Sample};
 use super::respond::{self, About};
 use super::subject::{audit_record, Subject};
 use super::target::{self, PathMode};
@@ -45,6 +45,9 @@ struct Sent<'a> {
     filing: Option<HeaderValue>,
     start: Instant,
 }
+
+/// A forwarded request's answer, or the upstream failure's code and the 502/504 answer.
+type Forwarded = Result<Response<ProxyBody>, (Code, Response<ProxyBody>)>;
 
 /// How `judge` ended: answered, or to be forwarded.
 enum Judged<'a> {
@@ -145,6 +148,7 @@ impl Shared {
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
         let start = Instant::now();
+        let _in_flight = self.observer.in_flight();
         let (mut parts, incoming) = req.into_parts();
         // One host and one path for routing, captures, forwarding and audit: the canonical.
         let target = authority::check(&parts)
@@ -156,12 +160,17 @@ impl Shared {
         if let Err((code, reason)) = target {
             tracing::debug!(event = code.as_str(), peer = %conn.peer, reason);
             let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
-            self.observe(None, None, Outcome::Reject, Reason::Code(code), start);
             let about = About {
                 close,
                 ..About::default()
             };
-            return respond::refuse(code, &about);
+            let resp = respond::refuse(code, &about);
+            return self.answered(
+                None,
+                (None, Outcome::Reject, Reason::Code(code)),
+                resp,
+                start,
+            );
         }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
             strip_url_headers(&mut parts.headers);
@@ -267,8 +276,9 @@ impl Shared {
             decision_id: rec.as_ref().map(|r| r.decision_id.as_str()),
             close,
         };
-        self.observe(Some(route), platform, outcome, Reason::Code(code), start);
-        Judged::Answered(respond::refuse(code, &about))
+        let resp = respond::refuse(code, &about);
+        let who = (platform, outcome, Reason::Code(code));
+        Judged::Answered(self.answered(Some(route), who, resp, start))
     }
 
     /// Forwards a request the policy let through and records its one metrics sample: the
@@ -287,32 +297,32 @@ impl Shared {
             filing,
             start,
         } = sent;
-        match self
+        let (result, upstream) = self
             .forward(route.upstream, parts, body, conn, filing.clone())
-            .await
-        {
+            .await;
+        let (outcome, reason, resp) = match result {
             Ok(mut resp) => {
                 if let (true, Some(v)) = (self.filing_on_response, filing) {
                     resp.headers_mut().insert(self.filing_header.clone(), v);
                 }
-                self.observe(
-                    Some(route),
-                    platform,
-                    decision.outcome(),
-                    decision.why(),
-                    start,
-                );
-                resp
+                (decision.outcome(), decision.why(), resp)
             }
-            Err((code, resp)) => {
-                let reason = Reason::Code(code);
-                self.observe(Some(route), platform, Outcome::Error, reason, start);
-                resp
-            }
-        }
+            Err((code, resp)) => (Outcome::Error, Reason::Code(code), resp),
+        };
+        let status = resp.status();
+        let s = Sample {
+            platform,
+            outcome,
+            reason,
+            status,
+            upstream,
+        };
+        self.observe(Some(route), s, start);
+        resp
     }
 
-    /// Forwards; on failure returns the metric labels and the 502/504 answer.
+    /// Forwards; on failure returns the metric labels and the 502/504 answer. Also returns
+    /// how long the upstream took to answer or fail.
     async fn forward(
         &self,
         upstream: usize,
@@ -320,7 +330,7 @@ impl Shared {
         body: ProxyBody,
         conn: &Conn,
         filing: Option<HeaderValue>,
-    ) -> Result<Response<ProxyBody>, (Code, Response<ProxyBody>)> {
+    ) -> (Forwarded, Duration) {
         let up = &self.upstreams[upstream];
         let side = ClientSide {
             forwarded_for: &conn.forwarded_for,
@@ -329,9 +339,11 @@ impl Shared {
             filing,
         };
         let t = Instant::now();
-        match up.send(parts, body, &side).await {
+        let result = up.send(parts, body, &side).await;
+        let waited = t.elapsed();
+        let forwarded = match result {
             Ok(resp) => {
-                self.observer.upstream(upstream, t.elapsed().as_secs_f64());
+                self.observer.upstream(upstream, waited.as_secs_f64());
                 Ok(resp.map(body::incoming))
             }
             Err(e) => {
@@ -343,7 +355,8 @@ impl Shared {
                 let code = e.code();
                 Err((code, respond::refuse(code, &About::default())))
             }
-        }
+        };
+        (forwarded, waited)
     }
 
     async fn unrouted(
@@ -357,44 +370,57 @@ impl Shared {
             DefaultAction::NotFound => {
                 let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
                 let reason = Reason::Code(Code::NoRoute);
-                self.observe(None, None, Outcome::Reject, reason, start);
-                respond::refuse(
-                    Code::NoRoute,
-                    &About {
-                        close,
-                        ..About::default()
-                    },
-                )
+                let about = About {
+                    close,
+                    ..About::default()
+                };
+                let resp = respond::refuse(Code::NoRoute, &about);
+                self.answered(None, (None, Outcome::Reject, reason), resp, start)
             }
-            DefaultAction::Forward(up) => match self
-                .forward(up, parts, body::incoming(incoming), conn, None)
-                .await
-            {
-                Ok(r) => {
-                    let reason = Reason::Pass(PassReason::ModeOff);
-                    self.observe(None, None, Outcome::Pass, reason, start);
-                    r
-                }
-                Err((code, r)) => {
-                    let reason = Reason::Code(code);
-                    self.observe(None, None, Outcome::Error, reason, start);
-                    r
-                }
-            },
+            DefaultAction::Forward(up) => {
+                let (result, upstream) = self
+                    .forward(up, parts, body::incoming(incoming), conn, None)
+                    .await;
+                let (outcome, reason, resp) = match result {
+                    Ok(r) => (Outcome::Pass, Reason::Pass(PassReason::ModeOff), r),
+                    Err((code, r)) => (Outcome::Error, Reason::Code(code), r),
+                };
+                let s = Sample {
+                    platform: None,
+                    outcome,
+                    reason,
+                    status: resp.status(),
+                    upstream,
+                };
+                self.observe(None, s, start);
+                resp
+            }
         }
     }
 
-    /// Records the request's one metrics sample; `route` is `None` for the default action.
-    fn observe(
+    /// Records the sample of an answer the gateway wrote itself, and returns the answer.
+    fn answered(
         &self,
         route: Option<&RouteConfig>,
-        platform: Option<Platform>,
-        outcome: Outcome,
-        reason: Reason,
+        (platform, outcome, reason): (Option<Platform>, Outcome, Reason),
+        resp: Response<ProxyBody>,
         start: Instant,
-    ) {
+    ) -> Response<ProxyBody> {
+        let s = Sample {
+            platform,
+            outcome,
+            reason,
+            status: resp.status(),
+            upstream: Duration::ZERO,
+        };
+        self.observe(route, s, start);
+        resp
+    }
+
+    /// Records the request's one metrics sample; `route` is `None` for the default action.
+    fn observe(&self, route: Option<&RouteConfig>, s: Sample, start: Instant) {
         // The route's index: a pointer comparison per configured route, no string hashing.
         let at = route.and_then(|r| self.routes.iter().position(|x| std::ptr::eq(x, r)));
-        self.observer.request(at, platform, outcome, reason, start);
+        self.observer.request(at, s, start);
     }
 }

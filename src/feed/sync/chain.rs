@@ -6,7 +6,7 @@
 //! Must not: return a revision whose checksum differs from the one the manifest gives for it.
 //! Invariant: every step's state checksum is compared with the manifest's before the next.
 
-use super::{blocking, Phases, SyncError, Syncer};
+use super::{blocking, Cause, Phases, SyncError, Syncer};
 use crate::feed::delta::{parse_delta, Parsed};
 use crate::feed::format::{decompress, Checksum, DeltaRef, Manifest};
 use crate::index::{parse_snapshot, Revision};
@@ -31,10 +31,10 @@ impl Syncer {
                 // Drift, a missing or a corrupt delta: the snapshot is verified on its own, so
                 // falling back to it can never be worse than the chain.
                 Err(e) => {
-                    tracing::warn!(event = "feed_snapshot_fallback", cause = e.cause, reason = %e.message);
+                    tracing::warn!(event = "feed_snapshot_fallback", cause = e.cause.as_str(), reason = %e.message);
                     self.metrics
                         .feed_failures
-                        .with_label_values(&[e.cause])
+                        .with_label_values(&[e.cause.as_str()])
                         .inc();
                     self.metrics.feed_fallbacks.inc();
                     self.snapshot_chain(m, as_of).await?
@@ -72,7 +72,7 @@ impl Syncer {
             tracing::warn!(event = "feed_state_drift", revision = have);
             self.metrics
                 .feed_failures
-                .with_label_values(&["checksum"])
+                .with_label_values(&[Cause::Checksum.as_str()])
                 .inc();
             return None;
         }
@@ -87,8 +87,8 @@ impl Syncer {
         let (file, limit) = (d.file.clone(), self.cfg.max_file_bytes);
         let parsed = blocking(move || -> Result<Parsed, SyncError> {
             let text = decompress(&file, &raw, limit)
-                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
-            parse_delta(&file, &text).map_err(|e| SyncError::new("parse", e))
+                .map_err(|e| SyncError::new(Cause::Decompress, e.to_string()))?;
+            parse_delta(&file, &text).map_err(|e| SyncError::new(Cause::Parse, e))
         })
         .await?;
         phases.decode += t.elapsed();
@@ -112,11 +112,11 @@ impl Syncer {
                 base.apply_digested(target, &parsed.changes, &parsed.digests, as_of)
             })
             .await?
-            .map_err(|e| SyncError::new("apply", e.to_string()))?;
+            .map_err(|e| SyncError::new(Cause::Apply, e.to_string()))?;
             phases.index += t.elapsed();
             if Checksum::from_hex(&d.state_checksum).map(|c| c.0) != Some(next.checksum) {
                 return Err(SyncError::new(
-                    "checksum",
+                    Cause::Checksum,
                     format!(
                         "state after {} is {:032x}, manifest says {}",
                         d.file, next.checksum, d.state_checksum
@@ -134,7 +134,7 @@ impl Syncer {
             "fetch and sha256, decompress and parse, apply to the index"
         );
         // The last revision was built here and its only other holders (the apply closures) are gone.
-        Arc::try_unwrap(rev).map_err(|_| SyncError::new("manifest", "no deltas to apply"))
+        Arc::try_unwrap(rev).map_err(|_| SyncError::new(Cause::Manifest, "no deltas to apply"))
     }
 
     /// Loads the manifest's snapshot and applies every delta after it.
@@ -154,17 +154,17 @@ impl Syncer {
         );
         let rev = blocking(move || -> Result<Revision, SyncError> {
             let text = decompress(&file, &raw, limit)
-                .map_err(|e| SyncError::new("decompress", e.to_string()))?;
+                .map_err(|e| SyncError::new(Cause::Decompress, e.to_string()))?;
             let (mut rev, report) = parse_snapshot(&text, revision, "feed", bloom);
             if let Some(r) = report.rejected_lines.first() {
                 return Err(SyncError::new(
-                    "parse",
+                    Cause::Parse,
                     format!("{file}:{}: {}", r.line, r.reason),
                 ));
             }
             if Checksum::from_hex(&want).map(|c| c.0) != Some(rev.checksum) {
                 return Err(SyncError::new(
-                    "checksum",
+                    Cause::Checksum,
                     format!(
                         "{file}: state checksum {:032x}, manifest says {want}",
                         rev.checksum
