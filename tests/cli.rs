@@ -181,7 +181,7 @@ fn the_production_example_in_deploy_validates_once_its_files_exist() {
     assert_eq!(out.status.code(), Some(64));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(":11: listener[0].tls.cert:"), "{err}");
-    assert!(err.contains(":40: audit.path: folder"), "{err}");
+    assert!(err.contains(":41: audit.path: folder"), "{err}");
 
     std::fs::create_dir(&spool).unwrap();
     std::fs::create_dir(&logs).unwrap();
