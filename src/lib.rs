@@ -9,6 +9,7 @@
 pub mod accept;
 pub mod admin;
 pub mod audit;
+pub mod client;
 pub mod code;
 pub mod config;
 pub mod echo;

@@ -45,6 +45,75 @@ pub struct Metrics {
     pub upload_spool_bytes: IntGauge,
     pub package_inspection_duration: HistogramVec,
     pub package_inspections: IntCounterVec,
+    pub audit: AuditMetrics,
+    pub proxy_protocol_rejected: IntCounterVec,
+}
+
+/// The audit writer's families (`audit.rs`), and the causes and reasons their labels take.
+pub struct AuditMetrics {
+    /// Records not written, by reason (`AUDIT_DROP_REASONS`).
+    pub dropped: IntCounterVec,
+    /// Decisions whose record was folded into an earlier identical one.
+    pub folded: IntCounter,
+    /// Records written unfolded because the fold table was full.
+    pub fold_overflow: IntCounter,
+    /// Batches handed to the destination, one write each.
+    pub batches: IntCounter,
+    /// 1 while the destination takes writes, 0 after a failed write until one succeeds.
+    pub writable: IntGauge,
+}
+
+/// `icpgate_audit_dropped_total{reason}`: the queue was full, the trail was closed (shutdown),
+/// or the destination failed for longer than the writer holds records.
+pub const AUDIT_DROP_REASONS: [&str; 3] = ["queue_full", "closed", "unwritable"];
+
+/// `icpgate_proxy_protocol_rejected_total{cause}`: a header that is not PROXY protocol v1/v2,
+/// none within `header_read_timeout`, or the connection closed or failed while it was read.
+pub const PROXY_PROTOCOL_CAUSES: [&str; 3] = ["invalid", "timeout", "io"];
+
+fn audit_metrics(r: &Registry) -> AuditMetrics {
+    let dropped = counter_vec(
+        r,
+        "icpgate_audit_dropped_total",
+        "Audit records not written, by reason (queue_full, closed, unwritable).",
+        &["reason"],
+    );
+    for reason in AUDIT_DROP_REASONS {
+        dropped.with_label_values(&[reason]);
+    }
+    let counter = |name: &str, help: &str| {
+        register(
+            r,
+            IntCounter::new(name, help).expect("static metric definition"),
+        )
+    };
+    AuditMetrics {
+        dropped,
+        folded: counter(
+            "icpgate_audit_folded_total",
+            "Decisions folded into an earlier identical audit record (its count).",
+        ),
+        fold_overflow: counter(
+            "icpgate_audit_fold_overflow_total",
+            "Audit records written unfolded because audit.fold_keys records were already folding.",
+        ),
+        batches: counter(
+            "icpgate_audit_batches_total",
+            "Batches of audit records handed to the destination, one write each.",
+        ),
+        writable: {
+            let g = register(
+                r,
+                IntGauge::new(
+                    "icpgate_audit_writable",
+                    "1 while the audit destination takes writes; 0 from a failed write until one succeeds.",
+                )
+                .expect("static metric definition"),
+            );
+            g.set(1);
+            g
+        },
+    }
 }
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -241,6 +310,19 @@ impl Metrics {
                 "Uploaded packages inspected, by kind and result (ok or the error code).",
                 &["kind", "result"],
             ),
+            audit: audit_metrics(&r),
+            proxy_protocol_rejected: {
+                let c = counter_vec(
+                    &r,
+                    "icpgate_proxy_protocol_rejected_total",
+                    "Connections closed for want of a valid PROXY protocol header, by cause (invalid, timeout, io).",
+                    &["cause"],
+                );
+                for cause in PROXY_PROTOCOL_CAUSES {
+                    c.with_label_values(&[cause]);
+                }
+                c
+            },
             registry: r,
         }
     }

@@ -149,7 +149,9 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
             .connections_total
             .with_label_values(&[&name])
             .inc();
-        let conn = Arc::new(Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path));
+        let conn = Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path)
+            .trusting(ctx.cfg.trusted_proxies.clone());
+        let conn = Arc::new(conn);
         let (shared, metrics, limits, tls, sd) = (
             ctx.shared.clone(),
             ctx.metrics.clone(),
