@@ -23,6 +23,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod server;
 pub mod source;
 pub mod verdict;

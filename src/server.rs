@@ -132,7 +132,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
     let mut shutdown = ctx.shutdown.clone();
     let mut acceptor = Acceptor::new(listener, &*name);
     loop {
-        let (stream, peer) = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             c = acceptor.accept() => c,
             _ = shutdown.changed() => break,
         };
@@ -152,6 +152,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
         let conn = Conn::new(name.clone(), peer, tls.is_some(), ctx.cfg.path)
             .trusting(ctx.cfg.trusted_proxies.clone());
         let conn = Arc::new(conn);
+        let proxy_protocol = ctx.cfg.proxy_protocol;
         let (shared, metrics, limits, tls, sd) = (
             ctx.shared.clone(),
             ctx.metrics.clone(),
@@ -163,6 +164,12 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
             let _permit = permit;
             let active = metrics.connections_active.with_label_values(&[&conn.listener]);
             active.inc();
+            // A PROXY protocol header, where the listener expects one, names the client.
+            let timeout = limits.header_read_timeout;
+            let Some(conn) = crate::proxy_protocol::accept(proxy_protocol, &mut stream, conn, timeout, &metrics).await else {
+                active.dec();
+                return;
+            };
             let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
             match tls {
                 None => serve_conn(Tracked { inner: stream, activity: activity.clone() }, conn, shared, &limits, sd, activity).await,
