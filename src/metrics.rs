@@ -270,7 +270,7 @@ impl Metrics {
                 &r,
                 IntCounter::new(
                     "icpgate_audit_write_failures_total",
-                    "Audit records that could not be written.",
+                    "Failed writes to the audit destination (retried; records lost are in icpgate_audit_dropped_total).",
                 )
                 .expect("static"),
             ),
