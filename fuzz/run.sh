@@ -16,7 +16,7 @@ cd "$(dirname "$0")"
 secs=${1:?seconds per target}; shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(path query header json multipart zip
-  zipentries axml manifest macho pkcs7 apksigblock hapsigblock)
+  zipentries axml manifest macho pkcs7 apksigblock hapsigblock proxy_protocol)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 fixtures=../../shared/fixtures

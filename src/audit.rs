@@ -1,24 +1,38 @@
 //! The audit trail: one JSON line per block, monitor and fail-open decision, written by a
-//! dedicated task to a file or stdout, separate from the operational log.
+//! dedicated thread to a file or stdout, separate from the operational log.
 //!
-//! Owns the record shape and the writer task. Records are queued on a bounded channel; a
-//! request waits for room rather than dropping its record.
-//! Must not: crash or stall the proxy on a write error (it is logged and counted), or lose a
-//! queued record on shutdown (`close` drains and flushes).
+//! Owns the record shape and the handle requests queue records through. The queue is bounded
+//! (`audit.queue`) and a request never waits on it: a record that finds it full is dropped and
+//! counted, and with `audit.on_failure = "refuse"` the request is refused instead (503
+//! `audit_unavailable`), as it is while the destination cannot be written. Identical records
+//! fold into one with a count (`fold.rs`); the writer batches and retries (`writer.rs`).
+//! Must not: block or stall a request on the trail, or lose a queued record on shutdown
+//! (`close` writes everything queued and held before it returns).
 //! Invariant: each line is one complete JSON object followed by `\n`.
 
+mod fold;
+mod writer;
+
+use crate::client::ClientAddr;
+use crate::config::{AuditConfig, Config, OnAuditFailure};
 use crate::metrics::Metrics;
+use prometheus::IntCounter;
 use serde::Serialize;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use writer::{Msg, Writer};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {
     pub decision_id: String,
-    /// RFC 3339 UTC time of the decision.
+    /// RFC 3339 UTC time of the decision (the first, for a folded record).
     pub time: String,
+    /// A folded record: the time of the last decision it counts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_time: Option<String>,
     pub listener: String,
     pub route: String,
     pub method: String,
@@ -30,7 +44,11 @@ pub struct AuditRecord {
     pub decision: &'static str,
     pub reason: &'static str,
     pub index_revision: u64,
-    pub client: String,
+    /// The client: the connection's address (or its PROXY header's), or the one
+    /// X-Forwarded-For names past the listener's trusted proxies (`client.rs`).
+    pub client: ClientAddr,
+    /// How many identical decisions this record stands for (`audit.fold_window`).
+    pub count: u64,
     /// Upload routes: the package the decision was made on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageAudit>,
@@ -68,164 +86,118 @@ impl SignerAudit {
     }
 }
 
-const QUEUE: usize = 65_536;
-
-enum Msg {
-    Record(Box<AuditRecord>),
-    Close,
+/// What the handle and the writer share.
+struct State {
+    /// False from a failed write until a write succeeds.
+    writable: AtomicBool,
+    refuse: bool,
+    queue_full: IntCounter,
+    closed: IntCounter,
 }
 
 /// Handle for queueing audit records; cheap to clone.
 #[derive(Clone)]
 pub struct Audit {
-    tx: mpsc::Sender<Msg>,
+    tx: SyncSender<Msg>,
+    state: Arc<State>,
 }
 
-/// The writer task; `close` flushes everything queued before it returns.
+/// The record cannot be kept and `audit.on_failure = "refuse"`: the request it describes must
+/// not be served (503 `audit_unavailable`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unavailable;
+
+/// The writer thread; `close` writes everything queued and held before it returns.
 pub struct AuditWriter {
-    tx: mpsc::Sender<Msg>,
-    task: tokio::task::JoinHandle<()>,
+    tx: SyncSender<Msg>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The destination: `None` is stdout, written through its own descriptor so a batch is one
+/// write (std's `Stdout` splits at line ends).
+fn open(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
+    Ok(match path {
+        None => {
+            use std::os::fd::AsFd;
+            let fd = std::io::stdout().as_fd().try_clone_to_owned()?;
+            Box::new(std::fs::File::from(fd))
+        }
+        Some(p) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)?,
+        ),
+    })
 }
 
 impl Audit {
-    /// Opens the destination (None = stdout) and starts the writer task.
-    pub fn start(
-        path: Option<PathBuf>,
-        metrics: Arc<Metrics>,
-    ) -> std::io::Result<(Audit, AuditWriter)> {
-        let out: Box<dyn Write + Send> = match &path {
-            None => Box::new(std::io::stdout()),
-            Some(p) => Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)?,
-            ),
-        };
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || write_loop(rx, out, &metrics));
-        Ok((Audit { tx: tx.clone() }, AuditWriter { tx, task }))
+    /// Opens `audit.path` (stdout when unset) and starts the writer thread.
+    pub fn start(cfg: &Config, metrics: Arc<Metrics>) -> std::io::Result<(Audit, AuditWriter)> {
+        Audit::spawn(open(cfg.audit_path.as_deref())?, &cfg.audit, metrics)
     }
 
-    /// Queues a record, waiting for room if the writer is behind.
-    pub async fn record(&self, r: AuditRecord) {
-        if self.tx.send(Msg::Record(Box::new(r))).await.is_err() {
-            tracing::error!(
-                event = "audit_closed",
-                "audit record after the audit trail closed"
-            );
+    fn spawn(
+        out: Box<dyn Write + Send>,
+        cfg: &AuditConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Audit, AuditWriter)> {
+        let (tx, rx) = sync_channel(cfg.queue.max(1));
+        let dropped = &metrics.audit.dropped;
+        let state = Arc::new(State {
+            writable: AtomicBool::new(true),
+            refuse: cfg.on_failure == OnAuditFailure::Refuse,
+            queue_full: dropped.with_label_values(&["queue_full"]),
+            closed: dropped.with_label_values(&["closed"]),
+        });
+        let fold = fold::Folder::new(cfg.fold_window, cfg.fold_keys);
+        let w = Writer::new(out, fold, state.clone(), metrics);
+        let thread = std::thread::Builder::new()
+            .name("icpgate-audit".into())
+            .spawn(move || w.run(rx))?;
+        Ok((
+            Audit {
+                tx: tx.clone(),
+                state,
+            },
+            AuditWriter { tx, thread },
+        ))
+    }
+
+    /// Queues a record without waiting. `Err` only with `on_failure = "refuse"`, when the
+    /// record cannot be kept: the destination is failing, the queue is full or the trail is
+    /// closed. Otherwise a record that cannot be queued is dropped and counted.
+    pub fn record(&self, r: AuditRecord) -> Result<(), Unavailable> {
+        let s = &self.state;
+        if s.refuse && !s.writable.load(Ordering::Relaxed) {
+            return Err(Unavailable);
+        }
+        let lost = match self.tx.try_send(Msg::Record(Box::new(r))) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(_)) => &s.queue_full,
+            Err(TrySendError::Disconnected(_)) => &s.closed,
+        };
+        lost.inc();
+        if s.refuse {
+            Err(Unavailable)
+        } else {
+            Ok(())
         }
     }
 }
 
 impl AuditWriter {
-    /// Writes and flushes every record queued before this call, then stops the writer. Records
-    /// queued after it are refused (and logged by `record`).
+    /// Writes every record queued or held before this call, then stops the writer. Records
+    /// queued after it are dropped and counted (`icpgate_audit_dropped_total{reason="closed"}`).
     pub async fn close(self) {
-        let _ = self.tx.send(Msg::Close).await;
-        let _ = self.task.await;
-    }
-}
-
-/// Writes each batch of queued records with one `write_all` and one flush, and counts it
-/// once that has succeeded: `audit_records` only counts lines that reached the destination,
-/// and a failed batch adds its records to `audit_write_failures` (some of its bytes may have
-/// been written; none is counted as a record).
-fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: Box<dyn Write + Send>, m: &Metrics) {
-    let mut closing = false;
-    let mut buf = Vec::with_capacity(64 << 10);
-    while let Some(first) = rx.blocking_recv() {
-        let mut batch = vec![first];
-        while let Ok(r) = rx.try_recv() {
-            batch.push(r);
-        }
-        buf.clear();
-        let mut records = 0u64;
-        for msg in &batch {
-            match msg {
-                Msg::Record(r) => {
-                    // A record of strings and numbers always serialises.
-                    if serde_json::to_writer(&mut buf, r).is_ok() {
-                        buf.push(b'\n');
-                        records += 1;
-                    }
-                }
-                Msg::Close => closing = true,
-            }
-        }
-        // Written and flushed whenever the queue is drained, so records are on disk while
-        // traffic is light and batched when it is not.
-        match out.write_all(&buf).and_then(|()| out.flush()) {
-            Ok(()) => m.audit_records.inc_by(records),
-            Err(e) => {
-                m.audit_write_failures.inc_by(records);
-                tracing::error!(event = "audit_write_failed", error = %e, records);
-            }
-        }
-        if closing {
-            // Refuse new records; the loop still drains what is already queued, then ends.
-            rx.close();
-        }
+        let AuditWriter { tx, thread } = self;
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Msg::Close);
+            let _ = thread.join();
+        })
+        .await;
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rec(i: usize) -> AuditRecord {
-        AuditRecord {
-            decision_id: format!("d{i}"),
-            time: "2026-01-01T00:00:00Z".into(),
-            listener: "l".into(),
-            route: "r".into(),
-            method: "GET".into(),
-            path: "/".into(),
-            platform: Some("android"),
-            identifier: Some("com.a.b".into()),
-            filings: vec![],
-            decision: "block",
-            reason: "not_filed",
-            index_revision: 1,
-            client: "127.0.0.1:1".into(),
-            package: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn every_record_is_written_before_close_returns() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("audit.jsonl");
-        let m = Arc::new(Metrics::new());
-        let (audit, writer) = Audit::start(Some(path.clone()), m.clone()).unwrap();
-        for i in 0..1000 {
-            audit.record(rec(i)).await;
-        }
-        writer.close().await;
-        audit.record(rec(1000)).await;
-        let text = std::fs::read_to_string(&path).unwrap();
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        assert_eq!(lines.len(), 1000);
-        assert_eq!(lines[999]["decision_id"], "d999");
-        assert_eq!(m.audit_records.get(), 1000);
-        assert_eq!(m.audit_write_failures.get(), 0);
-    }
-
-    /// A destination that refuses every write (a full disk): the records are counted as
-    /// failures, none as written, the writer keeps going and `close` still returns.
-    #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn write_failures_are_counted_per_record_and_never_stop_the_writer() {
-        let m = Arc::new(Metrics::new());
-        let (audit, writer) = Audit::start(Some("/dev/full".into()), m.clone()).unwrap();
-        for i in 0..5 {
-            audit.record(rec(i)).await;
-        }
-        writer.close().await;
-        assert_eq!(m.audit_write_failures.get(), 5);
-        assert_eq!(m.audit_records.get(), 0);
-    }
-}
+pub(crate) mod tests;

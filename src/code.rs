@@ -53,10 +53,12 @@ pub enum Code {
     UpstreamTimeout,
     // 507
     SpoolFailed,
+    // 503: `audit.on_failure = "refuse"` and the audit record cannot be kept.
+    AuditUnavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -90,6 +92,7 @@ impl Code {
         Code::UpstreamUnavailable,
         Code::UpstreamTimeout,
         Code::SpoolFailed,
+        Code::AuditUnavailable,
     ];
 
     /// The one status table.
@@ -124,7 +127,7 @@ impl Code {
             | Code::PackagePlatformMismatch
             | Code::PackageAmbiguous => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
-            Code::IndexStale => StatusCode::SERVICE_UNAVAILABLE,
+            Code::IndexStale | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::SpoolFailed => StatusCode::INSUFFICIENT_STORAGE,
@@ -166,6 +169,7 @@ impl Code {
             Code::UpstreamUnavailable => "upstream_unavailable",
             Code::UpstreamTimeout => "upstream_timeout",
             Code::SpoolFailed => "spool_failed",
+            Code::AuditUnavailable => "audit_unavailable",
         }
     }
 
@@ -204,6 +208,7 @@ impl Code {
             Code::UpstreamUnavailable => "The upstream service could not be reached.",
             Code::UpstreamTimeout => "The upstream service did not answer in time.",
             Code::SpoolFailed => "The gateway could not store the upload for inspection; try again later.",
+            Code::AuditUnavailable => "The gateway cannot record this decision in its audit trail right now, so it does not serve it; try again later.",
         }
     }
 
@@ -244,6 +249,7 @@ impl Code {
             Code::UpstreamUnavailable => "无法连接上游服务。",
             Code::UpstreamTimeout => "上游服务响应超时。",
             Code::SpoolFailed => "网关暂时无法保存上传内容以供检查，请稍后重试。",
+            Code::AuditUnavailable => "网关暂时无法将本次核验结果写入审计记录，因此暂停处理该请求，请稍后重试。",
         }
     }
 }
@@ -260,7 +266,7 @@ mod tests {
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i, "{c:?}");
         }
-        assert_eq!(Code::SpoolFailed as usize + 1, Code::ALL.len());
+        assert_eq!(Code::AuditUnavailable as usize + 1, Code::ALL.len());
     }
 
     #[test]
@@ -305,6 +311,7 @@ mod tests {
                 ("upstream_unavailable", 502),
                 ("upstream_timeout", 504),
                 ("spool_failed", 507),
+                ("audit_unavailable", 503),
             ]
         );
     }

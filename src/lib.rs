@@ -11,6 +11,7 @@
 pub mod accept;
 pub mod admin;
 pub mod audit;
+pub mod client;
 pub mod code;
 pub mod config;
 pub mod control;
@@ -26,6 +27,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;
+pub mod proxy_protocol;
 mod reload;
 pub mod server;
 pub mod source;

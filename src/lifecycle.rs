@@ -161,14 +161,12 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     // The audit trail opens first: a destination that cannot be written stops the start
     // before any port is bound or any index is read.
     let (audit, audit_writer) =
-        Audit::start(cfg.audit_path.clone(), metrics.clone()).map_err(|source| {
-            StartError::Audit {
-                path: cfg
-                    .audit_path
-                    .as_ref()
-                    .map_or("-".into(), |p| p.display().to_string()),
-                source,
-            }
+        Audit::start(&cfg, metrics.clone()).map_err(|source| StartError::Audit {
+            path: cfg
+                .audit_path
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string()),
+            source,
         })?;
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

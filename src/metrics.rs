@@ -43,6 +43,12 @@ pub mod name {
     pub const INDEX_COMPACTIONS: &str = "icpgate_index_compactions_total";
     pub const AUDIT_RECORDS: &str = "icpgate_audit_records_total";
     pub const AUDIT_WRITE_FAILURES: &str = "icpgate_audit_write_failures_total";
+    pub const AUDIT_DROPPED: &str = "icpgate_audit_dropped_total";
+    pub const AUDIT_FOLDED: &str = "icpgate_audit_folded_total";
+    pub const AUDIT_FOLD_OVERFLOW: &str = "icpgate_audit_fold_overflow_total";
+    pub const AUDIT_BATCHES: &str = "icpgate_audit_batches_total";
+    pub const AUDIT_WRITABLE: &str = "icpgate_audit_writable";
+    pub const PROXY_PROTOCOL_REJECTED: &str = "icpgate_proxy_protocol_rejected_total";
     pub const FEED_ATTEMPTS: &str = "icpgate_feed_sync_attempts_total";
     pub const FEED_FAILURES: &str = "icpgate_feed_sync_failures_total";
     pub const FEED_BYTES: &str = "icpgate_feed_bytes_fetched_total";
@@ -82,6 +88,12 @@ pub const FAMILIES: &[&str] = &[
     name::INDEX_COMPACTIONS,
     name::AUDIT_RECORDS,
     name::AUDIT_WRITE_FAILURES,
+    name::AUDIT_DROPPED,
+    name::AUDIT_FOLDED,
+    name::AUDIT_FOLD_OVERFLOW,
+    name::AUDIT_BATCHES,
+    name::AUDIT_WRITABLE,
+    name::PROXY_PROTOCOL_REJECTED,
     name::FEED_ATTEMPTS,
     name::FEED_FAILURES,
     name::FEED_BYTES,
@@ -203,6 +215,75 @@ pub struct Metrics {
     pub upload_spool_bytes: IntGauge,
     pub package_inspection_duration: HistogramVec,
     pub package_inspections: IntCounterVec,
+    pub audit: AuditMetrics,
+    pub proxy_protocol_rejected: IntCounterVec,
+}
+
+/// The audit writer's families (`audit.rs`), and the causes and reasons their labels take.
+pub struct AuditMetrics {
+    /// Records not written, by reason (`AUDIT_DROP_REASONS`).
+    pub dropped: IntCounterVec,
+    /// Decisions whose record was folded into an earlier identical one.
+    pub folded: IntCounter,
+    /// Records written unfolded because the fold table was full.
+    pub fold_overflow: IntCounter,
+    /// Batches handed to the destination, one write each.
+    pub batches: IntCounter,
+    /// 1 while the destination takes writes, 0 after a failed write until one succeeds.
+    pub writable: IntGauge,
+}
+
+/// `icpgate_audit_dropped_total{reason}`: the queue was full, the trail was closed (shutdown),
+/// or the destination failed for longer than the writer holds records.
+pub const AUDIT_DROP_REASONS: [&str; 3] = ["queue_full", "closed", "unwritable"];
+
+/// `icpgate_proxy_protocol_rejected_total{cause}`: a header that is not PROXY protocol v1/v2,
+/// none within `header_read_timeout`, or the connection closed or failed while it was read.
+pub const PROXY_PROTOCOL_CAUSES: [&str; 3] = ["invalid", "timeout", "io"];
+
+fn audit_metrics(r: &Registry) -> AuditMetrics {
+    let dropped = counter_vec(
+        r,
+        name::AUDIT_DROPPED,
+        "Audit records not written, by reason (queue_full, closed, unwritable).",
+        &["reason"],
+    );
+    for reason in AUDIT_DROP_REASONS {
+        dropped.with_label_values(&[reason]);
+    }
+    let counter = |name: &str, help: &str| {
+        register(
+            r,
+            IntCounter::new(name, help).expect("static metric definition"),
+        )
+    };
+    AuditMetrics {
+        dropped,
+        folded: counter(
+            name::AUDIT_FOLDED,
+            "Decisions folded into an earlier identical audit record (its count).",
+        ),
+        fold_overflow: counter(
+            name::AUDIT_FOLD_OVERFLOW,
+            "Audit records written unfolded because audit.fold_keys records were already folding.",
+        ),
+        batches: counter(
+            name::AUDIT_BATCHES,
+            "Batches of audit records handed to the destination, one write each.",
+        ),
+        writable: {
+            let g = register(
+                r,
+                IntGauge::new(
+                    name::AUDIT_WRITABLE,
+                    "1 while the audit destination takes writes; 0 from a failed write until one succeeds.",
+                )
+                .expect("static metric definition"),
+            );
+            g.set(1);
+            g
+        },
+    }
 }
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
@@ -290,7 +371,7 @@ impl Metrics {
             index_loads: counter_vec(&r, name::INDEX_LOADS, "Snapshot file loads by result (ok, error).", &["result"]),
             index_rejected_records: counter(&r, name::INDEX_REJECTED_RECORDS, "Snapshot lines rejected while loading."),
             audit_records: counter(&r, name::AUDIT_RECORDS, "Audit records written."),
-            audit_write_failures: counter(&r, name::AUDIT_WRITE_FAILURES, "Audit records that could not be written."),
+            audit_write_failures: counter(&r, name::AUDIT_WRITE_FAILURES, "Failed writes to the audit destination (each is retried; records lost are in icpgate_audit_dropped_total)."),
             feed_attempts: counter(&r, name::FEED_ATTEMPTS, "Feed sync attempts."),
             feed_failures: counter_vec(&r, name::FEED_FAILURES, "Failed feed syncs by cause.", &["cause"]),
             feed_bytes: counter(&r, name::FEED_BYTES, "Bytes fetched from the feed."),
@@ -305,6 +386,14 @@ impl Metrics {
             upload_spool_bytes: int_gauge(&r, name::UPLOAD_SPOOL_BYTES, "Bytes of upload bodies currently held for inspection (memory and temp files)."),
             package_inspection_duration: histogram_vec(&r, name::INSPECTION_DURATION, "Time to identify an uploaded package, by kind (apk, ipa, hap, unknown).", &["kind"], work),
             package_inspections: counter_vec(&r, name::INSPECTIONS, "Uploaded packages inspected, by kind and result (ok or the error code).", &["kind", "result"]),
+            audit: audit_metrics(&r),
+            proxy_protocol_rejected: {
+                let c = counter_vec(&r, name::PROXY_PROTOCOL_REJECTED, "Connections closed for want of a valid PROXY protocol header, by cause (invalid, timeout, io).", &["cause"]);
+                for cause in PROXY_PROTOCOL_CAUSES {
+                    c.with_label_values(&[cause]);
+                }
+                c
+            },
             registry: r,
         };
         m.declare_fixed();

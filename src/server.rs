@@ -137,6 +137,8 @@ pub struct ListenerView {
     pub name: Arc<str>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub path: PathMode,
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    pub proxy_protocol: bool,
 }
 
 impl ListenerView {
@@ -145,6 +147,8 @@ impl ListenerView {
             name: cfg.name.as_str().into(),
             tls: cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from),
             path: cfg.path,
+            trusted_proxies: cfg.trusted_proxies.clone(),
+            proxy_protocol: cfg.proxy_protocol,
         }
     }
 }
@@ -198,7 +202,7 @@ pub async fn accept_loop(
     }
     let mut acceptor = Acceptor::new(listener, format!("{:?}", &*state.name()));
     loop {
-        let (stream, peer) = tokio::select! {
+        let (mut stream, peer) = tokio::select! {
             c = acceptor.accept() => c,
             _ = close.changed() => break,
         };
@@ -218,12 +222,10 @@ pub async fn accept_loop(
             .connections_total
             .with_label_values(&[&view.name])
             .inc();
-        let conn = Arc::new(Conn::new(
-            view.name.clone(),
-            peer,
-            view.tls.is_some(),
-            view.path,
-        ));
+        let conn = Conn::new(view.name.clone(), peer, view.tls.is_some(), view.path)
+            .trusting(view.trusted_proxies.clone());
+        let conn = Arc::new(conn);
+        let proxy_protocol = view.proxy_protocol;
         let limits = shared.limits.clone();
         let (slot, close) = (slot.clone(), state.close.subscribe());
         drop(shared);
@@ -231,6 +233,12 @@ pub async fn accept_loop(
             let _permit = permit;
             let active = metrics.connections_active.with_label_values(&[&conn.listener]);
             active.inc();
+            // A PROXY protocol header, where the listener expects one, names the client.
+            let timeout = limits.header_read_timeout;
+            let Some(conn) = crate::proxy_protocol::accept(proxy_protocol, &mut stream, conn, timeout, &metrics).await else {
+                active.dec();
+                return;
+            };
             let activity = Arc::new(Activity { epoch: Instant::now(), last_ms: AtomicU64::new(0) });
             match &view.tls {
                 None => serve_conn(Tracked { inner: stream, activity: activity.clone() }, conn, slot, &limits, close, activity).await,

@@ -8,6 +8,8 @@
 //! Invariant: a `Config` value is internally consistent (every route's upstream exists, every
 //! path capture an extractor names exists in that route's pattern, TLS material loads).
 
+mod audit;
+mod client;
 mod feed;
 mod locate;
 mod pattern;
@@ -20,6 +22,7 @@ mod upload;
 /// `index.bloom` when the config does not say (raw.rs gives the measurements).
 pub const DEFAULT_BLOOM: bool = true;
 
+pub use audit::{AuditConfig, OnAuditFailure};
 pub use pattern::{PathRegex, Spans};
 pub use route::{
     BodyIds, Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
@@ -153,6 +156,10 @@ pub struct ListenerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// What its requests' non-canonical paths get (`proxy/target.rs`).
     pub path: PathMode,
+    /// Peers whose X-Forwarded-For names the client (`client.rs`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
+    /// Every connection starts with a PROXY protocol header (`proxy_protocol.rs`).
+    pub proxy_protocol: bool,
 }
 
 /// What a listener does with a path that is not canonical (`[[listener]] path`).
@@ -210,6 +217,8 @@ pub struct Config {
     pub index: IndexConfig,
     /// `None` writes the audit trail to stdout.
     pub audit_path: Option<PathBuf>,
+    /// `[audit]`'s other options: folding, queue, failure policy.
+    pub audit: AuditConfig,
     pub filing_header: http::HeaderName,
     pub filing_header_on_response: bool,
     pub upstreams: Vec<UpstreamConfig>,
@@ -315,6 +324,8 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             addr,
             tls,
             path,
+            trusted_proxies: client::trusted_proxies(p, &key, &l.trusted_proxies),
+            proxy_protocol: l.proxy_protocol,
         });
     }
     let r = &raw.limits;
@@ -459,6 +470,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         admin,
         index,
         audit_path,
+        audit: audit::audit(p, &raw.audit),
         filing_header,
         filing_header_on_response: raw.filing_header.response,
         upstreams,

@@ -43,6 +43,10 @@ pub struct RawListener {
     pub tls: Option<RawTls>,
     #[serde(default = "default_path")]
     pub path: String,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub proxy_protocol: bool,
 }
 
 fn default_path() -> String {
@@ -133,11 +137,21 @@ fn default_stale_after() -> String {
 #[serde(deny_unknown_fields, default)]
 pub struct RawAudit {
     pub path: String,
+    pub fold_window: String,
+    pub fold_keys: usize,
+    pub queue: usize,
+    pub on_failure: String,
 }
 
 impl Default for RawAudit {
     fn default() -> Self {
-        RawAudit { path: "-".into() }
+        RawAudit {
+            path: "-".into(),
+            fold_window: "1s".into(),
+            fold_keys: 10_000,
+            queue: 65_536,
+            on_failure: "serve".into(),
+        }
     }
 }
 

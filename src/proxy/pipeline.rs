@@ -20,6 +20,7 @@ use super::target::{self, PathMode};
 use super::upload;
 use super::{authority, body, request, route};
 use crate::audit::Audit;
+use crate::client::{self, ClientAddr};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::extract;
@@ -31,6 +32,7 @@ use crate::policy::{Decision, Outcome, PassReason, Reason};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
+use ipnet::IpNet;
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -88,27 +90,61 @@ pub struct Shared {
 }
 
 /// The client connection a request came in on.
+#[derive(Clone)]
 pub struct Conn {
     pub listener: Arc<str>,
+    /// The TCP peer.
     pub peer: SocketAddr,
+    /// The connection's client: the source a PROXY protocol header names, else `peer`.
+    pub client: SocketAddr,
     pub tls: bool,
-    /// `peer`'s address as the X-Forwarded-For entry its requests add.
+    /// `client`'s address as the X-Forwarded-For entry its requests add.
     pub forwarded_for: HeaderValue,
     /// The listener's `path` option: refuse or normalise non-canonical paths.
     pub path: PathMode,
+    /// The listener's `trusted_proxies`: whose X-Forwarded-For names the client.
+    pub trusted_proxies: Arc<[IpNet]>,
+}
+
+fn forwarded_for(client: SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&client.ip().to_canonical().to_string())
+        .unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 impl Conn {
     pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool, path: PathMode) -> Conn {
-        let forwarded_for = HeaderValue::from_str(&peer.ip().to_string())
-            .unwrap_or(HeaderValue::from_static("unknown"));
         Conn {
             listener,
             peer,
+            client: peer,
             tls,
-            forwarded_for,
+            forwarded_for: forwarded_for(peer),
             path,
+            trusted_proxies: Arc::from([]),
         }
+    }
+
+    /// Believes X-Forwarded-For from these proxies (`client.rs`).
+    pub fn trusting(self, trusted_proxies: Arc<[IpNet]>) -> Conn {
+        Conn {
+            trusted_proxies,
+            ..self
+        }
+    }
+
+    /// The connection's client is `client`, as its PROXY protocol header says.
+    pub fn proxied_for(self, client: SocketAddr) -> Conn {
+        Conn {
+            client,
+            forwarded_for: forwarded_for(client),
+            ..self
+        }
+    }
+
+    /// The client of a request on this connection: `client`, or past trusted proxies the
+    /// address X-Forwarded-For names.
+    pub fn client_of(&self, headers: &http::HeaderMap) -> ClientAddr {
+        client::resolve(self.client, &self.trusted_proxies, headers)
     }
 }
 
@@ -228,8 +264,9 @@ impl Shared {
         let stale = self.index.is_stale(self.stale_after);
         // Taken once the body is in: a slow client cannot hold an old revision alive.
         let rev = self.index.current();
-        let decision = subject.decide(route, &rev, stale);
-        let rec = subject.audits(&decision).then(|| {
+        let mut decision = subject.decide(route, &rev, stale);
+        let mut rec = subject.audits(&decision).then(|| {
+            let client = conn.client_of(&parts.headers);
             audit_record(
                 &decision,
                 route,
@@ -237,12 +274,15 @@ impl Shared {
                 &subject,
                 &rev,
                 &conn.listener,
-                conn.peer,
+                client,
             )
         });
         drop(rev);
-        if let Some(rec) = &rec {
-            self.audit.record(rec.clone()).await;
+        // A decision that is audited is not served without its record under
+        // `audit.on_failure = "refuse"`.
+        if let Some(Err(_)) = rec.as_ref().map(|r| self.audit.record(r.clone())) {
+            decision = Decision::Refuse(Code::AuditUnavailable);
+            rec = None;
         }
         let platform = subject.platform();
         // An unread body leaves an HTTP/1 connection unusable, so it is closed; HTTP/2 resets
@@ -251,6 +291,9 @@ impl Shared {
             parts.version < http::Version::HTTP_2 && (taken.unread || taken.forward.is_none());
         let (code, outcome) = match (&decision, taken.forward) {
             (Decision::Refuse(Code::SpoolFailed), _) => lost_body(Some(Code::SpoolFailed)),
+            (Decision::Refuse(Code::AuditUnavailable), _) => {
+                (Code::AuditUnavailable, Outcome::Error)
+            }
             (Decision::Refuse(code), _) => (*code, decision.outcome()),
             // Monitor or fail-open, but the body is gone: nothing to forward.
             (_, None) => lost_body(taken.failed),

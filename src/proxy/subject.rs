@@ -9,6 +9,7 @@
 
 use super::upload::Found;
 use crate::audit::{AuditRecord, PackageAudit, SignerAudit};
+use crate::client::ClientAddr;
 use crate::code::Code;
 use crate::config::RouteConfig;
 use crate::filing::Platform;
@@ -83,7 +84,7 @@ pub fn audit_record(
     subject: &Subject<'_>,
     rev: &Revision,
     listener: &str,
-    client: std::net::SocketAddr,
+    client: ClientAddr,
 ) -> AuditRecord {
     let filings = match (d, subject.platform().zip(subject.id())) {
         (Decision::Allow(numbers), _) => numbers.iter().map(|n| format!("{n} (active)")).collect(),
@@ -97,6 +98,7 @@ pub fn audit_record(
     AuditRecord {
         decision_id: uuid::Uuid::now_v7().to_string(),
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        last_time: None,
         listener: listener.to_string(),
         route: route.name.clone(),
         method: parts.method.to_string(),
@@ -107,7 +109,8 @@ pub fn audit_record(
         decision: d.label(),
         reason: d.reason(),
         index_revision: rev.revision,
-        client: client.to_string(),
+        client,
+        count: 1,
         package: subject.package().map(|f| PackageAudit {
             kind: f.identity.kind.as_str(),
             id: f.identity.id.clone(),
