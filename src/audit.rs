@@ -11,12 +11,15 @@ use crate::metrics::Metrics;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {
     pub decision_id: String,
+    /// The request's `x-request-id` (as sent, or made by the gateway).
+    pub request_id: String,
     /// RFC 3339 UTC time of the decision.
     pub time: String,
     pub listener: String,
@@ -79,6 +82,8 @@ enum Msg {
 #[derive(Clone)]
 pub struct Audit {
     tx: mpsc::Sender<Msg>,
+    /// Set by `reopen`; the writer reopens its file before the next batch.
+    reopen: Arc<AtomicBool>,
 }
 
 /// The writer task; `close` flushes everything queued before it returns.
@@ -95,16 +100,23 @@ impl Audit {
     ) -> std::io::Result<(Audit, AuditWriter)> {
         let out: Box<dyn Write + Send> = match &path {
             None => Box::new(std::io::stdout()),
-            Some(p) => Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)?,
-            ),
+            Some(p) => Box::new(open(p)?),
         };
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::task::spawn_blocking(move || write_loop(rx, out, &metrics));
-        Ok((Audit { tx: tx.clone() }, AuditWriter { tx, task }))
+        let reopen = Arc::new(AtomicBool::new(false));
+        let file = path.map(|p| (p, reopen.clone()));
+        let task = tokio::task::spawn_blocking(move || write_loop(rx, out, &metrics, file));
+        let audit = Audit {
+            tx: tx.clone(),
+            reopen,
+        };
+        Ok((audit, AuditWriter { tx, task }))
+    }
+
+    /// Reopens the audit file before the next batch is written (SIGUSR1, after logrotate
+    /// renamed it); stdout is left as it is.
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Release);
     }
 
     /// Queues a record, waiting for room if the writer is behind.
@@ -127,11 +139,24 @@ impl AuditWriter {
     }
 }
 
+fn open(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+}
+
 /// Writes each batch of queued records with one `write_all` and one flush, and counts it
 /// once that has succeeded: `audit_records` only counts lines that reached the destination,
 /// and a failed batch adds its records to `audit_write_failures` (some of its bytes may have
-/// been written; none is counted as a record).
-fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: Box<dyn Write + Send>, m: &Metrics) {
+/// been written; none is counted as a record). `file` is the audit file and its reopen flag.
+fn write_loop(
+    mut rx: mpsc::Receiver<Msg>,
+    mut out: Box<dyn Write + Send>,
+    m: &Metrics,
+    file: Option<(PathBuf, Arc<AtomicBool>)>,
+) {
+    let failed = crate::fold::Folded::new("audit_write_failed", "", crate::fold::Level::Error);
     let mut closing = false;
     let mut buf = Vec::with_capacity(64 << 10);
     while let Some(first) = rx.blocking_recv() {
@@ -153,13 +178,24 @@ fn write_loop(mut rx: mpsc::Receiver<Msg>, mut out: Box<dyn Write + Send>, m: &M
                 Msg::Close => closing = true,
             }
         }
+        if let Some((path, reopen)) = &file {
+            if reopen.swap(false, Ordering::AcqRel) {
+                match open(path) {
+                    Ok(f) => out = Box::new(f),
+                    Err(e) => tracing::error!(event = "audit_reopen_failed", error = %e),
+                }
+            }
+        }
         // Written and flushed whenever the queue is drained, so records are on disk while
         // traffic is light and batched when it is not.
         match out.write_all(&buf).and_then(|()| out.flush()) {
             Ok(()) => m.audit_records.inc_by(records),
             Err(e) => {
                 m.audit_write_failures.inc_by(records);
-                tracing::error!(event = "audit_write_failed", error = %e, records);
+                if let Some(r) = failed.hit() {
+                    let (repeated, window_s) = (r.count, r.secs());
+                    tracing::error!(event = "audit_write_failed", error = %e, records, repeated, window_s);
+                }
             }
         }
         if closing {
@@ -176,6 +212,7 @@ mod tests {
     fn rec(i: usize) -> AuditRecord {
         AuditRecord {
             decision_id: format!("d{i}"),
+            request_id: format!("r{i}"),
             time: "2026-01-01T00:00:00Z".into(),
             listener: "l".into(),
             route: "r".into(),

@@ -7,6 +7,7 @@
 //! operator API, `lifecycle` starts and drains the whole, `filing` holds the domain rules.
 
 pub mod accept;
+pub mod accesslog;
 pub mod admin;
 pub mod audit;
 pub mod code;
@@ -15,6 +16,7 @@ pub mod echo;
 pub mod extract;
 pub mod feed;
 pub mod filing;
+pub mod fold;
 pub mod generate;
 pub mod index;
 pub mod inspect;
@@ -22,6 +24,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;
+pub mod requestid;
 pub mod server;
 pub mod source;
 pub mod verdict;

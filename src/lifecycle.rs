@@ -8,6 +8,7 @@
 //! Invariant: no public listener accepts a request before an index revision is published.
 
 use crate::accept::Acceptor;
+use crate::accesslog::{AccessLog, AccessLogWriter, LogFiles};
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::config::Config;
@@ -44,6 +45,11 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot open access log {path}: {source}")]
+    AccessLog {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A started gateway.
@@ -57,6 +63,8 @@ pub struct Running {
     pub index: Arc<Index>,
     pub source: Arc<Source>,
     pub metrics: Arc<Metrics>,
+    /// The files SIGUSR1 reopens.
+    pub logs: LogFiles,
     shutdown: watch::Sender<bool>,
     done: tokio::task::JoinHandle<()>,
 }
@@ -128,6 +136,8 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
                 source,
             }
         })?;
+    let access_writer = access_log(&cfg, &metrics)?;
+    let logs = LogFiles::new(audit.clone(), access_writer.as_ref());
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (source, demo_feed) = index_source(&cfg, &index, &metrics, &shutdown_rx).await?;
@@ -174,6 +184,12 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             metrics.clone(),
             cfg.routes.iter().map(|r| r.name.as_str()),
             cfg.upstreams.iter().map(|u| u.name.as_str()),
+        ),
+        access: AccessLog::new(
+            access_writer.as_ref(),
+            cfg.routes.iter().map(|r| r.name.as_str()),
+            cfg.upstreams.iter().map(|u| u.name.as_str()),
+            &metrics,
         ),
     });
 
@@ -225,6 +241,9 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
             tracing::warn!(event = "drain_timeout", connections_left = tracker.len());
         }
         audit_writer.close().await;
+        if let Some(w) = access_writer {
+            w.close().await;
+        }
         tracing::info!(event = "shutdown_complete");
     });
     Ok(Running {
@@ -235,9 +254,26 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         index,
         source,
         metrics,
+        logs,
         shutdown: shutdown_tx,
         done,
     })
+}
+
+/// Opens the access log (`[access_log]`), like the audit trail before any port is bound.
+fn access_log(cfg: &Config, metrics: &Arc<Metrics>) -> Result<Option<AccessLogWriter>, StartError> {
+    let Some(target) = &cfg.access_log else {
+        return Ok(None);
+    };
+    AccessLogWriter::start(target, metrics.clone())
+        .map(Some)
+        .map_err(|source| StartError::AccessLog {
+            path: match target {
+                crate::config::LogTarget::Stdout => "-".into(),
+                crate::config::LogTarget::File(p) => p.display().to_string(),
+            },
+            source,
+        })
 }
 
 type DemoFeed = Option<(String, std::path::PathBuf, std::path::PathBuf)>;

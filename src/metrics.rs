@@ -33,6 +33,9 @@ pub struct Metrics {
     pub index_rejected_records: IntCounter,
     pub audit_records: IntCounter,
     pub audit_write_failures: IntCounter,
+    pub access_log_records: IntCounter,
+    pub access_log_dropped: IntCounter,
+    pub access_log_write_failures: IntCounter,
     pub feed_attempts: IntCounter,
     pub feed_failures: IntCounterVec,
     pub feed_bytes: IntCounter,
@@ -202,6 +205,30 @@ impl Metrics {
                 IntCounter::new(
                     "icpgate_audit_write_failures_total",
                     "Audit records that could not be written.",
+                )
+                .expect("static"),
+            ),
+            access_log_records: register(
+                &r,
+                IntCounter::new(
+                    "icpgate_access_log_records_total",
+                    "Access log lines written.",
+                )
+                .expect("static"),
+            ),
+            access_log_dropped: register(
+                &r,
+                IntCounter::new(
+                    "icpgate_access_log_dropped_total",
+                    "Access log records dropped because the writer's queue was full.",
+                )
+                .expect("static"),
+            ),
+            access_log_write_failures: register(
+                &r,
+                IntCounter::new(
+                    "icpgate_access_log_write_failures_total",
+                    "Access log records that could not be written.",
                 )
                 .expect("static"),
             ),

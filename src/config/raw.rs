@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub index: RawIndex,
     #[serde(default)]
     pub audit: RawAudit,
+    pub access_log: Option<RawAccessLog>,
     #[serde(default)]
     pub filing_header: RawFilingHeader,
     #[serde(default)]
@@ -128,6 +129,13 @@ impl Default for RawAudit {
     fn default() -> Self {
         RawAudit { path: "-".into() }
     }
+}
+
+/// `[access_log]`: present = on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessLog {
+    pub path: String,
 }
 
 #[derive(Debug, Deserialize)]

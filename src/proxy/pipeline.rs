@@ -19,7 +19,8 @@ use super::subject::{audit_record, Subject};
 use super::target::{self, PathMode};
 use super::upload;
 use super::{authority, body, request, route};
-use crate::audit::Audit;
+use crate::accesslog::{AccessLog, Draft};
+use crate::audit::{Audit, AuditRecord};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::extract;
@@ -43,7 +44,6 @@ struct Sent<'a> {
     decision: Decision,
     /// The filing header's value, for an allowed request.
     filing: Option<HeaderValue>,
-    start: Instant,
 }
 
 /// How `judge` ended: answered, or to be forwarded.
@@ -80,6 +80,8 @@ pub struct Shared {
     pub upload: UploadGlobal,
     /// The per-request metric handles (`proxy/observe.rs`).
     pub observer: Observer,
+    /// The request id and the access log record (`accesslog.rs`).
+    pub access: AccessLog,
 }
 
 /// The client connection a request came in on.
@@ -142,8 +144,22 @@ impl Shared {
         conn: Arc<Conn>,
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
-        let start = Instant::now();
         let (mut parts, incoming) = req.into_parts();
+        let mut t = self
+            .access
+            .begin(&conn.listener, conn.peer, &mut parts, &incoming);
+        let resp = self.answer(&conn, parts, incoming, &mut t).await;
+        t.answered(resp)
+    }
+
+    /// Routes, identifies, decides and answers; `t` collects the access log record.
+    async fn answer(
+        &self,
+        conn: &Conn,
+        mut parts: Parts,
+        incoming: Incoming,
+        t: &mut Draft<'_>,
+    ) -> Response<ProxyBody> {
         // One host and one path for routing, captures, forwarding and audit: the canonical.
         let target = authority::check(&parts)
             .map_err(|e| (Code::HostInvalid, e.to_string()))
@@ -154,16 +170,17 @@ impl Shared {
         if let Err((code, reason)) = target {
             tracing::debug!(event = code.as_str(), peer = %conn.peer, reason);
             let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
-            self.observe(None, None, Outcome::Reject, Reason::Code(code), start);
+            self.observe(None, None, Outcome::Reject, Reason::Code(code), t);
             let about = About {
                 close,
+                request_id: Some(t.id()),
                 ..About::default()
             };
             return respond::refuse(code, &about);
         }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
             strip_url_headers(&mut parts.headers);
-            return self.unrouted(parts, incoming, &conn, start).await;
+            return self.unrouted(parts, incoming, conn, t).await;
         };
         if !route.allow_url_headers {
             strip_url_headers(&mut parts.headers);
@@ -182,7 +199,7 @@ impl Shared {
                     found: taken.found.as_ref().map_err(|c| *c),
                     claim: claim.as_ref().map_err(|c| *c),
                 };
-                self.judge(route, &parts, subject, taken.body, &conn, start)
+                self.judge(route, &parts, subject, taken.body, conn, t)
                     .await
             }
             None => {
@@ -193,13 +210,12 @@ impl Shared {
                     None => extract::identify(route, &parts, &caps, read.bytes.as_deref()),
                 };
                 let subject = Subject::Request(who.as_ref().map(Option::as_ref).map_err(|c| *c));
-                self.judge(route, &parts, subject, read.body, &conn, start)
-                    .await
+                self.judge(route, &parts, subject, read.body, conn, t).await
             }
         };
         match judged {
             Judged::Answered(resp) => resp,
-            Judged::Forward(sent, body) => self.forward_decided(sent, parts, body, &conn).await,
+            Judged::Forward(sent, body) => self.forward_decided(sent, parts, body, conn, t).await,
         }
     }
 
@@ -212,14 +228,15 @@ impl Shared {
         subject: Subject<'_>,
         taken: Taken,
         conn: &Conn,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) -> Judged<'r> {
         let stale = self.index.is_stale(self.stale_after);
         // Taken once the body is in: a slow client cannot hold an old revision alive.
         let rev = self.index.current();
         let decision = subject.decide(route, &rev, stale);
-        let rec = subject.audits(&decision).then(|| {
-            audit_record(
+        let rec = subject.audits(&decision).then(|| AuditRecord {
+            request_id: t.id().to_string(),
+            ..audit_record(
                 &decision,
                 route,
                 parts,
@@ -253,19 +270,19 @@ impl Shared {
                     platform,
                     decision,
                     filing,
-                    start,
                 };
                 return Judged::Forward(sent, body);
             }
         };
+        self.observe(Some(route), platform, outcome, Reason::Code(code), t);
         let about = About {
             platform: platform.map(Platform::as_str),
             identifier: subject.id(),
             filings: rec.as_ref().map_or(&[], |r| &r.filings[..]),
             decision_id: rec.as_ref().map(|r| r.decision_id.as_str()),
+            request_id: Some(t.id()),
             close,
         };
-        self.observe(Some(route), platform, outcome, Reason::Code(code), start);
         Judged::Answered(respond::refuse(code, &about))
     }
 
@@ -277,34 +294,28 @@ impl Shared {
         parts: http::request::Parts,
         body: ProxyBody,
         conn: &Conn,
+        t: &mut Draft<'_>,
     ) -> Response<ProxyBody> {
         let Sent {
             route,
             platform,
             decision,
             filing,
-            start,
         } = sent;
         match self
-            .forward(route.upstream, parts, body, conn, filing.clone())
+            .forward(route.upstream, parts, body, conn, filing.clone(), t)
             .await
         {
             Ok(mut resp) => {
                 if let (true, Some(v)) = (self.filing_on_response, filing) {
                     resp.headers_mut().insert(self.filing_header.clone(), v);
                 }
-                self.observe(
-                    Some(route),
-                    platform,
-                    decision.outcome(),
-                    decision.why(),
-                    start,
-                );
+                self.observe(Some(route), platform, decision.outcome(), decision.why(), t);
                 resp
             }
             Err((code, resp)) => {
                 let reason = Reason::Code(code);
-                self.observe(Some(route), platform, Outcome::Error, reason, start);
+                self.observe(Some(route), platform, Outcome::Error, reason, t);
                 resp
             }
         }
@@ -318,6 +329,7 @@ impl Shared {
         body: ProxyBody,
         conn: &Conn,
         filing: Option<HeaderValue>,
+        t: &mut Draft<'_>,
     ) -> Result<Response<ProxyBody>, (Code, Response<ProxyBody>)> {
         let up = &self.upstreams[upstream];
         let side = ClientSide {
@@ -326,10 +338,13 @@ impl Shared {
             filing_header: &self.filing_header,
             filing,
         };
-        let t = Instant::now();
-        match up.send(parts, body, &side).await {
+        let sent = Instant::now();
+        let result = up.send(parts, body, &side).await;
+        t.upstream(upstream, sent.elapsed());
+        match result {
             Ok(resp) => {
-                self.observer.upstream(upstream, t.elapsed().as_secs_f64());
+                self.observer
+                    .upstream(upstream, sent.elapsed().as_secs_f64());
                 Ok(resp.map(body::incoming))
             }
             Err(e) => {
@@ -339,7 +354,11 @@ impl Shared {
                     .with_label_values(&[&up.cfg.name, e.cause()])
                     .inc();
                 let code = e.code();
-                Err((code, respond::refuse(code, &About::default())))
+                let about = About {
+                    request_id: Some(t.id()),
+                    ..About::default()
+                };
+                Err((code, respond::refuse(code, &about)))
             }
         }
     }
@@ -349,50 +368,54 @@ impl Shared {
         parts: http::request::Parts,
         incoming: Incoming,
         conn: &Conn,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) -> Response<ProxyBody> {
         match self.default {
             DefaultAction::NotFound => {
                 let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
                 let reason = Reason::Code(Code::NoRoute);
-                self.observe(None, None, Outcome::Reject, reason, start);
+                self.observe(None, None, Outcome::Reject, reason, t);
                 respond::refuse(
                     Code::NoRoute,
                     &About {
                         close,
+                        request_id: Some(t.id()),
                         ..About::default()
                     },
                 )
             }
             DefaultAction::Forward(up) => match self
-                .forward(up, parts, body::incoming(incoming), conn, None)
+                .forward(up, parts, body::incoming(incoming), conn, None, t)
                 .await
             {
                 Ok(r) => {
                     let reason = Reason::Pass(PassReason::ModeOff);
-                    self.observe(None, None, Outcome::Pass, reason, start);
+                    self.observe(None, None, Outcome::Pass, reason, t);
                     r
                 }
                 Err((code, r)) => {
                     let reason = Reason::Code(code);
-                    self.observe(None, None, Outcome::Error, reason, start);
+                    self.observe(None, None, Outcome::Error, reason, t);
                     r
                 }
             },
         }
     }
 
-    /// Records the request's one metrics sample; `route` is `None` for the default action.
+    /// Records the request's one metrics sample and its access log outcome; `route` is `None`
+    /// for the default action.
     fn observe(
         &self,
         route: Option<&RouteConfig>,
         platform: Option<Platform>,
         outcome: Outcome,
         reason: Reason,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) {
         // The route's index: a pointer comparison per configured route, no string hashing.
         let at = route.and_then(|r| self.routes.iter().position(|x| std::ptr::eq(x, r)));
-        self.observer.request(at, platform, outcome, reason, start);
+        self.observer
+            .request(at, platform, outcome, reason, t.start);
+        t.decided(at, outcome, reason);
     }
 }
