@@ -12,6 +12,7 @@
 
 use crate::accept::Acceptor;
 use crate::config::{Limits, ListenerConfig};
+use crate::fold::{Folded, Level};
 use crate::metrics::Metrics;
 use crate::proxy::{Conn, Shared};
 use hyper::service::service_fn;
@@ -131,6 +132,10 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
     let tls = ctx.cfg.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let mut shutdown = ctx.shutdown.clone();
     let mut acceptor = Acceptor::new(listener, &*name);
+    // Logged folded (`fold.rs`): these fire per connection under a flood.
+    let key = format!("listener={name}");
+    let rejected = Folded::new("connection_rejected", key.clone(), Level::Warn);
+    let tls_failed = Folded::new("tls_handshake_failed", key, Level::Info);
     loop {
         let (stream, peer) = tokio::select! {
             c = acceptor.accept() => c,
@@ -141,6 +146,11 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
                 .connections_rejected
                 .with_label_values(&[&name])
                 .inc();
+            if let Some(r) = rejected.hit() {
+                let (repeated, window_s) = (r.count, r.secs());
+                let max_connections = ctx.limits.max_connections;
+                tracing::warn!(event = "connection_rejected", listener = %name, max_connections, repeated, window_s);
+            }
             drop(stream);
             continue;
         };
@@ -157,6 +167,7 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
             tls.clone(),
             ctx.shutdown.clone(),
         );
+        let tls_failed = tls.as_ref().map(|_| tls_failed.clone());
         ctx.tracker.spawn(async move {
             let _permit = permit;
             let active = metrics.connections_active.with_label_values(&[&conn.listener]);
@@ -168,11 +179,15 @@ pub async fn accept_loop(listener: TcpListener, ctx: ListenerCtx) {
                     Ok(Ok(s)) => serve_conn(Tracked { inner: s, activity: activity.clone() }, conn, shared, &limits, sd, activity).await,
                     Ok(Err(e)) => {
                         metrics.tls_handshake_failures.with_label_values(&[&conn.listener]).inc();
-                        tracing::debug!(event = "tls_handshake_failed", peer = %conn.peer, error = %e);
+                        if let Some(r) = tls_failed.as_ref().and_then(|f| f.hit()) {
+                            tracing::info!(event = "tls_handshake_failed", listener = %conn.listener, peer = %conn.peer, error = %e, repeated = r.count, window_s = r.secs());
+                        }
                     }
                     Err(_) => {
                         metrics.tls_handshake_failures.with_label_values(&[&conn.listener]).inc();
-                        tracing::debug!(event = "tls_handshake_timeout", peer = %conn.peer);
+                        if let Some(r) = tls_failed.as_ref().and_then(|f| f.hit()) {
+                            tracing::info!(event = "tls_handshake_failed", listener = %conn.listener, peer = %conn.peer, error = "timeout", repeated = r.count, window_s = r.secs());
+                        }
                     }
                 },
             }
