@@ -209,8 +209,7 @@ async fn a_thousand_upstream_failures_are_a_handful_of_lines_with_the_count() {
     let ev = events.lock().unwrap();
     let summary = ev
         .iter()
-        .filter(|e| ours(e) && !e.contains_key("error"))
-        .last()
+        .rfind(|e| ours(e) && !e.contains_key("error"))
         .expect("a summary line");
     let message = summary["message"].as_str().unwrap();
     assert!(
