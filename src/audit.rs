@@ -3,8 +3,10 @@
 //!
 //! Owns the record shape and the writer task. Records are queued on a bounded channel; a
 //! request waits for room rather than dropping its record.
-//! Must not: crash or stall the proxy on a write error (it is logged and counted), or lose a
-//! queued record on shutdown (`close` drains and flushes).
+//! `reopen` (SIGUSR1) makes the writer open the file at its path again before the next batch,
+//! so a rotation by rename loses nothing and writes nothing more to the renamed file.
+//! Must not: crash or stall the proxy on a write error (it is logged, folded, and counted), or
+//! lose a queued record on shutdown (`close` drains and flushes).
 //! Invariant: each line is one complete JSON object followed by `\n`.
 
 use crate::metrics::Metrics;
@@ -249,6 +251,29 @@ mod tests {
         assert_eq!(lines[999]["decision_id"], "d999");
         assert_eq!(m.audit_records.get(), 1000);
         assert_eq!(m.audit_write_failures.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn after_reopen_records_go_to_a_new_file_at_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let m = Arc::new(Metrics::new());
+        let (audit, writer) = Audit::start(Some(path.clone()), m.clone()).unwrap();
+        audit.record(rec(0)).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while m.audit_records.get() < 1 {
+            assert!(std::time::Instant::now() < deadline);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        std::fs::rename(&path, dir.path().join("audit.jsonl.1")).unwrap();
+        audit.reopen();
+        audit.record(rec(1)).await;
+        writer.close().await;
+        let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap();
+        assert!(read(&dir.path().join("audit.jsonl.1")).contains("\"d0\""));
+        let now = read(&path);
+        assert_eq!(now.lines().count(), 1);
+        assert!(now.contains("\"request_id\":\"r1\""), "{now}");
     }
 
     /// A destination that refuses every write (a full disk): the records are counted as
