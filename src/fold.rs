@@ -6,7 +6,8 @@
 //! thread that writes the count of a burst that ended between two lines. The first event of a
 //! cause is logged at once; while the cause keeps firing the interval doubles from
 //! `FIRST_INTERVAL` to `MAX_INTERVAL`, and after an interval without events it starts over.
-//! Must not: take a lock or allocate on `hit`, or drop an event from the counts.
+//! Must not: take a lock or allocate on `hit`, or drop an event from the counts (a cause writes
+//! its count when it is dropped, and `flush_pending` at shutdown).
 //! Invariant: every `hit` is either the event of one line or counted in the `repeated` of a
 //! later line (the event's own, or the flusher's summary).
 
@@ -160,6 +161,18 @@ impl Folded {
         self.interval.store(next, Relaxed);
     }
 
+    /// Writes the summary of what is folded, interval over or not.
+    fn flush_now(&self) {
+        let last = self.last.load(Relaxed);
+        let count = self.pending.swap(0, Relaxed);
+        if count > 0 && last != NEVER {
+            self.summary(Repeats {
+                count,
+                window: Duration::from_millis(now_ms().saturating_sub(last)),
+            });
+        }
+    }
+
     /// Writes the flusher's summary line.
     fn summary(&self, r: Repeats) {
         let (event, key, n, secs) = (self.event, &self.key, r.count, r.secs());
@@ -189,17 +202,36 @@ impl Folded {
     }
 }
 
+/// A cause that goes away (its upstream or listener with a configuration, or the process)
+/// writes what it folded.
+impl Drop for Folded {
+    fn drop(&mut self) {
+        self.flush_now();
+    }
+}
+
 /// Writes the summary of every registered cause whose interval has passed with events folded.
 fn flush_all() {
     let now = now_ms();
-    let live: Vec<Arc<Folded>> = match registry().lock() {
-        Ok(r) => r.iter().filter_map(Weak::upgrade).collect(),
-        Err(_) => return,
-    };
-    for f in live {
+    for f in live() {
         if let Some(r) = f.flush_at(now) {
             f.summary(r);
         }
+    }
+}
+
+/// Writes the summary of every registered cause with events folded, interval over or not: at
+/// shutdown, so the last counts are not lost.
+pub fn flush_pending() {
+    for f in live() {
+        f.flush_now();
+    }
+}
+
+fn live() -> Vec<Arc<Folded>> {
+    match registry().lock() {
+        Ok(r) => r.iter().filter_map(Weak::upgrade).collect(),
+        Err(_) => Vec::new(),
     }
 }
 

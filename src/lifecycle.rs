@@ -244,6 +244,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         if let Some(w) = access_writer {
             w.close().await;
         }
+        crate::fold::flush_pending();
         tracing::info!(event = "shutdown_complete");
     });
     Ok(Running {
