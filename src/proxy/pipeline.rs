@@ -80,7 +80,7 @@ pub struct Shared {
     pub upload: UploadGlobal,
     /// The per-request metric handles (`proxy/observe.rs`).
     pub observer: Observer,
-    /// The request id and the access log record (`accesslog.rs`).
+    /// The request id and the access log record (`accesslog/`).
     pub access: AccessLog,
 }
 
