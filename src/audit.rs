@@ -6,6 +6,8 @@
 //! counted, and with `audit.on_failure = "refuse"` the request is refused instead (503
 //! `audit_unavailable`), as it is while the destination cannot be written. Identical records
 //! fold into one with a count (`fold.rs`); the writer batches and retries (`writer.rs`).
+//! `reopen` (SIGUSR1) makes the writer open the file at its path again before its next write,
+//! so a rotation by rename loses nothing and writes nothing more to the renamed file.
 //! Must not: block or stall a request on the trail, or lose a queued record on shutdown
 //! (`close` writes everything queued and held before it returns).
 //! Invariant: each line is one complete JSON object followed by `\n`.
@@ -28,6 +30,8 @@ use writer::{Msg, Writer};
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {
     pub decision_id: String,
+    /// The request's `x-request-id` (as sent, or made by the gateway).
+    pub request_id: String,
     /// RFC 3339 UTC time of the decision (the first, for a folded record).
     pub time: String,
     /// A folded record: the time of the last decision it counts.
@@ -90,6 +94,10 @@ impl SignerAudit {
 struct State {
     /// False from a failed write until a write succeeds.
     writable: AtomicBool,
+    /// Set by `reopen`; the writer opens `path` again before its next write.
+    reopen: AtomicBool,
+    /// The audit file (`None`: stdout, never reopened).
+    path: Option<std::path::PathBuf>,
     refuse: bool,
     queue_full: IntCounter,
     closed: IntCounter,
@@ -115,7 +123,7 @@ pub struct AuditWriter {
 
 /// The destination: `None` is stdout, written through its own descriptor so a batch is one
 /// write (std's `Stdout` splits at line ends).
-fn open(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
+pub(crate) fn open(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
     Ok(match path {
         None => {
             use std::os::fd::AsFd;
@@ -134,11 +142,28 @@ fn open(path: Option<&Path>) -> std::io::Result<Box<dyn Write + Send>> {
 impl Audit {
     /// Opens `audit.path` (stdout when unset) and starts the writer thread.
     pub fn start(cfg: &Config, metrics: Arc<Metrics>) -> std::io::Result<(Audit, AuditWriter)> {
-        Audit::spawn(open(cfg.audit_path.as_deref())?, &cfg.audit, metrics)
+        let out = open(cfg.audit_path.as_deref())?;
+        Audit::spawn_at(out, cfg.audit_path.clone(), &cfg.audit, metrics)
     }
 
-    fn spawn(
+    /// Reopens the audit file before the next write (SIGUSR1, after logrotate renamed it);
+    /// stdout is left as it is.
+    pub fn reopen(&self) {
+        self.state.reopen.store(true, Ordering::Release);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn spawn(
         out: Box<dyn Write + Send>,
+        cfg: &AuditConfig,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Audit, AuditWriter)> {
+        Audit::spawn_at(out, None, cfg, metrics)
+    }
+
+    fn spawn_at(
+        out: Box<dyn Write + Send>,
+        path: Option<std::path::PathBuf>,
         cfg: &AuditConfig,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Audit, AuditWriter)> {
@@ -146,6 +171,8 @@ impl Audit {
         let dropped = &metrics.audit.dropped;
         let state = Arc::new(State {
             writable: AtomicBool::new(true),
+            reopen: AtomicBool::new(false),
+            path,
             refuse: cfg.on_failure == OnAuditFailure::Refuse,
             queue_full: dropped.with_label_values(&["queue_full"]),
             closed: dropped.with_label_values(&["closed"]),

@@ -9,6 +9,7 @@
 //! Invariant: `apply` changes nothing unless every new socket it needs is bound; a listener
 //! whose address is in both configurations keeps its sockets (never closed, never rebound).
 
+use crate::accesslog::{AccessLog, AccessQueue};
 use crate::audit::Audit;
 use crate::config::{Config, ListenerConfig};
 use crate::index::Index;
@@ -40,6 +41,7 @@ pub struct Base {
     pub index: Arc<Index>,
     pub metrics: Arc<Metrics>,
     pub audit: Audit,
+    pub access: AccessQueue,
 }
 
 struct Bound {
@@ -88,6 +90,12 @@ fn shared_for(cfg: &Config, base: &Base) -> Shared {
             base.metrics.clone(),
             cfg.routes.iter().map(|r| r.name.as_str()),
             cfg.upstreams.iter().map(|u| u.name.as_str()),
+        ),
+        access: AccessLog::new(
+            &base.access,
+            cfg.routes.iter().map(|r| r.name.as_str()),
+            cfg.upstreams.iter().map(|u| u.name.as_str()),
+            &base.metrics,
         ),
     };
     // Every series a dashboard or alert reads exists, at 0, before the first request.

@@ -9,6 +9,7 @@
 //! reloads and stops), `filing` holds the domain rules.
 
 pub mod accept;
+pub mod accesslog;
 pub mod admin;
 pub mod audit;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod echo;
 pub mod extract;
 pub mod feed;
 pub mod filing;
+pub mod fold;
 pub mod generate;
 pub mod index;
 pub mod inspect;
@@ -29,6 +31,7 @@ pub mod policy;
 pub mod proxy;
 pub mod proxy_protocol;
 mod reload;
+pub mod requestid;
 pub mod server;
 pub mod source;
 pub mod verdict;

@@ -10,6 +10,7 @@
 //! Invariant: no public listener accepts a request before an index revision is published.
 
 use crate::accept::Acceptor;
+use crate::accesslog::{AccessLogWriter, AccessQueue, LogFiles};
 use crate::admin::Admin;
 use crate::audit::Audit;
 use crate::config::Config;
@@ -47,6 +48,11 @@ pub enum StartError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot open access log {path}: {source}")]
+    AccessLog {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// A started gateway.
@@ -65,6 +71,8 @@ pub struct Running {
     control: Control,
     done: Option<tokio::task::JoinHandle<()>>,
     finished: watch::Receiver<bool>,
+    /// The files SIGUSR1 reopens.
+    pub logs: LogFiles,
 }
 
 impl Running {
@@ -168,6 +176,8 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
                 .map_or("-".into(), |p| p.display().to_string()),
             source,
         })?;
+    let access_writer = access_log(&cfg, &metrics)?;
+    let logs = LogFiles::new(audit.clone(), access_writer.as_ref());
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (control, inbox) = Control::new();
@@ -214,6 +224,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         index: index.clone(),
         metrics: metrics.clone(),
         audit,
+        access: AccessQueue::of(access_writer.as_ref()),
     };
     let plane = DataPlane::start(&cfg, base, tracker.clone()).map_err(|e| match e {
         StartFail::Workers(source) => StartError::Workers(source),
@@ -237,6 +248,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         shutdown: shutdown_tx,
         tracker,
         audit_writer,
+        access_writer,
     }));
     Ok(Running {
         listeners,
@@ -247,6 +259,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         source,
         metrics,
         workers,
+        logs,
         control,
         done: Some(done),
         finished,
@@ -264,6 +277,7 @@ struct ControlTask {
     shutdown: watch::Sender<bool>,
     tracker: TaskTracker,
     audit_writer: crate::audit::AuditWriter,
+    access_writer: Option<AccessLogWriter>,
     /// Set when the stop is complete.
     finished: watch::Sender<bool>,
     metrics: Arc<Metrics>,
@@ -317,10 +331,30 @@ async fn control_task(mut t: ControlTask) {
         tracing::warn!(event = "drain_timeout", connections_left = t.tracker.len());
     }
     t.audit_writer.close().await;
+    if let Some(w) = t.access_writer {
+        w.close().await;
+    }
+    crate::fold::flush_pending();
     let plane = t.plane;
     let _ = tokio::task::spawn_blocking(move || plane.stop()).await;
     tracing::info!(event = "shutdown_complete");
     t.finished.send_replace(true);
+}
+
+/// Opens the access log (`[access_log]`), like the audit trail before any port is bound.
+fn access_log(cfg: &Config, metrics: &Arc<Metrics>) -> Result<Option<AccessLogWriter>, StartError> {
+    let Some(target) = &cfg.access_log else {
+        return Ok(None);
+    };
+    AccessLogWriter::start(target, metrics.clone())
+        .map(Some)
+        .map_err(|source| StartError::AccessLog {
+            path: match target {
+                crate::config::LogTarget::Stdout => "-".into(),
+                crate::config::LogTarget::File(p) => p.display().to_string(),
+            },
+            source,
+        })
 }
 
 type DemoFeed = Option<(String, std::path::PathBuf, std::path::PathBuf)>;

@@ -162,15 +162,35 @@ const EX_USAGE: u8 = 64;
 const EX_DATAERR: u8 = 65;
 const EX_UNAVAILABLE: u8 = 69;
 
-fn init_logging() {
+/// The diagnostic log on stderr: level filter from `ICPGATE_LOG` (default info), format from
+/// `ICPGATE_LOG_FORMAT` (`text`, the default, or `json`: one object per line, fields at the
+/// top level). Any other format is a usage error (64).
+fn init_logging() -> Result<(), ExitCode> {
+    let json = match std::env::var("ICPGATE_LOG_FORMAT") {
+        Err(std::env::VarError::NotPresent) => false,
+        Ok(v) if v == "text" => false,
+        Ok(v) if v == "json" => true,
+        Ok(v) => return Err(bad_log_format(&v)),
+        Err(std::env::VarError::NotUnicode(v)) => return Err(bad_log_format(&v.to_string_lossy())),
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("ICPGATE_LOG")
         .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if json {
+        log.json().flatten_event(true).init();
+    } else {
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+    Ok(())
+}
+
+fn bad_log_format(v: &str) -> ExitCode {
+    eprintln!("icpgate: ICPGATE_LOG_FORMAT={v:?}: expected \"text\" or \"json\"");
+    ExitCode::from(EX_USAGE)
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -185,11 +205,17 @@ fn load_config(path: &std::path::Path) -> Result<Config, ExitCode> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    // Handlers first: a SIGTERM or SIGINT that arrives once the ports are printed must drain,
-    // not kill.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // Handlers first: no signal a user may send kills the process once the ports are
+    // printed. TERM, INT and QUIT drain; HUP reloads; USR1 reopens the log files; USR2 and
+    // WINCH (nginx's binary upgrade and worker stop) are logged and ignored.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut quit = signal(SignalKind::quit())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut winch = signal(SignalKind::window_change())?;
     let running = icpgate::start(cfg)
         .await
         .context("gateway failed to start")?;
@@ -216,7 +242,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             // SIGTERM (service managers, Kubernetes): lame duck, then drain. SIGINT (a terminal's
-            // Ctrl-C) or a second signal: drain at once.
+            // Ctrl-C), SIGQUIT or a second signal: drain at once.
             _ = term.recv() => {
                 ready.abort();
                 notify(sd_notify::NotifyState::Stopping);
@@ -231,7 +257,15 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
                 notify(sd_notify::NotifyState::Stopping);
                 running.shutdown();
             }
+            _ = quit.recv() => {
+                ready.abort();
+                notify(sd_notify::NotifyState::Stopping);
+                running.shutdown();
+            }
             _ = &mut stopped => break,
+            _ = usr1.recv() => running.logs.reopen(),
+            _ = usr2.recv() => tracing::info!(event = "signal_ignored", signal = "SIGUSR2"),
+            _ = winch.recv() => tracing::info!(event = "signal_ignored", signal = "SIGWINCH"),
             _ = hup.recv() => {
                 // A configuration that fails validation is logged and counted and leaves the
                 // running one; so does a failed index refresh.
@@ -322,25 +356,27 @@ fn main() -> ExitCode {
         },
         Cmd::Serve { config } => match load_config(&config) {
             Err(code) => Ok(code),
-            Ok(cfg) => {
-                init_logging();
+            Ok(cfg) => match init_logging() {
+                Err(code) => Ok(code),
                 // Client traffic runs on the gateway's own worker threads (`server.workers`);
                 // this runtime carries the admin API, the feed sync, the audit writer and the
                 // signals, so one thread is enough.
-                tokio::runtime::Builder::new_multi_thread()
+                Ok(()) => tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(1)
                     .thread_name("icpgate-control")
                     .enable_all()
                     .build()
                     .context("cannot start the async runtime")
                     .and_then(|rt| rt.block_on(serve(cfg)))
-                    .map(|()| ExitCode::SUCCESS)
-            }
+                    .map(|()| ExitCode::SUCCESS),
+            },
         },
         Cmd::CheckSnapshot { file, json } => {
             // Offline commands log only when asked (ICPGATE_LOG=debug shows the load phases).
             if std::env::var_os("ICPGATE_LOG").is_some() {
-                init_logging();
+                if let Err(code) = init_logging() {
+                    return code;
+                }
             }
             Ok(check_snapshot::run(&file, json))
         }
@@ -385,7 +421,9 @@ fn main() -> ExitCode {
         Cmd::Completions { shell } => Ok(docs_cmd::completions(Cli::command(), shell)),
         Cmd::Man { out } => docs_cmd::man(Cli::command(), out.as_deref()),
         Cmd::Echo { listen } => {
-            init_logging();
+            if let Err(code) = init_logging() {
+                return code;
+            }
             rt().and_then(|rt| {
                 rt.block_on(async {
                     let l = tokio::net::TcpListener::bind(listen)

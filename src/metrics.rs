@@ -49,6 +49,9 @@ pub mod name {
     pub const AUDIT_BATCHES: &str = "icpgate_audit_batches_total";
     pub const AUDIT_WRITABLE: &str = "icpgate_audit_writable";
     pub const PROXY_PROTOCOL_REJECTED: &str = "icpgate_proxy_protocol_rejected_total";
+    pub const ACCESS_LOG_RECORDS: &str = "icpgate_access_log_records_total";
+    pub const ACCESS_LOG_DROPPED: &str = "icpgate_access_log_dropped_total";
+    pub const ACCESS_LOG_WRITE_FAILURES: &str = "icpgate_access_log_write_failures_total";
     pub const FEED_ATTEMPTS: &str = "icpgate_feed_sync_attempts_total";
     pub const FEED_FAILURES: &str = "icpgate_feed_sync_failures_total";
     pub const FEED_BYTES: &str = "icpgate_feed_bytes_fetched_total";
@@ -94,6 +97,9 @@ pub const FAMILIES: &[&str] = &[
     name::AUDIT_BATCHES,
     name::AUDIT_WRITABLE,
     name::PROXY_PROTOCOL_REJECTED,
+    name::ACCESS_LOG_RECORDS,
+    name::ACCESS_LOG_DROPPED,
+    name::ACCESS_LOG_WRITE_FAILURES,
     name::FEED_ATTEMPTS,
     name::FEED_FAILURES,
     name::FEED_BYTES,
@@ -201,6 +207,9 @@ pub struct Metrics {
     pub index_rejected_records: IntCounter,
     pub audit_records: IntCounter,
     pub audit_write_failures: IntCounter,
+    pub access_log_records: IntCounter,
+    pub access_log_dropped: IntCounter,
+    pub access_log_write_failures: IntCounter,
     pub feed_attempts: IntCounter,
     pub feed_failures: IntCounterVec,
     pub feed_bytes: IntCounter,
@@ -394,6 +403,9 @@ impl Metrics {
                 }
                 c
             },
+            access_log_records: counter(&r, name::ACCESS_LOG_RECORDS, "Access log lines written."),
+            access_log_dropped: counter(&r, name::ACCESS_LOG_DROPPED, "Access log records dropped because the writer's queue was full."),
+            access_log_write_failures: counter(&r, name::ACCESS_LOG_WRITE_FAILURES, "Access log records that could not be written."),
             registry: r,
         };
         m.declare_fixed();

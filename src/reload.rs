@@ -80,6 +80,7 @@ fn restart_required(old: &Config, new: &Config) -> Vec<String> {
     check("admin.token", old.admin.token == new.admin.token);
     check("audit.path", old.audit_path == new.audit_path);
     check("audit", old.audit == new.audit);
+    check("access_log", old.access_log == new.access_log);
     check("index.snapshot", old.index.snapshot == new.index.snapshot);
     check(
         "index.stale_after",
@@ -102,6 +103,7 @@ fn keep_restart_settings(applied: &mut Config, running: &Config) {
     applied.admin = running.admin.clone();
     applied.audit_path = running.audit_path.clone();
     applied.audit = running.audit.clone();
+    applied.access_log = running.access_log.clone();
     applied.index = running.index.clone();
     applied.feed = running.feed.clone();
     applied.demo_echo = running.demo_echo;

@@ -17,6 +17,7 @@
 
 use crate::accept::Acceptor;
 use crate::config::{Limits, ListenerConfig, PathMode};
+use crate::fold::{Folded, Level};
 use crate::proxy::{Conn, Shared};
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
@@ -130,6 +131,9 @@ pub struct ListenerState {
     max: AtomicUsize,
     /// `true` stops the accept loops and closes the listener's connections gracefully.
     close: watch::Sender<bool>,
+    /// Logged folded (`fold.rs`): these fire per connection under a flood.
+    rejected: Arc<Folded>,
+    tls_failed: Arc<Folded>,
 }
 
 /// The part of a listener a reload may change; read once per connection.
@@ -161,6 +165,16 @@ impl ListenerState {
             permits: Arc::new(Semaphore::new(max_connections)),
             max: AtomicUsize::new(max_connections),
             close: watch::channel(false).0,
+            rejected: Folded::new(
+                "connection_rejected",
+                format!("listener={}", cfg.name),
+                Level::Warn,
+            ),
+            tls_failed: Folded::new(
+                "tls_handshake_failed",
+                format!("listener={}", cfg.name),
+                Level::Info,
+            ),
         }
     }
 
@@ -214,6 +228,11 @@ pub async fn accept_loop(
                 .connections_rejected
                 .with_label_values(&[&view.name])
                 .inc();
+            if let Some(r) = state.rejected.hit() {
+                let (repeated, window_s) = (r.count, r.secs());
+                let max_connections = state.max.load(Ordering::Relaxed);
+                tracing::warn!(event = "connection_rejected", listener = %view.name, max_connections, repeated, window_s);
+            }
             drop(stream);
             continue;
         };
@@ -229,6 +248,7 @@ pub async fn accept_loop(
         let limits = shared.limits.clone();
         let (slot, close) = (slot.clone(), state.close.subscribe());
         drop(shared);
+        let tls_failed = view.tls.as_ref().map(|_| state.tls_failed.clone());
         tracker.spawn(async move {
             let _permit = permit;
             let active = metrics.connections_active.with_label_values(&[&conn.listener]);
@@ -246,11 +266,15 @@ pub async fn accept_loop(
                     Ok(Ok(s)) => serve_conn(Tracked { inner: s, activity: activity.clone() }, conn, slot, &limits, close, activity).await,
                     Ok(Err(e)) => {
                         metrics.tls_handshake_failures.with_label_values(&[&conn.listener]).inc();
-                        tracing::debug!(event = "tls_handshake_failed", peer = %conn.peer, error = %e);
+                        if let Some(r) = tls_failed.as_ref().and_then(|f| f.hit()) {
+                            tracing::info!(event = "tls_handshake_failed", listener = %conn.listener, peer = %conn.peer, error = %e, repeated = r.count, window_s = r.secs());
+                        }
                     }
                     Err(_) => {
                         metrics.tls_handshake_failures.with_label_values(&[&conn.listener]).inc();
-                        tracing::debug!(event = "tls_handshake_timeout", peer = %conn.peer);
+                        if let Some(r) = tls_failed.as_ref().and_then(|f| f.hit()) {
+                            tracing::info!(event = "tls_handshake_failed", listener = %conn.listener, peer = %conn.peer, error = "timeout", repeated = r.count, window_s = r.secs());
+                        }
                     }
                 },
             }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 pub(crate) fn rec(i: usize) -> AuditRecord {
     AuditRecord {
         decision_id: format!("d{i}"),
+        request_id: format!("r{i}"),
         time: "2026-01-01T00:00:00Z".into(),
         last_time: None,
         listener: "l".into(),

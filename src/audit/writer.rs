@@ -150,6 +150,16 @@ impl Writer {
     /// One write of the whole batch; on failure the untaken bytes stay for the retry.
     fn write(&mut self, now: Instant) {
         self.due = None;
+        if self.state.reopen.swap(false, Ordering::AcqRel) {
+            if let Some(path) = &self.state.path {
+                match super::open(Some(path)) {
+                    Ok(out) => self.out = out,
+                    Err(e) => {
+                        tracing::error!(event = "audit_reopen_failed", path = %path.display(), error = %e)
+                    }
+                }
+            }
+        }
         if self.buf.is_empty() {
             return;
         }

@@ -199,6 +199,14 @@ pub struct UpstreamConfig {
     pub preserve_host: bool,
 }
 
+/// Where a log stream goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    /// Appended to; reopened on SIGUSR1.
+    File(PathBuf),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DefaultAction {
     NotFound,
@@ -219,6 +227,8 @@ pub struct Config {
     pub audit_path: Option<PathBuf>,
     /// `[audit]`'s other options: folding, queue, failure policy.
     pub audit: AuditConfig,
+    /// `[access_log]`: `None` when absent (no access log).
+    pub access_log: Option<LogTarget>,
     pub filing_header: http::HeaderName,
     pub filing_header_on_response: bool,
     pub upstreams: Vec<UpstreamConfig>,
@@ -371,7 +381,11 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         bloom: raw.index.bloom,
         stale_after: p.duration("index.stale_after", &raw.index.stale_after),
     };
-    let audit_path = (raw.audit.path != "-").then(|| audit_path(p, &raw.audit.path));
+    let audit_path = (raw.audit.path != "-").then(|| log_path(p, "audit.path", &raw.audit.path));
+    let access_log = raw.access_log.as_ref().map(|a| match a.path.as_str() {
+        "-" => LogTarget::Stdout,
+        v => LogTarget::File(log_path(p, "access_log.path", v)),
+    });
     let filing_header = http::HeaderName::from_bytes(raw.filing_header.request.as_bytes())
         .unwrap_or_else(|_| {
             p.add(
@@ -471,6 +485,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         index,
         audit_path,
         audit: audit::audit(p, &raw.audit),
+        access_log,
         filing_header,
         filing_header_on_response: raw.filing_header.response,
         upstreams,
@@ -483,24 +498,19 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     }
 }
 
-/// `audit.path`: the file may not exist yet (the gateway creates it), but its folder must,
-/// and the path must not name a folder; `serve` opens it before binding any port.
-fn audit_path(p: &mut Problems<'_>, v: &str) -> PathBuf {
-    let path = p.file_path("audit.path", v, false);
+/// `audit.path`, `access_log.path`: the file may not exist yet (the gateway creates it), but
+/// its folder must, and the path must not name a folder; `serve` opens it before binding any
+/// port.
+fn log_path(p: &mut Problems<'_>, key: &str, v: &str) -> PathBuf {
+    let path = p.file_path(key, v, false);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     if path.is_dir() {
-        p.add(
-            "audit.path",
-            format!("{} is a folder, not a file", path.display()),
-        );
+        p.add(key, format!("{} is a folder, not a file", path.display()));
     } else if !dir.is_dir() {
-        p.add(
-            "audit.path",
-            format!("folder {} does not exist", dir.display()),
-        );
+        p.add(key, format!("folder {} does not exist", dir.display()));
     }
     path
 }

@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub index: RawIndex,
     #[serde(default)]
     pub audit: RawAudit,
+    pub access_log: Option<RawAccessLog>,
     #[serde(default)]
     pub filing_header: RawFilingHeader,
     #[serde(default)]
@@ -153,6 +154,13 @@ impl Default for RawAudit {
             on_failure: "serve".into(),
         }
     }
+}
+
+/// `[access_log]`: present = on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccessLog {
+    pub path: String,
 }
 
 #[derive(Debug, Deserialize)]

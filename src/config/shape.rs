@@ -14,8 +14,8 @@
 
 use super::locate::Locator;
 use super::raw::{
-    RawAdmin, RawAudit, RawConfig, RawDefault, RawDemo, RawFeed, RawFilingHeader, RawIndex,
-    RawLimits, RawListener, RawRoute, RawUpstream,
+    RawAccessLog, RawAdmin, RawAudit, RawConfig, RawDefault, RawDemo, RawFeed, RawFilingHeader,
+    RawIndex, RawLimits, RawListener, RawRoute, RawUpstream,
 };
 use super::upload::RawUploadGlobal;
 use super::ConfigError;
@@ -25,12 +25,13 @@ use std::path::Path;
 use toml_edit::{ImDocument, InlineTable, Item, Value};
 
 /// The top-level sections `RawConfig` has.
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 13] = [
     "listener",
     "limits",
     "admin",
     "index",
     "audit",
+    "access_log",
     "filing_header",
     "upstream",
     "route",
@@ -184,6 +185,7 @@ fn check<'a>(name: &str, value: Value, key: &'a str, loc: &'a Locator) -> Check<
         "admin" => c.run::<RawAdmin>(),
         "index" => c.run::<RawIndex>(),
         "audit" => c.run::<RawAudit>(),
+        "access_log" => c.run::<RawAccessLog>(),
         "filing_header" => c.run::<RawFilingHeader>(),
         "upstream" => c.run::<RawUpstream>(),
         "route" => c.run::<RawRoute>(),

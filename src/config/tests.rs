@@ -368,3 +368,38 @@ fn feed_instance_defaults_to_the_host_name_and_is_validated() {
         assert!(e[0].line.is_some(), "{e:?}");
     }
 }
+
+#[test]
+fn access_log_is_off_unless_configured_and_its_path_is_checked_like_audit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = dir.path().join("gw.toml");
+    assert_eq!(
+        Config::parse(&base(dir.path()), &gw).unwrap().access_log,
+        None
+    );
+    let with = |path: &str| base(dir.path()) + &format!("\n[access_log]\npath = {path:?}\n");
+    let c = Config::parse(&with("-"), &gw).unwrap();
+    assert_eq!(c.access_log, Some(LogTarget::Stdout));
+    let c = Config::parse(&with("logs.jsonl"), &gw).unwrap();
+    assert_eq!(
+        c.access_log,
+        Some(LogTarget::File(dir.path().join("logs.jsonl")))
+    );
+    for (path, says) in [
+        ("no-such-dir/a.jsonl", "does not exist"),
+        (".", "is a folder"),
+    ] {
+        let e = errors(&with(path), dir.path());
+        assert_eq!(
+            (e[0].key.as_str(), e[0].line),
+            ("access_log.path", Some(20)),
+            "{e:?}"
+        );
+        assert!(e[0].message.contains(says), "{path}: {e:?}");
+    }
+    let e = errors(
+        &(base(dir.path()) + "\n[access_log]\npath = \"-\"\nformat = \"json\"\n"),
+        dir.path(),
+    );
+    assert_eq!(e[0].key, "access_log.format", "{e:?}");
+}

@@ -213,3 +213,56 @@ fn preparing_the_upstream_request_allocates_nothing() {
     assert_eq!(parts.headers["x-forwarded-for"], "192.0.2.7");
     assert_eq!(parts.headers["via"], "1.1 icpgate");
 }
+
+/// The access log's part of a request: reading the client's id, the draft and its queued
+/// record cost no allocation (the record holds shared handles, the queue is preallocated,
+/// the line is formatted on the writer's thread). A request without a usable id costs one:
+/// the new id's header value (a `HeaderValue` owns its bytes).
+#[test]
+fn the_request_id_and_the_access_record_cost_only_a_generated_id() {
+    use crate::accesslog::{AccessLog, AccessLogWriter};
+    use crate::config::LogTarget;
+    use crate::policy::{Outcome, Reason};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let target = LogTarget::File(dir.path().join("access.jsonl"));
+    let writer = AccessLogWriter::start(&target, metrics.clone()).unwrap();
+    let log = AccessLog::new(
+        &crate::accesslog::AccessQueue::of(Some(&writer)),
+        ["update"].into_iter(),
+        ["store"].into_iter(),
+        &metrics,
+    );
+    let listener: Arc<str> = "public".into();
+    let peer = "192.0.2.7:40000".parse().unwrap();
+    let body = http_body_util::Empty::<bytes::Bytes>::new();
+    let response = || {
+        let mut r = http::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+        r.headers_mut().reserve(8);
+        r
+    };
+    for (client_id, allocations) in [(Some("req-42"), 0), (None, 1)] {
+        let mut parts = request("/apps/com.filed.app/update", "com.filed.app");
+        parts.headers.reserve(8);
+        let mut responses = vec![response(), response()];
+        let info = steady(|| {
+            if let Some(id) = client_id {
+                parts
+                    .headers
+                    .insert("x-request-id", HeaderValue::from_static(id));
+            } else {
+                parts.headers.remove("x-request-id");
+            }
+            let mut d = log.begin(&listener, peer, &mut parts, &body);
+            d.decided(Some(0), Outcome::Allow, Reason::Filed);
+            d.upstream(0, std::time::Duration::from_micros(300));
+            let r = d.answered(responses.pop().unwrap());
+            assert!(r.headers().contains_key("x-request-id"));
+            drop(d);
+            std::mem::forget(r);
+        });
+        assert_eq!(info.count_total, allocations, "{client_id:?}: {info:?}");
+    }
+    assert_eq!(metrics.access_log_dropped.get(), 0);
+}

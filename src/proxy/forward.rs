@@ -11,6 +11,7 @@
 use super::body::ProxyBody;
 use crate::code::Code;
 use crate::config::UpstreamConfig;
+use crate::fold::{Folded, Level};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery};
@@ -21,6 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Upstream {
@@ -28,6 +30,9 @@ pub struct Upstream {
     /// The Host header the upstream gets unless `preserve_host`.
     host: HeaderValue,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    /// Connect and protocol failures, logged folded (`fold.rs`): one line per request would
+    /// flood the log while the upstream is down.
+    failed: [Arc<Folded>; 2],
 }
 
 /// Why an upstream exchange failed; each maps to one code.
@@ -197,7 +202,20 @@ impl Upstream {
             .build(https);
         let host =
             HeaderValue::from_str(cfg.authority.as_str()).unwrap_or(HeaderValue::from_static(""));
-        Upstream { cfg, host, client }
+        let folded = |event, cause| {
+            let key = format!("upstream={} cause={cause}", cfg.name);
+            Folded::new(event, key, Level::Warn)
+        };
+        let failed = [
+            folded("upstream_connect_failed", "connect"),
+            folded("upstream_failed", "protocol"),
+        ];
+        Upstream {
+            cfg,
+            host,
+            client,
+            failed,
+        }
     }
 
     /// The upstream URI for a request: the configured scheme and authority, then the prefix
@@ -264,11 +282,15 @@ impl Upstream {
             }
             Ok(Err(e)) if is_timeout(&e) => Err(UpstreamError::Timeout),
             Ok(Err(e)) if e.is_connect() => {
-                tracing::warn!(event = "upstream_connect_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source());
+                if let Some(r) = self.failed[0].hit() {
+                    tracing::warn!(event = "upstream_connect_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
+                }
                 Err(UpstreamError::Connect)
             }
             Ok(Err(e)) => {
-                tracing::warn!(event = "upstream_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source());
+                if let Some(r) = self.failed[1].hit() {
+                    tracing::warn!(event = "upstream_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
+                }
                 Err(UpstreamError::Protocol)
             }
         }

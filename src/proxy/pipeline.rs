@@ -19,7 +19,8 @@ use super::subject::{audit_record, Subject};
 use super::target::{self, PathMode};
 use super::upload;
 use super::{authority, body, request, route};
-use crate::audit::Audit;
+use crate::accesslog::{AccessLog, Draft};
+use crate::audit::{Audit, AuditRecord};
 use crate::client::{self, ClientAddr};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
@@ -45,7 +46,6 @@ struct Sent<'a> {
     decision: Decision,
     /// The filing header's value, for an allowed request.
     filing: Option<HeaderValue>,
-    start: Instant,
 }
 
 /// A forwarded request's answer, or the upstream failure's code and the 502/504 answer.
@@ -87,6 +87,8 @@ pub struct Shared {
     pub upload: UploadGlobal,
     /// The per-request metric handles (`proxy/observe.rs`).
     pub observer: Observer,
+    /// The request id and the access log record (`accesslog/`).
+    pub access: AccessLog,
 }
 
 /// The client connection a request came in on.
@@ -183,9 +185,23 @@ impl Shared {
         conn: Arc<Conn>,
         req: Request<Incoming>,
     ) -> Response<ProxyBody> {
-        let start = Instant::now();
         let _in_flight = self.observer.in_flight();
         let (mut parts, incoming) = req.into_parts();
+        let mut t = self
+            .access
+            .begin(&conn.listener, conn.peer, &mut parts, &incoming);
+        let resp = self.answer(&conn, parts, incoming, &mut t).await;
+        t.answered(resp)
+    }
+
+    /// Routes, identifies, decides and answers; `t` collects the access log record.
+    async fn answer(
+        &self,
+        conn: &Conn,
+        mut parts: Parts,
+        incoming: Incoming,
+        t: &mut Draft<'_>,
+    ) -> Response<ProxyBody> {
         // One host and one path for routing, captures, forwarding and audit: the canonical.
         let target = authority::check(&parts)
             .map_err(|e| (Code::HostInvalid, e.to_string()))
@@ -198,19 +214,15 @@ impl Shared {
             let close = parts.version < http::Version::HTTP_2 && body::has_body(&parts.headers);
             let about = About {
                 close,
+                request_id: Some(t.id()),
                 ..About::default()
             };
             let resp = respond::refuse(code, &about);
-            return self.answered(
-                None,
-                (None, Outcome::Reject, Reason::Code(code)),
-                resp,
-                start,
-            );
+            return self.answered(None, (None, Outcome::Reject, Reason::Code(code)), resp, t);
         }
         let Some((route, caps)) = route::find(&self.routes, &parts) else {
             strip_url_headers(&mut parts.headers);
-            return self.unrouted(parts, incoming, &conn, start).await;
+            return self.unrouted(parts, incoming, conn, t).await;
         };
         if !route.allow_url_headers {
             strip_url_headers(&mut parts.headers);
@@ -229,7 +241,7 @@ impl Shared {
                     found: taken.found.as_ref().map_err(|c| *c),
                     claim: claim.as_ref().map_err(|c| *c),
                 };
-                self.judge(route, &parts, subject, taken.body, &conn, start)
+                self.judge(route, &parts, subject, taken.body, conn, t)
                     .await
             }
             None => {
@@ -240,13 +252,12 @@ impl Shared {
                     None => extract::identify(route, &parts, &caps, read.bytes.as_deref()),
                 };
                 let subject = Subject::Request(who.as_ref().map(Option::as_ref).map_err(|c| *c));
-                self.judge(route, &parts, subject, read.body, &conn, start)
-                    .await
+                self.judge(route, &parts, subject, read.body, conn, t).await
             }
         };
         match judged {
             Judged::Answered(resp) => resp,
-            Judged::Forward(sent, body) => self.forward_decided(sent, parts, body, &conn).await,
+            Judged::Forward(sent, body) => self.forward_decided(sent, parts, body, conn, t).await,
         }
     }
 
@@ -259,7 +270,7 @@ impl Shared {
         subject: Subject<'_>,
         taken: Taken,
         conn: &Conn,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) -> Judged<'r> {
         let stale = self.index.is_stale(self.stale_after);
         // Taken once the body is in: a slow client cannot hold an old revision alive.
@@ -267,15 +278,18 @@ impl Shared {
         let mut decision = subject.decide(route, &rev, stale);
         let mut rec = subject.audits(&decision).then(|| {
             let client = conn.client_of(&parts.headers);
-            audit_record(
-                &decision,
-                route,
-                parts,
-                &subject,
-                &rev,
-                &conn.listener,
-                client,
-            )
+            AuditRecord {
+                request_id: t.id().to_string(),
+                ..audit_record(
+                    &decision,
+                    route,
+                    parts,
+                    &subject,
+                    &rev,
+                    &conn.listener,
+                    client,
+                )
+            }
         });
         drop(rev);
         // A decision that is audited is not served without its record under
@@ -307,7 +321,6 @@ impl Shared {
                     platform,
                     decision,
                     filing,
-                    start,
                 };
                 return Judged::Forward(sent, body);
             }
@@ -317,11 +330,12 @@ impl Shared {
             identifier: subject.id(),
             filings: rec.as_ref().map_or(&[], |r| &r.filings[..]),
             decision_id: rec.as_ref().map(|r| r.decision_id.as_str()),
+            request_id: Some(t.id()),
             close,
         };
         let resp = respond::refuse(code, &about);
         let who = (platform, outcome, Reason::Code(code));
-        Judged::Answered(self.answered(Some(route), who, resp, start))
+        Judged::Answered(self.answered(Some(route), who, resp, t))
     }
 
     /// Forwards a request the policy let through and records its one metrics sample: the
@@ -332,16 +346,16 @@ impl Shared {
         parts: http::request::Parts,
         body: ProxyBody,
         conn: &Conn,
+        t: &mut Draft<'_>,
     ) -> Response<ProxyBody> {
         let Sent {
             route,
             platform,
             decision,
             filing,
-            start,
         } = sent;
         let (result, upstream) = self
-            .forward(route.upstream, parts, body, conn, filing.clone())
+            .forward(route.upstream, parts, body, conn, filing.clone(), t)
             .await;
         let (outcome, reason, resp) = match result {
             Ok(mut resp) => {
@@ -360,7 +374,7 @@ impl Shared {
             status,
             upstream,
         };
-        self.observe(Some(route), s, start);
+        self.observe(Some(route), s, t);
         resp
     }
 
@@ -373,6 +387,7 @@ impl Shared {
         body: ProxyBody,
         conn: &Conn,
         filing: Option<HeaderValue>,
+        t: &mut Draft<'_>,
     ) -> (Forwarded, Duration) {
         let up = &self.upstreams[upstream];
         let side = ClientSide {
@@ -381,9 +396,10 @@ impl Shared {
             filing_header: &self.filing_header,
             filing,
         };
-        let t = Instant::now();
+        let sent = Instant::now();
         let result = up.send(parts, body, &side).await;
-        let waited = t.elapsed();
+        let waited = sent.elapsed();
+        t.upstream(upstream, waited);
         let forwarded = match result {
             Ok(resp) => {
                 self.observer.upstream(upstream, waited.as_secs_f64());
@@ -396,7 +412,11 @@ impl Shared {
                     .with_label_values(&[&up.cfg.name, e.cause()])
                     .inc();
                 let code = e.code();
-                Err((code, respond::refuse(code, &About::default())))
+                let about = About {
+                    request_id: Some(t.id()),
+                    ..About::default()
+                };
+                Err((code, respond::refuse(code, &about)))
             }
         };
         (forwarded, waited)
@@ -407,7 +427,7 @@ impl Shared {
         parts: http::request::Parts,
         incoming: Incoming,
         conn: &Conn,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) -> Response<ProxyBody> {
         match self.default {
             DefaultAction::NotFound => {
@@ -415,14 +435,15 @@ impl Shared {
                 let reason = Reason::Code(Code::NoRoute);
                 let about = About {
                     close,
+                    request_id: Some(t.id()),
                     ..About::default()
                 };
                 let resp = respond::refuse(Code::NoRoute, &about);
-                self.answered(None, (None, Outcome::Reject, reason), resp, start)
+                self.answered(None, (None, Outcome::Reject, reason), resp, t)
             }
             DefaultAction::Forward(up) => {
                 let (result, upstream) = self
-                    .forward(up, parts, body::incoming(incoming), conn, None)
+                    .forward(up, parts, body::incoming(incoming), conn, None, t)
                     .await;
                 let (outcome, reason, resp) = match result {
                     Ok(r) => (Outcome::Pass, Reason::Pass(PassReason::ModeOff), r),
@@ -435,7 +456,7 @@ impl Shared {
                     status: resp.status(),
                     upstream,
                 };
-                self.observe(None, s, start);
+                self.observe(None, s, t);
                 resp
             }
         }
@@ -447,7 +468,7 @@ impl Shared {
         route: Option<&RouteConfig>,
         (platform, outcome, reason): (Option<Platform>, Outcome, Reason),
         resp: Response<ProxyBody>,
-        start: Instant,
+        t: &mut Draft<'_>,
     ) -> Response<ProxyBody> {
         let s = Sample {
             platform,
@@ -456,14 +477,16 @@ impl Shared {
             status: resp.status(),
             upstream: Duration::ZERO,
         };
-        self.observe(route, s, start);
+        self.observe(route, s, t);
         resp
     }
 
-    /// Records the request's one metrics sample; `route` is `None` for the default action.
-    fn observe(&self, route: Option<&RouteConfig>, s: Sample, start: Instant) {
+    /// Records the request's one metrics sample and its access log outcome; `route` is `None`
+    /// for the default action.
+    fn observe(&self, route: Option<&RouteConfig>, s: Sample, t: &mut Draft<'_>) {
         // The route's index: a pointer comparison per configured route, no string hashing.
         let at = route.and_then(|r| self.routes.iter().position(|x| std::ptr::eq(x, r)));
-        self.observer.request(at, s, start);
+        t.decided(at, s.outcome, s.reason);
+        self.observer.request(at, s, t.start);
     }
 }

@@ -2,7 +2,7 @@
 //! problems, 404 for unrouted requests and 502/504 for upstream failures.
 //!
 //! Owns the JSON body shape, which is an API: `code`, `status`, `reason`, `message_zh`,
-//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `lookup_url`.
+//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`.
 //! Must not: echo anything a client sent beyond the identifier and platform it was judged on.
 //! Invariant: every response it builds has `content-type: application/json` and `cache-control:
 //! no-store`; a 451 always has the `Link: <...>; rel="blocked-by"` header.
@@ -30,6 +30,8 @@ struct Problem<'a> {
     filings: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     decision_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<&'a str>,
     lookup_url: &'static str,
 }
 
@@ -40,6 +42,8 @@ pub struct About<'a> {
     pub identifier: Option<&'a str>,
     pub filings: &'a [String],
     pub decision_id: Option<&'a str>,
+    /// The request's `x-request-id`.
+    pub request_id: Option<&'a str>,
     /// The request body was left unread: on HTTP/1 the connection cannot be reused.
     pub close: bool,
 }
@@ -66,6 +70,7 @@ pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
         identifier: about.identifier,
         filings: about.filings,
         decision_id: about.decision_id,
+        request_id: about.request_id,
         lookup_url: LOOKUP_URL,
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
@@ -115,6 +120,7 @@ mod tests {
             identifier: Some("com.a.b"),
             filings: &filings,
             decision_id: Some("d1"),
+            request_id: Some("r1"),
             close: true,
         };
         let r = refuse(Code::Revoked, &about);
@@ -130,6 +136,7 @@ mod tests {
         assert_eq!(v["identifier"], "com.a.b");
         assert_eq!(v["filings"][0], "京ICP备12345678号-1A");
         assert_eq!(v["lookup_url"], LOOKUP_URL);
+        assert_eq!(v["request_id"], "r1");
         let r = refuse(Code::AmbiguousRequest, &About::default());
         assert_eq!(r.status(), 400);
         assert!(r.headers().get(header::LINK).is_none());

@@ -97,6 +97,8 @@ pub fn audit_record(
     };
     AuditRecord {
         decision_id: uuid::Uuid::now_v7().to_string(),
+        // The pipeline's: it sets the request's id.
+        request_id: String::new(),
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
         last_time: None,
         listener: listener.to_string(),
