@@ -45,9 +45,24 @@ pub struct Base {
 }
 
 struct Bound {
+    /// The address it is configured with: its identity across reloads.
+    configured: SocketAddr,
     /// The bound address (the configured one, with the port filled in when it was 0).
     local: SocketAddr,
     state: Arc<ListenerState>,
+}
+
+impl Bound {
+    /// Whether `lc` names this listener: the address it is configured with or bound to (a
+    /// `:0` listener pinned to the port it got keeps its sockets). A `:0` address names no
+    /// particular port, so it names the listener only together with its name.
+    fn is(&self, lc: &ListenerConfig) -> bool {
+        if lc.addr.port() == 0 {
+            self.configured == lc.addr && *self.state.name() == *lc.name
+        } else {
+            self.configured == lc.addr || self.local == lc.addr
+        }
+    }
 }
 
 /// What a reload changed in the listener set.
@@ -206,7 +221,11 @@ impl DataPlane {
                 }
             });
         }
-        self.listeners.push(Bound { local, state });
+        self.listeners.push(Bound {
+            configured: lc.addr,
+            local,
+            state,
+        });
     }
 
     /// Reconciles with a new configuration: binds the listeners it adds (and fails, changing
@@ -216,7 +235,7 @@ impl DataPlane {
         let added: Vec<&ListenerConfig> = cfg
             .listeners
             .iter()
-            .filter(|lc| !self.listeners.iter().any(|b| b.state.addr == lc.addr))
+            .filter(|lc| !self.listeners.iter().any(|b| b.is(lc)))
             .collect();
         let groups = self.bind_all(&added)?;
         let mut changes = ListenerChanges::default();
@@ -224,9 +243,10 @@ impl DataPlane {
             slot.store(Arc::new(shared_for(cfg, &self.base)));
         }
         let old = std::mem::take(&mut self.listeners);
-        for b in old {
-            match cfg.listeners.iter().find(|lc| lc.addr == b.state.addr) {
+        for mut b in old {
+            match cfg.listeners.iter().find(|lc| b.is(lc)) {
                 Some(lc) => {
+                    b.configured = lc.addr;
                     b.state.update(lc, cfg.limits.max_connections);
                     changes.kept.push(lc.name.clone());
                     self.listeners.push(b);
@@ -245,7 +265,7 @@ impl DataPlane {
         self.listeners.sort_by_key(|b| {
             cfg.listeners
                 .iter()
-                .position(|lc| lc.addr == b.state.addr)
+                .position(|lc| b.is(lc))
                 .unwrap_or(usize::MAX)
         });
         Ok(changes)

@@ -23,7 +23,6 @@ use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -123,8 +122,6 @@ impl Drop for InFlight {
 
 /// What a listener's accept loops (one per worker) share, across reloads.
 pub struct ListenerState {
-    /// The configured address: a listener's identity across reloads.
-    pub addr: SocketAddr,
     view: ArcSwap<ListenerView>,
     /// `limits.max_connections` open connections at most, over all workers.
     permits: Arc<Semaphore>,
@@ -160,7 +157,6 @@ impl ListenerView {
 impl ListenerState {
     pub fn new(cfg: &ListenerConfig, max_connections: usize) -> ListenerState {
         ListenerState {
-            addr: cfg.addr,
             view: ArcSwap::from_pointee(ListenerView::of(cfg)),
             permits: Arc::new(Semaphore::new(max_connections)),
             max: AtomicUsize::new(max_connections),

@@ -98,7 +98,7 @@ async fn on_failure_refuse_answers_503_while_the_audit_cannot_be_written() {
     assert_eq!(monitored.status, 503);
     // A filed request writes no audit record: it is served.
     assert_eq!(get(&c, &format!("{}{FILED}", g.base)).await.status, 200);
-    let refused = r#"icpgate_requests_total{decision="error",platform="android",reason="audit_unavailable",route="android-update"}"#;
+    let refused = r#"icpgate_requests_total{decision="error",platform="android",reason="audit_unavailable",route="android-update",status_class="5xx"}"#;
     assert!(metric(&g, refused).await >= 1.0);
     assert!(metric(&g, "icpgate_audit_write_failures_total").await >= 1.0);
     assert_eq!(g.up.requests().len(), 1);

@@ -32,6 +32,11 @@ impl Served {
             up.addr,
             common::closed_port().await,
             "[access_log]\npath = \"access.jsonl\"",
+        )
+        // One audit line per block, as the access log has: the rotation check counts them.
+        .replace(
+            "path = \"audit.jsonl\"",
+            "path = \"audit.jsonl\"\nfold_window = \"0s\"",
         );
         std::fs::write(&cfg, text).unwrap();
         // The upstream's task serves on until the test's runtime ends.

@@ -1,5 +1,6 @@
-//! Forwarding to upstreams: one pooled hyper-util client per upstream (plain HTTP or TLS via
-//! rustls, HTTP/1.1 or HTTP/2 by ALPN), request and response header hygiene, timeouts.
+//! Forwarding to upstreams: per worker and upstream, a connection pool of its own for plain
+//! HTTP (`pool.rs`) or a pooled hyper-util client for TLS via rustls (HTTP/1.1 or HTTP/2 by
+//! ALPN); request and response header hygiene, timeouts.
 //!
 //! Owns the upstream side of a proxied exchange: URI rewrite, hop-by-hop removal (RFC 9110
 //! §7.6.1), X-Forwarded-For / X-Forwarded-Proto / Via, Host handling, and the classification
@@ -9,6 +10,7 @@
 //! Invariant: the upstream receives the client's body bytes unchanged.
 
 use super::body::ProxyBody;
+use super::pool::{Pool, PoolError};
 use crate::code::Code;
 use crate::config::UpstreamConfig;
 use crate::fold::{Folded, Level};
@@ -21,7 +23,6 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::error::Error as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,9 @@ pub struct Upstream {
     /// The Host header the upstream gets unless `preserve_host`.
     host: HeaderValue,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    /// `http://` upstreams: this worker's own connection pool (`pool.rs`); `https://` ones go
+    /// through `client` (TLS, ALPN).
+    pool: Option<Pool>,
     /// Connect and protocol failures, logged folded (`fold.rs`): one line per request would
     /// flood the log while the upstream is down.
     failed: [Arc<Folded>; 2],
@@ -210,7 +214,10 @@ impl Upstream {
             folded("upstream_connect_failed", "connect"),
             folded("upstream_failed", "protocol"),
         ];
+        let pool = (cfg.scheme == http::uri::Scheme::HTTP)
+            .then(|| Pool::new(&cfg.authority, cfg.connect_timeout));
         Upstream {
+            pool,
             cfg,
             host,
             client,
@@ -273,6 +280,9 @@ impl Upstream {
         side: &ClientSide<'_>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         self.prepare(&mut parts, side);
+        if let Some(pool) = &self.pool {
+            return self.send_pooled(parts, body, pool).await;
+        }
         let fut = self.client.request(Request::from_parts(parts, body));
         match tokio::time::timeout(self.cfg.response_timeout, fut).await {
             Err(_) => Err(UpstreamError::Timeout),
@@ -281,19 +291,53 @@ impl Upstream {
                 Ok(resp)
             }
             Ok(Err(e)) if is_timeout(&e) => Err(UpstreamError::Timeout),
-            Ok(Err(e)) if e.is_connect() => {
-                if let Some(r) = self.failed[0].hit() {
-                    tracing::warn!(event = "upstream_connect_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
-                }
-                Err(UpstreamError::Connect)
-            }
-            Ok(Err(e)) => {
-                if let Some(r) = self.failed[1].hit() {
-                    tracing::warn!(event = "upstream_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
-                }
-                Err(UpstreamError::Protocol)
-            }
+            Ok(Err(e)) if e.is_connect() => Err(self.connect_failed(&e)),
+            Ok(Err(e)) => Err(self.exchange_failed(&e)),
         }
+    }
+
+    /// `send` on this worker's pool: the request goes in origin form, with a `Host`.
+    async fn send_pooled(
+        &self,
+        mut parts: Parts,
+        body: ProxyBody,
+        pool: &Pool,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        if !parts.headers.contains_key(header::HOST) {
+            parts.headers.insert(header::HOST, self.host.clone());
+        }
+        parts.uri = parts
+            .uri
+            .path_and_query()
+            .map_or(Uri::from_static("/"), |pq| Uri::from(pq.clone()));
+        let fut = pool.send(Request::from_parts(parts, body));
+        match tokio::time::timeout(self.cfg.response_timeout, fut).await {
+            Err(_) => Err(UpstreamError::Timeout),
+            Ok(Ok(mut resp)) => {
+                strip_hop_by_hop(resp.headers_mut());
+                Ok(resp)
+            }
+            Ok(Err(PoolError::Connect(e))) if e.kind() == std::io::ErrorKind::TimedOut => {
+                Err(UpstreamError::Timeout)
+            }
+            Ok(Err(PoolError::Connect(e))) => Err(self.connect_failed(&e)),
+            Ok(Err(PoolError::Exchange(e))) if is_timeout(&e) => Err(UpstreamError::Timeout),
+            Ok(Err(PoolError::Exchange(e))) => Err(self.exchange_failed(&e)),
+        }
+    }
+
+    fn connect_failed(&self, e: &(dyn std::error::Error + 'static)) -> UpstreamError {
+        if let Some(r) = self.failed[0].hit() {
+            tracing::warn!(event = "upstream_connect_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
+        }
+        UpstreamError::Connect
+    }
+
+    fn exchange_failed(&self, e: &(dyn std::error::Error + 'static)) -> UpstreamError {
+        if let Some(r) = self.failed[1].hit() {
+            tracing::warn!(event = "upstream_failed", upstream = %self.cfg.name, error = %e, cause = ?e.source(), repeated = r.count, window_s = r.secs());
+        }
+        UpstreamError::Protocol
     }
 }
 

@@ -8,6 +8,7 @@ pub mod body;
 pub mod forward;
 pub mod observe;
 pub mod pipeline;
+pub mod pool;
 pub mod prehash;
 pub mod request;
 pub mod respond;
