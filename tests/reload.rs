@@ -180,7 +180,7 @@ async fn listeners_are_added_and_removed_and_the_kept_one_is_never_rebound() {
         &format!("address = \"{public}\""),
         1,
     );
-    std::fs::write(&cfg_path(&g), &pinned).unwrap();
+    std::fs::write(cfg_path(&g), &pinned).unwrap();
     let first = g.running.reload(None).await;
     assert!(first.ok(), "{first:?}");
     let second = pinned.replacen(
@@ -188,7 +188,7 @@ async fn listeners_are_added_and_removed_and_the_kept_one_is_never_rebound() {
         "[[listener]]\nname = \"extra\"\naddress = \"127.0.0.1:0\"\n\n[limits]",
         1,
     );
-    std::fs::write(&cfg_path(&g), &second).unwrap();
+    std::fs::write(cfg_path(&g), &second).unwrap();
     let report = g.running.reload(None).await;
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.listeners.as_ref().unwrap().added, ["extra"]);
@@ -196,7 +196,7 @@ async fn listeners_are_added_and_removed_and_the_kept_one_is_never_rebound() {
     assert_eq!(report.bound[0], ("public".to_string(), public));
     let on_extra = format!("http://{extra}{PDA}");
     assert_eq!(fresh_get(&on_extra).await, Some(200));
-    std::fs::write(&cfg_path(&g), &pinned).unwrap();
+    std::fs::write(cfg_path(&g), &pinned).unwrap();
     let report = g.running.reload(None).await;
     assert_eq!(report.listeners.as_ref().unwrap().removed, ["extra"]);
     // Closed: a new connection to the removed listener is refused (bounded wait: the close
