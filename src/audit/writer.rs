@@ -17,7 +17,7 @@ use super::{AuditRecord, State};
 use crate::metrics::Metrics;
 use std::io::Write;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -77,24 +77,34 @@ impl Writer {
     }
 
     /// Runs until `Msg::Close` (or every sender is gone), then writes what is left.
+    /// Sleeps between passes instead of waking per record: while anything is held or due it
+    /// drains the queue at most every `LINGER`, so a flood costs the request threads no
+    /// wake-up of this one (a blocked receiver is woken by every send); idle, it blocks.
     pub(super) fn run(mut self, rx: Receiver<Msg>) {
-        loop {
-            let wake = earliest(self.due, self.fold.closes_at());
-            let msg = match wake {
-                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                Some(t) => rx.recv_timeout(t.saturating_duration_since(Instant::now())),
-            };
-            let now = Instant::now();
-            match msg {
-                Ok(Msg::Record(r)) => self.take(r, now),
-                Ok(Msg::Close) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
+        'run: loop {
+            loop {
+                match rx.try_recv() {
+                    Ok(Msg::Record(r)) => self.take(r, Instant::now()),
+                    Ok(Msg::Close) | Err(TryRecvError::Disconnected) => break 'run,
+                    Err(TryRecvError::Empty) => break,
+                }
             }
+            let now = Instant::now();
             if self.fold.closes_at().is_some_and(|t| t <= now) {
                 self.unfold(now);
             }
             if self.due.is_some_and(|t| t <= now) {
                 self.write(now);
+            }
+            match earliest(self.due, self.fold.closes_at()) {
+                None => match rx.recv() {
+                    Ok(Msg::Record(r)) => self.take(r, Instant::now()),
+                    Ok(Msg::Close) | Err(_) => break,
+                },
+                Some(t) => {
+                    let now = Instant::now();
+                    std::thread::sleep(t.saturating_duration_since(now).min(LINGER));
+                }
             }
         }
         self.finish(&rx);
