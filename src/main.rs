@@ -34,12 +34,6 @@ fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
-/// mimalloc: per-thread heaps with no arena locks, so the worker threads never contend on the
-/// allocator (glibc malloc's arena locks showed in the load profile); BENCHMARKS.md has the
-/// measurement.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod check_snapshot;
 mod docs_cmd;
 mod feed_cmd;

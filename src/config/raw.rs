@@ -124,8 +124,8 @@ pub struct RawIndex {
     pub stale_after: String,
 }
 
-/// On: at 10M ids the blocked pre-filter costs a cold filed lookup 11–72 ns (2–18%) and saves
-/// an unknown one ~120 ns of its ~200 (BENCHMARKS.md, issue 2).
+/// On: at 10M ids the blocked pre-filter costs a cold filed lookup ~5 ns (467 → 472 ns) and
+/// saves an unknown one ~120 ns of its ~200 (BENCHMARKS.md, "Index").
 fn default_bloom() -> bool {
     super::DEFAULT_BLOOM
 }

@@ -201,7 +201,7 @@ impl Revision {
     /// id does not fit is skipped without a lookup: no record can list it there (records are
     /// validated per platform before they are indexed), and a WeChat AppID fits no other
     /// host's grammar. App siblings are looked up without that check: their dotted-name
-    /// grammars cost more to check than the lookup they would save (BENCHMARKS.md, issue 2).
+    /// grammars cost more to check than the lookup they would save (BENCHMARKS.md, "Index").
     ///
     /// The siblings are asked in one batch per layer (`Base::first_listing`): with the filter
     /// on and no sibling listing the id, their filter reads overlap, so the check costs about
