@@ -50,9 +50,7 @@ fn load_ids(path: &str) -> HashSet<String> {
 }
 
 fn package(query: Option<&str>) -> Option<&str> {
-    query?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("package="))
+    query?.split('&').find_map(|kv| kv.strip_prefix("package="))
 }
 
 struct Worker {
@@ -169,7 +167,10 @@ fn main() {
         return;
     };
     let text = std::fs::read_to_string(&cfg[2]).expect("config");
-    let listen: SocketAddr = value(&text, "[[listener]]", "address").unwrap().parse().unwrap();
+    let listen: SocketAddr = value(&text, "[[listener]]", "address")
+        .unwrap()
+        .parse()
+        .unwrap();
     let admin: SocketAddr = value(&text, "[admin]", "address").unwrap().parse().unwrap();
     let snapshot = value(&text, "[index]", "snapshot").unwrap();
     let url = value(&text, "[[upstream]]", "url").unwrap();

@@ -228,16 +228,25 @@ impl DataPlane {
         });
     }
 
-    /// Reconciles with a new configuration: binds the listeners it adds (and fails, changing
+    /// Reconciles with a new configuration, with the audit and access-log handles `streams`
+    /// gives when a reload opened new ones: binds the listeners it adds (and fails, changing
     /// nothing, if one cannot be bound), then swaps every worker's request state, updates the
     /// listeners kept, and closes the ones it removes (their connections finish gracefully).
-    pub fn apply(&mut self, cfg: &Config) -> Result<ListenerChanges, BindError> {
+    pub fn apply(
+        &mut self,
+        cfg: &Config,
+        streams: Option<(Audit, AccessQueue)>,
+    ) -> Result<ListenerChanges, BindError> {
         let added: Vec<&ListenerConfig> = cfg
             .listeners
             .iter()
             .filter(|lc| !self.listeners.iter().any(|b| b.is(lc)))
             .collect();
         let groups = self.bind_all(&added)?;
+        if let Some((audit, access)) = streams {
+            self.base.audit = audit;
+            self.base.access = access;
+        }
         let mut changes = ListenerChanges::default();
         for slot in &self.slots {
             slot.store(Arc::new(shared_for(cfg, &self.base)));

@@ -34,6 +34,7 @@ mod reload;
 pub mod requestid;
 pub mod server;
 pub mod source;
+mod streams;
 pub mod verdict;
 pub mod workers;
 

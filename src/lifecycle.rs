@@ -20,6 +20,7 @@ use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
 use crate::metrics::{Metrics, ReloadResult};
 use crate::source::{SnapshotSource, Source};
+use crate::streams::Streams;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -247,8 +248,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         cfg,
         shutdown: shutdown_tx,
         tracker,
-        audit_writer,
-        access_writer,
+        streams: Streams::new(metrics.clone(), logs.clone(), audit_writer, access_writer),
     }));
     Ok(Running {
         listeners,
@@ -276,8 +276,8 @@ struct ControlTask {
     /// Stops the admin listener, the feed sync and the demo servers.
     shutdown: watch::Sender<bool>,
     tracker: TaskTracker,
-    audit_writer: crate::audit::AuditWriter,
-    access_writer: Option<AccessLogWriter>,
+    /// The audit and access-log writers, running and replaced.
+    streams: Streams,
     /// Set when the stop is complete.
     finished: watch::Sender<bool>,
     metrics: Arc<Metrics>,
@@ -293,7 +293,7 @@ async fn control_task(mut t: ControlTask) {
         tokio::select! {
             r = t.inbox.reloads.recv() => match r {
                 Some(Reload(given, reply)) => {
-                    let report = crate::reload::apply(&mut t.plane, &mut t.cfg, given).await;
+                    let report = crate::reload::apply(&mut t.plane, &mut t.cfg, given, &mut t.streams).await;
                     t.control.record(&report);
                     t.metrics.reloaded(if report.ok() { ReloadResult::Ok } else { ReloadResult::Failed });
                     let _ = reply.send(report);
@@ -330,13 +330,12 @@ async fn control_task(mut t: ControlTask) {
     if tokio::time::timeout(drain, t.tracker.wait()).await.is_err() {
         tracing::warn!(event = "drain_timeout", connections_left = t.tracker.len());
     }
-    t.audit_writer.close().await;
-    if let Some(w) = t.access_writer {
-        w.close().await;
-    }
-    crate::fold::flush_pending();
+    // The workers end first: the request state they drop holds the last handles on the
+    // writers, so nothing can be queued once these close.
     let plane = t.plane;
     let _ = tokio::task::spawn_blocking(move || plane.stop()).await;
+    t.streams.close().await;
+    crate::fold::flush_pending();
     tracing::info!(event = "shutdown_complete");
     t.finished.send_replace(true);
 }

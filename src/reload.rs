@@ -1,10 +1,11 @@
 //! Configuration reload: read and validate the new configuration completely, then hand it to
 //! the data plane, and say what changed and what needs a restart.
 //!
-//! Owns the reload rule: nothing of the new configuration is applied unless all of it is valid
-//! and every listener it adds is bound. Routes, upstreams, limits, header settings, listeners
-//! (added, removed, renamed, TLS certificates and keys) take effect for the next request or
-//! connection; requests in flight finish on the configuration they started with.
+//! Owns the reload rule: nothing of the new configuration is applied unless all of it is valid,
+//! every listener it adds is bound and every log destination it names is open. Routes,
+//! upstreams, limits, header settings, the audit and access-log settings, listeners (added,
+//! removed, renamed, TLS certificates and keys) take effect for the next request or connection;
+//! requests in flight finish on the configuration they started with.
 //! Must not: change the index or its source, or touch a listener present in both configurations
 //! beyond its settings.
 //! Invariant: after a failed reload the running configuration is exactly the one before it.
@@ -12,6 +13,7 @@
 use crate::config::Config;
 use crate::control::{now, ReloadReport};
 use crate::dataplane::DataPlane;
+use crate::streams::Streams;
 
 /// Reloads `current` from `given`, or from the file it was read from; updates `current` on
 /// success.
@@ -19,6 +21,7 @@ pub(crate) async fn apply(
     plane: &mut DataPlane,
     current: &mut Config,
     given: Option<Box<Config>>,
+    streams: &mut Streams,
 ) -> ReloadReport {
     let file = current.source.display().to_string();
     let new = match given {
@@ -37,9 +40,24 @@ pub(crate) async fn apply(
     // the next reload compares with are the configuration in effect.
     let mut applied = new;
     keep_restart_settings(&mut applied, current);
-    match plane.apply(&applied) {
-        Err(e) => failed(&file, e.to_string()),
+    // New audit or access-log destinations open first: one that cannot be opened fails the
+    // reload before anything changes.
+    let opened = match streams.open_changed(current, &applied) {
+        Ok(o) => o,
+        Err(e) => return failed(&file, e),
+    };
+    let handles = opened.as_ref().map(|o| (o.audit.clone(), o.access.clone()));
+    match plane.apply(&applied, handles) {
+        Err(e) => {
+            if let Some(o) = opened {
+                Streams::discard(o).await;
+            }
+            failed(&file, e.to_string())
+        }
         Ok(changes) => {
+            if let Some(o) = opened {
+                streams.switch(o);
+            }
             tracing::info!(
                 event = "config_reloaded",
                 file = %file,
@@ -78,9 +96,6 @@ fn restart_required(old: &Config, new: &Config) -> Vec<String> {
     check("server.workers", old.workers == new.workers);
     check("admin.address", old.admin.addr == new.admin.addr);
     check("admin.token", old.admin.token == new.admin.token);
-    check("audit.path", old.audit_path == new.audit_path);
-    check("audit", old.audit == new.audit);
-    check("access_log", old.access_log == new.access_log);
     check("index.snapshot", old.index.snapshot == new.index.snapshot);
     check(
         "index.stale_after",
@@ -101,9 +116,6 @@ fn restart_required(old: &Config, new: &Config) -> Vec<String> {
 fn keep_restart_settings(applied: &mut Config, running: &Config) {
     applied.workers = running.workers;
     applied.admin = running.admin.clone();
-    applied.audit_path = running.audit_path.clone();
-    applied.audit = running.audit.clone();
-    applied.access_log = running.access_log.clone();
     applied.index = running.index.clone();
     applied.feed = running.feed.clone();
     applied.demo_echo = running.demo_echo;

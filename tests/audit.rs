@@ -22,10 +22,11 @@ async fn a_flood_on_one_unfiled_id_writes_a_few_records_with_its_count() {
     }
     assert_eq!(get(&c, &other).await.status, 451);
     let elapsed = start.elapsed();
-    let folded = metric(&g, "icpgate_audit_folded_total").await;
+    // Counted once the writer has taken every record: after the stop.
     g.running.shutdown();
+    g.running.stopped().await;
+    let folded = g.running.metrics.audit.folded.get() as f64;
     let path = g.audit.clone();
-    g.running.wait().await;
     let records: Vec<serde_json::Value> = std::fs::read_to_string(&path)
         .unwrap()
         .lines()

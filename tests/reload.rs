@@ -246,3 +246,60 @@ async fn lame_duck_answers_readyz_503_while_new_connections_are_still_served() {
         .await
         .expect("the stop did not cut the lame duck short");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_moves_the_audit_trail_and_starts_the_access_log() {
+    let g = gateway().await;
+    let blocked = format!("{}/v1/android/apps/com.nobody.unfiled/update", g.base);
+    assert_eq!(get(&client(), &blocked).await.status, 451);
+    let text = std::fs::read_to_string(cfg_path(&g)).unwrap().replace(
+        "path = \"audit.jsonl\"",
+        "path = \"audit2.jsonl\"\nfold_window = \"0s\"",
+    ) + "\n[access_log]\npath = \"access.jsonl\"\n";
+    std::fs::write(cfg_path(&g), text).unwrap();
+    let report = g.running.reload(None).await;
+    assert!(report.ok(), "{report:?}");
+    assert!(report.restart_required.is_empty(), "{report:?}");
+    let r = get(&client(), &blocked).await;
+    assert_eq!(r.status, 451);
+    let id = r.json()["request_id"].as_str().unwrap().to_string();
+    let (new_audit, access) = (
+        g.dir.path().join("audit2.jsonl"),
+        g.dir.path().join("access.jsonl"),
+    );
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !read(&new_audit).contains(&id) || !read(&access).contains(&id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no records in the new destinations"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The request before the reload stays in the old trail (written at the latest at the stop).
+    g.running.shutdown();
+    g.running.stopped().await;
+    let old = read(&g.audit);
+    assert_eq!(old.lines().count(), 1, "{old}");
+    assert!(!old.contains(&id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_destination_that_cannot_be_opened_fails_the_reload() {
+    let g = gateway().await;
+    // Validation passes (the folder exists, the name is free); creating a file there fails.
+    let text = std::fs::read_to_string(cfg_path(&g)).unwrap()
+        + "\n[access_log]\npath = \"/proc/self/icpgate-access.jsonl\"\n";
+    std::fs::write(cfg_path(&g), text).unwrap();
+    let report = g.running.reload(None).await;
+    assert!(!report.ok(), "{report:?}");
+    let error = report.error.unwrap();
+    assert!(
+        error.contains("cannot open access log /proc/self/icpgate-access.jsonl"),
+        "{error}"
+    );
+    assert_eq!(
+        get(&client(), &format!("{}{PDA}", g.base)).await.status,
+        200
+    );
+}

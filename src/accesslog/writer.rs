@@ -243,24 +243,39 @@ fn write_loop(rx: Receiver<Msg>, mut out: Out, reopen: &AtomicBool, m: &Metrics)
 
 /// The log files SIGUSR1 reopens: the audit trail and the access log. Each is reopened before
 /// its next write, so logrotate's `create` works: nothing more goes to the renamed file.
+/// A reload that moves either stream points this handle at the new writers (`set`).
 #[derive(Clone)]
-pub struct LogFiles {
+pub struct LogFiles(Arc<std::sync::Mutex<Files>>);
+
+struct Files {
     audit: Audit,
     access: Option<Arc<AtomicBool>>,
 }
 
 impl LogFiles {
     pub fn new(audit: Audit, access: Option<&AccessLogWriter>) -> LogFiles {
-        LogFiles {
+        LogFiles(Arc::new(std::sync::Mutex::new(Files {
             audit,
             access: access.map(|w| w.reopen.clone()),
+        })))
+    }
+
+    /// Points SIGUSR1 at the writers a reload started.
+    pub fn set(&self, audit: Audit, access: Option<&AccessLogWriter>) {
+        if let Ok(mut f) = self.0.lock() {
+            *f = Files {
+                audit,
+                access: access.map(|w| w.reopen.clone()),
+            };
         }
     }
 
     pub fn reopen(&self) {
-        self.audit.reopen();
-        if let Some(a) = &self.access {
-            a.store(true, Ordering::Release);
+        if let Ok(f) = self.0.lock() {
+            f.audit.reopen();
+            if let Some(a) = &f.access {
+                a.store(true, Ordering::Release);
+            }
         }
         tracing::info!(event = "log_files_reopen_requested");
     }
