@@ -103,6 +103,11 @@ pub fn parse(header: &[u8]) -> Result<Header, Error> {
     if header.starts_with(V2_SIGNATURE) {
         return parse_v2(header);
     }
+    // A v1 header is ASCII (the spec's grammar); ppp's parser slices the text by byte and
+    // panics on a multi-byte character, so nothing else reaches it.
+    if !header.is_ascii() {
+        return Err(Error::V1);
+    }
     let text = std::str::from_utf8(header).map_err(|_| Error::V1)?;
     let h = ppp::v1::Header::try_from(text).map_err(|_| Error::V1)?;
     if h.header.len() != header.len() {

@@ -139,6 +139,20 @@ fn anything_else_is_not_a_proxy_header() {
     }
 }
 
+/// Multi-byte characters where the v1 grammar has ASCII are refused, not handed to a parser
+/// that slices by byte (the fuzzer's find: ppp panicked on the first one).
+#[test]
+fn non_ascii_v1_text_is_refused_without_a_panic() {
+    for header in [
+        "P\r\u{62a}NKNOWN\r\n",
+        "PROXY \u{62a}NKNOWN\r\n",
+        "PROXY TCP4 1.2.3.4 5.6.7.\u{664} 1 2\r\n",
+        "PROXY UNKNOWN \u{e9}\r\n",
+    ] {
+        assert_eq!(parse(header.as_bytes()), Err(Error::V1), "{header:?}");
+    }
+}
+
 /// A connected pair: what the client writes, the server reads.
 async fn pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
