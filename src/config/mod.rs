@@ -213,6 +213,9 @@ pub enum DefaultAction {
     Forward(usize),
 }
 
+/// The most worker threads `[server] workers` may ask for.
+pub const MAX_WORKERS: usize = 1024;
+
 /// A validated configuration.
 #[derive(Clone)]
 pub struct Config {
@@ -337,6 +340,15 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             trusted_proxies: client::trusted_proxies(p, &key, &l.trusted_proxies),
             proxy_protocol: l.proxy_protocol,
         });
+    }
+    if raw.server.workers > MAX_WORKERS {
+        p.add(
+            "server.workers",
+            format!(
+                "{} worker threads is more than {MAX_WORKERS}; 0 means one per core",
+                raw.server.workers
+            ),
+        );
     }
     let r = &raw.limits;
     let limits = Limits {

@@ -15,7 +15,7 @@
 use super::locate::Locator;
 use super::raw::{
     RawAccessLog, RawAdmin, RawAudit, RawConfig, RawDefault, RawDemo, RawFeed, RawFilingHeader,
-    RawIndex, RawLimits, RawListener, RawRoute, RawUpstream,
+    RawIndex, RawLimits, RawListener, RawRoute, RawServer, RawUpstream,
 };
 use super::upload::RawUploadGlobal;
 use super::ConfigError;
@@ -25,7 +25,8 @@ use std::path::Path;
 use toml_edit::{ImDocument, InlineTable, Item, Value};
 
 /// The top-level sections `RawConfig` has.
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 14] = [
+    "server",
     "listener",
     "limits",
     "admin",
@@ -180,6 +181,7 @@ fn check<'a>(name: &str, value: Value, key: &'a str, loc: &'a Locator) -> Check<
         fixed: false,
     };
     match name {
+        "server" => c.run::<RawServer>(),
         "listener" => c.run::<RawListener>(),
         "limits" => c.run::<RawLimits>(),
         "admin" => c.run::<RawAdmin>(),

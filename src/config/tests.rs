@@ -403,3 +403,15 @@ fn access_log_is_off_unless_configured_and_its_path_is_checked_like_audit_path()
     );
     assert_eq!(e[0].key, "access_log.format", "{e:?}");
 }
+
+#[test]
+fn server_workers_defaults_to_one_per_core_and_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = dir.path().join("gw.toml");
+    assert_eq!(Config::parse(&base(dir.path()), &gw).unwrap().workers, 0);
+    let with = |n: usize| base(dir.path()) + &format!("\n[server]\nworkers = {n}\n");
+    assert_eq!(Config::parse(&with(3), &gw).unwrap().workers, 3);
+    let e = errors(&with(100_000), dir.path());
+    assert_eq!(e[0].key, "server.workers", "{e:?}");
+    assert!(e[0].line.is_some(), "{e:?}");
+}
