@@ -15,8 +15,18 @@ fn bin() -> Command {
 }
 
 /// A running `icpgate serve` and its stderr, line by line.
+/// The gateway process, killed if a failing test leaves it running.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct Served {
-    child: Child,
+    child: Reap,
     base: String,
     dir: tempfile::TempDir,
     stderr: mpsc::Receiver<String>,
@@ -60,7 +70,7 @@ impl Served {
             }
         });
         let mut s = Served {
-            child,
+            child: Reap(child),
             base: String::new(),
             dir,
             stderr,
@@ -84,14 +94,14 @@ impl Served {
     }
 
     fn kill(&self, signal: &str) {
-        let pid = self.child.id().to_string();
+        let pid = self.child.0.id().to_string();
         let ok = Command::new("kill").args([signal, &pid]).status().unwrap();
         assert!(ok.success());
     }
 
     fn still_running(&mut self) {
         assert!(
-            self.child.try_wait().unwrap().is_none(),
+            self.child.0.try_wait().unwrap().is_none(),
             "the gateway exited"
         );
     }
@@ -154,7 +164,7 @@ async fn no_user_signal_kills_it_and_usr1_reopens_renamed_logs() {
     // SIGQUIT drains like SIGTERM.
     s.kill("-QUIT");
     s.wait_for(|l| l.contains("shutdown_complete"));
-    let status = tokio::task::spawn_blocking(move || s.child.wait().unwrap())
+    let status = tokio::task::spawn_blocking(move || s.child.0.wait().unwrap())
         .await
         .unwrap();
     assert_eq!(status.code(), Some(0));
@@ -172,7 +182,7 @@ async fn the_diagnostic_log_is_json_when_asked() {
     assert!(v["timestamp"].is_string());
     s.kill("-TERM");
     s.wait_for(|l| l.contains("shutdown_complete"));
-    let _ = s.child.wait();
+    let _ = s.child.0.wait();
 }
 
 #[test]
