@@ -12,7 +12,6 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use rustls::pki_types::CertificateDer;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,28 +123,9 @@ async fn reqwest_post(url: &str) -> Reply {
     .await
 }
 
-fn tls_client(trusted: &[u8]) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(trusted.to_vec())).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(cfg)
-        .https_only()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(0)
-        .build(conn)
-}
-
 async fn handshake_ok(trusted: &[u8], url: &str) -> bool {
     let req = http::Request::get(url).body(Full::default()).unwrap();
-    tls_client(trusted).request(req).await.is_ok()
+    tls_client(trusted, false).request(req).await.is_ok()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,14 +4,10 @@
 
 mod common;
 
-use bytes::Bytes;
 use common::wire::*;
 use common::*;
 use http::{Request, Version};
 use http_body_util::Full;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -136,25 +132,6 @@ async fn https_upstream_trusted_through_ca_file() {
     assert_eq!(g.up.requests().len(), 1);
 }
 
-fn tls_h2_client(
-    ca_der: &[u8],
-) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(ca_der.to_vec())).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let conn = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(cfg)
-        .https_only()
-        .enable_http2()
-        .build();
-    Client::builder(TokioExecutor::new()).build(conn)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_and_tls_listeners_serve_together() {
     let (cert, key, der) = self_signed();
@@ -167,7 +144,7 @@ async fn plain_and_tls_listeners_serve_together() {
     let names = g.running.listeners.iter().map(|(n, _)| n.as_str());
     assert_eq!(names.collect::<Vec<_>>(), ["plain", "secure"]);
     let secure = format!("https://localhost:{}", g.running.listeners[1].1.port());
-    let (plain, tls) = (client(), tls_h2_client(&der));
+    let (plain, tls) = (client(), tls_client(&der, true));
     for (id, status) in [(PDA, 200), (UNFILED, 451)] {
         let path = format!("/v1/android/apps/{id}/update");
         let (v, r) = fetch(&plain, req("GET", &format!("{}{path}", g.base), None)).await;

@@ -5,9 +5,6 @@ mod common;
 use common::*;
 use http::{Request, Version};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
-use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_cleartext_allows_and_blocks() {
@@ -59,35 +56,6 @@ async fn http2_cleartext_allows_and_blocks() {
         r.headers.get("connection").is_none(),
         "no Connection header on HTTP/2"
     );
-}
-
-fn tls_client(
-    ca_der: &[u8],
-    h2: bool,
-) -> Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<bytes::Bytes>,
-> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(rustls::pki_types::CertificateDer::from(ca_der.to_vec()))
-        .unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let b = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(cfg)
-        .https_only();
-    let conn = if h2 {
-        b.enable_http2().build()
-    } else {
-        b.enable_http1().build()
-    };
-    Client::builder(TokioExecutor::new()).build(conn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

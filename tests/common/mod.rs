@@ -346,3 +346,30 @@ pub fn self_signed() -> (String, String, Vec<u8>) {
         ck.cert.der().to_vec(),
     )
 }
+
+/// A TLS client that trusts only the DER certificate `trusted`; `h2` offers only HTTP/2 by
+/// ALPN, otherwise only HTTP/1.1.
+pub fn tls_client(
+    trusted: &[u8],
+    h2: bool,
+) -> Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(trusted.to_vec()))
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(cfg)
+        .https_only();
+    let conn = if h2 {
+        builder.enable_http2().build()
+    } else {
+        builder.enable_http1().build()
+    };
+    Client::builder(TokioExecutor::new()).build(conn)
+}
