@@ -154,7 +154,7 @@ def gateway_config(tmp, ports):
          f'feed_export = {json.dumps(os.path.join(ROOT, "config", "sample-registry.ndjson"))}'),
     ]:
         if old not in text:
-            fail(f"config/icpgate.toml no longer contains {old!r}: update this script")
+            fail(f"config/icpgate.toml does not contain {old!r}: update this script")
         text = text.replace(old, new)
     path = os.path.join(tmp, "icpgate.toml")
     with open(path, "w", encoding="utf-8") as f:

@@ -17,7 +17,7 @@ fn read(rel: &str) -> String {
 fn check(dir: &Path, text: &str, moves: &[(&str, String)]) -> String {
     let mut text = text.to_string();
     for (from, to) in moves {
-        assert!(text.contains(from), "{from} is no longer in the config");
+        assert!(text.contains(from), "{from} is missing from the config");
         text = text.replace(from, to);
     }
     let path = dir.join("icpgate.toml");

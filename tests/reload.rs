@@ -95,7 +95,7 @@ async fn a_configuration_that_fails_validation_leaves_the_running_one() {
     let error = v["config"]["error"].as_str().unwrap();
     assert!(error.contains("limits.max_conections"), "{error}");
     assert!(error.contains("gw.toml:"), "{error}");
-    // Still the old configuration: no /new/ route, the filed app still served.
+    // The running configuration stays: no /new/ route, the filed app still served.
     assert_eq!(
         get(&client(), &format!("{}/new/x", g.base)).await.status,
         404
@@ -256,7 +256,7 @@ async fn a_reload_moves_the_audit_trail_and_starts_the_access_log() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // The request before the reload stays in the old trail (written at the latest at the stop).
+    // The request before the reload stays in the first trail (written at the latest at the stop).
     g.running.shutdown();
     g.running.stopped().await;
     let old = read(&g.audit);

@@ -127,7 +127,7 @@ impl Out {
         }
     }
 
-    /// Opens the path again (after a rename by logrotate); keeps the old file if it cannot.
+    /// Opens the path again (after a rename by logrotate); keeps writing to the open file if it cannot.
     fn reopen(&mut self) {
         let Out::File { path, file } = self else {
             return;
