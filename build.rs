@@ -43,10 +43,17 @@ fn from_git() -> Option<String> {
     }
     watch_head(&manifest);
     let hash = git(&["rev-parse", "--short=7", "HEAD"])?;
-    // `status` refreshes the index's stat data first, so a touched but unchanged file is
-    // not reported; untracked files do not make a build dirty.
-    let dirty =
-        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    // `status` compares content where stat data is stale, so a touched but unchanged file is
+    // not reported; untracked files do not make a build dirty. `--no-optional-locks` keeps it
+    // from writing the refreshed index back: that write would change `.git/index`, which this
+    // script watches, and make cargo rebuild the crate on its next run.
+    let dirty = git(&[
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+    ])
+    .is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{hash}-dirty") } else { hash })
 }
 
