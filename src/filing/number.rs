@@ -284,22 +284,80 @@ fn parse_suffix(rest: &str) -> Result<(u32, Option<ServiceKind>), NumberError> {
     Ok((seq, kind))
 }
 
-impl fmt::Display for FilingNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = self.province();
-        match self.form {
-            SubjectForm::Bei8 => write!(f, "{p}ICP备{:08}号", self.digits)?,
-            SubjectForm::Bei10 => write!(f, "{p}ICP备{:010}号", self.digits)?,
-            SubjectForm::Zheng6 => write!(f, "{p}ICP证{:06}号", self.digits)?,
-            SubjectForm::B2 => write!(f, "{p}B2-{:08}", self.digits)?,
+/// A filing number's text, written on the stack: at most 30 bytes of UTF-8 (a 3-byte province,
+/// `ICP备`, 10 digits, `号`, `-` and 6 digits, a letter), so formatting one allocates nothing.
+pub struct Text {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Text {
+    fn push(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+            self.len += bytes.len();
         }
+    }
+
+    /// `v` in decimal, zero-padded to `width`.
+    fn number(&mut self, mut v: u64, width: usize) {
+        let mut tmp = [b'0'; 20];
+        let mut start = tmp.len();
+        loop {
+            start -= 1;
+            tmp[start] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 || start == 0 {
+                break;
+            }
+        }
+        for _ in tmp.len() - start..width {
+            self.push(b"0");
+        }
+        self.push(&tmp[start..]);
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+}
+
+impl FilingNumber {
+    /// The number as written: `粤ICP备2023123456号-3A`.
+    pub fn text(&self) -> Text {
+        let mut t = Text {
+            buf: [0; 40],
+            len: 0,
+        };
+        let mut p = [0u8; 4];
+        t.push(self.province().encode_utf8(&mut p).as_bytes());
+        let (form, width, tail): (&str, usize, &str) = match self.form {
+            SubjectForm::Bei8 => ("ICP备", 8, "号"),
+            SubjectForm::Bei10 => ("ICP备", 10, "号"),
+            SubjectForm::Zheng6 => ("ICP证", 6, "号"),
+            SubjectForm::B2 => ("B2-", 8, ""),
+        };
+        t.push(form.as_bytes());
+        t.number(self.digits, width);
+        t.push(tail.as_bytes());
         if self.seq != 0 {
-            write!(f, "-{}", self.seq)?;
+            t.push(b"-");
+            t.number(u64::from(self.seq), 0);
         }
         if let Some(k) = self.kind {
-            write!(f, "{}", k.letter())?;
+            t.push(&[k.letter() as u8]);
         }
-        Ok(())
+        t
+    }
+}
+
+impl fmt::Display for FilingNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -398,6 +456,32 @@ mod tests {
             let slow = FilingNumber::parse_normalised(&norm);
             assert_eq!(FilingNumber::parse(s).ok(), slow.ok(), "{s}");
         }
+    }
+
+    /// The longest texts the compact encoding can hold fit the stack buffer whole.
+    #[test]
+    fn the_widest_encodable_numbers_are_written_whole() {
+        for form in 0u64..4 {
+            let v = (PROVINCES.len() as u64 - 1)
+                | form << 6
+                | 3 << 8
+                | 0x1_FFFF << 10
+                | 0xFFFF_FFFF << 27;
+            let n = FilingNumber::from_bytes(&v.to_le_bytes()).unwrap();
+            let p = n.province();
+            let want = match form {
+                0 => format!("{p}ICP备4294967295号-131071B"),
+                1 => format!("{p}ICP备4294967295号-131071B"),
+                2 => format!("{p}ICP证4294967295号-131071B"),
+                _ => format!("{p}B2-4294967295-131071B"),
+            };
+            assert_eq!(n.to_string(), want);
+        }
+        let small = FilingNumber::from_bytes(&(1u64 << 6 | 7 << 27).to_le_bytes()).unwrap();
+        assert_eq!(
+            small.text().as_str(),
+            format!("{}ICP备0000000007号", small.province())
+        );
     }
 
     #[test]

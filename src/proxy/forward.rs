@@ -80,33 +80,47 @@ pub struct ClientSide<'a> {
     pub filing: Option<HeaderValue>,
 }
 
-static HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    HeaderName::from_static("proxy-connection"),
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
-    header::PROXY_AUTHORIZATION,
-];
+/// The hop-by-hop headers of RFC 9110 §7.6.1 and their legacy spellings (`keep-alive`,
+/// `proxy-connection`), and `proxy-authorization`, which is meant for this hop too.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+    )
+}
+
+/// Whether a Connection header names `name` (its tokens compared without case, as header
+/// names are).
+fn named_by_connection(connection: &[&str], name: &HeaderName) -> bool {
+    connection.iter().any(|v| {
+        v.split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
+    })
+}
 
 /// Removes hop-by-hop headers, including those the Connection header names. One pass over the
-/// request's header names finds them, so a message without any costs no hashing.
+/// header names finds them (a match on the name, no hashing, no allocation); only the found
+/// ones are removed.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    if h.contains_key(header::CONNECTION) {
-        let named: smallvec::SmallVec<[HeaderName; 4]> = h
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|s| s.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
-        for n in named {
-            h.remove(n);
-        }
-    }
-    while let Some(name) = h.keys().find_map(|k| HOP_BY_HOP.iter().find(|n| *n == k)) {
+    let connection: smallvec::SmallVec<[&str; 2]> = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let found: smallvec::SmallVec<[HeaderName; 4]> = h
+        .keys()
+        .filter(|k| hop_by_hop(k) || named_by_connection(&connection, k))
+        .cloned()
+        .collect();
+    drop(connection);
+    for name in found {
         h.remove(name);
     }
 }
@@ -362,6 +376,29 @@ mod tests {
         strip_hop_by_hop(&mut h);
         let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
         assert_eq!(left, vec!["x-kept"]);
+    }
+
+    #[test]
+    fn every_connection_header_line_and_every_hop_header_spelling_counts() {
+        let mut h = HeaderMap::new();
+        h.append("connection", HeaderValue::from_static("close"));
+        h.append("connection", HeaderValue::from_static(" X-One ,x-two"));
+        for n in [
+            "x-one",
+            "x-two",
+            "te",
+            "trailer",
+            "upgrade",
+            "proxy-connection",
+        ] {
+            h.append(n, HeaderValue::from_static("1"));
+        }
+        h.append("proxy-authorization", HeaderValue::from_static("Basic a"));
+        h.append("proxy-authorization", HeaderValue::from_static("Basic b"));
+        h.insert("x-one-more", HeaderValue::from_static("kept"));
+        strip_hop_by_hop(&mut h);
+        let left: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["x-one-more"]);
     }
 
     #[test]

@@ -34,7 +34,6 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
 use ipnet::IpNet;
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -150,33 +149,31 @@ impl Conn {
     }
 }
 
-/// Filing numbers travel as percent-encoded UTF-8 so any HTTP stack can carry them.
-const FILING_ENCODE: &AsciiSet = &CONTROLS.add(b' ').add(b'"').add(b'%').add(b',');
-
-/// Percent-encodes what is written into it, onto a stack buffer.
-struct Encoded(smallvec::SmallVec<[u8; 256]>);
-
-impl std::fmt::Write for Encoded {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        for piece in utf8_percent_encode(s, FILING_ENCODE) {
-            self.0.extend_from_slice(piece.as_bytes());
-        }
-        Ok(())
-    }
+/// Whether a filing header byte is percent-encoded: controls, space, `"`, `%`, `,` (the list
+/// separator) and every byte of a non-ASCII character. Filing numbers travel as percent-encoded
+/// UTF-8 so any HTTP stack can carry them.
+fn escaped(b: u8) -> bool {
+    !(0x21..0x7f).contains(&b) || matches!(b, b'"' | b'%' | b',')
 }
 
 /// The filing header's value: the numbers, percent-encoded, comma-separated. Encoded on the
 /// stack, so the header value is the one allocation.
 pub(super) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
-    use std::fmt::Write;
-    let mut out = Encoded(smallvec::SmallVec::new());
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
     for (i, n) in numbers.iter().enumerate() {
         if i > 0 {
-            out.0.push(b',');
+            out.push(b',');
         }
-        write!(out, "{n}").ok()?;
+        for &b in n.text().as_bytes() {
+            if escaped(b) {
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            } else {
+                out.push(b);
+            }
+        }
     }
-    HeaderValue::from_bytes(&out.0).ok()
+    HeaderValue::from_bytes(&out).ok()
 }
 
 impl Shared {

@@ -11,17 +11,24 @@ use super::body::{full, ProxyBody};
 use crate::code::Code;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// The registry where anyone can look a filing up.
 pub const LOOKUP_URL: &str = "https://beian.miit.gov.cn/";
 
+/// The part of a refusal's body fixed by its code.
 #[derive(Serialize)]
-struct Problem<'a> {
+struct Head {
     code: &'static str,
     status: u16,
     reason: &'static str,
     message_zh: &'static str,
     message_en: &'static str,
+}
+
+/// The part of a refusal's body that depends on the request.
+#[derive(Serialize)]
+struct Tail<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     platform: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +40,56 @@ struct Problem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
     lookup_url: &'static str,
+}
+
+/// Each code's `Head`, serialized once without its closing brace (indexed by `Code as usize`,
+/// the position in `Code::ALL`): a refusal serializes only its `Tail`.
+fn head(code: Code) -> &'static [u8] {
+    static HEADS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let heads = HEADS.get_or_init(|| {
+        Code::ALL
+            .iter()
+            .map(|&c| {
+                let head = Head {
+                    code: c.as_str(),
+                    status: c.status().as_u16(),
+                    reason: reason(c),
+                    message_zh: c.message_zh(),
+                    message_en: c.message_en(),
+                };
+                let mut v = serde_json::to_vec(&head).unwrap_or_default();
+                v.pop();
+                v
+            })
+            .collect()
+    });
+    heads.get(code as usize).map_or(b"{", Vec::as_slice)
+}
+
+/// The JSON body of a refusal: the code's fixed head, then the request's fields.
+fn problem(code: Code, about: &About<'_>) -> Vec<u8> {
+    let tail = Tail {
+        platform: about.platform,
+        identifier: about.identifier,
+        filings: about.filings,
+        decision_id: about.decision_id,
+        request_id: about.request_id,
+        lookup_url: LOOKUP_URL,
+    };
+    let head = head(code);
+    let mut out = Vec::with_capacity(head.len() + 256);
+    out.extend_from_slice(head);
+    let at = out.len();
+    if serde_json::to_writer(&mut out, &tail).is_err() {
+        out.truncate(at);
+        out.push(b'}');
+        return out;
+    }
+    // The tail's opening brace joins the head's fields.
+    if let Some(b) = out.get_mut(at) {
+        *b = b',';
+    }
+    out
 }
 
 /// What a refusal says about the request it refuses.
@@ -60,20 +117,7 @@ fn reason(code: Code) -> &'static str {
 
 pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
     let status = code.status();
-    let body = Problem {
-        code: code.as_str(),
-        status: status.as_u16(),
-        reason: reason(code),
-        message_zh: code.message_zh(),
-        message_en: code.message_en(),
-        platform: about.platform,
-        identifier: about.identifier,
-        filings: about.filings,
-        decision_id: about.decision_id,
-        request_id: about.request_id,
-        lookup_url: LOOKUP_URL,
-    };
-    let json = serde_json::to_vec(&body).unwrap_or_default();
+    let json = problem(code, about);
     let mut resp = Response::new(full(json));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
@@ -111,6 +155,48 @@ pub fn json<T: Serialize>(status: StatusCode, v: &T) -> Response<ProxyBody> {
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[test]
+    fn every_code_gets_its_whole_body_in_the_documented_order() {
+        let filings = vec!["京ICP备12345678号-1A".to_string()];
+        let full = About {
+            platform: Some("android"),
+            identifier: Some("com.a\"b"),
+            filings: &filings,
+            decision_id: Some("d"),
+            request_id: Some("r"),
+            close: false,
+        };
+        for code in Code::ALL {
+            for about in [&full, &About::default()] {
+                let body = problem(code, about);
+                let v: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&body).unwrap();
+                let text = std::str::from_utf8(&body).unwrap();
+                let mut want = vec!["code", "status", "reason", "message_zh", "message_en"];
+                if about.platform.is_some() {
+                    want.extend([
+                        "platform",
+                        "identifier",
+                        "filings",
+                        "decision_id",
+                        "request_id",
+                    ]);
+                }
+                want.push("lookup_url");
+                assert_eq!(v.len(), want.len(), "{code:?}: {text}");
+                let at: Vec<usize> = want
+                    .iter()
+                    .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+                    .collect();
+                assert!(at.windows(2).all(|w| w[0] < w[1]), "{code:?}: {text}");
+                assert_eq!(v["code"], code.as_str());
+                assert_eq!(v["status"], code.status().as_u16());
+                assert_eq!(v["message_en"], code.message_en());
+                assert_eq!(v["lookup_url"], LOOKUP_URL);
+            }
+        }
+    }
 
     #[tokio::test]
     async fn block_page_has_link_and_json() {
