@@ -1,5 +1,7 @@
 //! JSON pointer extraction that refuses duplicate keys along the pointer path, the nesting
-//! limit, and the top-level keys a `body_ids` check compares.
+//! limit, the top-level keys a `body_ids` check compares, and the strict reading of whole
+//! documents (`strict`: a key repeated anywhere is refused) that tokens and introspection
+//! answers get.
 //!
 //! Owns a streaming walk (serde `DeserializeSeed`) that follows the pointer tokens without
 //! building a value tree, skipping everything else with `IgnoredAny`. Nesting deeper than
