@@ -55,10 +55,16 @@ pub enum Code {
     SpoolFailed,
     // 503: `audit.on_failure = "refuse"` and the audit record cannot be kept.
     AuditUnavailable,
+    // 401: the request's access token cannot be trusted (RFC 6750 `invalid_token`).
+    TokenInvalid,
+    TokenExpired,
+    TokenInactive,
+    // 503: the route's introspection endpoint cannot answer and the route fails closed.
+    IntrospectionUnavailable,
 }
 
 impl Code {
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 38] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -93,6 +99,10 @@ impl Code {
         Code::UpstreamTimeout,
         Code::SpoolFailed,
         Code::AuditUnavailable,
+        Code::TokenInvalid,
+        Code::TokenExpired,
+        Code::TokenInactive,
+        Code::IntrospectionUnavailable,
     ];
 
     /// The one status table.
@@ -127,7 +137,12 @@ impl Code {
             | Code::PackagePlatformMismatch
             | Code::PackageAmbiguous => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
-            Code::IndexStale | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::IndexStale | Code::AuditUnavailable | Code::IntrospectionUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Code::TokenInvalid | Code::TokenExpired | Code::TokenInactive => {
+                StatusCode::UNAUTHORIZED
+            }
             Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::SpoolFailed => StatusCode::INSUFFICIENT_STORAGE,
@@ -170,6 +185,10 @@ impl Code {
             Code::UpstreamTimeout => "upstream_timeout",
             Code::SpoolFailed => "spool_failed",
             Code::AuditUnavailable => "audit_unavailable",
+            Code::TokenInvalid => "token_invalid",
+            Code::TokenExpired => "token_expired",
+            Code::TokenInactive => "token_inactive",
+            Code::IntrospectionUnavailable => "introspection_unavailable",
         }
     }
 
@@ -209,6 +228,10 @@ impl Code {
             Code::UpstreamTimeout => "The upstream service did not answer in time.",
             Code::SpoolFailed => "The gateway could not store the upload for inspection; try again later.",
             Code::AuditUnavailable => "The gateway cannot record this decision in its audit trail right now, so it does not serve it; try again later.",
+            Code::TokenInvalid => "The access token is malformed, not signed by a trusted key, not valid for this service, or carries its claims ambiguously.",
+            Code::TokenExpired => "The access token has expired; obtain a new one.",
+            Code::TokenInactive => "The token service reports this access token as not active (expired, revoked or unknown).",
+            Code::IntrospectionUnavailable => "The token service cannot confirm the access token right now, so the request is not served; try again later.",
         }
     }
 
@@ -250,6 +273,10 @@ impl Code {
             Code::UpstreamTimeout => "上游服务响应超时。",
             Code::SpoolFailed => "网关暂时无法保存上传内容以供检查，请稍后重试。",
             Code::AuditUnavailable => "网关暂时无法将本次核验结果写入审计记录，因此暂停处理该请求，请稍后重试。",
+            Code::TokenInvalid => "访问令牌格式错误、未经受信任的密钥签名、不适用于本服务，或其声明存在歧义。",
+            Code::TokenExpired => "访问令牌已过期，请重新获取。",
+            Code::TokenInactive => "令牌服务报告该访问令牌无效（已过期、已撤销或不存在）。",
+            Code::IntrospectionUnavailable => "令牌服务暂时无法确认该访问令牌，请求暂不处理，请稍后重试。",
         }
     }
 }
@@ -266,7 +293,7 @@ mod tests {
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i, "{c:?}");
         }
-        assert_eq!(Code::AuditUnavailable as usize + 1, Code::ALL.len());
+        assert_eq!(Code::IntrospectionUnavailable as usize + 1, Code::ALL.len());
     }
 
     #[test]
@@ -312,6 +339,10 @@ mod tests {
                 ("upstream_timeout", 504),
                 ("spool_failed", 507),
                 ("audit_unavailable", 503),
+                ("token_invalid", 401),
+                ("token_expired", 401),
+                ("token_inactive", 401),
+                ("introspection_unavailable", 503),
             ]
         );
     }

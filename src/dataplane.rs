@@ -18,6 +18,7 @@ use crate::proxy::forward::Upstream;
 use crate::proxy::observe::Observer;
 use crate::proxy::Shared;
 use crate::server::{accept_loop, ListenerState};
+use crate::tokens::Tokens;
 use crate::workers::Workers;
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -79,14 +80,23 @@ pub struct DataPlane {
     listeners: Vec<Bound>,
     tracker: TaskTracker,
     base: Base,
+    /// The introspection endpoints every worker shares (one cache and call limit each).
+    tokens: Arc<Tokens>,
 }
 
 /// The request state one worker serves `cfg` with; each worker gets its own upstream clients,
 /// so its upstream connections are pooled and driven on its own thread.
-fn shared_for(cfg: &Config, base: &Base) -> Shared {
+fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>) -> Shared {
     // Every listener's connection series exists, at 0, before its first connection.
     base.metrics
         .declare_listeners(cfg.listeners.iter().map(|l| l.name.as_str()));
+    base.metrics.tokens.declare(
+        cfg.routes
+            .iter()
+            .filter(|r| r.tokens)
+            .map(|r| r.name.as_str()),
+        cfg.introspection.iter().map(|e| e.name.as_str()),
+    );
     let shared = Shared {
         limits: cfg.limits.clone(),
         routes: cfg.routes.clone(),
@@ -112,6 +122,7 @@ fn shared_for(cfg: &Config, base: &Base) -> Shared {
             cfg.upstreams.iter().map(|u| u.name.as_str()),
             &base.metrics,
         ),
+        tokens: tokens.clone(),
     };
     // Every series a dashboard or alert reads exists, at 0, before the first request.
     shared.observer.seed(&shared.routes);
@@ -154,8 +165,9 @@ impl DataPlane {
             n => n,
         };
         let workers = Workers::start(n).map_err(StartFail::Workers)?;
+        let tokens = Arc::new(Tokens::new(&cfg.introspection, None, &base.metrics));
         let slots = (0..workers.len())
-            .map(|_| Arc::new(ArcSwap::from_pointee(shared_for(cfg, &base))))
+            .map(|_| Arc::new(ArcSwap::from_pointee(shared_for(cfg, &base, &tokens))))
             .collect();
         let mut plane = DataPlane {
             workers,
@@ -163,6 +175,7 @@ impl DataPlane {
             listeners: Vec::new(),
             tracker,
             base,
+            tokens,
         };
         let all: Vec<&ListenerConfig> = cfg.listeners.iter().collect();
         let groups = plane.bind_all(&all).map_err(StartFail::Bind)?;
@@ -248,8 +261,13 @@ impl DataPlane {
             self.base.access = access;
         }
         let mut changes = ListenerChanges::default();
+        self.tokens = Arc::new(Tokens::new(
+            &cfg.introspection,
+            Some(&self.tokens),
+            &self.base.metrics,
+        ));
         for slot in &self.slots {
-            slot.store(Arc::new(shared_for(cfg, &self.base)));
+            slot.store(Arc::new(shared_for(cfg, &self.base, &self.tokens)));
         }
         let old = std::mem::take(&mut self.listeners);
         for mut b in old {

@@ -4,7 +4,7 @@
 //! Module map (request order): `workers` run one runtime per core, `dataplane` gives each its
 //! listeners and request state, `server` accepts connections → `proxy` routes, reads, extracts
 //! (`extract`), decides (`policy` over `index`) and forwards or refuses (`code`) → `metrics`
-//! and `audit` record the outcome. `config` validates everything up front, `admin` serves the
+//! and `audit` record the outcome; `tokens` reads identifiers inside access tokens. `config` validates everything up front, `admin` serves the
 //! operator API, `lifecycle` starts and drains the whole (`control`, `reload` apply
 //! reloads and stops), `filing` holds the domain rules.
 
@@ -35,6 +35,7 @@ pub mod requestid;
 pub mod server;
 pub mod source;
 mod streams;
+pub mod tokens;
 pub mod verdict;
 pub mod workers;
 

@@ -10,7 +10,10 @@
 //! Must not: do I/O (beyond the process collector reading `/proc` on a scrape), or be looked
 //! up by name anywhere else.
 //! Invariant: `render()` is valid Prometheus text exposition, and the families it exports
-//! are exactly `FAMILIES` plus the process collector's `PROCESS_FAMILIES`.
+//! are exactly `FAMILIES` plus the process collector's `PROCESS_FAMILIES` (and, with
+//! credential extractors configured, `tokens::FAMILIES`).
+
+pub mod tokens;
 
 use crate::filing::{Platform, Status};
 use crate::index::Revision;
@@ -226,6 +229,8 @@ pub struct Metrics {
     pub package_inspections: IntCounterVec,
     pub audit: AuditMetrics,
     pub proxy_protocol_rejected: IntCounterVec,
+    /// Credential extractors and token introspection (`metrics/tokens.rs`).
+    pub tokens: tokens::TokenMetrics,
 }
 
 /// The audit writer's families (`audit.rs`), and the causes and reasons their labels take.
@@ -406,6 +411,7 @@ impl Metrics {
             access_log_records: counter(&r, name::ACCESS_LOG_RECORDS, "Access log lines written."),
             access_log_dropped: counter(&r, name::ACCESS_LOG_DROPPED, "Access log records dropped because the writer's queue was full."),
             access_log_write_failures: counter(&r, name::ACCESS_LOG_WRITE_FAILURES, "Access log records that could not be written."),
+            tokens: tokens::TokenMetrics::new(&r),
             registry: r,
         };
         m.declare_fixed();

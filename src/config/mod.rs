@@ -11,22 +11,27 @@
 mod audit;
 mod client;
 mod feed;
+mod jwks;
 mod locate;
 mod pattern;
 mod raw;
 mod route;
 mod shape;
 mod tls;
+mod token;
 mod upload;
 
 /// `index.bloom` when the config does not say (raw.rs gives the measurements).
 pub const DEFAULT_BLOOM: bool = true;
 
 pub use audit::{AuditConfig, OnAuditFailure};
+pub use jwks::{JwtKeys, VerifyKey, MAX_KEYS as MAX_JWKS_KEYS};
 pub use pattern::{PathRegex, Spans};
 pub use route::{
-    BodyIds, Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,
+    BodyIds, Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown, PathMatcher,
+    PlatformSpec, RouteConfig, Source,
 };
+pub use token::{IntrospectionConfig, JwtSpec, TokenKind, TokenPlace, TokenSource};
 pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
 use locate::Locator;
@@ -243,6 +248,8 @@ pub struct Config {
     pub feed: Option<FeedConfig>,
     /// `[upload]`: spooling of upload-route bodies.
     pub upload: UploadGlobal,
+    /// `[[introspection]]`: the token introspection endpoints `introspect` extractors name.
+    pub introspection: Vec<IntrospectionConfig>,
 }
 
 /// Where the gateway syncs its index from (docs/feed.md).
@@ -430,6 +437,8 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             0
         })
     };
+    let introspection = token::endpoints(p, &raw.introspection);
+    let endpoint_names: Vec<&str> = raw.introspection.iter().map(|e| e.name.as_str()).collect();
     let mut routes = Vec::new();
     for (i, r) in raw.route.iter().enumerate() {
         let key = format!("route[{i}]");
@@ -440,7 +449,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
             );
         }
         let up = upstream_index(p, &format!("{key}.upstream"), &r.upstream);
-        if let Some(rc) = route::route(p, &key, r, up) {
+        if let Some(rc) = route::route(p, &key, r, up, &endpoint_names) {
             routes.push(rc);
         }
     }
@@ -507,6 +516,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         demo_feed,
         feed,
         upload: upload::global(p, &raw.upload),
+        introspection,
     }
 }
 

@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub feed: Option<RawFeed>,
     #[serde(default)]
     pub upload: super::upload::RawUploadGlobal,
+    #[serde(default)]
+    pub introspection: Vec<super::token::RawIntrospection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -212,6 +214,8 @@ pub struct RawSource {
     pub header: Option<String>,
     pub json: Option<String>,
     pub form: Option<String>,
+    pub jwt: Option<super::token::RawJwt>,
+    pub introspect: Option<super::token::RawIntrospect>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +246,8 @@ pub struct RawRoute {
     pub allow_url_headers: bool,
     /// `"check"` when absent; not allowed on upload routes.
     pub body_ids: Option<String>,
+    /// `"closed"` when absent; only on routes with an `introspect` extractor.
+    pub on_introspection_failure: Option<String>,
 }
 
 fn default_mode() -> String {

@@ -8,10 +8,12 @@
 
 use super::pattern::PathRegex;
 use super::raw::{RawRoute, RawSource, RawUpstream};
+use super::token::{self, TokenSource};
 use super::upload::UploadRoute;
 use super::{tls, upload, Problems, UpstreamConfig};
 use crate::filing::Platform;
 use http::Method;
+use std::sync::Arc;
 
 /// Where an identifier (or the platform name) comes from in a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,7 +29,19 @@ pub enum Source {
     Json(Vec<String>),
     /// A urlencoded form body field, decoded once; present twice = ambiguous.
     Form(String),
+    /// A claim of a verified JWT, or a member of a token's introspection answer: resolved
+    /// before the other sources are read (the `tokens` module).
+    Token(Arc<TokenSource>),
 }
+
+/// Token sources are configured objects: two are the same source only if they are one.
+impl PartialEq for TokenSource {
+    fn eq(&self, other: &TokenSource) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for TokenSource {}
 
 impl Source {
     pub fn reads_body(&self) -> bool {
@@ -42,6 +56,10 @@ impl Source {
             Source::Header(h) => format!("header:{h}"),
             Source::Json(t) => format!("json:/{}", t.join("/")),
             Source::Form(f) => format!("form:{f}"),
+            Source::Token(t) => match &t.kind {
+                token::TokenKind::Jwt(j) => format!("jwt:{}", j.claim),
+                token::TokenKind::Introspect { pointer, .. } => format!("introspect:{pointer}"),
+            },
         }
     }
 }
@@ -84,6 +102,16 @@ pub enum OnUnknown {
     Block,
     /// Forward without a filing header (counted as fail-open).
     Forward,
+}
+
+/// What a route does when its introspection endpoint cannot answer (down, slow, garbage,
+/// or every call slot busy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnIntrospectionFailure {
+    /// 503 `introspection_unavailable`.
+    Closed,
+    /// Forward without a filing (counted and audited as `introspection_fail_open`).
+    Open,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +157,10 @@ pub struct RouteConfig {
     /// Forward the headers some stacks take as the request URL (`X-Original-URL`, …;
     /// `proxy::forward::URL_HEADERS`) instead of removing them.
     pub allow_url_headers: bool,
+    /// True when an extractor reads a token (`Source::Token`): only then does the pipeline
+    /// resolve credentials.
+    pub tokens: bool,
+    pub on_introspection_failure: OnIntrospectionFailure,
 }
 
 impl RouteConfig {
@@ -144,7 +176,6 @@ impl RouteConfig {
             matcher: PathMatcher::Prefix("/".into()),
             upstream: 0,
             platform,
-            extract,
             mode: Mode::Enforce,
             on_missing: OnMissing::Reject,
             on_unknown: OnUnknown::Block,
@@ -152,6 +183,9 @@ impl RouteConfig {
             body_ids: BodyIds::Check,
             upload: None,
             allow_url_headers: false,
+            tokens: extract.iter().any(|s| matches!(s, Source::Token(_))),
+            on_introspection_failure: OnIntrospectionFailure::Closed,
+            extract,
         }
     }
 
@@ -249,15 +283,37 @@ fn captures(m: &PathMatcher) -> Vec<&str> {
     }
 }
 
-fn source(p: &mut Problems<'_>, key: &str, s: &RawSource, caps: &[&str]) -> Option<Source> {
+/// What `source` needs besides the extractor: the route's path captures, the introspection
+/// endpoints' names, and how many credential extractors came before this one.
+struct Ctx<'a> {
+    caps: &'a [&'a str],
+    endpoints: &'a [&'a str],
+    slot: usize,
+}
+
+fn source(p: &mut Problems<'_>, key: &str, s: &RawSource, cx: &Ctx<'_>) -> Option<Source> {
     let set = [&s.path, &s.query, &s.header, &s.json, &s.form]
         .iter()
         .filter(|o| o.is_some())
-        .count();
+        .count()
+        + usize::from(s.jwt.is_some())
+        + usize::from(s.introspect.is_some());
     if set != 1 {
-        p.add(key, "set exactly one of path, query, header, json or form");
+        p.add(
+            key,
+            "set exactly one of path, query, header, json, form, jwt or introspect",
+        );
         return None;
     }
+    if let Some(j) = &s.jwt {
+        let t = token::jwt(p, &format!("{key}.jwt"), j, cx.slot)?;
+        return Some(Source::Token(Arc::new(t)));
+    }
+    if let Some(i) = &s.introspect {
+        let t = token::introspect(p, &format!("{key}.introspect"), i, cx.endpoints, cx.slot)?;
+        return Some(Source::Token(Arc::new(t)));
+    }
+    let caps = cx.caps;
     if let Some(c) = &s.path {
         if !caps.contains(&c.as_str()) {
             p.add(
@@ -313,6 +369,7 @@ pub(super) fn route(
     key: &str,
     r: &RawRoute,
     upstream: usize,
+    endpoints: &[&str],
 ) -> Option<RouteConfig> {
     let m = matcher(p, key, r);
     let caps: Vec<String> = m
@@ -345,8 +402,20 @@ pub(super) fn route(
                 None
             }
         },
+        (None, Some(s)) if s.jwt.is_some() || s.introspect.is_some() => {
+            p.add(
+                &format!("{key}.platform_from"),
+                "the platform cannot come from a token: use platform, or a path, query, header, json or form source",
+            );
+            None
+        }
         (None, Some(s)) => {
-            source(p, &format!("{key}.platform_from"), s, &caps).map(PlatformSpec::From)
+            let cx = Ctx {
+                caps: &caps,
+                endpoints,
+                slot: 0,
+            };
+            source(p, &format!("{key}.platform_from"), s, &cx).map(PlatformSpec::From)
         }
         (None, None) if r.upload.is_some() => Some(PlatformSpec::Package),
         _ if r.upload.is_some() => {
@@ -358,12 +427,22 @@ pub(super) fn route(
             None
         }
     };
+    let mut slot = 0;
     let extract: Vec<Source> = r
         .extract
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| source(p, &format!("{key}.extract[{i}]"), s, &caps))
+        .filter_map(|(i, s)| {
+            let cx = Ctx {
+                caps: &caps,
+                endpoints,
+                slot,
+            };
+            slot += usize::from(s.jwt.is_some() || s.introspect.is_some());
+            source(p, &format!("{key}.extract[{i}]"), s, &cx)
+        })
         .collect();
+    let on_introspection_failure = introspection_failure(p, key, r, &extract);
     let upload = r
         .upload
         .as_ref()
@@ -449,7 +528,6 @@ pub(super) fn route(
         matcher: m?,
         upstream,
         platform: platform?,
-        extract,
         mode: mode?,
         on_missing: on_missing?,
         on_unknown: on_unknown?,
@@ -457,7 +535,39 @@ pub(super) fn route(
         body_ids: body_ids?,
         upload,
         allow_url_headers: r.allow_url_headers,
+        tokens: extract.iter().any(|s| matches!(s, Source::Token(_))),
+        on_introspection_failure: on_introspection_failure?,
+        extract,
     })
+}
+
+/// `on_introspection_failure`: only on a route with an `introspect` extractor.
+fn introspection_failure(
+    p: &mut Problems<'_>,
+    key: &str,
+    r: &RawRoute,
+    extract: &[Source],
+) -> Option<OnIntrospectionFailure> {
+    let introspects = extract.iter().any(
+        |s| matches!(s, Source::Token(t) if matches!(t.kind, token::TokenKind::Introspect { .. })),
+    );
+    let k = format!("{key}.on_introspection_failure");
+    match &r.on_introspection_failure {
+        None => Some(OnIntrospectionFailure::Closed),
+        Some(_) if !introspects && r.extract.iter().all(|s| s.introspect.is_none()) => {
+            p.add(&k, "the route has no introspect extractor");
+            None
+        }
+        Some(v) => choice(
+            p,
+            &k,
+            v,
+            &[
+                ("closed", OnIntrospectionFailure::Closed),
+                ("open", OnIntrospectionFailure::Open),
+            ],
+        ),
+    }
 }
 
 /// Upload routes: the body is the package, so JSON sources cannot apply; `form` sources name
@@ -478,6 +588,10 @@ fn upload_sources(
         Source::Form(f) if f == field => p.add(
             &format!("{k}.form"),
             format!("{f:?} is the package field (upload.field); name a text field"),
+        ),
+        Source::Token(_) => p.add(
+            &k,
+            "upload routes do not read tokens: use path, query, header or form",
         ),
         _ => {}
     }

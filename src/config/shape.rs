@@ -25,7 +25,7 @@ use std::path::Path;
 use toml_edit::{ImDocument, InlineTable, Item, Value};
 
 /// The top-level sections `RawConfig` has.
-const KNOWN: [&str; 14] = [
+const KNOWN: [&str; 15] = [
     "server",
     "listener",
     "limits",
@@ -40,6 +40,7 @@ const KNOWN: [&str; 14] = [
     "demo",
     "feed",
     "upload",
+    "introspection",
 ];
 
 /// Errors reported for one section before the rest of it is left unchecked.
@@ -158,7 +159,7 @@ fn elements(name: &str, item: &Item) -> Vec<(String, Value)> {
 }
 
 fn is_array_section(name: &str) -> bool {
-    matches!(name, "listener" | "upstream" | "route")
+    matches!(name, "listener" | "upstream" | "route" | "introspection")
 }
 
 /// One section value checked: its problems (`(key path, message)`, the path `None` when the
@@ -195,6 +196,7 @@ fn check<'a>(name: &str, value: Value, key: &'a str, loc: &'a Locator) -> Check<
         "demo" => c.run::<RawDemo>(),
         "feed" => c.run::<RawFeed>(),
         "upload" => c.run::<RawUploadGlobal>(),
+        "introspection" => c.run::<super::token::RawIntrospection>(),
         other => {
             // Left out of the typed document, which then still has every section it knows.
             c.fixed = true;

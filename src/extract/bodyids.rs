@@ -11,10 +11,11 @@
 //! Invariant: `check` returns `Ok` only when every occurrence of a checked name in the body has
 //! exactly the value the gateway decided on (`BodyIds::Refuse`: when there is none).
 
+use super::bearer::NO_CREDENTIALS;
 use super::media::Media;
 use super::{json, multipart, names, value_of, Captures};
 use crate::code::Code;
-use crate::config::{BodyIds, PlatformSpec, RouteConfig, Source};
+use crate::config::{BodyIds, PlatformSpec, RouteConfig, Source, TokenPlace};
 use http::request::Parts;
 
 /// One name to look for in the body and the value it may have.
@@ -31,6 +32,12 @@ impl Checked<'_> {
         match self.source {
             Source::Path(n) | Source::Query(n) => names::spells(raw, n.as_bytes()),
             Source::Header(h) => names::spells_header(raw, h.as_str().as_bytes()),
+            // A second token in the body, which merging stacks read with the request's.
+            Source::Token(t) => match &t.place {
+                TokenPlace::Query(n) => names::spells(raw, n.as_bytes()),
+                TokenPlace::Header(h) => names::spells_header(raw, h.as_str().as_bytes()),
+                TokenPlace::Bearer => names::spells(raw, b"access_token"),
+            },
             Source::Json(_) | Source::Form(_) => false,
         }
     }
@@ -75,7 +82,9 @@ pub fn check(
     }
     let mut platform_value = None;
     if let PlatformSpec::From(s) = &route.platform {
-        platform_value = value_of(s, parts, caps, None).ok().flatten();
+        platform_value = value_of(s, parts, caps, None, &NO_CREDENTIALS)
+            .ok()
+            .flatten();
     }
     let checked: smallvec::SmallVec<[Checked<'_>; 4]> = checked_sources(route)
         .map(|(source, is_platform)| Checked {

@@ -1,5 +1,7 @@
 //! JSON pointer extraction that refuses duplicate keys along the pointer path, the nesting
-//! limit, and the top-level keys a `body_ids` check compares.
+//! limit, the top-level keys a `body_ids` check compares, and the strict reading of whole
+//! documents (`strict`: a key repeated anywhere is refused) that tokens and introspection
+//! answers get.
 //!
 //! Owns a streaming walk (serde `DeserializeSeed`) that follows the pointer tokens without
 //! building a value tree, skipping everything else with `IgnoredAny`. Nesting deeper than
@@ -246,6 +248,97 @@ pub fn extract(body: &[u8], pointer: &[String]) -> Result<Found, JsonError> {
     })
 }
 
+/// A whole JSON document as a `serde_json::Value`, read strictly: a key repeated in any
+/// object, nesting deeper than `MAX_DEPTH`, or anything after the value is refused. With no
+/// repeated key anywhere, every reader of the bytes sees this same value.
+pub fn strict(body: &[u8]) -> Result<serde_json::Value, JsonError> {
+    if !nesting_within(body, MAX_DEPTH) {
+        return Err(JsonError::Syntax(format!("nested deeper than {MAX_DEPTH}")));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let v = Strict
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    v.map_err(|e| {
+        let msg = e.to_string();
+        match msg.find(DUP_MARK) {
+            Some(at) => JsonError::Duplicate(
+                msg[at + DUP_MARK.len()..]
+                    .split(" at line")
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            ),
+            None => JsonError::Syntax(msg),
+        }
+    })
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::Duplicate(k) => write!(f, "the key {k:?} appears twice in one object"),
+            JsonError::Syntax(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Builds a `Value`, refusing a key repeated in one object.
+struct Strict;
+
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = serde_json::Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Strict {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(Strict)? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(de::Error::custom(format!("{DUP_MARK}{key}")));
+            }
+            let v = map.next_value_seed(Strict)?;
+            out.insert(key, v);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +431,35 @@ mod tests {
             extract(&[0xff, 0xfe], &p("/app")),
             Err(JsonError::Syntax(_))
         ));
+    }
+    #[test]
+    fn strict_refuses_duplicates_anywhere() {
+        let v = strict(br#"{"a":{"b":[1,"x",true,null,1.5]},"c":"\u0041"}"#).unwrap();
+        assert_eq!(v["c"], "A");
+        assert_eq!(v["a"]["b"][1], "x");
+        assert_eq!(
+            strict(br#"{"a":1,"o":{"k":1,"k":2}}"#),
+            Err(JsonError::Duplicate("k".into()))
+        );
+        // An escaped spelling of the same key is the same key.
+        assert!(matches!(
+            strict(br#"{"appid":"a","app\u0069d":"b"}"#),
+            Err(JsonError::Duplicate(_))
+        ));
+        assert!(matches!(strict(b"{} x"), Err(JsonError::Syntax(_))));
+        assert!(matches!(
+            strict(b"\xef\xbb\xbf{}"),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            strict(br#"{"a":"\ud800"}"#),
+            Err(JsonError::Syntax(_))
+        ));
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert!(matches!(strict(deep.as_bytes()), Err(JsonError::Syntax(_))));
     }
 }

@@ -12,6 +12,7 @@
 //! Invariant: `identify` returns `Ok(Some)` only for an id valid for its platform that every
 //! configured source that found a value agrees on, read once in every source.
 
+pub mod bearer;
 pub mod bodyids;
 pub mod json;
 pub mod media;
@@ -23,6 +24,7 @@ use crate::code::Code;
 use crate::config::{PlatformSpec, RouteConfig, Source};
 use crate::filing::{validate, Platform};
 use crate::policy::Identified;
+use bearer::{Credentials, NO_CREDENTIALS};
 use http::request::Parts;
 use media::Media;
 use std::borrow::Cow;
@@ -39,9 +41,9 @@ fn decode(raw: &str) -> Result<Cow<'_, str>, Code> {
 }
 
 /// The single item of `it`, `None` if it is empty; two items are ambiguous.
-fn one<'a, I>(mut it: I) -> Result<Option<Cow<'a, str>>, Code>
+fn one<T, I>(mut it: I) -> Result<Option<T>, Code>
 where
-    I: Iterator<Item = Result<Cow<'a, str>, Code>>,
+    I: Iterator<Item = Result<T, Code>>,
 {
     let first = it.next().transpose()?;
     if it.next().is_some() {
@@ -83,6 +85,19 @@ fn param<'a>(raw: &'a [u8], name: &str) -> Result<Option<Cow<'a, str>>, Code> {
         .map_err(|_| Code::IdentifierInvalid)
 }
 
+/// The one value of header `name` over all its aliases; a header listed in `Connection`
+/// (dropped before forwarding) or present twice is ambiguous.
+fn header_value<'a>(parts: &'a Parts, name: &str) -> Result<Option<&'a str>, Code> {
+    if names::in_connection(&parts.headers, name) {
+        return Err(Code::AmbiguousRequest);
+    }
+    one(parts
+        .headers
+        .iter()
+        .filter(|(k, _)| names::header_alias(k.as_str(), name))
+        .map(|(_, v)| v.to_str().map_err(|_| Code::IdentifierInvalid)))
+}
+
 /// The body, when the request declares the type `want` (a source does not read a body of
 /// another type).
 fn body_as<'a>(parts: &Parts, body: Option<&'a [u8]>, want: Media<'_>) -> Option<&'a [u8]> {
@@ -97,8 +112,10 @@ pub(crate) fn value_of<'a>(
     parts: &'a Parts,
     caps: Captures<'_>,
     body: Option<&'a [u8]>,
+    creds: &'a Credentials,
 ) -> Result<Option<Cow<'a, str>>, Code> {
     match src {
+        Source::Token(t) => Ok(creds.get(t.slot)?.map(Cow::Borrowed)),
         Source::Path(name) => caps
             .iter()
             .find(|(n, _)| n == name)
@@ -106,20 +123,7 @@ pub(crate) fn value_of<'a>(
             .map(decode)
             .transpose(),
         Source::Query(name) => param(parts.uri.query().unwrap_or("").as_bytes(), name),
-        Source::Header(h) => {
-            if names::in_connection(&parts.headers, h.as_str()) {
-                return Err(Code::AmbiguousRequest);
-            }
-            one(parts
-                .headers
-                .iter()
-                .filter(|(k, _)| names::header_alias(k.as_str(), h.as_str()))
-                .map(|(_, v)| {
-                    v.to_str()
-                        .map(Cow::Borrowed)
-                        .map_err(|_| Code::IdentifierInvalid)
-                }))
-        }
+        Source::Header(h) => Ok(header_value(parts, h.as_str())?.map(Cow::Borrowed)),
         Source::Form(name) => match body_as(parts, body, Media::Form) {
             Some(b) => param(b, name),
             None => Ok(None),
@@ -151,10 +155,11 @@ fn agreed<'a>(
     parts: &'a Parts,
     caps: Captures<'_>,
     body: Option<&'a [u8]>,
+    creds: &'a Credentials,
 ) -> Result<Option<Cow<'a, str>>, Code> {
     let mut found: Option<Cow<'a, str>> = None;
     for s in sources {
-        if let Some(v) = value_of(s, parts, caps, body)? {
+        if let Some(v) = value_of(s, parts, caps, body, creds)? {
             match &found {
                 Some(prev) if *prev != v => return Err(Code::AmbiguousRequest),
                 _ => found = Some(v),
@@ -171,10 +176,22 @@ pub fn identify<'a>(
     caps: Captures<'_>,
     body: Option<&'a [u8]>,
 ) -> Result<Option<Identified<'a>>, Code> {
+    identify_with(route, parts, caps, body, &NO_CREDENTIALS)
+}
+
+/// `identify` with the values the credential step resolved from the request's tokens
+/// (the `tokens` module), which token sources yield like any other source.
+pub fn identify_with<'a>(
+    route: &'a RouteConfig,
+    parts: &'a Parts,
+    caps: Captures<'_>,
+    body: Option<&'a [u8]>,
+    creds: &'a Credentials,
+) -> Result<Option<Identified<'a>>, Code> {
     if route.reads_body() && body.is_some_and(|b| !b.is_empty()) {
         accepts(route, Media::of(&parts.headers)?)?;
     }
-    let id = agreed(&route.extract, parts, caps, body)?;
+    let id = agreed(&route.extract, parts, caps, body, creds)?;
     if let Some(b) = body.filter(|b| !b.is_empty()) {
         bodyids::check(route, parts, caps, b, id.as_deref())?;
     }
@@ -183,12 +200,14 @@ pub fn identify<'a>(
     };
     let platform = match &route.platform {
         PlatformSpec::Fixed(p) => *p,
-        PlatformSpec::From(src) => match agreed(std::slice::from_ref(src), parts, caps, body)? {
-            Some(name) => name
-                .parse::<Platform>()
-                .map_err(|_| Code::PlatformInvalid)?,
-            None => return Err(Code::PlatformInvalid),
-        },
+        PlatformSpec::From(src) => {
+            match agreed(std::slice::from_ref(src), parts, caps, body, creds)? {
+                Some(name) => name
+                    .parse::<Platform>()
+                    .map_err(|_| Code::PlatformInvalid)?,
+                None => return Err(Code::PlatformInvalid),
+            }
+        }
         // Only upload routes take the platform from the package; they never come here.
         PlatformSpec::Package => return Err(Code::PlatformInvalid),
     };

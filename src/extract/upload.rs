@@ -8,6 +8,7 @@
 //! anything about the package.
 //! Invariant: `claim` returns one value per source kind or `ambiguous_request`, never a guess.
 
+use super::bearer::NO_CREDENTIALS;
 use super::multipart::{self, Part};
 use super::names;
 use super::{value_of, Captures};
@@ -81,7 +82,7 @@ pub fn wanted_fields(route: &RouteConfig) -> Vec<&str> {
         .filter_map(|s| match s {
             Source::Form(f) | Source::Query(f) => Some(f.as_str()),
             Source::Header(h) => Some(h.as_str()),
-            Source::Path(_) | Source::Json(_) => None,
+            Source::Path(_) | Source::Json(_) | Source::Token(_) => None,
         })
         .collect()
 }
@@ -123,9 +124,9 @@ fn claimed(
         Source::Form(name) => return field_value(fields, name, false),
         Source::Query(name) => field_value(fields, name, false)?,
         Source::Header(h) => field_value(fields, h.as_str(), true)?,
-        Source::Path(_) | Source::Json(_) => None,
+        Source::Path(_) | Source::Json(_) | Source::Token(_) => None,
     };
-    let own = value_of(src, parts, caps, None)?.map(Cow::into_owned);
+    let own = value_of(src, parts, caps, None, &NO_CREDENTIALS)?.map(Cow::into_owned);
     match (own, field) {
         (Some(a), Some(b)) if a != b => Err(Code::AmbiguousRequest),
         (own, field) => Ok(own.or(field)),

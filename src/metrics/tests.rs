@@ -24,10 +24,16 @@ fn names_are_prefixed_and_render() {
 fn every_exported_family_is_listed_once() {
     let m = Metrics::new();
     m.declare_listeners(["public"]);
-    let listed: BTreeSet<&str> = FAMILIES.iter().chain(PROCESS_FAMILIES).copied().collect();
+    m.tokens.declare(["mp"], ["wechat"]);
+    let listed: BTreeSet<&str> = FAMILIES
+        .iter()
+        .chain(PROCESS_FAMILIES)
+        .chain(tokens::FAMILIES)
+        .copied()
+        .collect();
     assert_eq!(
         listed.len(),
-        FAMILIES.len() + PROCESS_FAMILIES.len(),
+        FAMILIES.len() + PROCESS_FAMILIES.len() + tokens::FAMILIES.len(),
         "a name listed twice"
     );
     for f in m.exported() {

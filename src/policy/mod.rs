@@ -8,7 +8,7 @@
 //! (`package.rs`).
 
 use crate::code::Code;
-use crate::config::{Mode, OnMissing, OnStale, OnUnknown, RouteConfig};
+use crate::config::{Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown, RouteConfig};
 use crate::filing::{FilingNumber, Platform, Status};
 use crate::index::{Hit, Revision};
 
@@ -36,14 +36,17 @@ pub enum PassReason {
     UnknownForwarded,
     /// Index stale and the route fails open.
     StaleOpen,
+    /// The introspection endpoint could not answer and the route fails open.
+    IntrospectionOpen,
 }
 
 impl PassReason {
-    pub const ALL: [PassReason; 4] = [
+    pub const ALL: [PassReason; 5] = [
         PassReason::ModeOff,
         PassReason::MissingForwarded,
         PassReason::UnknownForwarded,
         PassReason::StaleOpen,
+        PassReason::IntrospectionOpen,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl PassReason {
             PassReason::MissingForwarded => "identifier_missing_forwarded",
             PassReason::UnknownForwarded => "not_filed_forwarded",
             PassReason::StaleOpen => "index_stale_fail_open",
+            PassReason::IntrospectionOpen => "introspection_fail_open",
         }
     }
 }
@@ -198,6 +202,11 @@ fn enforce(
         return d;
     }
     let who = match who {
+        Err(Code::IntrospectionUnavailable)
+            if route.on_introspection_failure == OnIntrospectionFailure::Open =>
+        {
+            return Decision::Pass(PassReason::IntrospectionOpen)
+        }
         Err(code) => return Decision::Refuse(code),
         Ok(Some(w)) => w,
         Ok(None) => {

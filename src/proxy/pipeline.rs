@@ -1,5 +1,6 @@
-//! The request pipeline, one path for every route: route → identify (the request's id, or the
-//! uploaded package: `request.rs`, `upload.rs`) → one freshness check and one index revision →
+//! The request pipeline, one path for every route: route → identify (the request's id, with
+//! the identifiers inside its access tokens resolved first on routes that read tokens, or the
+//! uploaded package: `request.rs`, `tokens/`, `upload.rs`) → one freshness check and one index revision →
 //! policy → one tail that writes the audit record, the metrics sample and the answer (refusal,
 //! or the request forwarded with its filing number).
 //!
@@ -88,6 +89,8 @@ pub struct Shared {
     pub observer: Observer,
     /// The request id and the access log record (`accesslog/`).
     pub access: AccessLog,
+    /// The introspection endpoints of routes that read tokens (`tokens/`).
+    pub tokens: Arc<crate::tokens::Tokens>,
 }
 
 /// The client connection a request came in on.
@@ -243,10 +246,22 @@ impl Shared {
             }
             None => {
                 let read = request::take(route, &parts, incoming, self.max_body_bytes, idle).await;
-                let who = match read.body.failed {
-                    Some(code) => Err(code),
-                    None if route.mode == Mode::Off => Ok(None),
-                    None => extract::identify(route, &parts, &caps, read.bytes.as_deref()),
+                // Only routes with credential extractors resolve tokens (boxed: the step's
+                // state does not grow every request's future).
+                let creds = match read.body.failed {
+                    None if route.tokens && route.mode != Mode::Off => {
+                        let step = self.tokens.resolve(route, &parts, &self.metrics);
+                        Some(Box::pin(step).await)
+                    }
+                    _ => None,
+                };
+                let body = read.bytes.as_deref();
+                let who = match (read.body.failed, &creds) {
+                    (Some(code), _) => Err(code),
+                    (None, _) if route.mode == Mode::Off => Ok(None),
+                    (None, Some(Err(code))) => Err(*code),
+                    (None, Some(Ok(c))) => extract::identify_with(route, &parts, &caps, body, c),
+                    (None, None) => extract::identify(route, &parts, &caps, body),
                 };
                 let subject = Subject::Request(who.as_ref().map(Option::as_ref).map_err(|c| *c));
                 self.judge(route, &parts, subject, read.body, conn, t).await

@@ -1,5 +1,6 @@
 //! Responses icpgate writes itself: the 451 block page (JSON + RFC 7725 Link), 400/413/503
-//! problems, 404 for unrouted requests and 502/504 for upstream failures.
+//! problems, 401 for unusable access tokens (with RFC 6750 `WWW-Authenticate`), 404 for
+//! unrouted requests and 502/504 for upstream failures.
 //!
 //! Owns the JSON body shape, which is an API: `code`, `status`, `reason`, `message_zh`,
 //! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`.
@@ -111,6 +112,7 @@ fn reason(code: Code) -> &'static str {
         s if s.is_server_error() => "gateway_error",
         StatusCode::NOT_FOUND => "not_routed",
         StatusCode::UNPROCESSABLE_ENTITY => "package_rejected",
+        StatusCode::UNAUTHORIZED => "unauthorized",
         _ => "bad_request",
     }
 }
@@ -130,6 +132,13 @@ pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
         h.insert(
             header::LINK,
             HeaderValue::from_static("<https://beian.miit.gov.cn/>; rel=\"blocked-by\""),
+        );
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        // RFC 6750 §3.1: the token was presented but cannot be used.
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
         );
     }
     if about.close {
@@ -226,5 +235,12 @@ mod tests {
         let r = refuse(Code::AmbiguousRequest, &About::default());
         assert_eq!(r.status(), 400);
         assert!(r.headers().get(header::LINK).is_none());
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+        let r = refuse(Code::TokenExpired, &About::default());
+        assert_eq!(r.status(), 401);
+        assert_eq!(
+            r.headers()[header::WWW_AUTHENTICATE],
+            "Bearer error=\"invalid_token\""
+        );
     }
 }
