@@ -53,20 +53,6 @@ pub fn page(status: &Value, rates: &[RouteRates], recent: usize) -> Markup {
             div class="card" { div class="k" { "filings" } div class="v" { (text(at("/index/records"))) } }
             div class="card" { div class="k" { "identifiers" } div class="v" { (text(at("/index/ids"))) } }
         }
-        h2 { "Index" }
-        dl {
-            dt { "ready" } dd { (flag(at("/ready").and_then(Value::as_bool).unwrap_or(false), true)) }
-            dt { "as of" } dd { (text(at("/index/as_of"))) }
-            dt { "stale after" } dd { (text(at("/index/stale_after_seconds"))) " s" }
-            dt { "unconfirmed (restored from cache)" } dd { (flag(at("/index/unconfirmed").and_then(Value::as_bool).unwrap_or(false), false)) }
-            dt { "entities" } dd { (text(at("/index/entities"))) }
-            dt { "checksum" } dd { code { (text(at("/index/checksum"))) } }
-            dt { "draining" } dd { (flag(at("/draining").and_then(Value::as_bool).unwrap_or(false), false)) }
-            dt { "version, started" } dd { (text(at("/version"))) ", " (text(at("/started"))) }
-        }
-        (platforms(at("/index/by_platform")))
-        (source(at("/source")))
-        (reloads(at("/config")))
         h2 { "Decision rates, last 15 minutes" }
         (legend())
         div class="charts" {
@@ -87,6 +73,20 @@ pub fn page(status: &Value, rates: &[RouteRates], recent: usize) -> Markup {
             @if recent > 0 { a href="/console/decisions" { "The last " (recent) " block and monitor decisions" } " are kept in memory." }
             @else { "The recent-decision ring is off (admin.console_recent = 0)." }
         }
+        h2 { "Index" }
+        dl {
+            dt { "ready" } dd { (flag(at("/ready").and_then(Value::as_bool).unwrap_or(false), true)) }
+            dt { "as of" } dd { (text(at("/index/as_of"))) }
+            dt { "stale after" } dd { (text(at("/index/stale_after_seconds"))) " s" }
+            dt { "unconfirmed (restored from cache)" } dd { (flag(at("/index/unconfirmed").and_then(Value::as_bool).unwrap_or(false), false)) }
+            dt { "entities" } dd { (text(at("/index/entities"))) }
+            dt { "checksum" } dd { code { (text(at("/index/checksum"))) } }
+            dt { "draining" } dd { (flag(at("/draining").and_then(Value::as_bool).unwrap_or(false), false)) }
+            dt { "version, started" } dd { (text(at("/version"))) ", " (text(at("/started"))) }
+        }
+        (platforms(at("/index/by_platform")))
+        (source(at("/source")))
+        (reloads(at("/config")))
     };
     layout::page("Health", Some(Nav::Health), body)
 }

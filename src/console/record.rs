@@ -61,18 +61,19 @@ impl Shown {
 }
 
 fn search_id(id: &str, platform: Option<&str>) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::from("/console/search?"));
+    let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("id", id);
     if let Some(p) = platform {
         q.append_pair("platform", p);
     }
-    q.finish()
+    format!("/console/search?{}", q.finish())
 }
 
 fn search_decision(id: &str) -> String {
-    form_urlencoded::Serializer::new(String::from("/console/search?"))
+    let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("decision", id)
-        .finish()
+        .finish();
+    format!("/console/search?{q}")
 }
 
 /// The code's English message, for a reason that is a refusal code.
@@ -165,7 +166,10 @@ mod tests {
         rec.identifier = Some("<img src=x onerror=alert(1)>".into());
         rec.route = "<b>r</b>".into();
         let shown = Shown::of(&rec);
-        for html in [table(std::slice::from_ref(&shown)), detail(&shown, "memory")] {
+        for html in [
+            table(std::slice::from_ref(&shown)),
+            detail(&shown, "memory"),
+        ] {
             let s = html.into_string();
             assert!(
                 !s.contains("<script>") && !s.contains("<img") && !s.contains("<b>"),
@@ -185,6 +189,10 @@ mod tests {
         );
         assert_eq!(s.identifier.as_deref(), Some("com.b"));
         assert!(Shown::from_line(b"[1,2]").is_none());
+        assert_eq!(
+            search_id("a&b=<c>", Some("ios")),
+            "/console/search?id=a%26b%3D%3Cc%3E&platform=ios"
+        );
         assert_eq!(explain("not_filed"), Some(Code::NotFiled.message_en()));
     }
 }
