@@ -20,6 +20,12 @@ fn text(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "—".into(),
         Some(Value::String(s)) => s.clone(),
+        // A feed's outcome and the like: `key value` pairs, strings bare.
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(k, v)| format!("{k} {}", text(Some(v))))
+            .collect::<Vec<_>>()
+            .join(", "),
         Some(v) => v.to_string(),
     }
 }

@@ -126,7 +126,19 @@ impl Rates {
             totals: self.read(),
         };
         let p = self.points.lock().unwrap_or_else(PoisonError::into_inner);
-        rates_of(p.iter().chain([&live]), &live)
+        rates_of(p.iter().take(kept(&p, live.at)).chain([&live]), &live)
+    }
+}
+
+/// How many samples precede a live point taken at `now`. A live interval shorter than half a
+/// period would show one request as a spike, so it replaces the last sample's interval
+/// instead; the first sample always stays.
+fn kept(p: &VecDeque<Point>, now: Instant) -> usize {
+    match p.back() {
+        Some(last) if p.len() > 1 && now.saturating_duration_since(last.at) < PERIOD / 2 => {
+            p.len() - 1
+        }
+        _ => p.len(),
     }
 }
 
@@ -189,6 +201,16 @@ mod tests {
         assert_eq!(r[0].lines[block], [(10.0, 5.0), (0.0, 2.0)]);
         assert_eq!(r[0].totals[block], 70);
         assert_eq!(r[0].peak(), 5.0);
+    }
+
+    #[test]
+    fn a_short_live_interval_replaces_the_last_one() {
+        let t0 = Instant::now();
+        let p: VecDeque<Point> = [point(t0, "a", 0), point(t0 + PERIOD, "a", 1)].into();
+        assert_eq!(kept(&p, t0 + PERIOD + Duration::from_secs(1)), 1);
+        assert_eq!(kept(&p, t0 + PERIOD + Duration::from_secs(6)), 2);
+        let first: VecDeque<Point> = [point(t0, "a", 0)].into();
+        assert_eq!(kept(&first, t0 + Duration::from_millis(10)), 1);
     }
 
     #[test]

@@ -41,6 +41,13 @@ fn points(line: &[(f64, f64)], peak: f64) -> String {
     out
 }
 
+/// Where the last point of a line is drawn (a dot, so a line of one point shows).
+fn last(line: &[(f64, f64)], peak: f64) -> Option<(String, String)> {
+    let p = points(line.last().map(std::slice::from_ref)?, peak);
+    let (x, y) = p.trim().split_once(',')?;
+    Some((x.to_string(), y.to_string()))
+}
+
 /// A chart of `r`; decisions with no request in the window are left out.
 pub fn chart(r: &RouteRates) -> Markup {
     let peak = r.peak().max(1.0);
@@ -53,6 +60,9 @@ pub fn chart(r: &RouteRates) -> Markup {
                 @if r.totals[i] > 0 {
                     polyline fill="none" stroke=(colour(*o)) stroke-width="1.5"
                         data-decision=(o.as_str()) points=(points(&r.lines[i], peak)) {}
+                    @if let Some((x, y)) = last(&r.lines[i], peak) {
+                        circle cx=(x) cy=(y) r="2" fill=(colour(*o)) {}
+                    }
                 }
             }
             text x="2" y="10" font-size="9" fill="#555" { (format!("{peak:.1}/s")) }
