@@ -1,8 +1,10 @@
-//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/v1/status`, `/v1/lookup` and
-//! `POST /v1/reload` (re-read the snapshot file, or sync the feed now).
+//! The admin listener: `/metrics`, `/healthz`, `/readyz`, `/v1/status`, `/v1/lookup`,
+//! `POST /v1/reload` (re-read the snapshot file, or sync the feed now), and the web console
+//! at `/` and `/console/*` (`console/`).
 //!
 //! Owns the operator-facing API. Probes (`/healthz`, `/readyz`) are open;
-//! everything else needs `Authorization: Bearer <token>` when `admin.token` is set.
+//! everything else needs `Authorization: Bearer <token>` when `admin.token` is set (console
+//! pages also take the session cookie its login form sets).
 //! Must not: be reachable from the public listeners, or change the index except through `Source`.
 //! Invariant: every endpoint but the probes is behind the token when one is configured.
 
@@ -26,6 +28,8 @@ pub struct Admin {
     pub started: SystemTime,
     /// Reloads and the drain state (`/readyz` is 503 while draining).
     pub control: crate::control::Control,
+    /// The web console's pages and their data.
+    pub console: crate::console::Console,
 }
 
 fn authorized(token: &Option<String>, req: &Request<hyper::body::Incoming>) -> bool {
@@ -59,6 +63,13 @@ impl Admin {
             (&Method::GET, "/readyz") => return self.readyz(),
             _ => {}
         }
+        if crate::console::Console::serves(&path) {
+            let bearer = authorized(&self.token, &req);
+            return self
+                .console
+                .handle(req, bearer, || self.status_data())
+                .await;
+        }
         if !authorized(&self.token, &req) {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
@@ -82,7 +93,7 @@ impl Admin {
             _ => error(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "endpoints: /metrics /healthz /readyz /v1/status /v1/lookup /v1/reload",
+                "endpoints: /metrics /healthz /readyz /v1/status /v1/lookup /v1/reload, console at /",
             ),
         }
     }
@@ -164,6 +175,11 @@ impl Admin {
     }
 
     fn status(&self) -> Response<ProxyBody> {
+        json(StatusCode::OK, &self.status_data())
+    }
+
+    /// What `/v1/status` answers; the console's health page shows the same.
+    fn status_data(&self) -> serde_json::Value {
         let rev = self.index.current();
         let s = &rev.stats;
         let by_platform: serde_json::Map<String, serde_json::Value> = Platform::ALL
@@ -184,9 +200,7 @@ impl Admin {
                 )
             })
             .collect();
-        json(
-            StatusCode::OK,
-            &json!({
+        json!({
                 "ready": self.index.is_loaded(),
                 "index": {
                     "revision": rev.revision,
@@ -211,8 +225,7 @@ impl Admin {
                 "draining": self.control.draining(),
                 "started": humantime::format_rfc3339_seconds(self.started).to_string(),
                 "version": env!("CARGO_PKG_VERSION"),
-            }),
-        )
+        })
     }
 
     fn lookup(&self, query: &str) -> Response<ProxyBody> {

@@ -12,6 +12,7 @@
 use crate::accesslog::{AccessLog, AccessQueue};
 use crate::audit::Audit;
 use crate::config::{Config, ListenerConfig};
+use crate::console::recent::Recent;
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::proxy::forward::Upstream;
@@ -43,6 +44,8 @@ pub struct Base {
     pub metrics: Arc<Metrics>,
     pub audit: Audit,
     pub access: AccessQueue,
+    /// The console's ring of recent block and monitor decisions.
+    pub recent: Recent,
 }
 
 struct Bound {
@@ -123,6 +126,7 @@ fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>) -> Shared {
             &base.metrics,
         ),
         tokens: tokens.clone(),
+        recent: base.recent.clone(),
     };
     // Every series a dashboard or alert reads exists, at 0, before the first request.
     shared.observer.seed(&shared.routes);

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod client;
 pub mod code;
 pub mod config;
+pub mod console;
 pub mod control;
 pub mod dataplane;
 pub mod echo;

@@ -187,6 +187,9 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
 
     let admin_listener = bind("admin listener", cfg.admin.addr).await?;
     let admin_addr = admin_listener.local_addr().unwrap_or(cfg.admin.addr);
+    let console = crate::console::Console::new(&cfg, index.clone(), metrics.clone());
+    console.start_sampler(shutdown_rx.clone());
+    let recent = console.recent();
     let admin = Arc::new(Admin {
         index: index.clone(),
         metrics: metrics.clone(),
@@ -195,6 +198,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         token: cfg.admin.token.clone(),
         started: std::time::SystemTime::now(),
         control: control.clone(),
+        console,
     });
     serve_admin(admin_listener, admin, shutdown_rx.clone());
 
@@ -226,6 +230,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         audit,
         access: AccessQueue::of(access_writer.as_ref()),
+        recent,
     };
     let plane = DataPlane::start(&cfg, base, tracker.clone()).map_err(|e| match e {
         StartFail::Workers(source) => StartError::Workers(source),

@@ -236,6 +236,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         "icpgate: admin on http://{}  (/metrics /healthz /readyz /v1/status /v1/lookup)",
         running.admin
     );
+    eprintln!("icpgate: web console on http://{}/", running.admin);
     if let Some(e) = running.demo_echo {
         eprintln!("icpgate: demo echo upstream on http://{e}");
     }

@@ -96,6 +96,10 @@ fn restart_required(old: &Config, new: &Config) -> Vec<String> {
     check("server.workers", old.workers == new.workers);
     check("admin.address", old.admin.addr == new.admin.addr);
     check("admin.token", old.admin.token == new.admin.token);
+    check(
+        "admin.console_recent",
+        old.admin.console_recent == new.admin.console_recent,
+    );
     check("index.snapshot", old.index.snapshot == new.index.snapshot);
     check(
         "index.stale_after",

@@ -181,7 +181,15 @@ pub enum PathMode {
 pub struct AdminConfig {
     pub addr: SocketAddr,
     pub token: Option<String>,
+    /// Block and monitor decisions the console keeps in memory (`console/ring.rs`); 0: none.
+    pub console_recent: usize,
 }
+
+/// `admin.console_recent` by default: about 1 MB of recent decisions.
+pub const DEFAULT_CONSOLE_RECENT: usize = 1000;
+
+/// The most recent decisions the console can keep (about 100 MB at ~1 KB a record).
+pub const MAX_CONSOLE_RECENT: usize = 100_000;
 
 #[derive(Clone, Debug)]
 pub struct IndexConfig {
@@ -390,6 +398,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
     let admin = AdminConfig {
         addr: p.addr("admin.address", &raw.admin.address),
         token: admin_token(p, &raw.admin),
+        console_recent: console_recent(p, raw.admin.console_recent),
     };
     let index = IndexConfig {
         snapshot: raw
@@ -535,6 +544,17 @@ fn log_path(p: &mut Problems<'_>, key: &str, v: &str) -> PathBuf {
         p.add(key, format!("folder {} does not exist", dir.display()));
     }
     path
+}
+
+fn console_recent(p: &mut Problems<'_>, n: u64) -> usize {
+    if n > MAX_CONSOLE_RECENT as u64 {
+        p.add(
+            "admin.console_recent",
+            format!("{n} is more than {MAX_CONSOLE_RECENT} decisions (0 turns the ring off)"),
+        );
+        return DEFAULT_CONSOLE_RECENT;
+    }
+    n as usize
 }
 
 fn admin_token(p: &mut Problems<'_>, a: &raw::RawAdmin) -> Option<String> {

@@ -104,6 +104,7 @@ pub struct RawAdmin {
     pub address: String,
     pub token: Option<String>,
     pub token_file: Option<String>,
+    pub console_recent: u64,
 }
 
 impl Default for RawAdmin {
@@ -112,6 +113,7 @@ impl Default for RawAdmin {
             address: "127.0.0.1:9901".into(),
             token: None,
             token_file: None,
+            console_recent: super::DEFAULT_CONSOLE_RECENT as u64,
         }
     }
 }

@@ -415,3 +415,18 @@ fn server_workers_defaults_to_one_per_core_and_is_bounded() {
     assert_eq!(e[0].key, "server.workers", "{e:?}");
     assert!(e[0].line.is_some(), "{e:?}");
 }
+
+#[test]
+fn console_recent_defaults_to_a_thousand_and_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config::parse(&base(dir.path()), &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(c.admin.console_recent, 1000);
+    let off = base(dir.path()) + "\n[admin]\nconsole_recent = 0\n";
+    let c = Config::parse(&off, &dir.path().join("gw.toml")).unwrap();
+    assert_eq!(c.admin.console_recent, 0, "0 turns the ring off");
+    let huge = base(dir.path()) + "\n[admin]\nconsole_recent = 100001\n";
+    let e = errors(&huge, dir.path());
+    assert_eq!(e[0].key, "admin.console_recent", "{e:?}");
+    assert_eq!(e[0].line, Some(20), "{e:?}");
+    assert!(e[0].message.contains("100000"), "{e:?}");
+}

@@ -25,6 +25,7 @@ use crate::audit::{Audit, AuditRecord};
 use crate::client::{self, ClientAddr};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
+use crate::console::recent::Recent;
 use crate::extract;
 use crate::extract::upload::claim;
 use crate::filing::{FilingNumber, Platform};
@@ -91,6 +92,8 @@ pub struct Shared {
     pub access: AccessLog,
     /// The introspection endpoints of routes that read tokens (`tokens/`).
     pub tokens: Arc<crate::tokens::Tokens>,
+    /// The console's ring of recent block and monitor decisions (`console/recent.rs`).
+    pub recent: Recent,
 }
 
 /// The client connection a request came in on.
@@ -334,6 +337,7 @@ impl Shared {
                     decision,
                     filing,
                 };
+                self.recent.keep(rec);
                 return Judged::Forward(sent, body);
             }
         };
@@ -346,6 +350,8 @@ impl Shared {
             close,
         };
         let resp = respond::refuse(code, &about);
+        // The record moves into the console's ring once the answer no longer borrows it.
+        self.recent.keep(rec);
         let who = (platform, outcome, Reason::Code(code));
         Judged::Answered(self.answered(Some(route), who, resp, t))
     }
