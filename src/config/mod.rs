@@ -585,3 +585,5 @@ fn admin_token(p: &mut Problems<'_>, a: &raw::RawAdmin) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod token_tests;
