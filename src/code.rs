@@ -55,10 +55,15 @@ pub enum Code {
     SpoolFailed,
     // 503: `audit.on_failure = "refuse"` and the audit record cannot be kept.
     AuditUnavailable,
+    // 502: a filter route's upstream answered with a list the gateway cannot filter.
+    ListTooLarge,
+    ListInvalid,
+    // 451: a batch request names an unfiled app and its route refuses such batches.
+    BatchUnfiled,
 }
 
 impl Code {
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 37] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -93,6 +98,9 @@ impl Code {
         Code::UpstreamTimeout,
         Code::SpoolFailed,
         Code::AuditUnavailable,
+        Code::ListTooLarge,
+        Code::ListInvalid,
+        Code::BatchUnfiled,
     ];
 
     /// The one status table.
@@ -104,7 +112,8 @@ impl Code {
             | Code::Revoked
             | Code::Restricted
             | Code::SignerNotFiled
-            | Code::NotIdentified => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            | Code::NotIdentified
+            | Code::BatchUnfiled => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             Code::IdentifierMissing
             | Code::IdentifierInvalid
             | Code::PlatformInvalid
@@ -128,7 +137,9 @@ impl Code {
             | Code::PackageAmbiguous => StatusCode::UNPROCESSABLE_ENTITY,
             Code::NoRoute => StatusCode::NOT_FOUND,
             Code::IndexStale | Code::AuditUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Code::UpstreamUnavailable | Code::ListTooLarge | Code::ListInvalid => {
+                StatusCode::BAD_GATEWAY
+            }
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::SpoolFailed => StatusCode::INSUFFICIENT_STORAGE,
         }
@@ -170,6 +181,9 @@ impl Code {
             Code::UpstreamTimeout => "upstream_timeout",
             Code::SpoolFailed => "spool_failed",
             Code::AuditUnavailable => "audit_unavailable",
+            Code::ListTooLarge => "list_too_large",
+            Code::ListInvalid => "list_invalid",
+            Code::BatchUnfiled => "batch_unfiled",
         }
     }
 
@@ -209,6 +223,9 @@ impl Code {
             Code::UpstreamTimeout => "The upstream service did not answer in time.",
             Code::SpoolFailed => "The gateway could not store the upload for inspection; try again later.",
             Code::AuditUnavailable => "The gateway cannot record this decision in its audit trail right now, so it does not serve it; try again later.",
+            Code::ListTooLarge => "The upstream's list is larger than the gateway reads to remove unfiled apps, so it is not served.",
+            Code::ListInvalid => "The upstream's answer is not a list the gateway can read to remove unfiled apps (not JSON, an unsupported encoding, no array at the configured place, or a construction parsers read differently), so it is not served.",
+            Code::BatchUnfiled => "The request names apps or mini programs without an ICP filing for their platform; this endpoint refuses the whole request.",
         }
     }
 
@@ -250,6 +267,9 @@ impl Code {
             Code::UpstreamTimeout => "上游服务响应超时。",
             Code::SpoolFailed => "网关暂时无法保存上传内容以供检查，请稍后重试。",
             Code::AuditUnavailable => "网关暂时无法将本次核验结果写入审计记录，因此暂停处理该请求，请稍后重试。",
+            Code::ListTooLarge => "上游返回的列表超出网关核验大小限制，无法剔除未备案应用，因此不予返回。",
+            Code::ListInvalid => "上游返回的内容不是网关可读取的列表（非 JSON、不支持的压缩编码、指定位置不是数组，或存在不同解析器理解不一致的写法），无法剔除未备案应用，因此不予返回。",
+            Code::BatchUnfiled => "请求中包含未在对应平台完成ICP备案的应用或小程序，该接口拒绝整个请求。",
         }
     }
 }
@@ -266,7 +286,7 @@ mod tests {
         for (i, c) in Code::ALL.iter().enumerate() {
             assert_eq!(*c as usize, i, "{c:?}");
         }
-        assert_eq!(Code::AuditUnavailable as usize + 1, Code::ALL.len());
+        assert_eq!(Code::BatchUnfiled as usize + 1, Code::ALL.len());
     }
 
     #[test]
@@ -312,6 +332,9 @@ mod tests {
                 ("upstream_timeout", 504),
                 ("spool_failed", 507),
                 ("audit_unavailable", 503),
+                ("list_too_large", 502),
+                ("list_invalid", 502),
+                ("batch_unfiled", 451),
             ]
         );
     }

@@ -73,6 +73,8 @@ pub fn route(opts: Options) -> RouteConfig {
             raw_types: DEFAULT_RAW_TYPES.iter().map(|s| s.to_string()).collect(),
         }),
         allow_url_headers: false,
+        filter: None,
+        batch: None,
     }
 }
 

@@ -11,6 +11,7 @@
 mod audit;
 mod client;
 mod feed;
+mod lists;
 mod locate;
 mod pattern;
 mod raw;
@@ -23,6 +24,9 @@ mod upload;
 pub const DEFAULT_BLOOM: bool = true;
 
 pub use audit::{AuditConfig, OnAuditFailure};
+pub use lists::{
+    BatchConfig, FilterConfig, ItemPlatform, ListSpec, OnOversize, OnUnfiled, DEFAULT_FILTER_BYTES,
+};
 pub use pattern::{PathRegex, Spans};
 pub use route::{
     BodyIds, Mode, OnMissing, OnStale, OnUnknown, PathMatcher, PlatformSpec, RouteConfig, Source,

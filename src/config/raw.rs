@@ -242,6 +242,8 @@ pub struct RawRoute {
     pub allow_url_headers: bool,
     /// `"check"` when absent; not allowed on upload routes.
     pub body_ids: Option<String>,
+    pub filter: Option<super::lists::RawFilter>,
+    pub batch: Option<super::lists::RawBatch>,
 }
 
 fn default_mode() -> String {

@@ -36,14 +36,17 @@ pub enum PassReason {
     UnknownForwarded,
     /// Index stale and the route fails open.
     StaleOpen,
+    /// A route with no extractor whose lists are decided item by item (`crate::lists`).
+    ListOnly,
 }
 
 impl PassReason {
-    pub const ALL: [PassReason; 4] = [
+    pub const ALL: [PassReason; 5] = [
         PassReason::ModeOff,
         PassReason::MissingForwarded,
         PassReason::UnknownForwarded,
         PassReason::StaleOpen,
+        PassReason::ListOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +55,7 @@ impl PassReason {
             PassReason::MissingForwarded => "identifier_missing_forwarded",
             PassReason::UnknownForwarded => "not_filed_forwarded",
             PassReason::StaleOpen => "index_stale_fail_open",
+            PassReason::ListOnly => "list_only",
         }
     }
 }
@@ -262,6 +266,14 @@ fn unfiled(route: &RouteConfig, rev: &Revision, platform: Platform, id: &str) ->
         OnUnknown::Block => Decision::Refuse(Code::NotFiled),
         OnUnknown::Forward => Decision::Pass(PassReason::UnknownForwarded),
     }
+}
+
+/// Decides a request on a route with no extractor, whose response or body list is decided
+/// item by item instead: only the freshness rule applies to the request itself.
+pub fn decide_list_route(route: &RouteConfig, rev: &Revision, stale: bool) -> Decision {
+    by_mode(route, || {
+        stale_gate(route, rev, stale).unwrap_or(Decision::Pass(PassReason::ListOnly))
+    })
 }
 
 /// Decides a request. `who` is the extraction result: an identity, none found, or a 400 code.
