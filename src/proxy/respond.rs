@@ -2,13 +2,15 @@
 //! problems, 404 for unrouted requests and 502/504 for upstream failures.
 //!
 //! Owns the JSON body shape, which is an API: `code`, `status`, `reason`, `message_zh`,
-//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`.
+//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`,
+//! and for a refused batch `removed_total` and `removed` (the first 100 unfiled items).
 //! Must not: echo anything a client sent beyond the identifier and platform it was judged on.
 //! Invariant: every response it builds has `content-type: application/json` and `cache-control:
 //! no-store`; a 451 always has the `Link: <...>; rel="blocked-by"` header.
 
 use super::body::{full, ProxyBody};
 use crate::code::Code;
+use crate::lists::Removed;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
@@ -32,6 +34,10 @@ struct Problem<'a> {
     decision_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed_total: Option<usize>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    removed: &'a [Removed],
     lookup_url: &'static str,
 }
 
@@ -46,6 +52,9 @@ pub struct About<'a> {
     pub request_id: Option<&'a str>,
     /// The request body was left unread: on HTTP/1 the connection cannot be reused.
     pub close: bool,
+    /// A refused batch: how many items are not filed, and the first of them.
+    pub removed_total: Option<usize>,
+    pub removed: &'a [Removed],
 }
 
 fn reason(code: Code) -> &'static str {
@@ -71,6 +80,8 @@ pub fn refuse(code: Code, about: &About<'_>) -> Response<ProxyBody> {
         filings: about.filings,
         decision_id: about.decision_id,
         request_id: about.request_id,
+        removed_total: about.removed_total,
+        removed: about.removed,
         lookup_url: LOOKUP_URL,
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
@@ -122,6 +133,7 @@ mod tests {
             decision_id: Some("d1"),
             request_id: Some("r1"),
             close: true,
+            ..About::default()
         };
         let r = refuse(Code::Revoked, &about);
         assert_eq!(r.status(), 451);

@@ -124,5 +124,6 @@ pub fn audit_record(
             signers: f.package.signers.iter().map(SignerAudit::of).collect(),
             bytes: f.bytes,
         }),
+        list: None,
     }
 }
