@@ -8,7 +8,6 @@
 //! Invariant: a validated `ListSpec` has an item platform (fixed, or a non-empty pointer
 //! distinct from the id pointer); a `FilterConfig` has `0 < max_bytes <= MAX_FILTER_BYTES`.
 
-use super::route::PlatformSpec;
 use super::upload::{parse_size, RawSize};
 use super::Problems;
 use crate::filing::Platform;
@@ -133,12 +132,13 @@ fn pointer(p: &mut Problems<'_>, key: &str, ptr: &str) -> Option<Vec<String>> {
     )
 }
 
-/// The list spec shared by both tables; a platform falls back to the route's fixed one.
+/// The list spec shared by both tables; a platform falls back to `route_platform`, the
+/// route's fixed platform.
 fn spec(
     p: &mut Problems<'_>,
     key: &str,
     (list, id, platform, platform_from): (&str, &str, Option<&str>, Option<&str>),
-    route_platform: Option<&PlatformSpec>,
+    route_platform: Option<Platform>,
 ) -> Option<ListSpec> {
     let pointer_ = pointer(p, &format!("{key}.pointer"), list);
     let id_ = pointer(p, &format!("{key}.id"), id);
@@ -168,7 +168,7 @@ fn spec(
                 t => t.map(ItemPlatform::From),
             }
         }
-        (None, None, Some(PlatformSpec::Fixed(pl))) => Some(ItemPlatform::Fixed(*pl)),
+        (None, None, Some(pl)) => Some(ItemPlatform::Fixed(pl)),
         (None, None, _) => {
             p.add(
                 key,
@@ -188,7 +188,7 @@ pub(super) fn filter(
     p: &mut Problems<'_>,
     key: &str,
     r: &RawFilter,
-    route_platform: Option<&PlatformSpec>,
+    route_platform: Option<Platform>,
 ) -> Option<FilterConfig> {
     let fields = (
         r.pointer.as_str(),
@@ -233,7 +233,7 @@ pub(super) fn batch(
     p: &mut Problems<'_>,
     key: &str,
     r: &RawBatch,
-    route_platform: Option<&PlatformSpec>,
+    route_platform: Option<Platform>,
 ) -> Option<BatchConfig> {
     let fields = (
         r.pointer.as_str(),

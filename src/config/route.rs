@@ -489,6 +489,10 @@ fn route_lists(
         }
         return (None, None);
     }
+    let platform = match platform {
+        Some(PlatformSpec::Fixed(pl)) => Some(*pl),
+        _ => None,
+    };
     let filter = r
         .filter
         .as_ref()

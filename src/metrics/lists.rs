@@ -30,20 +30,17 @@ impl ListMetrics {
     }
 
     /// Creates, at 0, a list route's series: every outcome of each side it has, and an
-    /// unfiled item on each of `platforms` (in the family its mode counts it in).
-    pub fn declare(&self, route: &str, sides: &[&str], platforms: &[&str], monitor: bool) {
+    /// unfiled item on each of `platforms`, removed and monitored.
+    pub fn declare(&self, route: &str, sides: &[&str], platforms: &[&str]) {
         for side in sides {
             for o in crate::lists::Outcome::ALL {
                 self.lists.with_label_values(&[route, side, o.as_str()]);
             }
         }
-        let family = if monitor {
-            &self.monitored
-        } else {
-            &self.removed
-        };
-        for p in platforms {
-            family.with_label_values(&[route, p, crate::code::Code::NotFiled.as_str()]);
+        for family in [&self.removed, &self.monitored] {
+            for p in platforms {
+                family.with_label_values(&[route, p, crate::code::Code::NotFiled.as_str()]);
+            }
         }
     }
 }

@@ -36,7 +36,7 @@ pub enum PassReason {
     UnknownForwarded,
     /// Index stale and the route fails open.
     StaleOpen,
-    /// A route with no extractor whose lists are decided item by item (`crate::lists`).
+    /// A route with no extractor: its response or body list is decided item by item.
     ListOnly,
 }
 

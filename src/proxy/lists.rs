@@ -74,8 +74,7 @@ pub fn declare(metrics: &Metrics, routes: &[RouteConfig]) {
         }
         platforms.sort_unstable();
         platforms.dedup();
-        let monitor = r.mode == Mode::Monitor;
-        metrics.lists.declare(&r.name, &sides, &platforms, monitor);
+        metrics.lists.declare(&r.name, &sides, &platforms);
     }
 }
 
