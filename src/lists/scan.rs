@@ -346,11 +346,7 @@ impl<'a> Scan<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            let rest = &self.b[self.i..];
-            let Some(at) = rest
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            else {
+            let Some(at) = special(&self.b[self.i..]) else {
                 return Err(Fault::Syntax);
             };
             self.i += at;
@@ -566,6 +562,32 @@ impl<'a> Scan<'a> {
         }
         Ok(out)
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The position of the first `"`, `\\` or control character in `b`. Eight bytes at a time:
+/// in each of the three byte tests (`x - 0x01.. & !x & 0x80..` on a word where the wanted
+/// bytes are zero) the lowest flagged byte is exact, and false flags only appear above a true
+/// one, so the lowest flag of their union is the first special byte.
+fn special(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let m = zero(w ^ (ONES * b'"' as u64))
+            | zero(w ^ (ONES * b'\\' as u64))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
 }
 
 /// A pointer's next token and the rest, unless it ends here (or is not followed).
