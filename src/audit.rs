@@ -56,6 +56,23 @@ pub struct AuditRecord {
     /// Upload routes: the package the decision was made on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<PackageAudit>,
+    /// List routes: the items removed from one list (monitor mode: that would be), folded
+    /// into this one record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub list: Option<ListAudit>,
+}
+
+/// What an audit record says about a list (`crate::lists`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ListAudit {
+    /// `response` (the upstream's answer) or `batch` (the request body).
+    pub side: &'static str,
+    /// Items in the list.
+    pub items: usize,
+    /// Items removed (monitor mode: that would be).
+    pub removed_total: usize,
+    /// The first 100 of them: id, platform, reason.
+    pub removed: Vec<crate::lists::Removed>,
 }
 
 /// What an audit record says about an uploaded package.

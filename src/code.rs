@@ -61,10 +61,15 @@ pub enum Code {
     TokenInactive,
     // 503: the route's introspection endpoint cannot answer and the route fails closed.
     IntrospectionUnavailable,
+    // 502: a filter route's upstream answered with a list the gateway cannot filter.
+    ListTooLarge,
+    ListInvalid,
+    // 451: a batch request names an unfiled app and its route refuses such batches.
+    BatchUnfiled,
 }
 
 impl Code {
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 41] = [
         Code::NotFiled,
         Code::PlatformNotFiled,
         Code::Cancelled,
@@ -103,6 +108,9 @@ impl Code {
         Code::TokenExpired,
         Code::TokenInactive,
         Code::IntrospectionUnavailable,
+        Code::ListTooLarge,
+        Code::ListInvalid,
+        Code::BatchUnfiled,
     ];
 
     /// The one status table.
@@ -114,7 +122,8 @@ impl Code {
             | Code::Revoked
             | Code::Restricted
             | Code::SignerNotFiled
-            | Code::NotIdentified => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            | Code::NotIdentified
+            | Code::BatchUnfiled => StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             Code::IdentifierMissing
             | Code::IdentifierInvalid
             | Code::PlatformInvalid
@@ -143,7 +152,9 @@ impl Code {
             Code::TokenInvalid | Code::TokenExpired | Code::TokenInactive => {
                 StatusCode::UNAUTHORIZED
             }
-            Code::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Code::UpstreamUnavailable | Code::ListTooLarge | Code::ListInvalid => {
+                StatusCode::BAD_GATEWAY
+            }
             Code::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Code::SpoolFailed => StatusCode::INSUFFICIENT_STORAGE,
         }
@@ -189,6 +200,9 @@ impl Code {
             Code::TokenExpired => "token_expired",
             Code::TokenInactive => "token_inactive",
             Code::IntrospectionUnavailable => "introspection_unavailable",
+            Code::ListTooLarge => "list_too_large",
+            Code::ListInvalid => "list_invalid",
+            Code::BatchUnfiled => "batch_unfiled",
         }
     }
 
@@ -232,6 +246,9 @@ impl Code {
             Code::TokenExpired => "The access token has expired; obtain a new one.",
             Code::TokenInactive => "The token service reports this access token as not active (expired, revoked or unknown).",
             Code::IntrospectionUnavailable => "The token service cannot confirm the access token right now, so the request is not served; try again later.",
+            Code::ListTooLarge => "The upstream's list is larger than the gateway reads to remove unfiled apps, so it is not served.",
+            Code::ListInvalid => "The upstream's answer is not a list the gateway can read to remove unfiled apps (not JSON, an unsupported encoding, no array at the configured place, or a construction parsers read differently), so it is not served.",
+            Code::BatchUnfiled => "The request names apps or mini programs without an ICP filing for their platform; this endpoint refuses the whole request.",
         }
     }
 
@@ -277,6 +294,9 @@ impl Code {
             Code::TokenExpired => "访问令牌已过期，请重新获取。",
             Code::TokenInactive => "令牌服务报告该访问令牌无效（已过期、已撤销或不存在）。",
             Code::IntrospectionUnavailable => "令牌服务暂时无法确认该访问令牌，请求暂不处理，请稍后重试。",
+            Code::ListTooLarge => "上游返回的列表超出网关核验大小限制，无法剔除未备案应用，因此不予返回。",
+            Code::ListInvalid => "上游返回的内容不是网关可读取的列表（非 JSON、不支持的压缩编码、指定位置不是数组，或存在不同解析器理解不一致的写法），无法剔除未备案应用，因此不予返回。",
+            Code::BatchUnfiled => "请求中包含未在对应平台完成ICP备案的应用或小程序，该接口拒绝整个请求。",
         }
     }
 }
@@ -294,6 +314,7 @@ mod tests {
             assert_eq!(*c as usize, i, "{c:?}");
         }
         assert_eq!(Code::IntrospectionUnavailable as usize + 1, Code::ALL.len());
+        assert_eq!(Code::BatchUnfiled as usize + 1, Code::ALL.len());
     }
 
     #[test]
@@ -343,6 +364,9 @@ mod tests {
                 ("token_expired", 401),
                 ("token_inactive", 401),
                 ("introspection_unavailable", 503),
+                ("list_too_large", 502),
+                ("list_invalid", 502),
+                ("batch_unfiled", 451),
             ]
         );
     }

@@ -27,6 +27,7 @@ pub mod generate;
 pub mod index;
 pub mod inspect;
 pub mod lifecycle;
+pub mod lists;
 pub mod metrics;
 pub mod policy;
 pub mod proxy;

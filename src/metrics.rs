@@ -68,6 +68,9 @@ pub mod name {
     pub const UPLOAD_SPOOL_BYTES: &str = "icpgate_upload_spool_bytes";
     pub const INSPECTION_DURATION: &str = "icpgate_package_inspection_duration_seconds";
     pub const INSPECTIONS: &str = "icpgate_package_inspections_total";
+    pub const LIST_ITEMS_REMOVED: &str = "icpgate_list_items_removed_total";
+    pub const LIST_ITEMS_MONITORED: &str = "icpgate_list_items_monitored_total";
+    pub const LISTS: &str = "icpgate_lists_total";
 }
 
 /// Every family defined here; a freshly started gateway exports each of them.
@@ -116,6 +119,9 @@ pub const FAMILIES: &[&str] = &[
     name::UPLOAD_SPOOL_BYTES,
     name::INSPECTION_DURATION,
     name::INSPECTIONS,
+    name::LIST_ITEMS_REMOVED,
+    name::LIST_ITEMS_MONITORED,
+    name::LISTS,
 ];
 
 /// The process collector's namespace: its families are `icpgate_process_*`.
@@ -231,6 +237,8 @@ pub struct Metrics {
     pub proxy_protocol_rejected: IntCounterVec,
     /// Credential extractors and token introspection (`metrics/tokens.rs`).
     pub tokens: tokens::TokenMetrics,
+    /// The list families (`metrics/lists.rs`).
+    pub lists: lists::ListMetrics,
 }
 
 /// The audit writer's families (`audit.rs`), and the causes and reasons their labels take.
@@ -412,6 +420,7 @@ impl Metrics {
             access_log_dropped: counter(&r, name::ACCESS_LOG_DROPPED, "Access log records dropped because the writer's queue was full."),
             access_log_write_failures: counter(&r, name::ACCESS_LOG_WRITE_FAILURES, "Access log records that could not be written."),
             tokens: tokens::TokenMetrics::new(&r),
+            lists: lists::ListMetrics::new(&r),
             registry: r,
         };
         m.declare_fixed();
@@ -535,5 +544,6 @@ impl Default for Metrics {
     }
 }
 
+pub mod lists;
 #[cfg(test)]
 mod tests;

@@ -75,6 +75,8 @@ pub fn route(opts: Options) -> RouteConfig {
         allow_url_headers: false,
         tokens: false,
         on_introspection_failure: crate::config::OnIntrospectionFailure::Closed,
+        filter: None,
+        batch: None,
     }
 }
 

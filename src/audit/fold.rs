@@ -4,7 +4,8 @@
 //! Owns the fold table: records are identical when listener, client address (without its
 //! port), route, platform, identifier, decision and reason are equal. The first such record
 //! is held; each later one within the window adds to its `count` and sets its `last_time`.
-//! Upload records (which describe a package) are never folded.
+//! Upload records (which describe a package) and list records (which name removed items) are
+//! never folded.
 //! Must not: hold more than `cap` records, or hold any record past the window that began with
 //! the first record of the table.
 //! Invariant: every record given to `add` comes back exactly once, from `add` or `drain`, or
@@ -67,7 +68,7 @@ impl Folder {
     }
 
     pub(super) fn add(&mut self, r: Box<AuditRecord>, now: Instant) -> Added {
-        if self.window.is_zero() || r.package.is_some() {
+        if self.window.is_zero() || r.package.is_some() || r.list.is_some() {
             return Added::Write(r);
         }
         let key = self.hasher.hash_one((

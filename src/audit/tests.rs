@@ -25,6 +25,7 @@ pub(crate) fn rec(i: usize) -> AuditRecord {
             .into(),
         count: 1,
         package: None,
+        list: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod audit;
 mod client;
 mod feed;
 mod jwks;
+mod lists;
 mod locate;
 mod pattern;
 mod raw;
@@ -26,6 +27,9 @@ pub const DEFAULT_BLOOM: bool = true;
 
 pub use audit::{AuditConfig, OnAuditFailure};
 pub use jwks::{JwtKeys, VerifyKey, MAX_KEYS as MAX_JWKS_KEYS};
+pub use lists::{
+    BatchConfig, FilterConfig, ItemPlatform, ListSpec, OnOversize, OnUnfiled, DEFAULT_FILTER_BYTES,
+};
 pub use pattern::{PathRegex, Spans};
 pub use route::{
     BodyIds, Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown, PathMatcher,

@@ -250,6 +250,8 @@ pub struct RawRoute {
     pub body_ids: Option<String>,
     /// `"closed"` when absent; only on routes with an `introspect` extractor.
     pub on_introspection_failure: Option<String>,
+    pub filter: Option<super::lists::RawFilter>,
+    pub batch: Option<super::lists::RawBatch>,
 }
 
 fn default_mode() -> String {

@@ -4,13 +4,15 @@
 //! Owns the compiled route form (`RouteConfig`) the proxy matches against.
 //! Must not: match requests itself (that is `proxy::route`), or accept a route whose extractor
 //! could never find a value (a path capture its pattern does not define).
-//! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor.
+//! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor, a
+//! response `filter` or a request `batch`; upload routes have neither list.
 
+use super::lists::{BatchConfig, FilterConfig};
 use super::pattern::PathRegex;
 use super::raw::{RawRoute, RawSource, RawUpstream};
 use super::token::{self, TokenSource};
 use super::upload::UploadRoute;
-use super::{tls, upload, Problems, UpstreamConfig};
+use super::{lists, tls, upload, Problems, UpstreamConfig};
 use crate::filing::Platform;
 use http::Method;
 use std::sync::Arc;
@@ -161,6 +163,10 @@ pub struct RouteConfig {
     /// resolve credentials.
     pub tokens: bool,
     pub on_introspection_failure: OnIntrospectionFailure,
+    /// Filter the list in the upstream's JSON response (`crate::lists`).
+    pub filter: Option<Box<FilterConfig>>,
+    /// Decide each item of the list in the request's JSON body (`crate::lists`).
+    pub batch: Option<Box<BatchConfig>>,
 }
 
 impl RouteConfig {
@@ -186,6 +192,8 @@ impl RouteConfig {
             tokens: extract.iter().any(|s| matches!(s, Source::Token(_))),
             on_introspection_failure: OnIntrospectionFailure::Closed,
             extract,
+            filter: None,
+            batch: None,
         }
     }
 
@@ -193,7 +201,8 @@ impl RouteConfig {
     pub fn reads_body(&self) -> bool {
         self.mode != Mode::Off
             && (self.extract.iter().any(Source::reads_body)
-                || matches!(&self.platform, PlatformSpec::From(s) if s.reads_body()))
+                || matches!(&self.platform, PlatformSpec::From(s) if s.reads_body())
+                || self.batch.is_some())
     }
 }
 
@@ -505,10 +514,12 @@ pub(super) fn route(
             ],
         ),
     };
-    if mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() {
+    let (filter, batch) = route_lists(p, key, r, platform.as_ref());
+    let lists = r.filter.is_some() || r.batch.is_some();
+    if mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() && !lists {
         p.add(
             &format!("{key}.extract"),
-            "a route in enforce or monitor mode needs at least one extractor",
+            "a route in enforce or monitor mode needs at least one extractor, a filter or a batch",
         );
     }
     let host = r.host.as_ref().map(|h| h.to_ascii_lowercase());
@@ -538,6 +549,8 @@ pub(super) fn route(
         tokens: extract.iter().any(|s| matches!(s, Source::Token(_))),
         on_introspection_failure: on_introspection_failure?,
         extract,
+        filter,
+        batch,
     })
 }
 
@@ -568,6 +581,39 @@ fn introspection_failure(
             ],
         ),
     }
+}
+
+/// A route's `filter` and `batch` (`config/lists.rs`); neither applies to upload routes.
+#[allow(clippy::type_complexity)]
+fn route_lists(
+    p: &mut Problems<'_>,
+    key: &str,
+    r: &RawRoute,
+    platform: Option<&PlatformSpec>,
+) -> (Option<Box<FilterConfig>>, Option<Box<BatchConfig>>) {
+    if r.upload.is_some() {
+        for (k, set) in [("filter", r.filter.is_some()), ("batch", r.batch.is_some())] {
+            if set {
+                p.add(&format!("{key}.{k}"), "does not apply to upload routes");
+            }
+        }
+        return (None, None);
+    }
+    let platform = match platform {
+        Some(PlatformSpec::Fixed(pl)) => Some(*pl),
+        _ => None,
+    };
+    let filter = r
+        .filter
+        .as_ref()
+        .and_then(|f| lists::filter(p, &format!("{key}.filter"), f, platform))
+        .map(Box::new);
+    let batch = r
+        .batch
+        .as_ref()
+        .and_then(|b| lists::batch(p, &format!("{key}.batch"), b, platform))
+        .map(Box::new);
+    (filter, batch)
 }
 
 /// Upload routes: the body is the package, so JSON sources cannot apply; `form` sources name

@@ -114,7 +114,12 @@ fn a_token_cannot_name_the_platform() {
                 "platform = \"wechat\"",
                 r#"platform_from = { jwt = { header = "authorization", claim = "/platform", keys = "jwks.json" } }"#,
             );
-    refused(&text, dir.path(), "route[0].platform_from", "cannot come from a token");
+    refused(
+        &text,
+        dir.path(),
+        "route[0].platform_from",
+        "cannot come from a token",
+    );
 }
 
 #[test]

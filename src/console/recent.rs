@@ -124,6 +124,7 @@ pub(crate) mod tests {
             client: ClientAddr::from(std::net::SocketAddr::from(([127, 0, 0, 1], 1))),
             count: 1,
             package: None,
+            list: None,
         }
     }
 

@@ -219,19 +219,21 @@ pub fn identify_with<'a>(
 }
 
 /// Whether a body of type `media` is one the route's body sources read: a form source reads
-/// only `application/x-www-form-urlencoded`, a JSON source only JSON. Anything else, or no
+/// only `application/x-www-form-urlencoded`, a JSON source (or a `batch`) only JSON. Anything else, or no
 /// type at all, is `unsupported_media_type`.
 pub fn accepts(route: &RouteConfig, media: Media<'_>) -> Result<(), Code> {
     let platform = match &route.platform {
         PlatformSpec::From(s) => Some(s),
         _ => None,
     };
-    let ok = route.extract.iter().chain(platform).any(|s| {
-        matches!(
-            (s, media),
-            (Source::Form(_), Media::Form) | (Source::Json(_), Media::Json)
-        )
-    });
+    let batch = route.batch.is_some() && media == Media::Json;
+    let ok = batch
+        || route.extract.iter().chain(platform).any(|s| {
+            matches!(
+                (s, media),
+                (Source::Form(_), Media::Form) | (Source::Json(_), Media::Json)
+            )
+        });
     if ok {
         Ok(())
     } else {

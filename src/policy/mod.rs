@@ -38,15 +38,18 @@ pub enum PassReason {
     StaleOpen,
     /// The introspection endpoint could not answer and the route fails open.
     IntrospectionOpen,
+    /// A route with no extractor: its response or body list is decided item by item.
+    ListOnly,
 }
 
 impl PassReason {
-    pub const ALL: [PassReason; 5] = [
+    pub const ALL: [PassReason; 6] = [
         PassReason::ModeOff,
         PassReason::MissingForwarded,
         PassReason::UnknownForwarded,
         PassReason::StaleOpen,
         PassReason::IntrospectionOpen,
+        PassReason::ListOnly,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl PassReason {
             PassReason::UnknownForwarded => "not_filed_forwarded",
             PassReason::StaleOpen => "index_stale_fail_open",
             PassReason::IntrospectionOpen => "introspection_fail_open",
+            PassReason::ListOnly => "list_only",
         }
     }
 }
@@ -271,6 +275,14 @@ fn unfiled(route: &RouteConfig, rev: &Revision, platform: Platform, id: &str) ->
         OnUnknown::Block => Decision::Refuse(Code::NotFiled),
         OnUnknown::Forward => Decision::Pass(PassReason::UnknownForwarded),
     }
+}
+
+/// Decides a request on a route with no extractor, whose response or body list is decided
+/// item by item instead: only the freshness rule applies to the request itself.
+pub fn decide_list_route(route: &RouteConfig, rev: &Revision, stale: bool) -> Decision {
+    by_mode(route, || {
+        stale_gate(route, rev, stale).unwrap_or(Decision::Pass(PassReason::ListOnly))
+    })
 }
 
 /// Decides a request. `who` is the extraction result: an identity, none found, or a 400 code.

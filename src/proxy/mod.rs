@@ -6,6 +6,7 @@
 pub mod authority;
 pub mod body;
 pub mod forward;
+pub mod lists;
 pub mod observe;
 pub mod pipeline;
 pub mod pool;

@@ -139,6 +139,7 @@ impl Observer {
             }
             self.gateway_histogram(i, |_| {});
         }
+        super::lists::declare(&self.metrics, routes);
     }
 
     /// Counts a request in flight until the guard drops (when its response head is ready).

@@ -3,6 +3,11 @@
 //! uploaded package: `request.rs`, `tokens/`, `upload.rs`) → one freshness check and one index revision →
 //! policy → one tail that writes the audit record, the metrics sample and the answer (refusal,
 //! or the request forwarded with its filing number).
+//! The request pipeline, one path for every route: route → identify (the request's id, or the
+//! uploaded package: `request.rs`, `upload.rs`) → one freshness check and one index revision →
+//! policy (and a batch route's body list, `lists.rs`) → one tail that writes the audit record,
+//! the metrics sample and the answer (refusal, or the request forwarded with its filing
+//! number; a filter route's response list is decided when it arrives, `lists.rs`).
 //!
 //! Owns the order of those steps and the tail; each step lives in its own module, and none of
 //! them calls back into this one.
@@ -10,7 +15,8 @@
 //! extract from it, take the index revision before the body is in, or hold a revision across
 //! the audit write or the upstream exchange.
 //! Invariant: each request is decided against exactly one index revision and one freshness
-//! reading, and gets exactly one metrics sample.
+//! reading (a response list against the revision current when the response arrives), and gets
+//! exactly one metrics sample.
 
 use super::body::{ProxyBody, Taken};
 use super::forward::{strip_url_headers, ClientSide, Upstream};
@@ -19,7 +25,7 @@ use super::respond::{self, About};
 use super::subject::{audit_record, Subject};
 use super::target::{self, PathMode};
 use super::upload;
-use super::{authority, body, request, route};
+use super::{authority, body, lists, request, route};
 use crate::accesslog::{AccessLog, Draft};
 use crate::audit::{Audit, AuditRecord};
 use crate::client::{self, ClientAddr};
@@ -47,6 +53,8 @@ struct Sent<'a> {
     decision: Decision,
     /// The filing header's value, for an allowed request.
     filing: Option<HeaderValue>,
+    /// A batch body the gateway rewrote: its length and the items removed.
+    rewritten: Option<(usize, usize)>,
 }
 
 /// A forwarded request's answer, or the upstream failure's code and the 502/504 answer.
@@ -244,7 +252,7 @@ impl Shared {
                     found: taken.found.as_ref().map_err(|c| *c),
                     claim: claim.as_ref().map_err(|c| *c),
                 };
-                self.judge(route, &parts, subject, taken.body, conn, t)
+                self.judge(route, &parts, subject, (taken.body, None), conn, t)
                     .await
             }
             None => {
@@ -267,7 +275,8 @@ impl Shared {
                     (None, None) => extract::identify(route, &parts, &caps, body),
                 };
                 let subject = Subject::Request(who.as_ref().map(Option::as_ref).map_err(|c| *c));
-                self.judge(route, &parts, subject, read.body, conn, t).await
+                let body = (read.body, read.bytes.as_ref());
+                self.judge(route, &parts, subject, body, conn, t).await
             }
         };
         match judged {
@@ -276,14 +285,15 @@ impl Shared {
         }
     }
 
-    /// Decides on what the identify step found, writes the audit record, and answers a
-    /// refusal; what is to be forwarded comes back for `handle` to send.
+    /// Decides on what the identify step found (and a batch route's list in `bytes`, the body
+    /// as read), writes the audit record, and answers a refusal; what is to be forwarded comes
+    /// back for `handle` to send.
     async fn judge<'r>(
         &self,
         route: &'r RouteConfig,
         parts: &Parts,
         subject: Subject<'_>,
-        taken: Taken,
+        (taken, bytes): (Taken, Option<&bytes::Bytes>),
         conn: &Conn,
         t: &mut Draft<'_>,
     ) -> Judged<'r> {
@@ -291,7 +301,11 @@ impl Shared {
         // Taken once the body is in: a slow client cannot hold an old revision alive.
         let rev = self.index.current();
         let mut decision = subject.decide(route, &rev, stale);
-        let mut rec = subject.audits(&decision).then(|| {
+        let mut batched = lists::judge_batch(route, bytes, &decision, &rev, stale, &self.metrics);
+        if let Some(code) = batched.as_ref().and_then(|b| b.refuse) {
+            decision = Decision::Refuse(code);
+        }
+        let make = || {
             let client = conn.client_of(&parts.headers);
             AuditRecord {
                 request_id: t.id().to_string(),
@@ -305,7 +319,9 @@ impl Shared {
                     client,
                 )
             }
-        });
+        };
+        let mut rec = subject.audits(&decision).then(make);
+        lists::audit_batch(batched.as_ref(), &mut rec, make);
         drop(rev);
         // A decision that is audited is not served without its record under
         // `audit.on_failure = "refuse"`.
@@ -331,16 +347,26 @@ impl Shared {
                     Decision::Allow(numbers) => filing_value(numbers),
                     _ => None,
                 };
+                let (body, rewritten) = match batched.as_mut().and_then(|b| b.body.take()) {
+                    Some(new) => {
+                        let removed = batched.as_ref().and_then(|b| b.decided.as_ref());
+                        let shape = (new.len(), removed.map_or(0, |d| d.total));
+                        (body::full(new), Some(shape))
+                    }
+                    None => (body, None),
+                };
                 let sent = Sent {
                     route,
                     platform,
                     decision,
                     filing,
+                    rewritten,
                 };
                 self.recent.keep(rec);
                 return Judged::Forward(sent, body);
             }
         };
+        let unfiled = batched.as_ref().and_then(|b| b.decided.as_ref());
         let about = About {
             platform: platform.map(Platform::as_str),
             identifier: subject.id(),
@@ -348,6 +374,8 @@ impl Shared {
             decision_id: rec.as_ref().map(|r| r.decision_id.as_str()),
             request_id: Some(t.id()),
             close,
+            removed_total: unfiled.map(|d| d.total),
+            removed: unfiled.map_or(&[], |d| &d.removed[..]),
         };
         let resp = respond::refuse(code, &about);
         // The record moves into the console's ring once the answer no longer borrows it.
@@ -361,7 +389,7 @@ impl Shared {
     async fn forward_decided(
         &self,
         sent: Sent<'_>,
-        parts: http::request::Parts,
+        mut parts: http::request::Parts,
         body: ProxyBody,
         conn: &Conn,
         t: &mut Draft<'_>,
@@ -371,10 +399,23 @@ impl Shared {
             platform,
             decision,
             filing,
+            rewritten,
         } = sent;
+        if let Some((len, removed)) = rewritten {
+            lists::rewritten(&mut parts.headers, len, removed);
+        }
+        let filter = route.filter.as_deref().filter(|_| route.mode != Mode::Off);
+        let pending = filter.map(|_| {
+            let client = conn.client_of(&parts.headers);
+            lists::Pending::new(&mut parts, client, t.id(), &conn.listener)
+        });
         let (result, upstream) = self
             .forward(route.upstream, parts, body, conn, filing.clone(), t)
             .await;
+        let result = match (result, filter.zip(pending)) {
+            (Ok(resp), Some((f, p))) => self.lists().filter(route, f, p, resp).await,
+            (result, _) => result,
+        };
         let (outcome, reason, resp) = match result {
             Ok(mut resp) => {
                 if let (true, Some(v)) = (self.filing_on_response, filing) {
@@ -477,6 +518,17 @@ impl Shared {
                 self.observe(None, s, t);
                 resp
             }
+        }
+    }
+
+    /// What a filter route's response step reads (`lists.rs`).
+    fn lists(&self) -> lists::Ctx<'_> {
+        lists::Ctx {
+            index: &self.index,
+            stale_after: self.stale_after,
+            idle: self.body_read_timeout,
+            metrics: &self.metrics,
+            audit: &self.audit,
         }
     }
 

@@ -3,13 +3,15 @@
 //! unrouted requests and 502/504 for upstream failures.
 //!
 //! Owns the JSON body shape, which is an API: `code`, `status`, `reason`, `message_zh`,
-//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`.
+//! `message_en`, `platform`, `identifier`, `filings`, `decision_id`, `request_id`, `lookup_url`,
+//! and for a refused batch `removed_total` and `removed` (the first 100 unfiled items).
 //! Must not: echo anything a client sent beyond the identifier and platform it was judged on.
 //! Invariant: every response it builds has `content-type: application/json` and `cache-control:
 //! no-store`; a 451 always has the `Link: <...>; rel="blocked-by"` header.
 
 use super::body::{full, ProxyBody};
 use crate::code::Code;
+use crate::lists::Removed;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -40,6 +42,10 @@ struct Tail<'a> {
     decision_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed_total: Option<usize>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    removed: &'a [Removed],
     lookup_url: &'static str,
 }
 
@@ -75,6 +81,8 @@ fn problem(code: Code, about: &About<'_>) -> Vec<u8> {
         filings: about.filings,
         decision_id: about.decision_id,
         request_id: about.request_id,
+        removed_total: about.removed_total,
+        removed: about.removed,
         lookup_url: LOOKUP_URL,
     };
     let head = head(code);
@@ -104,6 +112,9 @@ pub struct About<'a> {
     pub request_id: Option<&'a str>,
     /// The request body was left unread: on HTTP/1 the connection cannot be reused.
     pub close: bool,
+    /// A refused batch: how many items are not filed, and the first of them.
+    pub removed_total: Option<usize>,
+    pub removed: &'a [Removed],
 }
 
 fn reason(code: Code) -> &'static str {
@@ -174,7 +185,7 @@ mod tests {
             filings: &filings,
             decision_id: Some("d"),
             request_id: Some("r"),
-            close: false,
+            ..About::default()
         };
         for code in Code::ALL {
             for about in [&full, &About::default()] {
@@ -217,6 +228,7 @@ mod tests {
             decision_id: Some("d1"),
             request_id: Some("r1"),
             close: true,
+            ..About::default()
         };
         let r = refuse(Code::Revoked, &about);
         assert_eq!(r.status(), 451);

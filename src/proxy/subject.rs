@@ -32,6 +32,9 @@ pub enum Subject<'a> {
 impl Subject<'_> {
     pub fn decide(&self, route: &RouteConfig, rev: &Revision, stale: bool) -> Decision {
         match self {
+            Subject::Request(Ok(None)) if route.extract.is_empty() => {
+                policy::decide_list_route(route, rev, stale)
+            }
             Subject::Request(who) => policy::decide(route, *who, rev, stale),
             Subject::Package { found, claim } => {
                 let package = found.map(|f| &f.package);
@@ -48,7 +51,7 @@ impl Subject<'_> {
                 c.status() == http::StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS
             }
             (_, Decision::Monitor(_)) => true,
-            (_, Decision::Pass(r)) => *r != PassReason::ModeOff,
+            (_, Decision::Pass(r)) => !matches!(r, PassReason::ModeOff | PassReason::ListOnly),
             (_, Decision::Allow(_)) => false,
         }
     }
@@ -121,5 +124,6 @@ pub fn audit_record(
             signers: f.package.signers.iter().map(SignerAudit::of).collect(),
             bytes: f.bytes,
         }),
+        list: None,
     }
 }

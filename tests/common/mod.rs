@@ -209,6 +209,13 @@ prefix = "/down"
 upstream = "down"
 platform = "android"
 mode = "off"
+
+[[route]]
+name = "search"
+prefix = "/search"
+upstream = "store"
+platform = "android"
+filter = {{ pointer = "/results", id = "/package" }}
 "#
     )
 }

@@ -1,0 +1,608 @@
+//! A strict JSON scanner (RFC 8259) that reports byte spans: the array a pointer leads to,
+//! each of its items, and the id and platform strings inside each item.
+//!
+//! Owns the one reading of a list body. It refuses what common parsers read differently: a
+//! byte-order mark, bytes after the value, invalid UTF-8, control characters in strings,
+//! escapes other than RFC 8259's, lone UTF-16 surrogates (Python and Node keep them, Go
+//! replaces them, serde_json refuses them), nesting deeper than `MAX_DEPTH`, and a key repeated
+//! along the pointer path (parsers keep the first or the last). Keys are compared after
+//! decoding their escapes, as every parser does.
+//! Must not: allocate per item (it keeps spans, not values; only a key or an id with escapes
+//! is decoded), or accept input serde_json refuses.
+//! Invariant: `locate` returns `Ok` only for a whole, valid JSON document; every span it
+//! returns lies inside the input and holds exactly one JSON value (items) or one string's
+//! content (fields).
+
+use std::ops::Range;
+
+/// Deepest nesting of arrays and objects a list body may have (the house limit,
+/// `extract::json::MAX_DEPTH`).
+pub const MAX_DEPTH: usize = crate::extract::json::MAX_DEPTH;
+
+/// Why a body cannot be read as a list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Not JSON (or trailing bytes, a BOM, a control character in a string).
+    Syntax,
+    /// Not UTF-8, or a lone surrogate escape.
+    Encoding,
+    /// Nested deeper than `MAX_DEPTH`.
+    Depth,
+    /// A key repeated in an object on the pointer path.
+    Duplicate,
+    /// The pointer leads nowhere.
+    Missing,
+    /// The pointer leads to something other than an array.
+    NotArray,
+}
+
+/// What a pointer inside an item found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// Nothing at the pointer, or `null`.
+    Missing,
+    /// A string: the span of its content (between the quotes) and whether it has escapes.
+    Str { raw: Range<usize>, escaped: bool },
+    /// A number, boolean, object or array.
+    NotString,
+    /// A key on the pointer path appears twice in one object.
+    Duplicate,
+}
+
+/// One array item: its bytes and the fields the item pointers found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub span: Range<usize>,
+    pub id: Field,
+    pub platform: Field,
+}
+
+/// The array a list pointer leads to.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Located {
+    /// Position of the `[`.
+    pub open: usize,
+    /// Position of the `]`.
+    pub close: usize,
+    pub items: Vec<Item>,
+}
+
+/// The pointers a scan follows: to the list, and inside each item to the id and the platform.
+pub struct Pointers<'p> {
+    pub list: &'p [String],
+    pub id: &'p [String],
+    pub platform: Option<&'p [String]>,
+}
+
+/// Scans `body` and returns the list `p.list` leads to, with each item's fields.
+pub fn locate(body: &[u8], p: &Pointers<'_>) -> Result<Located, Fault> {
+    if simdutf8::basic::from_utf8(body).is_err() {
+        return Err(Fault::Encoding);
+    }
+    let mut s = Scan::new(body);
+    s.ws();
+    let found = s.path(p.list, p)?;
+    s.end()?;
+    found.ok_or(Fault::Missing)
+}
+
+/// Checks that `body` is one valid JSON document under this scanner's rules.
+pub fn validate(body: &[u8]) -> Result<(), Fault> {
+    if simdutf8::basic::from_utf8(body).is_err() {
+        return Err(Fault::Encoding);
+    }
+    let mut s = Scan::new(body);
+    s.ws();
+    s.skip()?;
+    s.end()
+}
+
+/// Decodes the content of a string this scanner accepted (`raw` between the quotes).
+pub fn decode(body: &[u8], raw: Range<usize>) -> Option<String> {
+    let b = body.get(raw)?;
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let run = b[i..]
+            .iter()
+            .position(|&c| c == b'\\')
+            .unwrap_or(b.len() - i);
+        out.push_str(std::str::from_utf8(&b[i..i + run]).ok()?);
+        i += run;
+        if i >= b.len() {
+            break;
+        }
+        let c = *b.get(i + 1)?;
+        i += 2;
+        let ch = match c {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let hi = hex4(b.get(i..i + 4)?)?;
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi) {
+                    let lo = hex4(b.get(i + 2..i + 6)?)?;
+                    i += 6;
+                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
+                } else {
+                    char::from_u32(hi)?
+                }
+            }
+            _ => return None,
+        };
+        out.push(ch);
+    }
+    Some(out)
+}
+
+fn hex4(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// The scanner's position in the body.
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+    depth: usize,
+}
+
+/// A scanned string: its content span and whether it has escapes.
+struct Str {
+    raw: Range<usize>,
+    escaped: bool,
+}
+
+impl<'a> Scan<'a> {
+    fn new(b: &'a [u8]) -> Scan<'a> {
+        Scan { b, i: 0, depth: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), Fault> {
+        self.ws();
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Fault::Syntax)
+        }
+    }
+
+    /// Whitespace, then the end of the body.
+    fn end(&mut self) -> Result<(), Fault> {
+        self.ws();
+        if self.i == self.b.len() {
+            Ok(())
+        } else {
+            Err(Fault::Syntax)
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Fault> {
+        self.depth += 1;
+        self.i += 1;
+        if self.depth > MAX_DEPTH {
+            Err(Fault::Depth)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Skips one value (after whitespace), checking it.
+    fn skip(&mut self) -> Result<(), Fault> {
+        self.ws();
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.members(|s, _| s.skip())?;
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.elements(|s, _| s.skip())?;
+            }
+            Some(b'"') => {
+                self.string()?;
+            }
+            Some(b't') => self.literal(b"true")?,
+            Some(b'f') => self.literal(b"false")?,
+            Some(b'n') => self.literal(b"null")?,
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => return Err(Fault::Syntax),
+        }
+        Ok(())
+    }
+
+    /// The members of an object whose `{` is consumed: `f` gets each key and reads its value.
+    fn members(
+        &mut self,
+        mut f: impl FnMut(&mut Self, Str) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(Fault::Syntax);
+            }
+            let key = self.string()?;
+            self.eat(b':')?;
+            f(self, key)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Fault::Syntax),
+            }
+        }
+    }
+
+    /// The elements of an array whose `[` is consumed: `f` gets each index and reads its
+    /// element.
+    fn elements(
+        &mut self,
+        mut f: impl FnMut(&mut Self, usize) -> Result<(), Fault>,
+    ) -> Result<(), Fault> {
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        let mut n = 0;
+        loop {
+            f(self, n)?;
+            n += 1;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Fault::Syntax),
+            }
+        }
+    }
+
+    fn literal(&mut self, lit: &[u8]) -> Result<(), Fault> {
+        if self.b[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            Err(Fault::Syntax)
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.i;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+        self.i - start
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Result<(), Fault> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(Fault::Syntax),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if self.digits() == 0 {
+                return Err(Fault::Syntax);
+            }
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if self.digits() == 0 {
+                return Err(Fault::Syntax);
+            }
+        }
+        Ok(())
+    }
+
+    /// A string at `"`: checks its escapes (surrogates paired) and that it has no control
+    /// character. The body is UTF-8 already.
+    fn string(&mut self) -> Result<Str, Fault> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        loop {
+            let Some(at) = special(&self.b[self.i..]) else {
+                return Err(Fault::Syntax);
+            };
+            self.i += at;
+            match self.b[self.i] {
+                b'"' => {
+                    self.i += 1;
+                    return Ok(Str {
+                        raw: start..self.i - 1,
+                        escaped,
+                    });
+                }
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                _ => return Err(Fault::Syntax),
+            }
+        }
+    }
+
+    /// One escape at `\`; a high surrogate must be followed by an escaped low one.
+    fn escape(&mut self) -> Result<(), Fault> {
+        let c = self.b.get(self.i + 1).copied().ok_or(Fault::Syntax)?;
+        self.i += 2;
+        match c {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
+            b'u' => {
+                let u = self.hex()?;
+                match u {
+                    0xD800..=0xDBFF => {
+                        if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+                            return Err(Fault::Encoding);
+                        }
+                        self.i += 2;
+                        match self.hex()? {
+                            0xDC00..=0xDFFF => Ok(()),
+                            _ => Err(Fault::Encoding),
+                        }
+                    }
+                    0xDC00..=0xDFFF => Err(Fault::Encoding),
+                    _ => Ok(()),
+                }
+            }
+            _ => Err(Fault::Syntax),
+        }
+    }
+
+    fn hex(&mut self) -> Result<u32, Fault> {
+        let h = self.b.get(self.i..self.i + 4).ok_or(Fault::Syntax)?;
+        let v = hex4(h).ok_or(Fault::Syntax)?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    /// True when the key `k` is the pointer token `t` (escapes decoded).
+    fn key_is(&self, k: &Str, t: &str) -> bool {
+        if !k.escaped {
+            return &self.b[k.raw.clone()] == t.as_bytes();
+        }
+        decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
+    }
+
+    /// Follows the list pointer `toks` from the value here; at its end, reads the array.
+    fn path(&mut self, toks: &[String], p: &Pointers<'_>) -> Result<Option<Located>, Fault> {
+        self.ws();
+        let Some((want, rest)) = toks.split_first() else {
+            if self.peek() != Some(b'[') {
+                return Err(Fault::NotArray);
+            }
+            return self.list(p).map(Some);
+        };
+        let mut found: Option<Option<Located>> = None;
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.members(|s, key| {
+                    if !s.key_is(&key, want) {
+                        return s.skip();
+                    }
+                    if found.is_some() {
+                        return Err(Fault::Duplicate);
+                    }
+                    found = Some(s.path(rest, p)?);
+                    Ok(())
+                })?;
+            }
+            Some(b'[') => {
+                let index = array_index(want);
+                self.enter()?;
+                self.elements(|s, n| {
+                    if Some(n) == index {
+                        found = Some(s.path(rest, p)?);
+                        Ok(())
+                    } else {
+                        s.skip()
+                    }
+                })?;
+            }
+            _ => self.skip()?,
+        }
+        Ok(found.flatten())
+    }
+
+    /// The array at `[`: each item's span and fields.
+    fn list(&mut self, p: &Pointers<'_>) -> Result<Located, Fault> {
+        let open = self.i;
+        let mut items = Vec::new();
+        self.enter()?;
+        self.elements(|s, _| {
+            s.ws();
+            let start = s.i;
+            let [id, platform] = s.pick([Some(p.id), p.platform])?;
+            items.push(Item {
+                span: start..s.i,
+                id,
+                platform,
+            });
+            Ok(())
+        })?;
+        Ok(Located {
+            open,
+            close: self.i - 1,
+            items,
+        })
+    }
+
+    /// Reads the value here, following up to two item pointers at once; what each found.
+    fn pick(&mut self, wants: [Option<&[String]>; 2]) -> Result<[Field; 2], Fault> {
+        self.ws();
+        let mut out = [Field::Missing, Field::Missing];
+        let here = |w: &Option<&[String]>| w.is_some_and(|t| t.is_empty());
+        if here(&wants[0]) || here(&wants[1]) {
+            let f = match self.peek() {
+                Some(b'"') => {
+                    let s = self.string()?;
+                    Field::Str {
+                        raw: s.raw,
+                        escaped: s.escaped,
+                    }
+                }
+                Some(b'n') => {
+                    self.literal(b"null")?;
+                    Field::Missing
+                }
+                _ => {
+                    self.skip()?;
+                    Field::NotString
+                }
+            };
+            for (o, w) in out.iter_mut().zip(&wants) {
+                if here(w) {
+                    *o = f.clone();
+                }
+            }
+            return Ok(out);
+        }
+        let (a, b) = (deeper(wants[0]), deeper(wants[1]));
+        if a.is_none() && b.is_none() {
+            self.skip()?;
+            return Ok(out);
+        }
+        let mut seen = [false; 2];
+        let mut dup = [false; 2];
+        let mut take = |s: &mut Self, hit: [bool; 2]| -> Result<(), Fault> {
+            let sub = [
+                a.filter(|_| hit[0]).map(|(_, r)| r),
+                b.filter(|_| hit[1]).map(|(_, r)| r),
+            ];
+            let got = s.pick(sub)?;
+            for (j, g) in got.into_iter().enumerate() {
+                if hit[j] {
+                    dup[j] |= seen[j];
+                    seen[j] = true;
+                    out[j] = g;
+                }
+            }
+            Ok(())
+        };
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.members(|s, key| {
+                    let hit = [
+                        a.is_some_and(|(t, _)| s.key_is(&key, t)),
+                        b.is_some_and(|(t, _)| s.key_is(&key, t)),
+                    ];
+                    if hit == [false, false] {
+                        return s.skip();
+                    }
+                    take(s, hit)
+                })?;
+            }
+            Some(b'[') => {
+                let idx = [
+                    a.and_then(|(t, _)| array_index(t)),
+                    b.and_then(|(t, _)| array_index(t)),
+                ];
+                self.enter()?;
+                self.elements(|s, n| {
+                    let hit = [idx[0] == Some(n), idx[1] == Some(n)];
+                    if hit == [false, false] {
+                        return s.skip();
+                    }
+                    take(s, hit)
+                })?;
+            }
+            _ => self.skip()?,
+        }
+        for (o, d) in out.iter_mut().zip(dup) {
+            if d {
+                *o = Field::Duplicate;
+            }
+        }
+        Ok(out)
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The position of the first `"`, `\\` or control character in `b`. Eight bytes at a time:
+/// in each of the three byte tests (`x - 0x01.. & !x & 0x80..` on a word where the wanted
+/// bytes are zero) the lowest flagged byte is exact, and false flags only appear above a true
+/// one, so the lowest flag of their union is the first special byte.
+fn special(b: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let m = zero(w ^ (ONES * b'"' as u64))
+            | zero(w ^ (ONES * b'\\' as u64))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b[at..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| at + p)
+}
+
+/// A pointer's next token and the rest, unless it ends here (or is not followed).
+fn deeper(w: Option<&[String]>) -> Option<(&String, &[String])> {
+    w.and_then(|t| t.split_first())
+}
+
+/// An RFC 6901 array index token: digits without a leading zero.
+fn array_index(t: &str) -> Option<usize> {
+    if t.is_empty() || (t.len() > 1 && t.starts_with('0')) || !t.bytes().all(|c| c.is_ascii_digit())
+    {
+        return None;
+    }
+    t.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;
