@@ -570,7 +570,7 @@ async fn a_reload_rereads_the_jwks_and_a_bad_one_fails_it() {
     let report = g.running.reload(None).await;
     assert!(report.ok(), "{report:?}");
     assert_ok(&bearer(g, "/jwt/x", &t).await);
-    // The replaced keys no longer verify.
+    // The replaced keys fail to verify.
     let old = s.keys[0].token("ed", &claims(FILED));
     assert_401(&bearer(g, "/jwt/x", &old).await, "token_invalid");
     // A symmetric key fails the reload, naming the file and the key; the running keys stay.

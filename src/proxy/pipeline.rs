@@ -378,7 +378,7 @@ impl Shared {
             removed: unfiled.map_or(&[], |d| &d.removed[..]),
         };
         let resp = respond::refuse(code, &about);
-        // The record moves into the console's ring once the answer no longer borrows it.
+        // The record moves into the console's ring after the answer, which borrows it, is built.
         self.recent.keep(rec);
         let who = (platform, outcome, Reason::Code(code));
         Judged::Answered(self.answered(Some(route), who, resp, t))
