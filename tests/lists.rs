@@ -404,15 +404,20 @@ async fn batches_are_dropped_to_their_filed_items() {
     let seen = g.up.requests();
     assert_eq!(std::str::from_utf8(&seen[1].body).unwrap(), want);
     assert!(seen[1].headers.get("content-encoding").is_none());
-    // All filed: the client's bytes as sent.
+    // All filed: the client's bytes as sent, and no list header of the client's own.
     let all = r#"{"installed":[{"package":"io.github.benderblog.traintime_pda"}]}"#;
-    let r = send(
-        &c,
-        post(&format!("{}/update/drop", g.base), "application/json", all),
-    )
-    .await;
+    let mut req = post(&format!("{}/update/drop", g.base), "application/json", all);
+    for name in ["x-icp-filtered", "x-icp-would-filter", "x-icp-unfiltered"] {
+        req.headers_mut()
+            .insert(name, http::HeaderValue::from_static("7"));
+    }
+    let r = send(&c, req).await;
     assert_eq!(r.status, 200);
-    assert_eq!(&g.up.requests()[2].body[..], all.as_bytes());
+    let seen = g.up.requests();
+    assert_eq!(&seen[2].body[..], all.as_bytes());
+    for name in ["x-icp-filtered", "x-icp-would-filter", "x-icp-unfiltered"] {
+        assert!(seen[2].headers.get(name).is_none(), "{name}");
+    }
     // Not a list: refused, never forwarded.
     for (body, ctype, status, code) in [
         (

@@ -163,13 +163,20 @@ pub fn audit_batch(
     r.list = Some(list_audit(Side::Batch, d));
 }
 
-/// Frames the upstream request of a batch whose body the gateway rewrote: its exact length,
-/// no content coding (the rewritten body is the decoded one), the count of removed items.
-pub fn rewritten(headers: &mut HeaderMap, len: usize, removed: usize) {
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    headers.remove(header::CONTENT_ENCODING);
-    headers.remove(header::TRANSFER_ENCODING);
-    headers.insert(FILTERED, HeaderValue::from(removed));
+/// The list headers of a list route's upstream request are the gateway's alone: a client's
+/// copies are removed. A batch whose body the gateway rewrote (`rewritten`: its new length and
+/// the items removed) goes with its exact length, no content coding (the rewritten body is
+/// the decoded one) and the count of removed items.
+pub fn own_headers(headers: &mut HeaderMap, rewritten: Option<(usize, usize)>) {
+    for name in [FILTERED, WOULD_FILTER, UNFILTERED] {
+        headers.remove(name);
+    }
+    if let Some((len, removed)) = rewritten {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        headers.remove(header::CONTENT_ENCODING);
+        headers.remove(header::TRANSFER_ENCODING);
+        headers.insert(FILTERED, HeaderValue::from(removed));
+    }
 }
 
 /// What a filter route's response step needs from the request, taken before it is forwarded.

@@ -401,8 +401,8 @@ impl Shared {
             filing,
             rewritten,
         } = sent;
-        if let Some((len, removed)) = rewritten {
-            lists::rewritten(&mut parts.headers, len, removed);
+        if route.batch.is_some() || route.filter.is_some() {
+            lists::own_headers(&mut parts.headers, rewritten);
         }
         let filter = route.filter.as_deref().filter(|_| route.mode != Mode::Off);
         let pending = filter.map(|_| {
