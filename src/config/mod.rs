@@ -12,6 +12,7 @@ mod audit;
 mod client;
 mod feed;
 mod jwks;
+mod knobs;
 mod lists;
 mod locate;
 mod pattern;
@@ -21,20 +22,19 @@ mod shape;
 mod tls;
 mod token;
 mod upload;
+mod upstream;
 
 /// `index.bloom` when the config does not say (raw.rs gives the measurements).
 pub const DEFAULT_BLOOM: bool = true;
 
 pub use audit::{AuditConfig, OnAuditFailure};
 pub use jwks::{JwtKeys, VerifyKey, MAX_KEYS as MAX_JWKS_KEYS};
+pub use knobs::{BodyIds, Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown};
 pub use lists::{
     BatchConfig, FilterConfig, ItemPlatform, ListSpec, OnOversize, OnUnfiled, DEFAULT_FILTER_BYTES,
 };
 pub use pattern::{PathRegex, Spans};
-pub use route::{
-    BodyIds, Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown, PathMatcher,
-    PlatformSpec, RouteConfig, Source,
-};
+pub use route::{PathMatcher, PlatformSpec, RouteConfig, Source};
 pub use token::{IntrospectionConfig, JwtSpec, TokenKind, TokenPlace, TokenSource};
 pub use upload::{parse_size, UploadGlobal, UploadRoute, DEFAULT_RAW_TYPES};
 
@@ -437,7 +437,7 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
                     format!("duplicate upstream name {:?}", u.name),
                 );
             }
-            route::upstream(p, &format!("upstream[{i}]"), u)
+            upstream::upstream(p, &format!("upstream[{i}]"), u)
         })
         .collect();
     let names: Vec<&str> = raw.upstream.iter().map(|u| u.name.as_str()).collect();

@@ -1,5 +1,5 @@
-//! Route and upstream validation: path patterns, extractor specs, platform specs, modes and the
-//! per-route policy knobs.
+//! Route validation: path patterns, methods, extractor specs, platform specs, lists, and the
+//! per-route policy knobs (`knobs.rs`).
 //!
 //! Owns the compiled route form (`RouteConfig`) the proxy matches against.
 //! Must not: match requests itself (that is `proxy::route`), or accept a route whose extractor
@@ -7,12 +7,13 @@
 //! Invariant: a `RouteConfig` with mode enforce or monitor has at least one extractor, a
 //! response `filter` or a request `batch`; upload routes have neither list.
 
+use super::knobs::{self, BodyIds, Mode, OnIntrospectionFailure, OnMissing, OnStale, OnUnknown};
 use super::lists::{BatchConfig, FilterConfig};
 use super::pattern::PathRegex;
-use super::raw::{RawRoute, RawSource, RawUpstream};
+use super::raw::{RawRoute, RawSource};
 use super::token::{self, TokenSource};
 use super::upload::UploadRoute;
-use super::{lists, tls, upload, Problems, UpstreamConfig};
+use super::{lists, upload, Problems};
 use crate::filing::Platform;
 use http::Method;
 use std::sync::Arc;
@@ -79,63 +80,6 @@ pub enum PlatformSpec {
 pub enum PathMatcher {
     Prefix(String),
     Regex(PathRegex),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    Enforce,
-    Monitor,
-    Off,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnMissing {
-    /// 400 `identifier_missing`.
-    Reject,
-    /// 451 `identifier_missing`.
-    Block,
-    /// Forward without a filing header (counted).
-    Forward,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnUnknown {
-    /// 451 `not_filed`.
-    Block,
-    /// Forward without a filing header (counted as fail-open).
-    Forward,
-}
-
-/// What a route does when its introspection endpoint cannot answer (down, slow, garbage,
-/// or every call slot busy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnIntrospectionFailure {
-    /// 503 `introspection_unavailable`.
-    Closed,
-    /// Forward without a filing (counted and audited as `introspection_fail_open`).
-    Open,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnStale {
-    /// Keep deciding from the last good index.
-    Enforce,
-    /// Forward everything (counted and marked).
-    Open,
-    /// 503 `index_stale`.
-    Closed,
-}
-
-/// What a route whose identifier does not come from the body does with a form, JSON or
-/// multipart body (docs/configuration.md, "How identifiers are read").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BodyIds {
-    /// Read it (bounded) and refuse it when it names the identifier with another value.
-    Check,
-    /// Refuse it when it names the identifier at all.
-    Refuse,
-    /// Forward it unread: unsafe behind stacks that merge body and query parameters.
-    Ignore,
 }
 
 #[derive(Clone, Debug)]
@@ -206,16 +150,6 @@ impl RouteConfig {
     }
 }
 
-fn choice<T: Copy>(p: &mut Problems<'_>, key: &str, v: &str, options: &[(&str, T)]) -> Option<T> {
-    let found = options.iter().find(|(n, _)| *n == v).map(|(_, t)| *t);
-    if found.is_none() {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        p.add(key, format!("{v:?} is not one of {names:?}"));
-    }
-    found
-}
-
-/// Compiles `/apps/{package}/update` into an anchored regex with named captures.
 fn template(p: &mut Problems<'_>, key: &str, t: &str) -> Option<PathRegex> {
     if !t.starts_with('/') {
         p.add(key, format!("{t:?} must start with /"));
@@ -373,21 +307,9 @@ fn non_empty(p: &mut Problems<'_>, key: &str, v: &str) -> bool {
     !v.is_empty()
 }
 
-pub(super) fn route(
-    p: &mut Problems<'_>,
-    key: &str,
-    r: &RawRoute,
-    upstream: usize,
-    endpoints: &[&str],
-) -> Option<RouteConfig> {
-    let m = matcher(p, key, r);
-    let caps: Vec<String> = m
-        .as_ref()
-        .map(|m| captures(m).into_iter().map(String::from).collect())
-        .unwrap_or_default();
-    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
-    let methods = r
-        .methods
+/// The route's methods, upper-cased; each one that is not an HTTP method is named.
+fn methods(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Vec<Method> {
+    r.methods
         .iter()
         .enumerate()
         .filter_map(
@@ -402,8 +324,13 @@ pub(super) fn route(
                 }
             },
         )
-        .collect();
-    let platform = match (&r.platform, &r.platform_from) {
+        .collect()
+}
+
+/// Where the route's platform comes from: fixed, a request source (never a token), or the
+/// uploaded package's kind.
+fn platform(p: &mut Problems<'_>, key: &str, r: &RawRoute, cx: &Ctx<'_>) -> Option<PlatformSpec> {
+    match (&r.platform, &r.platform_from) {
         (Some(name), None) => match name.parse::<Platform>() {
             Ok(pl) => Some(PlatformSpec::Fixed(pl)),
             Err(e) => {
@@ -419,12 +346,7 @@ pub(super) fn route(
             None
         }
         (None, Some(s)) => {
-            let cx = Ctx {
-                caps: &caps,
-                endpoints,
-                slot: 0,
-            };
-            source(p, &format!("{key}.platform_from"), s, &cx).map(PlatformSpec::From)
+            source(p, &format!("{key}.platform_from"), s, cx).map(PlatformSpec::From)
         }
         (None, None) if r.upload.is_some() => Some(PlatformSpec::Package),
         _ if r.upload.is_some() => {
@@ -435,7 +357,33 @@ pub(super) fn route(
             p.add(key, "set exactly one of platform or platform_from");
             None
         }
-    };
+    }
+}
+
+pub(super) fn route(
+    p: &mut Problems<'_>,
+    key: &str,
+    r: &RawRoute,
+    upstream: usize,
+    endpoints: &[&str],
+) -> Option<RouteConfig> {
+    let m = matcher(p, key, r);
+    let caps: Vec<String> = m
+        .as_ref()
+        .map(|m| captures(m).into_iter().map(String::from).collect())
+        .unwrap_or_default();
+    let caps: Vec<&str> = caps.iter().map(String::as_str).collect();
+    let methods = methods(p, key, r);
+    let platform = platform(
+        p,
+        key,
+        r,
+        &Ctx {
+            caps: &caps,
+            endpoints,
+            slot: 0,
+        },
+    );
     let mut slot = 0;
     let extract: Vec<Source> = r
         .extract
@@ -459,64 +407,10 @@ pub(super) fn route(
     if let Some(u) = &r.upload {
         upload_sources(p, key, &u.field, platform.as_ref(), &extract);
     }
-    let mode = choice(
-        p,
-        &format!("{key}.mode"),
-        &r.mode,
-        &[
-            ("enforce", Mode::Enforce),
-            ("monitor", Mode::Monitor),
-            ("off", Mode::Off),
-        ],
-    );
-    let on_missing = choice(
-        p,
-        &format!("{key}.on_missing"),
-        &r.on_missing,
-        &[
-            ("reject", OnMissing::Reject),
-            ("block", OnMissing::Block),
-            ("forward", OnMissing::Forward),
-        ],
-    );
-    let on_unknown = choice(
-        p,
-        &format!("{key}.on_unknown"),
-        &r.on_unknown,
-        &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)],
-    );
-    let on_stale = choice(
-        p,
-        &format!("{key}.on_stale"),
-        &r.on_stale,
-        &[
-            ("enforce", OnStale::Enforce),
-            ("open", OnStale::Open),
-            ("closed", OnStale::Closed),
-        ],
-    );
-    let body_ids = match (&r.body_ids, &r.upload) {
-        (Some(_), Some(_)) => {
-            p.add(
-                &format!("{key}.body_ids"),
-                "does not apply to upload routes (the body is the package)",
-            );
-            None
-        }
-        (v, _) => choice(
-            p,
-            &format!("{key}.body_ids"),
-            v.as_deref().unwrap_or("check"),
-            &[
-                ("check", BodyIds::Check),
-                ("refuse", BodyIds::Refuse),
-                ("ignore", BodyIds::Ignore),
-            ],
-        ),
-    };
+    let k = knobs::parse(p, key, r);
     let (filter, batch) = route_lists(p, key, r, platform.as_ref());
     let lists = r.filter.is_some() || r.batch.is_some();
-    if mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() && !lists {
+    if k.mode != Some(Mode::Off) && r.extract.is_empty() && r.upload.is_none() && !lists {
         p.add(
             &format!("{key}.extract"),
             "a route in enforce or monitor mode needs at least one extractor, a filter or a batch",
@@ -539,11 +433,11 @@ pub(super) fn route(
         matcher: m?,
         upstream,
         platform: platform?,
-        mode: mode?,
-        on_missing: on_missing?,
-        on_unknown: on_unknown?,
-        on_stale: on_stale?,
-        body_ids: body_ids?,
+        mode: k.mode?,
+        on_missing: k.on_missing?,
+        on_unknown: k.on_unknown?,
+        on_stale: k.on_stale?,
+        body_ids: k.body_ids?,
         upload,
         allow_url_headers: r.allow_url_headers,
         tokens: extract.iter().any(|s| matches!(s, Source::Token(_))),
@@ -571,7 +465,7 @@ fn introspection_failure(
             p.add(&k, "the route has no introspect extractor");
             None
         }
-        Some(v) => choice(
+        Some(v) => knobs::choice(
             p,
             &k,
             v,
@@ -659,50 +553,4 @@ fn upload_sources(
         }
         _ => {}
     }
-}
-
-pub(super) fn upstream(p: &mut Problems<'_>, key: &str, u: &RawUpstream) -> Option<UpstreamConfig> {
-    let connect_timeout = p.duration(&format!("{key}.connect_timeout"), &u.connect_timeout);
-    let response_timeout = p.duration(&format!("{key}.response_timeout"), &u.response_timeout);
-    let uri: http::Uri = match u.url.parse() {
-        Ok(uri) => uri,
-        Err(e) => {
-            p.add(
-                &format!("{key}.url"),
-                format!("{:?} is not a URL: {e}", u.url),
-            );
-            return None;
-        }
-    };
-    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
-        p.add(
-            &format!("{key}.url"),
-            format!(
-                "{:?} needs a scheme and a host, e.g. http://10.0.0.5:8080",
-                u.url
-            ),
-        );
-        return None;
-    };
-    if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
-        p.add(
-            &format!("{key}.url"),
-            format!("scheme {scheme} is not http or https"),
-        );
-        return None;
-    }
-    if uri.query().is_some() {
-        p.add(&format!("{key}.url"), "must not have a query string");
-    }
-    let tls = tls::client_config(p, &format!("{key}.ca_file"), u.ca_file.as_deref())?;
-    Some(UpstreamConfig {
-        name: u.name.clone(),
-        scheme,
-        authority,
-        path_prefix: uri.path().trim_end_matches('/').to_string(),
-        connect_timeout,
-        response_timeout,
-        tls,
-        preserve_host: u.preserve_host,
-    })
 }
