@@ -7,8 +7,8 @@
 //! Must not: count work done before the measured closure (config, index, request parsing).
 //! Invariant: each measured closure does exactly the per-request work the pipeline does.
 
+use super::filing::filing_value;
 use super::forward::{strip_url_headers, ClientSide, Upstream};
-use super::pipeline::filing_value;
 use super::target::{self, PathMode};
 use super::{authority, route};
 use crate::code::Code;

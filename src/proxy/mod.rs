@@ -5,6 +5,8 @@
 
 pub mod authority;
 pub mod body;
+pub mod conn;
+pub mod filing;
 pub mod forward;
 pub mod lists;
 pub mod observe;
@@ -20,7 +22,8 @@ pub mod subject;
 pub mod target;
 pub mod upload;
 
-pub use pipeline::{Conn, Shared};
+pub use conn::Conn;
+pub use pipeline::Shared;
 
 #[cfg(test)]
 mod alloc_tests;

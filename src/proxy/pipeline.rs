@@ -19,30 +19,29 @@
 //! exactly one metrics sample.
 
 use super::body::{ProxyBody, Taken};
+use super::conn::Conn;
+use super::filing::filing_value;
 use super::forward::{strip_url_headers, ClientSide, Upstream};
 use super::observe::{Observer, Sample};
 use super::respond::{self, About};
 use super::subject::{audit_record, Subject};
-use super::target::{self, PathMode};
+use super::target;
 use super::upload;
 use super::{authority, body, lists, request, route};
 use crate::accesslog::{AccessLog, Draft};
 use crate::audit::{Audit, AuditRecord};
-use crate::client::{self, ClientAddr};
 use crate::code::Code;
 use crate::config::{DefaultAction, Mode, RouteConfig, UploadGlobal};
 use crate::console::recent::Recent;
 use crate::extract;
 use crate::extract::upload::claim;
-use crate::filing::{FilingNumber, Platform};
+use crate::filing::Platform;
 use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Outcome, PassReason, Reason};
 use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response};
 use hyper::body::Incoming;
-use ipnet::IpNet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,92 +101,6 @@ pub struct Shared {
     pub tokens: Arc<crate::tokens::Tokens>,
     /// The console's ring of recent block and monitor decisions (`console/recent.rs`).
     pub recent: Recent,
-}
-
-/// The client connection a request came in on.
-#[derive(Clone)]
-pub struct Conn {
-    pub listener: Arc<str>,
-    /// The TCP peer.
-    pub peer: SocketAddr,
-    /// The connection's client: the source a PROXY protocol header names, else `peer`.
-    pub client: SocketAddr,
-    pub tls: bool,
-    /// `client`'s address as the X-Forwarded-For entry its requests add.
-    pub forwarded_for: HeaderValue,
-    /// The listener's `path` option: refuse or normalise non-canonical paths.
-    pub path: PathMode,
-    /// The listener's `trusted_proxies`: whose X-Forwarded-For names the client.
-    pub trusted_proxies: Arc<[IpNet]>,
-}
-
-fn forwarded_for(client: SocketAddr) -> HeaderValue {
-    HeaderValue::from_str(&client.ip().to_canonical().to_string())
-        .unwrap_or(HeaderValue::from_static("unknown"))
-}
-
-impl Conn {
-    pub fn new(listener: Arc<str>, peer: SocketAddr, tls: bool, path: PathMode) -> Conn {
-        Conn {
-            listener,
-            peer,
-            client: peer,
-            tls,
-            forwarded_for: forwarded_for(peer),
-            path,
-            trusted_proxies: Arc::from([]),
-        }
-    }
-
-    /// Believes X-Forwarded-For from these proxies (`client.rs`).
-    pub fn trusting(self, trusted_proxies: Arc<[IpNet]>) -> Conn {
-        Conn {
-            trusted_proxies,
-            ..self
-        }
-    }
-
-    /// The connection's client is `client`, as its PROXY protocol header says.
-    pub fn proxied_for(self, client: SocketAddr) -> Conn {
-        Conn {
-            client,
-            forwarded_for: forwarded_for(client),
-            ..self
-        }
-    }
-
-    /// The client of a request on this connection: `client`, or past trusted proxies the
-    /// address X-Forwarded-For names.
-    pub fn client_of(&self, headers: &http::HeaderMap) -> ClientAddr {
-        client::resolve(self.client, &self.trusted_proxies, headers)
-    }
-}
-
-/// Whether a filing header byte is percent-encoded: controls, space, `"`, `%`, `,` (the list
-/// separator) and every byte of a non-ASCII character. Filing numbers travel as percent-encoded
-/// UTF-8 so any HTTP stack can carry them.
-fn escaped(b: u8) -> bool {
-    !(0x21..0x7f).contains(&b) || matches!(b, b'"' | b'%' | b',')
-}
-
-/// The filing header's value: the numbers, percent-encoded, comma-separated. Encoded on the
-/// stack, so the header value is the one allocation.
-pub(super) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
-    for (i, n) in numbers.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        for &b in n.text().as_bytes() {
-            if escaped(b) {
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            } else {
-                out.push(b);
-            }
-        }
-    }
-    HeaderValue::from_bytes(&out).ok()
 }
 
 impl Shared {
