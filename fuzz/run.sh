@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:?seconds per target}; shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(path query header json lists multipart zip
+[ ${#targets[@]} -gt 0 ] || targets=(path query header json lists jwt multipart zip
   zipentries axml manifest macho pkcs7 apksigblock hapsigblock proxy_protocol)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT

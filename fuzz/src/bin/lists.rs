@@ -21,8 +21,14 @@ fn main() {
         assert!(l.open < l.close && l.close < data.len());
         let mut at = l.open;
         for item in &l.items {
-            assert!(at < item.span.start && item.span.end <= l.close, "item span out of order");
-            assert!(validate(&data[item.span.clone()]).is_ok(), "item is not one value");
+            assert!(
+                at < item.span.start && item.span.end <= l.close,
+                "item span out of order"
+            );
+            assert!(
+                validate(&data[item.span.clone()]).is_ok(),
+                "item is not one value"
+            );
             for f in [&item.id, &item.platform] {
                 if let Field::Str { raw, .. } = f {
                     assert!(item.span.start < raw.start && raw.end < item.span.end);
