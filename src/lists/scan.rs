@@ -13,7 +13,10 @@
 //! returns lies inside the input and holds exactly one JSON value (items) or one string's
 //! content (fields).
 
+mod strings;
+
 use std::ops::Range;
+use strings::special;
 
 /// Deepest nesting of arrays and objects a list body may have (the house limit,
 /// `extract::json::MAX_DEPTH`).
@@ -220,7 +223,7 @@ impl<'a> Scan<'a> {
                 self.elements(|s, _| s.skip())?;
             }
             Some(b'"') => {
-                self.string()?;
+                self.string_end()?;
             }
             Some(b't') => self.literal(b"true")?,
             Some(b'f') => self.literal(b"false")?,
@@ -341,9 +344,20 @@ impl<'a> Scan<'a> {
 
     /// A string at `"`: checks its escapes (surrogates paired) and that it has no control
     /// character. The body is UTF-8 already.
+    #[inline]
     fn string(&mut self) -> Result<Str, Fault> {
+        let start = self.i + 1;
+        let escaped = self.string_end()?;
+        Ok(Str {
+            raw: start..self.i - 1,
+            escaped,
+        })
+    }
+
+    /// Moves past the string at `"`; whether it has escapes. (Its span is the caller's to
+    /// note: a flag comes back in a register, where a span in a `Result` goes through memory.)
+    fn string_end(&mut self) -> Result<bool, Fault> {
         self.i += 1;
-        let start = self.i;
         let mut escaped = false;
         loop {
             let Some(at) = special(&self.b[self.i..]) else {
@@ -353,10 +367,7 @@ impl<'a> Scan<'a> {
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
-                    return Ok(Str {
-                        raw: start..self.i - 1,
-                        escaped,
-                    });
+                    return Ok(escaped);
                 }
                 b'\\' => {
                     escaped = true;
@@ -402,9 +413,10 @@ impl<'a> Scan<'a> {
     }
 
     /// True when the key `k` is the pointer token `t` (escapes decoded).
+    #[inline]
     fn key_is(&self, k: &Str, t: &str) -> bool {
         if !k.escaped {
-            return &self.b[k.raw.clone()] == t.as_bytes();
+            return k.raw.len() == t.len() && &self.b[k.raw.clone()] == t.as_bytes();
         }
         decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
     }
@@ -562,32 +574,6 @@ impl<'a> Scan<'a> {
         }
         Ok(out)
     }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The position of the first `"`, `\\` or control character in `b`. Eight bytes at a time:
-/// in each of the three byte tests (`x - 0x01.. & !x & 0x80..` on a word where the wanted
-/// bytes are zero) the lowest flagged byte is exact, and false flags only appear above a true
-/// one, so the lowest flag of their union is the first special byte.
-fn special(b: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(chunk) = b.get(at..at + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let m = zero(w ^ (ONES * b'"' as u64))
-            | zero(w ^ (ONES * b'\\' as u64))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
-        if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    b[at..]
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| at + p)
 }
 
 /// A pointer's next token and the rest, unless it ends here (or is not followed).

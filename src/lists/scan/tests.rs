@@ -318,3 +318,42 @@ fn agrees_with_serde_json_on_mutated_documents() {
         assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&b));
     }
 }
+
+#[test]
+fn special_byte_search_agrees_with_a_byte_at_a_time_search() {
+    // Every special byte at every offset of every length up to 40, each alone in a run of
+    // plain bytes (ASCII and UTF-8 continuation bytes), and at the very end of the slice.
+    let plain = [b'a', 0xe4, 0xb8, 0xad, b' ', 0x7f, 0xff, b'/'];
+    let specials = [b'"', b'\\', 0x00, 0x0a, 0x1f];
+    for len in 0..40 {
+        let base: Vec<u8> = (0..len).map(|i| plain[i % plain.len()]).collect();
+        assert_eq!(strings::special(&base), None, "{base:?}");
+        for at in 0..len {
+            for &c in &specials {
+                let mut b = base.clone();
+                b[at] = c;
+                assert_eq!(strings::special(&b), Some(at), "{b:?}");
+                assert_eq!(strings::special(&b), strings::naive(&b));
+                // A second special byte later changes nothing.
+                if at + 1 < len {
+                    b[len - 1] = b'"';
+                    assert_eq!(strings::special(&b), Some(at), "{b:?}");
+                }
+            }
+        }
+    }
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for _ in 0..20000 {
+        let len = r.gen_range(0..64);
+        let b: Vec<u8> = (0..len)
+            .map(|_| match r.gen_range(0..20) {
+                0 => specials[r.gen_range(0..specials.len())],
+                _ => r.gen_range(0x20..=0xff),
+            })
+            .collect();
+        // Every suffix: every alignment of the search start.
+        for s in 0..=b.len() {
+            assert_eq!(strings::special(&b[s..]), strings::naive(&b[s..]), "{b:?}");
+        }
+    }
+}
