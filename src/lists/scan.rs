@@ -79,10 +79,14 @@ pub struct Pointers<'p> {
 
 /// Scans `body` and returns the list `p.list` leads to, with each item's fields.
 pub fn locate(body: &[u8], p: &Pointers<'_>) -> Result<Located, Fault> {
-    if simdutf8::basic::from_utf8(body).is_err() {
-        return Err(Fault::Encoding);
-    }
-    let mut s = Scan::new(body);
+    let text = simdutf8::basic::from_utf8(body).map_err(|_| Fault::Encoding)?;
+    locate_text(text, p)
+}
+
+/// `locate` on a body already known to be UTF-8 (the caller then slices string fields out of
+/// `body` as `str` without checking them again).
+pub fn locate_text(body: &str, p: &Pointers<'_>) -> Result<Located, Fault> {
+    let mut s = Scan::new(body.as_bytes());
     s.ws();
     let found = s.path(p.list, p)?;
     s.end()?;
