@@ -215,27 +215,35 @@ impl<'a> Scan<'a> {
     }
 
     /// Skips one value (after whitespace), checking it.
+    #[inline]
     fn skip(&mut self) -> Result<(), Fault> {
         self.ws();
         match self.peek() {
-            Some(b'{') => {
-                self.enter()?;
-                self.members(|s, _| s.skip())?;
-            }
-            Some(b'[') => {
-                self.enter()?;
-                self.elements(|s, _| s.skip())?;
-            }
             Some(b'"') => {
                 self.string_end()?;
             }
-            Some(b't') => self.literal(b"true")?,
-            Some(b'f') => self.literal(b"false")?,
-            Some(b'n') => self.literal(b"null")?,
             Some(b'-' | b'0'..=b'9') => self.number()?,
-            _ => return Err(Fault::Syntax),
+            _ => self.skip_other()?,
         }
         Ok(())
+    }
+
+    /// `skip` past its two common cases: an object, an array, a literal (or no value).
+    fn skip_other(&mut self) -> Result<(), Fault> {
+        match self.peek() {
+            Some(b'{') => {
+                self.enter()?;
+                self.members(|s, _| s.skip())
+            }
+            Some(b'[') => {
+                self.enter()?;
+                self.elements(|s, _| s.skip())
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => Err(Fault::Syntax),
+        }
     }
 
     /// The members of an object whose `{` is consumed: `f` gets each key and reads its value.
@@ -360,8 +368,22 @@ impl<'a> Scan<'a> {
 
     /// Moves past the string at `"`; whether it has escapes. (Its span is the caller's to
     /// note: a flag comes back in a register, where a span in a `Result` goes through memory.)
+    /// Inline for the common string, whose first special byte is its closing quote.
+    #[inline]
     fn string_end(&mut self) -> Result<bool, Fault> {
         self.i += 1;
+        if let Some(at) = special(&self.b[self.i..]) {
+            if self.b[self.i + at] == b'"' {
+                self.i += at + 1;
+                return Ok(false);
+            }
+        }
+        self.string_rest()
+    }
+
+    /// `string_end` from the start of the content, for a string with escapes (or a bad one).
+    #[inline(never)]
+    fn string_rest(&mut self) -> Result<bool, Fault> {
         let mut escaped = false;
         loop {
             let Some(at) = special(&self.b[self.i..]) else {
@@ -417,11 +439,16 @@ impl<'a> Scan<'a> {
     }
 
     /// True when the key `k` is the pointer token `t` (escapes decoded).
-    #[inline]
+    #[inline(always)]
     fn key_is(&self, k: &Str, t: &str) -> bool {
         if !k.escaped {
-            return k.raw.len() == t.len() && &self.b[k.raw.clone()] == t.as_bytes();
+            return k.raw.len() == t.len() && self.b.get(k.raw.clone()) == Some(t.as_bytes());
         }
+        self.escaped_key_is(k, t)
+    }
+
+    #[inline(never)]
+    fn escaped_key_is(&self, k: &Str, t: &str) -> bool {
         decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
     }
 

@@ -357,3 +357,36 @@ fn special_byte_search_agrees_with_a_byte_at_a_time_search() {
         }
     }
 }
+
+#[test]
+fn escaped_keys_and_strings_take_the_slow_path_to_the_same_reading() {
+    // A key spelled with escapes is the pointer's key: found, and a duplicate of its plain
+    // spelling inside an item.
+    let body =
+        r#"{"r":[{"\u0070":"a.b"},{"p":"a.b","\u0070":"c.d"},{"x":"\"\\","p":"e\/f\u00e9"}]}"#;
+    let l = run(body, "/r", "/p", None).unwrap();
+    assert_eq!(ids(body, &l)[0].as_deref(), Some("a.b"));
+    assert_eq!(l.items[1].id, Field::Duplicate);
+    assert_eq!(ids(body, &l)[2].as_deref(), Some("e/fé"));
+    assert!(matches!(l.items[2].id, Field::Str { escaped: true, .. }));
+    // Escapes and bad bytes at every offset of a string longer than one search word.
+    for at in 0..20 {
+        let mut s = "abcdefghijklmnopqrst".to_string();
+        s.insert_str(at, "\\n");
+        let ok = format!(r#"{{"r":[{{"p":"{s}"}}]}}"#);
+        assert_eq!(validate(ok.as_bytes()), Ok(()), "{ok}");
+        let bad = ok.replace("\\n", "\\x");
+        assert_eq!(validate(bad.as_bytes()), Err(Fault::Syntax), "{bad}");
+        let ctl = ok.replace("\\n", "\u{1}");
+        assert_eq!(validate(ctl.as_bytes()), Err(Fault::Syntax), "{ctl}");
+        let lone = ok.replace("\\n", "\\udc00");
+        assert_eq!(validate(lone.as_bytes()), Err(Fault::Encoding), "{lone}");
+    }
+    // A string cut off at the end of the body, at every length.
+    for n in 0..20 {
+        let cut = format!("\"{}", "a".repeat(n));
+        assert_eq!(validate(cut.as_bytes()), Err(Fault::Syntax), "{cut}");
+        let cut = format!("\"{}\\", "a".repeat(n));
+        assert_eq!(validate(cut.as_bytes()), Err(Fault::Syntax), "{cut}");
+    }
+}
