@@ -369,7 +369,7 @@ impl<'a> Scan<'a> {
     /// Moves past the string at `"`; whether it has escapes. (Its span is the caller's to
     /// note: a flag comes back in a register, where a span in a `Result` goes through memory.)
     /// Inline for the common string, whose first special byte is its closing quote.
-    #[inline]
+    #[inline(always)]
     fn string_end(&mut self) -> Result<bool, Fault> {
         self.i += 1;
         if let Some(at) = special(&self.b[self.i..]) {
