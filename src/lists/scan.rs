@@ -318,6 +318,15 @@ impl<'a> Scan<'a> {
 
     fn digits(&mut self) -> usize {
         let start = self.i;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            match strings::non_digit(chunk) {
+                Some(at) => {
+                    self.i += at;
+                    return self.i - start;
+                }
+                None => self.i += 8,
+            }
+        }
         while let Some(b'0'..=b'9') = self.peek() {
             self.i += 1;
         }
@@ -502,6 +511,12 @@ impl<'a> Scan<'a> {
             s.ws();
             let start = s.i;
             let [id, platform] = s.pick([Some(p.id), p.platform])?;
+            if items.is_empty() {
+                // Room for as many items as there are bytes left for ones the size of the
+                // first: a list of like items grows its vector once.
+                let rest = s.b.len() - s.i;
+                items.reserve(rest / (s.i - start + 1));
+            }
             items.push(Item {
                 span: start..s.i,
                 id,

@@ -390,3 +390,35 @@ fn escaped_keys_and_strings_take_the_slow_path_to_the_same_reading() {
         assert_eq!(validate(cut.as_bytes()), Err(Fault::Syntax), "{cut}");
     }
 }
+
+#[test]
+fn digit_runs_end_where_a_byte_at_a_time_search_ends_them() {
+    // Every byte value after every run length, and a digit run followed by bytes whose
+    // SWAR addition carries (0xfa and up) into the bytes above.
+    for run in 0..8 {
+        for c in 0..=255u8 {
+            let mut b = [b'7'; 8];
+            b[run] = c;
+            if run + 1 < 8 {
+                b[run + 1] = 0xff;
+            }
+            let want = b.iter().position(|c| !c.is_ascii_digit());
+            assert_eq!(strings::non_digit(&b), want, "{b:?}");
+        }
+    }
+    assert_eq!(strings::non_digit(b"01234567"), None);
+    for n in [
+        "0",
+        "-0",
+        "12345678",
+        "123456789",
+        "1234567890123456789.25e+12",
+        "9e9",
+    ] {
+        assert_eq!(validate(n.as_bytes()), Ok(()), "{n}");
+        for tail in [".", "e", "e+", "x"] {
+            let bad = format!("{n}{tail}");
+            assert_eq!(validate(bad.as_bytes()), Err(Fault::Syntax), "{bad}");
+        }
+    }
+}
