@@ -1,7 +1,8 @@
 //! A strict JSON scanner (RFC 8259) that reports byte spans: the array a pointer leads to,
 //! each of its items, and the id and platform strings inside each item.
 //!
-//! Owns the one reading of a list body. It refuses what common parsers read differently: a
+//! Owns the one reading of a list body (the byte searches under it, for a string's end and a
+//! run of digits, are `scan/strings.rs`). It refuses what common parsers read differently: a
 //! byte-order mark, bytes after the value, invalid UTF-8, control characters in strings,
 //! escapes other than RFC 8259's, lone UTF-16 surrogates (Python and Node keep them, Go
 //! replaces them, serde_json refuses them), nesting deeper than `MAX_DEPTH`, and a key repeated
