@@ -23,6 +23,9 @@ use strings::special;
 /// `extract::json::MAX_DEPTH`).
 pub const MAX_DEPTH: usize = crate::extract::json::MAX_DEPTH;
 
+/// Most items a list's vector is sized for before they are found (`Scan::list`).
+const RESERVE_ITEMS: usize = 1024;
+
 /// Why a body cannot be read as a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
@@ -514,9 +517,11 @@ impl<'a> Scan<'a> {
             let [id, platform] = s.pick([Some(p.id), p.platform])?;
             if items.is_empty() {
                 // Room for as many items as there are bytes left for ones the size of the
-                // first: a list of like items grows its vector once.
+                // first, so a list of like items grows its vector once; at most `RESERVE_ITEMS`,
+                // so a small first item before a large rest cannot reserve far more than the
+                // items found would take.
                 let rest = s.b.len() - s.i;
-                items.reserve(rest / (s.i - start + 1));
+                items.reserve((rest / (s.i - start + 1)).min(RESERVE_ITEMS));
             }
             items.push(Item {
                 span: start..s.i,
