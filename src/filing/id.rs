@@ -142,6 +142,31 @@ fn hex_lower(b: &[u8]) -> bool {
         .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
 }
 
+/// Android's package-name grammar without its length limit, in one pass: dot-separated
+/// segments (at least two), each a letter followed by letters, digits and `_`. The same
+/// language as `segments(id, 2, |s| s[0] is a letter && every byte is alnum or _)`, which
+/// the tests check it against; it is every list item's and request's check, so it runs as
+/// one loop with no split.
+fn android_name(b: &[u8]) -> bool {
+    let mut dots = 0usize;
+    // At the start of a segment: the next byte must be a letter.
+    let mut start = true;
+    for &c in b {
+        if start {
+            if !c.is_ascii_alphabetic() {
+                return false;
+            }
+            start = false;
+        } else if c == b'.' {
+            dots += 1;
+            start = true;
+        } else if !(is_alnum(c) || c == b'_') {
+            return false;
+        }
+    }
+    !start && dots >= 1
+}
+
 /// Checks `id` against `platform`'s grammar. Returns the rule that failed.
 pub fn validate(platform: Platform, id: &str) -> Result<(), InvalidId> {
     match broken_rule(platform, id) {
@@ -163,10 +188,7 @@ pub fn fits(platform: Platform, id: &str) -> bool {
 fn broken_rule(platform: Platform, id: &str) -> Option<&'static str> {
     let b = id.as_bytes();
     match platform {
-        Platform::Android => (b.len() > 223
-            || !segments(id, 2, |s| {
-                s[0].is_ascii_alphabetic() && s.iter().all(|&c| is_alnum(c) || c == b'_')
-            }))
+        Platform::Android => (b.len() > 223 || !android_name(b))
         .then_some("letters, digits and _ in at least two dot-separated segments, each starting with a letter, at most 223 bytes"),
         Platform::Ios => (b.len() > 255
             || !segments(id, 2, |s| s.iter().all(|&c| is_alnum(c) || c == b'-')))
@@ -238,6 +260,32 @@ mod tests {
         bad(Platform::Android, "com.x.");
         bad(Platform::Android, "com.x-y");
         bad(Platform::Android, &format!("a.{}", "b".repeat(222)));
+    }
+
+    #[test]
+    fn android_in_one_pass_is_the_segment_grammar() {
+        let by_segments = |id: &str| {
+            segments(id, 2, |s| {
+                s[0].is_ascii_alphabetic() && s.iter().all(|&c| is_alnum(c) || c == b'_')
+            })
+        };
+        let alphabet = ['a', 'Z', '0', '9', '_', '.', '-', 'é', ' '];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 9) as usize;
+            let id: String = (0..len)
+                .map(|i| alphabet[(x >> (8 + 4 * i)) as usize % alphabet.len()])
+                .collect();
+            assert_eq!(android_name(id.as_bytes()), by_segments(&id), "{id:?}");
+        }
+        for id in [
+            "", ".", "a.", ".a", "a.b", "a..b", "a.1", "a_.b_", "_a.b", "a.b.c9",
+        ] {
+            assert_eq!(android_name(id.as_bytes()), by_segments(id), "{id:?}");
+        }
     }
 
     #[test]

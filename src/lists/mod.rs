@@ -182,15 +182,15 @@ struct Identity<'b> {
 }
 
 /// A string field's text: borrowed when it has no escapes, decoded once otherwise.
-fn text<'b>(body: &'b [u8], f: &Field) -> Option<Cow<'b, str>> {
+fn text<'b>(body: &'b str, f: &Field) -> Option<Cow<'b, str>> {
     match f {
         Field::Str {
             raw,
             escaped: false,
-        } => std::str::from_utf8(body.get(raw.clone())?)
-            .ok()
-            .map(Cow::Borrowed),
-        Field::Str { raw, escaped: true } => scan::decode(body, raw.clone()).map(Cow::Owned),
+        } => body.get(raw.clone()).map(Cow::Borrowed),
+        Field::Str { raw, escaped: true } => {
+            scan::decode(body.as_bytes(), raw.clone()).map(Cow::Owned)
+        }
         _ => None,
     }
 }
@@ -199,7 +199,7 @@ fn text<'b>(body: &'b [u8], f: &Field) -> Option<Cow<'b, str>> {
 /// empty one) is none; an id that is not a string, or breaks its platform's grammar, is
 /// `identifier_invalid`; a repeated key on the way is `ambiguous_request`; a platform that is
 /// missing or unknown is `platform_invalid`.
-fn identity<'b>(body: &'b [u8], spec: &ListSpec, item: &Item) -> Identity<'b> {
+fn identity<'b>(body: &'b str, spec: &ListSpec, item: &Item) -> Identity<'b> {
     let shown = text(body, &item.id);
     let platform = match &spec.platform {
         ItemPlatform::Fixed(p) => Ok(*p),
@@ -252,7 +252,9 @@ pub fn decide(
         id: &spec.id,
         platform: platform_ptr,
     };
-    let located = scan::locate(body, &pointers).map_err(Undecided::Unreadable)?;
+    let text =
+        simdutf8::basic::from_utf8(body).map_err(|_| Undecided::Unreadable(Fault::Encoding))?;
+    let located = scan::locate_text(text, &pointers).map_err(Undecided::Unreadable)?;
     let mut d = Decided {
         items: located.items.len(),
         monitored: route.mode == Mode::Monitor,
@@ -260,7 +262,7 @@ pub fn decide(
     };
     let mut gone: Vec<u32> = Vec::new();
     for (i, item) in located.items.iter().enumerate() {
-        let it = identity(body, spec, item);
+        let it = identity(text, spec, item);
         let who = it.who.as_ref().map(Option::as_ref).map_err(|c| *c);
         match policy::decide(route, who, rev, stale) {
             Decision::Allow(_) | Decision::Pass(_) => {}

@@ -1,7 +1,8 @@
 //! A strict JSON scanner (RFC 8259) that reports byte spans: the array a pointer leads to,
 //! each of its items, and the id and platform strings inside each item.
 //!
-//! Owns the one reading of a list body. It refuses what common parsers read differently: a
+//! Owns the one reading of a list body (the byte searches under it, for a string's end and a
+//! run of digits, are `scan/strings.rs`). It refuses what common parsers read differently: a
 //! byte-order mark, bytes after the value, invalid UTF-8, control characters in strings,
 //! escapes other than RFC 8259's, lone UTF-16 surrogates (Python and Node keep them, Go
 //! replaces them, serde_json refuses them), nesting deeper than `MAX_DEPTH`, and a key repeated
@@ -13,11 +14,17 @@
 //! returns lies inside the input and holds exactly one JSON value (items) or one string's
 //! content (fields).
 
+mod strings;
+
 use std::ops::Range;
+use strings::special;
 
 /// Deepest nesting of arrays and objects a list body may have (the house limit,
 /// `extract::json::MAX_DEPTH`).
 pub const MAX_DEPTH: usize = crate::extract::json::MAX_DEPTH;
+
+/// Most items a list's vector is sized for before they are found (`Scan::list`).
+const RESERVE_ITEMS: usize = 1024;
 
 /// Why a body cannot be read as a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,10 +83,14 @@ pub struct Pointers<'p> {
 
 /// Scans `body` and returns the list `p.list` leads to, with each item's fields.
 pub fn locate(body: &[u8], p: &Pointers<'_>) -> Result<Located, Fault> {
-    if simdutf8::basic::from_utf8(body).is_err() {
-        return Err(Fault::Encoding);
-    }
-    let mut s = Scan::new(body);
+    let text = simdutf8::basic::from_utf8(body).map_err(|_| Fault::Encoding)?;
+    locate_text(text, p)
+}
+
+/// `locate` on a body already known to be UTF-8 (the caller then slices string fields out of
+/// `body` as `str` without checking them again).
+pub fn locate_text(body: &str, p: &Pointers<'_>) -> Result<Located, Fault> {
+    let mut s = Scan::new(body.as_bytes());
     s.ws();
     let found = s.path(p.list, p)?;
     s.end()?;
@@ -208,27 +219,35 @@ impl<'a> Scan<'a> {
     }
 
     /// Skips one value (after whitespace), checking it.
+    #[inline]
     fn skip(&mut self) -> Result<(), Fault> {
         self.ws();
         match self.peek() {
+            Some(b'"') => {
+                self.string_end()?;
+            }
+            Some(b'-' | b'0'..=b'9') => self.number()?,
+            _ => self.skip_other()?,
+        }
+        Ok(())
+    }
+
+    /// `skip` past its two common cases: an object, an array, a literal (or no value).
+    fn skip_other(&mut self) -> Result<(), Fault> {
+        match self.peek() {
             Some(b'{') => {
                 self.enter()?;
-                self.members(|s, _| s.skip())?;
+                self.members(|s, _| s.skip())
             }
             Some(b'[') => {
                 self.enter()?;
-                self.elements(|s, _| s.skip())?;
+                self.elements(|s, _| s.skip())
             }
-            Some(b'"') => {
-                self.string()?;
-            }
-            Some(b't') => self.literal(b"true")?,
-            Some(b'f') => self.literal(b"false")?,
-            Some(b'n') => self.literal(b"null")?,
-            Some(b'-' | b'0'..=b'9') => self.number()?,
-            _ => return Err(Fault::Syntax),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            _ => Err(Fault::Syntax),
         }
-        Ok(())
     }
 
     /// The members of an object whose `{` is consumed: `f` gets each key and reads its value.
@@ -303,6 +322,15 @@ impl<'a> Scan<'a> {
 
     fn digits(&mut self) -> usize {
         let start = self.i;
+        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+            match strings::non_digit(chunk) {
+                Some(at) => {
+                    self.i += at;
+                    return self.i - start;
+                }
+                None => self.i += 8,
+            }
+        }
         while let Some(b'0'..=b'9') = self.peek() {
             self.i += 1;
         }
@@ -341,9 +369,34 @@ impl<'a> Scan<'a> {
 
     /// A string at `"`: checks its escapes (surrogates paired) and that it has no control
     /// character. The body is UTF-8 already.
+    #[inline]
     fn string(&mut self) -> Result<Str, Fault> {
+        let start = self.i + 1;
+        let escaped = self.string_end()?;
+        Ok(Str {
+            raw: start..self.i - 1,
+            escaped,
+        })
+    }
+
+    /// Moves past the string at `"`; whether it has escapes. (Its span is the caller's to
+    /// note: a flag comes back in a register, where a span in a `Result` goes through memory.)
+    /// Inline for the common string, whose first special byte is its closing quote.
+    #[inline(always)]
+    fn string_end(&mut self) -> Result<bool, Fault> {
         self.i += 1;
-        let start = self.i;
+        if let Some(at) = special(&self.b[self.i..]) {
+            if self.b[self.i + at] == b'"' {
+                self.i += at + 1;
+                return Ok(false);
+            }
+        }
+        self.string_rest()
+    }
+
+    /// `string_end` from the start of the content, for a string with escapes (or a bad one).
+    #[inline(never)]
+    fn string_rest(&mut self) -> Result<bool, Fault> {
         let mut escaped = false;
         loop {
             let Some(at) = special(&self.b[self.i..]) else {
@@ -353,10 +406,7 @@ impl<'a> Scan<'a> {
             match self.b[self.i] {
                 b'"' => {
                     self.i += 1;
-                    return Ok(Str {
-                        raw: start..self.i - 1,
-                        escaped,
-                    });
+                    return Ok(escaped);
                 }
                 b'\\' => {
                     escaped = true;
@@ -402,10 +452,16 @@ impl<'a> Scan<'a> {
     }
 
     /// True when the key `k` is the pointer token `t` (escapes decoded).
+    #[inline(always)]
     fn key_is(&self, k: &Str, t: &str) -> bool {
         if !k.escaped {
-            return &self.b[k.raw.clone()] == t.as_bytes();
+            return k.raw.len() == t.len() && self.b.get(k.raw.clone()) == Some(t.as_bytes());
         }
+        self.escaped_key_is(k, t)
+    }
+
+    #[inline(never)]
+    fn escaped_key_is(&self, k: &Str, t: &str) -> bool {
         decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
     }
 
@@ -459,6 +515,14 @@ impl<'a> Scan<'a> {
             s.ws();
             let start = s.i;
             let [id, platform] = s.pick([Some(p.id), p.platform])?;
+            if items.is_empty() {
+                // Room for as many items as there are bytes left for ones the size of the
+                // first, so a list of like items grows its vector once; at most `RESERVE_ITEMS`,
+                // so a small first item before a large rest cannot reserve far more than the
+                // items found would take.
+                let rest = s.b.len() - s.i;
+                items.reserve((rest / (s.i - start + 1)).min(RESERVE_ITEMS));
+            }
             items.push(Item {
                 span: start..s.i,
                 id,
@@ -562,32 +626,6 @@ impl<'a> Scan<'a> {
         }
         Ok(out)
     }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// The position of the first `"`, `\\` or control character in `b`. Eight bytes at a time:
-/// in each of the three byte tests (`x - 0x01.. & !x & 0x80..` on a word where the wanted
-/// bytes are zero) the lowest flagged byte is exact, and false flags only appear above a true
-/// one, so the lowest flag of their union is the first special byte.
-fn special(b: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while let Some(chunk) = b.get(at..at + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-        let m = zero(w ^ (ONES * b'"' as u64))
-            | zero(w ^ (ONES * b'\\' as u64))
-            | (w.wrapping_sub(ONES * 0x20) & !w & HIGHS);
-        if m != 0 {
-            return Some(at + (m.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    b[at..]
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| at + p)
 }
 
 /// A pointer's next token and the rest, unless it ends here (or is not followed).

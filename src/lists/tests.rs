@@ -379,3 +379,23 @@ fn response_verdicts() {
         }
     ));
 }
+
+#[test]
+fn removed_ids_are_quoted_up_to_128_characters() {
+    // Multi-byte characters: the cut is by character, on a character boundary.
+    let long = "中".repeat(200);
+    let exact = "é".repeat(128);
+    let body = format!(
+        r#"{{"results":[{{"package":"{long}"}},{{"package":"{exact}"}},{{"package":"x"}}]}}"#
+    );
+    let d = decide(
+        &route(Mode::Enforce),
+        &android(),
+        body.as_bytes(),
+        &revision(),
+        false,
+    )
+    .unwrap();
+    let ids: Vec<&str> = d.removed.iter().filter_map(|r| r.id.as_deref()).collect();
+    assert_eq!(ids, ["中".repeat(128).as_str(), exact.as_str(), "x"]);
+}

@@ -318,3 +318,107 @@ fn agrees_with_serde_json_on_mutated_documents() {
         assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&b));
     }
 }
+
+#[test]
+fn special_byte_search_agrees_with_a_byte_at_a_time_search() {
+    // Every special byte at every offset of every length up to 40, each alone in a run of
+    // plain bytes (ASCII and UTF-8 continuation bytes), and at the very end of the slice.
+    let plain = [b'a', 0xe4, 0xb8, 0xad, b' ', 0x7f, 0xff, b'/'];
+    let specials = [b'"', b'\\', 0x00, 0x0a, 0x1f];
+    for len in 0..40 {
+        let base: Vec<u8> = (0..len).map(|i| plain[i % plain.len()]).collect();
+        assert_eq!(strings::special(&base), None, "{base:?}");
+        for at in 0..len {
+            for &c in &specials {
+                let mut b = base.clone();
+                b[at] = c;
+                assert_eq!(strings::special(&b), Some(at), "{b:?}");
+                assert_eq!(strings::special(&b), strings::naive(&b));
+                // A second special byte later changes nothing.
+                if at + 1 < len {
+                    b[len - 1] = b'"';
+                    assert_eq!(strings::special(&b), Some(at), "{b:?}");
+                }
+            }
+        }
+    }
+    let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    for _ in 0..20000 {
+        let len = r.gen_range(0..64);
+        let b: Vec<u8> = (0..len)
+            .map(|_| match r.gen_range(0..20) {
+                0 => specials[r.gen_range(0..specials.len())],
+                _ => r.gen_range(0x20..=0xff),
+            })
+            .collect();
+        // Every suffix: every alignment of the search start.
+        for s in 0..=b.len() {
+            assert_eq!(strings::special(&b[s..]), strings::naive(&b[s..]), "{b:?}");
+        }
+    }
+}
+
+#[test]
+fn escaped_keys_and_strings_take_the_slow_path_to_the_same_reading() {
+    // A key spelled with escapes is the pointer's key: found, and a duplicate of its plain
+    // spelling inside an item.
+    let body =
+        r#"{"r":[{"\u0070":"a.b"},{"p":"a.b","\u0070":"c.d"},{"x":"\"\\","p":"e\/f\u00e9"}]}"#;
+    let l = run(body, "/r", "/p", None).unwrap();
+    assert_eq!(ids(body, &l)[0].as_deref(), Some("a.b"));
+    assert_eq!(l.items[1].id, Field::Duplicate);
+    assert_eq!(ids(body, &l)[2].as_deref(), Some("e/fé"));
+    assert!(matches!(l.items[2].id, Field::Str { escaped: true, .. }));
+    // Escapes and bad bytes at every offset of a string longer than one search word.
+    for at in 0..20 {
+        let mut s = "abcdefghijklmnopqrst".to_string();
+        s.insert_str(at, "\\n");
+        let ok = format!(r#"{{"r":[{{"p":"{s}"}}]}}"#);
+        assert_eq!(validate(ok.as_bytes()), Ok(()), "{ok}");
+        let bad = ok.replace("\\n", "\\x");
+        assert_eq!(validate(bad.as_bytes()), Err(Fault::Syntax), "{bad}");
+        let ctl = ok.replace("\\n", "\u{1}");
+        assert_eq!(validate(ctl.as_bytes()), Err(Fault::Syntax), "{ctl}");
+        let lone = ok.replace("\\n", "\\udc00");
+        assert_eq!(validate(lone.as_bytes()), Err(Fault::Encoding), "{lone}");
+    }
+    // A string cut off at the end of the body, at every length.
+    for n in 0..20 {
+        let cut = format!("\"{}", "a".repeat(n));
+        assert_eq!(validate(cut.as_bytes()), Err(Fault::Syntax), "{cut}");
+        let cut = format!("\"{}\\", "a".repeat(n));
+        assert_eq!(validate(cut.as_bytes()), Err(Fault::Syntax), "{cut}");
+    }
+}
+
+#[test]
+fn digit_runs_end_where_a_byte_at_a_time_search_ends_them() {
+    // Every byte value after every run length, and a digit run followed by bytes whose
+    // SWAR addition carries (0xfa and up) into the bytes above.
+    for run in 0..8 {
+        for c in 0..=255u8 {
+            let mut b = [b'7'; 8];
+            b[run] = c;
+            if run + 1 < 8 {
+                b[run + 1] = 0xff;
+            }
+            let want = b.iter().position(|c| !c.is_ascii_digit());
+            assert_eq!(strings::non_digit(&b), want, "{b:?}");
+        }
+    }
+    assert_eq!(strings::non_digit(b"01234567"), None);
+    for n in [
+        "0",
+        "-0",
+        "12345678",
+        "123456789",
+        "1234567890123456789.25e+12",
+        "9e9",
+    ] {
+        assert_eq!(validate(n.as_bytes()), Ok(()), "{n}");
+        for tail in [".", "e", "e+", "x"] {
+            let bad = format!("{n}{tail}");
+            assert_eq!(validate(bad.as_bytes()), Err(Fault::Syntax), "{bad}");
+        }
+    }
+}
