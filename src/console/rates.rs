@@ -94,7 +94,7 @@ impl Rates {
         totals
     }
 
-    /// Takes one sample, dropping the oldest past `POINTS`.
+    /// Takes one sample, dropping the earliest past `POINTS`.
     pub fn sample(&self) {
         self.sample_at(Instant::now(), self.read());
     }
