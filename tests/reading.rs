@@ -147,6 +147,16 @@ async fn bodies_are_read_only_as_the_type_they_declare() {
     passes(&g, request("POST", &releases, &ct(FORM), form.clone())).await;
     let vnd = ct("application/vnd.store.v1+json; charset=utf-8");
     passes(&g, request("POST", &uploads, &vnd, json.clone())).await;
+    // Go's encoding/json and ASP.NET Core bind `ID` and `App` to the `id` and `app` fields
+    // (the last one wins); JavaScript, Python and PHP read the wanted keys. Both are refused.
+    for body in [
+        format!(r#"{{"app":{{"platform":"wechat","id":"{WX}","ID":"wx0000000000000000"}}}}"#),
+        format!(r#"{{"app":{{"platform":"wechat","id":"{WX}"}},"App":{{"id":"wx00"}}}}"#),
+        r#"{"app":{"platform":"wechat","Id":"wx0000000000000000"}}"#.to_string(),
+    ] {
+        let req = request("POST", &uploads, &ct("application/json"), body);
+        refused(&g, req, 400, "ambiguous_request").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

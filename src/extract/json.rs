@@ -99,6 +99,10 @@ impl<'de> Visitor<'de> for Seek<'_> {
                     return Err(de::Error::custom(format!("{DUP_MARK}{want}")));
                 }
                 found = Some(map.next_value_seed(Seek(rest))?);
+            } else if super::names::json_key_aliases(&key, want) {
+                // Go, ASP.NET Core and Json.NET read this key as the wanted one; JavaScript,
+                // Python and PHP as another.
+                return Err(de::Error::custom(format!("{DUP_MARK}{want}")));
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -384,6 +388,36 @@ mod tests {
         assert_eq!(
             extract(dup_elsewhere, &p("/app/package")),
             Ok(Found::Value("com.a.b".into()))
+        );
+    }
+
+    /// Go's encoding/json, ASP.NET Core and Json.NET bind `AppId` to an `appid` field; JS,
+    /// Python and PHP read another key. Either spelling next to (or instead of) the wanted key
+    /// is ambiguous, along the whole path.
+    #[test]
+    fn keys_case_insensitive_binders_merge_are_ambiguous_on_the_path() {
+        for body in [
+            &br#"{"appid":"wx84c222762738ce75","AppId":"wx0000000000000000"}"#[..],
+            br#"{"APPID":"wx0000000000000000"}"#,
+            br#"{"app\u0049d":"wx0000000000000000"}"#,
+            br#"{"app\u0131d":"wx0000000000000000","appid":"wx84c222762738ce75"}"#,
+        ] {
+            assert_eq!(
+                extract(body, &p("/appid")),
+                Err(JsonError::Duplicate("appid".into())),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let parent = br#"{"App":{"id":"x"},"app":{"id":"y"}}"#;
+        assert_eq!(
+            extract(parent, &p("/app/id")),
+            Err(JsonError::Duplicate("app".into()))
+        );
+        let off_path = br#"{"Other":1,"other":2,"appid":"wx84c222762738ce75"}"#;
+        assert_eq!(
+            extract(off_path, &p("/appid")),
+            Ok(Found::Value("wx84c222762738ce75".into()))
         );
     }
 

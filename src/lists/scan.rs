@@ -16,6 +16,7 @@
 
 mod strings;
 
+use crate::extract::names;
 use std::ops::Range;
 use strings::special;
 
@@ -465,6 +466,45 @@ impl<'a> Scan<'a> {
         decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
     }
 
+    /// True when the key `k`, not the token `t`, is read as `t` by case-insensitive binders
+    /// (`extract::names::json_key_aliases`): the stacks disagree on what it names.
+    /// Most keys are settled by their first byte: an ASCII byte other than a backslash aliases an
+    /// ASCII token's first byte only if they are the same letter in either case.
+    #[inline(always)]
+    fn key_aliases(&self, k: &Str, t: &str) -> bool {
+        // An empty key's first byte here is its closing quote.
+        let (Some(&t0), Some(&k0)) = (t.as_bytes().first(), self.b.get(k.raw.start)) else {
+            return false;
+        };
+        if k0 < 0x80 && t0 < 0x80 && k0 != b'\\' && (k0 | 0x20) != (t0 | 0x20) {
+            return false;
+        }
+        self.may_alias(k, t)
+    }
+
+    /// For an ASCII token a plain key aliases it only with the same length (ASCII case) or
+    /// longer by the two- and three-byte letters that fold to ASCII (`ı` `İ` `ſ` `K`).
+    #[inline(never)]
+    fn may_alias(&self, k: &Str, t: &str) -> bool {
+        if k.escaped || !t.is_ascii() {
+            return self.folded_key_aliases(k, t);
+        }
+        let n = k.raw.len();
+        if n < t.len() || n > 3 * t.len() {
+            return false;
+        }
+        let raw = self.b.get(k.raw.clone()).unwrap_or_default();
+        if n == t.len() {
+            return raw.eq_ignore_ascii_case(t.as_bytes());
+        }
+        !raw.is_ascii() && self.folded_key_aliases(k, t)
+    }
+
+    #[inline(never)]
+    fn folded_key_aliases(&self, k: &Str, t: &str) -> bool {
+        decode(self.b, k.raw.clone()).is_some_and(|d| names::json_key_aliases(&d, t))
+    }
+
     /// Follows the list pointer `toks` from the value here; at its end, reads the array.
     fn path(&mut self, toks: &[String], p: &Pointers<'_>) -> Result<Option<Located>, Fault> {
         self.ws();
@@ -480,6 +520,9 @@ impl<'a> Scan<'a> {
                 self.enter()?;
                 self.members(|s, key| {
                     if !s.key_is(&key, want) {
+                        if s.key_aliases(&key, want) {
+                            return Err(Fault::Duplicate);
+                        }
                         return s.skip();
                     }
                     if found.is_some() {
@@ -574,7 +617,13 @@ impl<'a> Scan<'a> {
         }
         let mut seen = [false; 2];
         let mut dup = [false; 2];
-        let mut take = |s: &mut Self, hit: [bool; 2]| -> Result<(), Fault> {
+        // `alias`: a key read as a wanted one by case-insensitive binders, an ambiguity.
+        let mut take = |s: &mut Self, hit: [bool; 2], alias: [bool; 2]| -> Result<(), Fault> {
+            if hit == [false, false] {
+                dup[0] |= alias[0];
+                dup[1] |= alias[1];
+                return s.skip();
+            }
             let sub = [
                 a.filter(|_| hit[0]).map(|(_, r)| r),
                 b.filter(|_| hit[1]).map(|(_, r)| r),
@@ -598,9 +647,16 @@ impl<'a> Scan<'a> {
                         b.is_some_and(|(t, _)| s.key_is(&key, t)),
                     ];
                     if hit == [false, false] {
-                        return s.skip();
+                        let alias = [
+                            a.is_some_and(|(t, _)| s.key_aliases(&key, t)),
+                            b.is_some_and(|(t, _)| s.key_aliases(&key, t)),
+                        ];
+                        if alias == [false, false] {
+                            return s.skip();
+                        }
+                        return take(s, hit, alias);
                     }
-                    take(s, hit)
+                    take(s, hit, [false, false])
                 })?;
             }
             Some(b'[') => {
@@ -614,7 +670,7 @@ impl<'a> Scan<'a> {
                     if hit == [false, false] {
                         return s.skip();
                     }
-                    take(s, hit)
+                    take(s, hit, [false, false])
                 })?;
             }
             _ => self.skip()?,

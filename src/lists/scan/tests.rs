@@ -78,6 +78,32 @@ fn nested_pointers_platforms_and_bare_strings() {
     assert_eq!(run("[]", "", "/p", None).unwrap().items, []);
 }
 
+/// Keys a case-insensitive binder (Go, ASP.NET Core, Json.NET) reads as the pointer's token:
+/// on the path they refuse the body, at an item's id or platform they make it ambiguous, even
+/// alone (the stacks disagree on whether the item names an id).
+#[test]
+fn keys_case_insensitive_binders_merge_are_ambiguous() {
+    assert_eq!(
+        run(r#"{"r":[],"R":[]}"#, "/r", "/p", None),
+        Err(Fault::Duplicate)
+    );
+    assert_eq!(run(r#"{"R":[]}"#, "/r", "/p", None), Err(Fault::Duplicate));
+    let body = r#"{"r":[{"p":"com.a.b","P":"com.evil.x"},{"P":"com.evil.x"},{"\u0050":"x"},{"p":"com.a.b","Q":1,"q":2}]}"#;
+    let l = run(body, "/r", "/p", None).unwrap();
+    assert_eq!(l.items[0].id, Field::Duplicate);
+    assert_eq!(l.items[1].id, Field::Duplicate);
+    assert_eq!(l.items[2].id, Field::Duplicate);
+    assert!(matches!(l.items[3].id, Field::Str { .. }));
+    let l = run(
+        r#"{"r":[{"id":"x","paſs":"a"}]}"#,
+        "/r",
+        "/id",
+        Some("/pass"),
+    )
+    .unwrap();
+    assert_eq!(l.items[0].platform, Field::Duplicate);
+}
+
 #[test]
 fn duplicate_keys_on_the_path_and_in_items() {
     assert_eq!(
