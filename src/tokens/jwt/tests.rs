@@ -245,3 +245,25 @@ fn claims_must_be_strings() {
     assert_eq!(claim(&v, "/o"), Err(Code::IdentifierInvalid));
     assert_eq!(claim(&v, "/z"), Err(Code::IdentifierInvalid));
 }
+
+/// A member a case-insensitive binder reads as the wanted one is ambiguous, beside it or alone,
+/// at any depth of the pointer; case variants of other members change nothing.
+#[test]
+fn case_variants_of_the_claim_are_ambiguous() {
+    for doc in [
+        r#"{"appid":"wx1","AppId":"wx2"}"#,
+        r#"{"APPID":"wx2"}"#,
+        r#"{"appıd":"wx2","appid":"wx1"}"#,
+    ] {
+        let v: Value = serde_json::from_str(doc).unwrap();
+        assert_eq!(claim(&v, "/appid"), Err(Code::AmbiguousRequest), "{doc}");
+    }
+    let v: Value = serde_json::from_str(r#"{"o":{"id":"a","ID":"b"},"Sub":1,"sub":2}"#).unwrap();
+    assert_eq!(claim(&v, "/o/id"), Err(Code::AmbiguousRequest));
+    let v: Value = serde_json::from_str(r#"{"O":{"id":"b"},"o":{"id":"a"}}"#).unwrap();
+    assert_eq!(claim(&v, "/o/id"), Err(Code::AmbiguousRequest));
+    let v: Value = serde_json::from_str(r#"{"appid":"wx1","Sub":1,"sub":2}"#).unwrap();
+    assert_eq!(claim(&v, "/appid"), Ok(Some("wx1")));
+    let v: Value = serde_json::from_str(r#"{"a~b":{"x/y":"v"}}"#).unwrap();
+    assert_eq!(claim(&v, "/a~0b/x~1y"), Ok(Some("v")));
+}
