@@ -8,6 +8,7 @@
 //! Invariant: a validated `ListSpec` has an item platform (fixed, or a non-empty pointer
 //! distinct from the id pointer); a `FilterConfig` has `0 < max_bytes <= MAX_FILTER_BYTES`.
 
+use super::knobs::choice;
 use super::upload::{parse_size, RawSize};
 use super::Problems;
 use crate::filing::Platform;
@@ -211,17 +212,12 @@ pub(super) fn filter(
             None
         }
     };
-    let on_oversize = match r.on_oversize.as_str() {
-        "refuse" => Some(OnOversize::Refuse),
-        "pass" => Some(OnOversize::Pass),
-        v => {
-            p.add(
-                &format!("{key}.on_oversize"),
-                format!("{v:?} is not one of [\"refuse\", \"pass\"]"),
-            );
-            None
-        }
-    };
+    let on_oversize = choice(
+        p,
+        &format!("{key}.on_oversize"),
+        &r.on_oversize,
+        &[("refuse", OnOversize::Refuse), ("pass", OnOversize::Pass)],
+    );
     Some(FilterConfig {
         list: list?,
         max_bytes: max_bytes?,
@@ -242,17 +238,12 @@ pub(super) fn batch(
         r.platform_from.as_deref(),
     );
     let list = spec(p, key, fields, route_platform);
-    let on_unfiled = match r.on_unfiled.as_str() {
-        "drop" => Some(OnUnfiled::Drop),
-        "refuse" => Some(OnUnfiled::Refuse),
-        v => {
-            p.add(
-                &format!("{key}.on_unfiled"),
-                format!("{v:?} is not one of [\"drop\", \"refuse\"]"),
-            );
-            None
-        }
-    };
+    let on_unfiled = choice(
+        p,
+        &format!("{key}.on_unfiled"),
+        &r.on_unfiled,
+        &[("drop", OnUnfiled::Drop), ("refuse", OnUnfiled::Refuse)],
+    );
     Some(BatchConfig {
         list: list?,
         on_unfiled: on_unfiled?,
