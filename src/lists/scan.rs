@@ -14,11 +14,12 @@
 //! returns lies inside the input and holds exactly one JSON value (items) or one string's
 //! content (fields).
 
+mod lex;
 mod strings;
 
 use crate::extract::names;
+use lex::{hex4, key_at, literal_at, number_at, string_end_at, ws_at};
 use std::ops::Range;
-use strings::special;
 
 /// Deepest nesting of arrays and objects a list body may have (the house limit,
 /// `extract::json::MAX_DEPTH`).
@@ -153,14 +154,6 @@ pub fn decode(body: &[u8], raw: Range<usize>) -> Option<String> {
     Some(out)
 }
 
-fn hex4(b: &[u8]) -> Option<u32> {
-    let mut v = 0u32;
-    for &c in b {
-        v = v * 16 + (c as char).to_digit(16)?;
-    }
-    Some(v)
-}
-
 /// The scanner's position in the body.
 struct Scan<'a> {
     b: &'a [u8],
@@ -219,35 +212,70 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Skips one value (after whitespace), checking it.
-    #[inline]
+    /// Skips one value (after whitespace), checking it: a loop over the value's tokens with the
+    /// open containers as a bit stack (1 for an object, 0 for an array), so the position stays
+    /// in a register from the first token to the last instead of passing through `self` at
+    /// every nested call. Keys inside a skipped value are checked as strings only (the
+    /// pointers do not lead through them).
     fn skip(&mut self) -> Result<(), Fault> {
-        self.ws();
-        match self.peek() {
-            Some(b'"') => {
-                self.string_end()?;
+        let b = self.b;
+        let mut i = self.i;
+        // Open containers of this value: their number, and their kinds by bit.
+        let mut open = 0usize;
+        let mut kinds: u128 = 0;
+        let room = MAX_DEPTH - self.depth.min(MAX_DEPTH);
+        'value: loop {
+            i = ws_at(b, i);
+            match b.get(i) {
+                Some(b'"') => i = string_end_at(b, i)?.0,
+                Some(b'-' | b'0'..=b'9') => i = number_at(b, i)?,
+                Some(&c @ (b'{' | b'[')) => {
+                    if open == room {
+                        return Err(Fault::Depth);
+                    }
+                    open += 1;
+                    kinds = kinds << 1 | (c == b'{') as u128;
+                    i = ws_at(b, i + 1);
+                    match (b.get(i), c) {
+                        (Some(b'}'), b'{') | (Some(b']'), b'[') => {
+                            i += 1;
+                            open -= 1;
+                            kinds >>= 1;
+                        }
+                        (_, b'{') => {
+                            i = key_at(b, i)?;
+                            continue 'value;
+                        }
+                        _ => continue 'value,
+                    }
+                }
+                Some(b't') => i = literal_at(b, i, b"true")?,
+                Some(b'f') => i = literal_at(b, i, b"false")?,
+                Some(b'n') => i = literal_at(b, i, b"null")?,
+                _ => return Err(Fault::Syntax),
             }
-            Some(b'-' | b'0'..=b'9') => self.number()?,
-            _ => self.skip_other()?,
-        }
-        Ok(())
-    }
-
-    /// `skip` past its two common cases: an object, an array, a literal (or no value).
-    fn skip_other(&mut self) -> Result<(), Fault> {
-        match self.peek() {
-            Some(b'{') => {
-                self.enter()?;
-                self.members(|s, _| s.skip())
+            // After a value: close containers until a comma leads to the next value.
+            while open > 0 {
+                i = ws_at(b, i);
+                let object = kinds & 1 == 1;
+                match b.get(i) {
+                    Some(b',') => {
+                        i += 1;
+                        if object {
+                            i = key_at(b, ws_at(b, i))?;
+                        }
+                        continue 'value;
+                    }
+                    Some(b'}') if object => {}
+                    Some(b']') if !object => {}
+                    _ => return Err(Fault::Syntax),
+                }
+                i += 1;
+                open -= 1;
+                kinds >>= 1;
             }
-            Some(b'[') => {
-                self.enter()?;
-                self.elements(|s, _| s.skip())
-            }
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            _ => Err(Fault::Syntax),
+            self.i = i;
+            return Ok(());
         }
     }
 
@@ -313,58 +341,7 @@ impl<'a> Scan<'a> {
     }
 
     fn literal(&mut self, lit: &[u8]) -> Result<(), Fault> {
-        if self.b[self.i..].starts_with(lit) {
-            self.i += lit.len();
-            Ok(())
-        } else {
-            Err(Fault::Syntax)
-        }
-    }
-
-    fn digits(&mut self) -> usize {
-        let start = self.i;
-        while let Some(chunk) = self.b.get(self.i..self.i + 8) {
-            match strings::non_digit(chunk) {
-                Some(at) => {
-                    self.i += at;
-                    return self.i - start;
-                }
-                None => self.i += 8,
-            }
-        }
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.i += 1;
-        }
-        self.i - start
-    }
-
-    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
-    fn number(&mut self) -> Result<(), Fault> {
-        if self.peek() == Some(b'-') {
-            self.i += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits();
-            }
-            _ => return Err(Fault::Syntax),
-        }
-        if self.peek() == Some(b'.') {
-            self.i += 1;
-            if self.digits() == 0 {
-                return Err(Fault::Syntax);
-            }
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.i += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.i += 1;
-            }
-            if self.digits() == 0 {
-                return Err(Fault::Syntax);
-            }
-        }
+        self.i = literal_at(self.b, self.i, lit)?;
         Ok(())
     }
 
@@ -380,76 +357,12 @@ impl<'a> Scan<'a> {
         })
     }
 
-    /// Moves past the string at `"`; whether it has escapes. (Its span is the caller's to
-    /// note: a flag comes back in a register, where a span in a `Result` goes through memory.)
-    /// Inline for the common string, whose first special byte is its closing quote.
+    /// Moves past the string at `"`; whether it has escapes.
     #[inline(always)]
     fn string_end(&mut self) -> Result<bool, Fault> {
-        self.i += 1;
-        if let Some(at) = special(&self.b[self.i..]) {
-            if self.b[self.i + at] == b'"' {
-                self.i += at + 1;
-                return Ok(false);
-            }
-        }
-        self.string_rest()
-    }
-
-    /// `string_end` from the start of the content, for a string with escapes (or a bad one).
-    #[inline(never)]
-    fn string_rest(&mut self) -> Result<bool, Fault> {
-        let mut escaped = false;
-        loop {
-            let Some(at) = special(&self.b[self.i..]) else {
-                return Err(Fault::Syntax);
-            };
-            self.i += at;
-            match self.b[self.i] {
-                b'"' => {
-                    self.i += 1;
-                    return Ok(escaped);
-                }
-                b'\\' => {
-                    escaped = true;
-                    self.escape()?;
-                }
-                _ => return Err(Fault::Syntax),
-            }
-        }
-    }
-
-    /// One escape at `\`; a high surrogate must be followed by an escaped low one.
-    fn escape(&mut self) -> Result<(), Fault> {
-        let c = self.b.get(self.i + 1).copied().ok_or(Fault::Syntax)?;
-        self.i += 2;
-        match c {
-            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Ok(()),
-            b'u' => {
-                let u = self.hex()?;
-                match u {
-                    0xD800..=0xDBFF => {
-                        if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
-                            return Err(Fault::Encoding);
-                        }
-                        self.i += 2;
-                        match self.hex()? {
-                            0xDC00..=0xDFFF => Ok(()),
-                            _ => Err(Fault::Encoding),
-                        }
-                    }
-                    0xDC00..=0xDFFF => Err(Fault::Encoding),
-                    _ => Ok(()),
-                }
-            }
-            _ => Err(Fault::Syntax),
-        }
-    }
-
-    fn hex(&mut self) -> Result<u32, Fault> {
-        let h = self.b.get(self.i..self.i + 4).ok_or(Fault::Syntax)?;
-        let v = hex4(h).ok_or(Fault::Syntax)?;
-        self.i += 4;
-        Ok(v)
+        let (i, escaped) = string_end_at(self.b, self.i)?;
+        self.i = i;
+        Ok(escaped)
     }
 
     /// True when the key `k` is the pointer token `t` (escapes decoded).
