@@ -2,7 +2,10 @@
 //! filed) decided against a 1M-id index and spliced, as a filter route does per response.
 //!
 //! Owns only measurement: the index is generated with `icpgate::generate` and loaded like a
-//! snapshot file; the list is built once, outside the timed loop.
+//! snapshot file; the list is built once, outside the timed loop. A peer reads the same body in
+//! the same run: serde_json checking it without building values (`IgnoredAny`), the floor of a
+//! validating reader in Rust; `benches/lists_peers.sh` adds simdjson (C++) on the body this
+//! bench writes to `$ICPGATE_LISTS_BODY_OUT`.
 //! Must not: time index or list construction.
 //! Invariant: the benchmarked list has exactly the unfiled items it was built with (checked
 //! before timing).
@@ -92,6 +95,9 @@ fn main() {
     };
     let d = lists::decide(&route, &spec, &body, &rev, false).unwrap();
     assert_eq!((d.items, d.total), (ITEMS, unfiled));
+    if let Some(path) = std::env::var_os("ICPGATE_LISTS_BODY_OUT") {
+        std::fs::write(&path, &body).expect("ICPGATE_LISTS_BODY_OUT is writable");
+    }
     let mut c = Criterion::default().configure_from_args();
     let mut g = c.benchmark_group("lists");
     g.throughput(Throughput::Elements(ITEMS as u64));
@@ -105,6 +111,9 @@ fn main() {
             platform: None,
         };
         b.iter(|| lists::scan::locate(black_box(&body), &p))
+    });
+    g.bench_function("peer-serde-json-validate", |b| {
+        b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(&body)).unwrap())
     });
     g.finish();
     c.final_summary();
