@@ -493,6 +493,67 @@ impl<'a> Scan<'a> {
         })
     }
 
+    /// `pick` on the object here when each wanted field is one of its own members (a pointer of
+    /// one token, the common `id = "/package"`): the same reading as the general path, in one
+    /// loop over the members with the position in a local.
+    fn members_picked(&mut self, toks: [Option<&str>; 2]) -> Result<[Field; 2], Fault> {
+        self.enter()?;
+        let b = self.b;
+        let mut out = [Field::Missing, Field::Missing];
+        let (mut seen, mut dup) = ([false; 2], [false; 2]);
+        let mut i = ws_at(b, self.i);
+        if b.get(i) == Some(&b'}') {
+            self.i = i + 1;
+            self.depth -= 1;
+            return Ok(out);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return Err(Fault::Syntax);
+            }
+            let (end, escaped) = string_end_at(b, i)?;
+            let key = Str {
+                raw: i + 1..end - 1,
+                escaped,
+            };
+            i = ws_at(b, end);
+            if b.get(i) != Some(&b':') {
+                return Err(Fault::Syntax);
+            }
+            self.i = i + 1;
+            let hit = toks.map(|t| t.is_some_and(|t| self.key_is(&key, t)));
+            if hit == [false, false] {
+                for (d, t) in dup.iter_mut().zip(toks) {
+                    *d |= t.is_some_and(|t| self.key_aliases(&key, t));
+                }
+                self.skip()?;
+            } else {
+                let [f, _] = self.pick([Some(&[]), None])?;
+                for j in 0..2 {
+                    if hit[j] {
+                        dup[j] |= seen[j];
+                        seen[j] = true;
+                        out[j] = f.clone();
+                    }
+                }
+            }
+            i = ws_at(b, self.i);
+            match b.get(i) {
+                Some(b',') => i = ws_at(b, i + 1),
+                Some(b'}') => break,
+                _ => return Err(Fault::Syntax),
+            }
+        }
+        self.i = i + 1;
+        self.depth -= 1;
+        for (o, d) in out.iter_mut().zip(dup) {
+            if d {
+                *o = Field::Duplicate;
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads the value here, following up to two item pointers at once; what each found.
     fn pick(&mut self, wants: [Option<&[String]>; 2]) -> Result<[Field; 2], Fault> {
         self.ws();
@@ -527,6 +588,10 @@ impl<'a> Scan<'a> {
         if a.is_none() && b.is_none() {
             self.skip()?;
             return Ok(out);
+        }
+        let own = |w: Option<(&String, &[String])>| w.is_none_or(|(_, rest)| rest.is_empty());
+        if own(a) && own(b) && self.peek() == Some(b'{') {
+            return self.members_picked([a.map(|(t, _)| t.as_str()), b.map(|(t, _)| t.as_str())]);
         }
         let mut seen = [false; 2];
         let mut dup = [false; 2];
