@@ -369,7 +369,13 @@ impl<'a> Scan<'a> {
     #[inline(always)]
     fn key_is(&self, k: &Str, t: &str) -> bool {
         if !k.escaped {
-            return k.raw.len() == t.len() && self.b.get(k.raw.clone()) == Some(t.as_bytes());
+            // A byte loop, not `==` on slices: keys are short, and most differ from the token
+            // at their first byte, where `==` would call `memcmp`.
+            return k.raw.len() == t.len()
+                && self
+                    .b
+                    .get(k.raw.clone())
+                    .is_some_and(|r| r.iter().zip(t.as_bytes()).all(|(x, y)| x == y));
         }
         self.escaped_key_is(k, t)
     }
@@ -521,7 +527,10 @@ impl<'a> Scan<'a> {
                 return Err(Fault::Syntax);
             }
             self.i = i + 1;
-            let hit = toks.map(|t| t.is_some_and(|t| self.key_is(&key, t)));
+            let hit = [
+                toks[0].is_some_and(|t| self.key_is(&key, t)),
+                toks[1].is_some_and(|t| self.key_is(&key, t)),
+            ];
             if hit == [false, false] {
                 for (d, t) in dup.iter_mut().zip(toks) {
                     *d |= t.is_some_and(|t| self.key_aliases(&key, t));
