@@ -197,12 +197,13 @@ async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
         None => match at.audit_path {
             Some(path) => {
                 let (p, i) = (path.to_path_buf(), id.clone());
-                let scan =
-                    tokio::task::spawn_blocking(move || auditscan::find(&p, &i, MAX_SCAN_BYTES))
-                        .await;
+                let scan = tokio::task::spawn_blocking(move || {
+                    auditscan::find_with_rotated(&p, &i, MAX_SCAN_BYTES)
+                })
+                .await;
                 match scan {
                     Ok(Ok(found)) => {
-                        found.map(|s| (s, format!("the audit file {}", path.display())))
+                        found.map(|(s, file)| (s, format!("the audit file {}", file.display())))
                     }
                     Ok(Err(e)) => {
                         return Err((
@@ -218,7 +219,12 @@ async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
     };
     let Some((shown, found_in)) = found else {
         let where_ = match at.audit_path {
-            Some(p) => format!("the recent-decision ring or the last {} MiB of {}", MAX_SCAN_BYTES >> 20, p.display()),
+            Some(p) => format!(
+                "the recent-decision ring or the last {} MiB of {} and {}",
+                MAX_SCAN_BYTES >> 20,
+                p.display(),
+                auditscan::rotated(p).display()
+            ),
             None => "the recent-decision ring (the audit trail goes to stdout, which cannot be searched)".into(),
         };
         return Err((
