@@ -1,4 +1,5 @@
-//! Prometheus metrics: every metric name and label set of icpgate lives in this file.
+//! Prometheus metrics: every metric name and label set of icpgate lives in this module (this
+//! file and its `audit`, `lists` and `tokens` families).
 //!
 //! Owns the registry, the list of families (`FAMILIES`) and typed handles to each metric.
 //! Names carry the `icpgate_` prefix and base units (seconds, bytes); labels are bounded
@@ -13,7 +14,11 @@
 //! are exactly `FAMILIES` plus the process collector's `PROCESS_FAMILIES` (and, with
 //! credential extractors configured, `tokens::FAMILIES`).
 
+mod audit;
 pub mod tokens;
+
+use audit::audit_metrics;
+pub use audit::{AuditMetrics, AUDIT_DROP_REASONS};
 
 use crate::filing::{Platform, Status};
 use crate::index::Revision;
@@ -241,72 +246,9 @@ pub struct Metrics {
     pub lists: lists::ListMetrics,
 }
 
-/// The audit writer's families (`audit.rs`), and the causes and reasons their labels take.
-pub struct AuditMetrics {
-    /// Records not written, by reason (`AUDIT_DROP_REASONS`).
-    pub dropped: IntCounterVec,
-    /// Decisions whose record was folded into an earlier identical one.
-    pub folded: IntCounter,
-    /// Records written unfolded because the fold table was full.
-    pub fold_overflow: IntCounter,
-    /// Batches handed to the destination, one write each.
-    pub batches: IntCounter,
-    /// 1 while the destination takes writes, 0 after a failed write until one succeeds.
-    pub writable: IntGauge,
-}
-
-/// `icpgate_audit_dropped_total{reason}`: the queue was full, the trail was closed (shutdown),
-/// or the destination failed for longer than the writer holds records.
-pub const AUDIT_DROP_REASONS: [&str; 3] = ["queue_full", "closed", "unwritable"];
-
 /// `icpgate_proxy_protocol_rejected_total{cause}`: a header that is not PROXY protocol v1/v2,
 /// none within `header_read_timeout`, or the connection closed or failed while it was read.
 pub const PROXY_PROTOCOL_CAUSES: [&str; 3] = ["invalid", "timeout", "io"];
-
-fn audit_metrics(r: &Registry) -> AuditMetrics {
-    let dropped = counter_vec(
-        r,
-        name::AUDIT_DROPPED,
-        "Audit records not written, by reason (queue_full, closed, unwritable).",
-        &["reason"],
-    );
-    for reason in AUDIT_DROP_REASONS {
-        dropped.with_label_values(&[reason]);
-    }
-    let counter = |name: &str, help: &str| {
-        register(
-            r,
-            IntCounter::new(name, help).expect("static metric definition"),
-        )
-    };
-    AuditMetrics {
-        dropped,
-        folded: counter(
-            name::AUDIT_FOLDED,
-            "Decisions folded into an earlier identical audit record (its count).",
-        ),
-        fold_overflow: counter(
-            name::AUDIT_FOLD_OVERFLOW,
-            "Audit records written unfolded because audit.fold_keys records were already folding.",
-        ),
-        batches: counter(
-            name::AUDIT_BATCHES,
-            "Batches of audit records handed to the destination, one write each.",
-        ),
-        writable: {
-            let g = register(
-                r,
-                IntGauge::new(
-                    name::AUDIT_WRITABLE,
-                    "1 while the audit destination takes writes; 0 from a failed write until one succeeds.",
-                )
-                .expect("static metric definition"),
-            );
-            g.set(1);
-            g
-        },
-    }
-}
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, m: T) -> T {
     r.register(Box::new(m.clone()))
