@@ -4,7 +4,8 @@
 //! Upstream: nginx (its `$uri`, `$arg_*`, `$http_*`) proxying to a tee that relays the same
 //! bytes to a Python reader (urllib.parse, posixpath, json, email, cgi, zipfile, WSGI header
 //! names), PHP's built-in server ($_GET/$_POST/$_REQUEST/$_FILES/$_SERVER, PharData) and,
-//! when installed, Node (URL, URLSearchParams, querystring, undici FormData). They start
+//! when installed, Node (URL, URLSearchParams, querystring, undici FormData) and Go (net/http
+//! URL.Query, Header, FormValue; encoding/json's case-insensitive struct binding). They start
 //! once for the whole suite; see docs/differential.md and tests/differential/.
 //!
 //! Criterion: a case passes when the gateway refuses it (4xx/451, and the application readers
@@ -32,7 +33,7 @@ mod stacks;
 #[path = "differential/uploads.rs"]
 mod uploads;
 
-use bodies::{content_types, unread_bodies};
+use bodies::{content_types, forms, json_keys, unread_bodies};
 use cases::*;
 use judge::{Truth, Verdict};
 use std::collections::BTreeMap;
@@ -96,6 +97,14 @@ path = "/v1/uploads"
 upstream = "store"
 platform_from = {{ json = "/app/platform" }}
 extract = [{{ json = "/app/id" }}, {{ header = "x-app-id" }}]
+
+[[route]]
+name = "package-metadata"
+methods = ["POST"]
+path = "/v1/metadata"
+upstream = "store"
+platform = "android"
+extract = [{{ json = "/package" }}]
 
 [[route]]
 name = "package-upload"
@@ -277,6 +286,8 @@ async fn every_reader_reads_the_identifier_the_gateway_decided_on() {
         unread_bodies(),
         header_aliases(),
         content_types(),
+        json_keys(),
+        forms(),
     ]
     .concat();
     match &packages {

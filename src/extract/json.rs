@@ -99,7 +99,7 @@ impl<'de> Visitor<'de> for Seek<'_> {
                     return Err(de::Error::custom(format!("{DUP_MARK}{want}")));
                 }
                 found = Some(map.next_value_seed(Seek(rest))?);
-            } else if super::names::json_key_aliases(&key, want) {
+            } else if super::jsonkeys::json_key_aliases(&key, want) {
                 // Go, ASP.NET Core and Json.NET read this key as the wanted one; JavaScript,
                 // Python and PHP as another.
                 return Err(de::Error::custom(format!("{DUP_MARK}{want}")));
@@ -413,6 +413,13 @@ mod tests {
         assert_eq!(
             extract(parent, &p("/app/id")),
             Err(JsonError::Duplicate("app".into()))
+        );
+        // Go binds a field tagged `σ` to the key `ς` (one simple-fold orbit, two lowercase
+        // letters).
+        let sigma = r#"{"app":{"\u03c3":"x","ς":"y"}}"#.as_bytes();
+        assert_eq!(
+            extract(sigma, &p("/app/σ")),
+            Err(JsonError::Duplicate("σ".into()))
         );
         let off_path = br#"{"Other":1,"other":2,"appid":"wx84c222762738ce75"}"#;
         assert_eq!(

@@ -15,6 +15,7 @@
 pub mod bearer;
 pub mod bodyids;
 pub mod json;
+pub mod jsonkeys;
 pub mod media;
 pub mod multipart;
 pub mod names;

@@ -163,36 +163,6 @@ pub fn spells_header(raw: &[u8], header: &[u8]) -> bool {
     Canon::new(raw).map(dash).eq(Canon::new(header).map(dash))
 }
 
-/// True when the JSON object key `key` is not `token` but a case-insensitive binder reads it as
-/// `token`: Go's `encoding/json` (struct fields match keys by Unicode case folding), ASP.NET
-/// Core (`PropertyNameCaseInsensitive`), Json.NET, Jackson with
-/// `ACCEPT_CASE_INSENSITIVE_PROPERTIES`. JavaScript, Python and PHP read it as another key, so
-/// a body holding it names the identifier in a way the stacks disagree on. Letters compare by
-/// their lowercase form, with `ı` `İ` `ſ` `K` read as `i` `i` `s` `k` as in the table above.
-pub fn json_key_aliases(key: &str, token: &str) -> bool {
-    if key == token {
-        return false;
-    }
-    if key.is_ascii() && token.is_ascii() {
-        return key.eq_ignore_ascii_case(token);
-    }
-    fn fold(c: char) -> char {
-        match c {
-            'ı' | 'İ' => 'i',
-            'ſ' => 's',
-            '\u{212A}' => 'k',
-            c => {
-                let mut lower = c.to_lowercase();
-                match (lower.next(), lower.next()) {
-                    (Some(l), None) => l,
-                    _ => c,
-                }
-            }
-        }
-    }
-    key.chars().map(fold).eq(token.chars().map(fold))
-}
-
 /// How a pair was split out of a urlencoded string.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
@@ -261,36 +231,6 @@ mod tests {
 
     fn s(raw: &str, name: &str) -> bool {
         spells(raw.as_bytes(), name.as_bytes())
-    }
-
-    #[test]
-    fn json_keys_that_case_insensitive_binders_merge_are_aliases() {
-        for key in [
-            "AppId",
-            "APPID",
-            "appID",
-            "appıd",
-            "APPİD",
-            "\u{212A}ey",
-            "paſs",
-        ] {
-            let token = match key {
-                "\u{212A}ey" => "key",
-                "paſs" => "pass",
-                _ => "appid",
-            };
-            assert!(json_key_aliases(key, token), "{key}");
-            assert!(json_key_aliases(token, key), "{key}");
-        }
-        for (key, token) in [
-            ("appid", "appid"),
-            ("app_id", "appid"),
-            ("appids", "appid"),
-            ("", "a"),
-        ] {
-            assert!(!json_key_aliases(key, token), "{key}");
-        }
-        assert!(json_key_aliases("ÉTAT", "état"));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 mod lex;
 mod strings;
 
-use crate::extract::names;
+use crate::extract::jsonkeys;
 use lex::{hex4, key_at, literal_at, number_at, string_end_at, ws_at};
 use std::ops::Range;
 
@@ -386,7 +386,7 @@ impl<'a> Scan<'a> {
     }
 
     /// True when the key `k`, not the token `t`, is read as `t` by case-insensitive binders
-    /// (`extract::names::json_key_aliases`): the stacks disagree on what it names.
+    /// (`extract::jsonkeys::json_key_aliases`): the stacks disagree on what it names.
     /// Most keys are settled by their first byte: an ASCII byte other than a backslash aliases an
     /// ASCII token's first byte only if they are the same letter in either case.
     #[inline(always)]
@@ -421,7 +421,7 @@ impl<'a> Scan<'a> {
 
     #[inline(never)]
     fn folded_key_aliases(&self, k: &Str, t: &str) -> bool {
-        decode(self.b, k.raw.clone()).is_some_and(|d| names::json_key_aliases(&d, t))
+        decode(self.b, k.raw.clone()).is_some_and(|d| jsonkeys::json_key_aliases(&d, t))
     }
 
     /// Follows the list pointer `toks` from the value here; at its end, reads the array.

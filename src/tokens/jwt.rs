@@ -15,7 +15,7 @@
 
 use crate::code::Code;
 use crate::config::{JwtSpec, VerifyKey};
-use crate::extract::{json, names};
+use crate::extract::{json, jsonkeys};
 use crate::metrics::tokens::Cause;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -152,14 +152,14 @@ pub fn verify(token: &str, spec: &JwtSpec, now: f64) -> Result<Value, Cause> {
 /// `Ok(None)` when absent, `identifier_invalid` for anything but a string (`null` included),
 /// `ambiguous_request` when an object on the way has a member that differs from the pointer's
 /// token only in case (Go's `encoding/json`, decoding claims into a struct, reads `AppId` as
-/// `appid`; `extract::names::json_key_aliases`).
+/// `appid`; `extract::jsonkeys::json_key_aliases`).
 pub fn claim<'v>(doc: &'v Value, pointer: &str) -> Result<Option<&'v str>, Code> {
     let mut at = doc;
     for raw in pointer.split('/').skip(1) {
         let token = raw.replace("~1", "/").replace("~0", "~");
         let next = match at {
             Value::Object(m) => {
-                if m.keys().any(|k| names::json_key_aliases(k, &token)) {
+                if m.keys().any(|k| jsonkeys::json_key_aliases(k, &token)) {
                     return Err(Code::AmbiguousRequest);
                 }
                 m.get(&token)

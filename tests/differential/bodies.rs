@@ -140,3 +140,121 @@ pub fn content_types() -> Vec<Case> {
     }
     out
 }
+
+/// JSON object keys that a case-insensitive binder (Go's `encoding/json`: simple Unicode
+/// folding, the last duplicate wins) reads as a pointer token and JavaScript, Python and PHP
+/// read as another key: on `upload-metadata` (`/app/id`) and `package-metadata` (`/package`,
+/// whose `k` the Kelvin sign U+212A folds to), each with a control holding the exact keys.
+pub fn json_keys() -> Vec<Case> {
+    let (f, u) = (FILED, UNFILED);
+    let app = |inner: &str| format!("{{\"app\":{{\"platform\":\"android\",{inner}}}}}");
+    let uploads = [
+        app(&format!("\"id\":\"{f}\",\"ID\":\"{u}\"")),
+        app(&format!("\"ID\":\"{u}\",\"id\":\"{f}\"")),
+        app(&format!("\"ID\":\"{u}\"")),
+        app(&format!("\"id\":\"{f}\",\"Id\":\"{u}\"")),
+        app(&format!("\"id\":\"{f}\",\"\\u0049D\":\"{u}\"")),
+        app(&format!("\"id\":\"{f}\",\"ID\":null")),
+        app(&format!("\"ID\":7,\"id\":\"{f}\"")),
+        format!("{{\"APP\":{{\"platform\":\"android\",\"id\":\"{u}\"}}}}"),
+        format!(
+            "{{\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}},\"App\":{{\"platform\":\"android\",\"id\":\"{u}\"}}}}"
+        ),
+        format!(
+            "{{\"App\":{{\"platform\":\"android\",\"id\":\"{u}\"}},\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}}}}"
+        ),
+        // Go folds no dotless i: the stacks agree, the gateway refuses it all the same.
+        app(&format!("\"id\":\"{f}\",\"\u{131}d\":\"{u}\"")),
+    ];
+    let packages = [
+        format!("{{\"package\":\"{f}\",\"PACKAGE\":\"{u}\"}}"),
+        format!("{{\"Package\":\"{u}\"}}"),
+        format!("{{\"package\":\"{f}\",\"pac\\u212Aage\":\"{u}\"}}"),
+        format!("{{\"pac\\u212Aage\":\"{u}\"}}"),
+        format!("{{\"package\":\"{f}\",\"pac\u{212A}age\":\"{u}\"}}"),
+        format!("{{\"PAC\u{212A}AGE\":\"{u}\",\"package\":\"{f}\"}}"),
+        // Greek kappa folds to no `k`: another key to every stack.
+        format!("{{\"package\":\"{f}\",\"pac\u{3BA}age\":\"{u}\"}}"),
+    ];
+    let controls = [
+        ("/v1/uploads", app(&format!("\"id\":\"{f}\""))),
+        ("/v1/metadata", format!("{{\"package\":\"{f}\"}}")),
+    ];
+    let mut out: Vec<Case> = controls
+        .into_iter()
+        .map(|(path, body)| Case {
+            control: Some(FILED),
+            ..case(
+                "json-key",
+                &format!("control: {path} {body}"),
+                req("POST", path, &[("content-type", JSON)], body.as_bytes()),
+            )
+        })
+        .collect();
+    let rows = uploads.iter().map(|b| ("/v1/uploads", b));
+    for (path, body) in rows.chain(packages.iter().map(|b| ("/v1/metadata", b))) {
+        out.push(case(
+            "json-key",
+            &format!("{path} {body}"),
+            req("POST", path, &[("content-type", JSON)], body.as_bytes()),
+        ));
+    }
+    out
+}
+
+/// Form names repeated between the body and the query, and form bodies on any method: Go's
+/// `FormValue` takes the first value, the body's before the query's for a urlencoded body and
+/// the query's before the body's for a multipart one; `ParseForm` reads a urlencoded body for
+/// POST, PUT and PATCH only, `ParseMultipartForm` a multipart body for any method, and a body
+/// pair holding `;` is dropped.
+pub fn forms() -> Vec<Case> {
+    let (f, u) = (FILED, UNFILED);
+    let multipart = |name: &str, value: &str| {
+        format!("--diffbound7q\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n--diffbound7q--\r\n")
+    };
+    let mp = "multipart/form-data; boundary=diffbound7q";
+    let rel = |q: &str| format!("/v1/releases{q}");
+    let login = format!("/mp/wechat/login?appid={FILED_WX}");
+    let rows: Vec<(&'static str, String, &str, String)> = vec![
+        (
+            "POST",
+            rel(&format!("?package={f}")),
+            FORM,
+            format!("package={u}"),
+        ),
+        ("POST", rel(""), FORM, format!("package={f}&package={u}")),
+        ("POST", rel(""), FORM, format!("package={u}&package={f}")),
+        ("POST", rel(""), FORM, format!("package={f};package={u}")),
+        (
+            "POST",
+            rel(""),
+            FORM,
+            format!("x=1;package={u}&package={f}"),
+        ),
+        (
+            "POST",
+            rel(&format!("?package={f}")),
+            mp,
+            multipart("package", u),
+        ),
+        (
+            "POST",
+            rel(&format!("?package={u}")),
+            mp,
+            multipart("package", f),
+        ),
+        ("PATCH", login.clone(), FORM, format!("appid={UNFILED_WX}")),
+        ("DELETE", login.clone(), FORM, format!("appid={UNFILED_WX}")),
+        ("GET", login.clone(), mp, multipart("appid", UNFILED_WX)),
+        ("PATCH", login, mp, multipart("appid", UNFILED_WX)),
+    ];
+    rows.into_iter()
+        .map(|(m, target, ct, body)| {
+            case(
+                "form",
+                &format!("{m} {target} [{ct}] {body:?}"),
+                req(m, &target, &[("content-type", ct)], body.as_bytes()),
+            )
+        })
+        .collect()
+}

@@ -147,6 +147,10 @@ pub fn query_names() -> Vec<Case> {
         format!("appid={f};appid={u}"),
         format!("appid={f}&appid={u};x=1"),
         format!("appid={f}&x=1;APPID={u}"),
+        format!("appid={u};&appid={f}"),
+        format!("appid={f}&appid={u};"),
+        format!("appid={f};x=1"),
+        format!("x=1;y=2&appid={f}"),
     ];
     let mut out = vec![
         Case {

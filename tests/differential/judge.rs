@@ -61,6 +61,13 @@ pub const ROUTES: &[Mirror] = &[
         mode: Mode::Enforce,
     },
     Mirror {
+        name: "package-metadata",
+        methods: &["POST"],
+        pattern: "/v1/metadata",
+        names: &["package"],
+        mode: Mode::Enforce,
+    },
+    Mirror {
         name: "package-upload",
         methods: &["POST", "PUT"],
         pattern: "/v1/packages",

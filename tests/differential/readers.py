@@ -5,7 +5,8 @@ Runs two servers on 127.0.0.1, ports chosen by the kernel:
 
 * the tee: what nginx proxies to. It reads each request as raw bytes (head + Content-Length
   body, which is what nginx sends upstream), sends the same bytes to every reader (the Python
-  reader below, `php -S router.php`, `node reader.js`), and answers one JSON object:
+  reader below, `php -S router.php`, `node reader.js`, the built `reader.go`), and answers
+  one JSON object:
   {"seq": n, "filing": <icp-filing-number as received>, "nginx": {...}, "readers": {...}}.
   nginx's own reading arrives as `X-Diff-Nginx-*` headers set by its config.
 * the Python reader: reads the request with the standard library's rules (urllib.parse,
@@ -14,8 +15,8 @@ Runs two servers on 127.0.0.1, ports chosen by the kernel:
 `GET /__diff_count` on the tee answers how many requests it has relayed, so the test can
 tell "the upstream received nothing" from "the upstream refused it".
 
-Usage: readers.py PHP_PORT NODE_PORT. Prints one JSON line {"tee": port, "python": port} on
-stdout once both sockets listen.
+Usage: readers.py PHP_PORT NODE_PORT GO_PORT (0: that reader is not running). Prints one
+JSON line {"tee": port, "python": port} on stdout once both sockets listen.
 """
 
 import email.parser
@@ -359,11 +360,13 @@ class ThreadedHTTP(http.server.ThreadingHTTPServer):
 
 
 def main():
-    php_port, node_port = int(sys.argv[1]), int(sys.argv[2])
+    php_port, node_port, go_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     reader = ThreadedHTTP(("127.0.0.1", 0), Reader)
     Tee.backends = {"python": reader.server_address[1], "php": php_port}
     if node_port:
         Tee.backends["node"] = node_port
+    if go_port:
+        Tee.backends["go"] = go_port
     tee = Threaded(("127.0.0.1", 0), Tee)
     for server in (reader, tee):
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,12 +1,14 @@
 //! The real upstream stacks of the differential suite, started once per test binary: the PHP
-//! built-in server (`router.php`), Node (`reader.js`, when installed), the Python tee and
-//! reader (`readers.py`) and nginx in front of them (`nginx.conf.in`).
+//! built-in server (`router.php`), Node (`reader.js`, when installed), Go (`reader.go`, built
+//! with `go build` when `go` is installed), the Python tee and reader (`readers.py`) and nginx
+//! in front of them (`nginx.conf.in`).
 //!
 //! Owns the child processes: each is killed and reaped on drop, and each also exits when its
 //! stdin closes, so a failing test leaves nothing running. Ports are the kernel's: a child
 //! binds :0 and prints its port, or the test binds :0, releases it and passes it on, then
 //! polls readiness by connecting (no sleeps for synchronisation).
-//! Missing tools: under `CI` the test fails; otherwise it is skipped with a printed reason.
+//! Missing tools: under `CI` the test fails; otherwise it is skipped with a printed reason
+//! (without `go` it reads without Go instead, saying so).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -29,7 +31,7 @@ pub struct Stacks {
     pub nginx: SocketAddr,
     /// The Python tee behind nginx, which relays to every reader and counts requests.
     pub tee: SocketAddr,
-    /// The application readers the tee relays to ("python", "php" and maybe "node").
+    /// The application readers the tee relays to ("python", "php", maybe "node" and "go").
     pub readers: Vec<&'static str>,
     pub work: tempfile::TempDir,
     _children: Vec<Killed>,
@@ -114,6 +116,45 @@ async fn ready(addr: SocketAddr, log: &Path, name: &str) {
     );
 }
 
+/// Builds `reader.go` into `w` and starts it; `None` without `go` outside CI.
+fn go_reader(w: &Path) -> Option<Child> {
+    if !on_path("go") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "go is not installed (required in CI: .ci/run installs golang-go)"
+        );
+        eprintln!(
+            "differential suite: go is not installed (apt-get install golang-go); reading without Go"
+        );
+        return None;
+    }
+    let bin = w.join("go-reader");
+    let mut build = Command::new("go");
+    // One file of the standard library only: no module, nothing to download.
+    build
+        .arg("build")
+        .arg("-o")
+        .arg(&bin)
+        .arg(here().join("reader.go"))
+        .env("GO111MODULE", "off")
+        .env("GOFLAGS", "")
+        .current_dir(w);
+    if std::env::var_os("HOME").is_none() && std::env::var_os("GOCACHE").is_none() {
+        build.env("GOCACHE", w.join("gocache"));
+    }
+    let out = build.output().expect("run go build");
+    assert!(
+        out.status.success(),
+        "go build reader.go: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(spawn(
+        Command::new(&bin).stdout(Stdio::piped()),
+        &w.join("go.log"),
+        "go reader",
+    ))
+}
+
 pub async fn start(nginx_bin: &Path) -> Stacks {
     let work = tempfile::tempdir().expect("tempdir");
     let w = work.path();
@@ -158,11 +199,19 @@ pub async fn start(nginx_bin: &Path) -> Stacks {
         eprintln!("differential suite: node is not installed; reading with Python and PHP only");
     }
 
+    let mut go_port = 0;
+    if let Some(mut go) = go_reader(w) {
+        go_port = port_line(&mut go, "go");
+        children.push(Killed(go));
+        readers.push("go");
+    }
+
     let mut py = spawn(
         Command::new("python3")
             .arg(here().join("readers.py"))
             .arg(php_port.to_string())
             .arg(node_port.to_string())
+            .arg(go_port.to_string())
             .stdout(Stdio::piped()),
         &w.join("python.log"),
         "python3",
