@@ -4,7 +4,8 @@
 //! Owns the one reading of each source: every spelling of a parameter or header name that a
 //! common server stack reads as the same variable counts as an occurrence (`names.rs`), a
 //! body is read only as the type it declares (`media.rs`), and a body the route does not take
-//! its identifier from is checked for the identifier's names (`bodyids.rs`). Path captures are
+//! its identifier from is checked for the identifier's names (`bodyids.rs`), as is the query of
+//! a route that takes it from the body (`queryids.rs`). Path captures are
 //! percent-decoded once; query and form values are taken as sent. Grammar validation of the id
 //! against its platform also happens here so the policy only ever sees well-formed identities.
 //! Must not: read the body itself (`proxy::request` passes the bounded, buffered, decoded bytes), or
@@ -19,6 +20,7 @@ pub mod jsonkeys;
 pub mod media;
 pub mod multipart;
 pub mod names;
+pub mod queryids;
 pub mod upload;
 
 use crate::code::Code;
@@ -195,6 +197,17 @@ pub fn identify_with<'a>(
     let id = agreed(&route.extract, parts, caps, body, creds)?;
     if let Some(b) = body.filter(|b| !b.is_empty()) {
         bodyids::check(route, parts, caps, b, id.as_deref())?;
+    }
+    if let Some(q) = parts.uri.query().filter(|q| !q.is_empty()) {
+        if queryids::applies(route) {
+            let platform = match &route.platform {
+                PlatformSpec::From(s) if s.reads_body() => {
+                    value_of(s, parts, caps, body, creds).ok().flatten()
+                }
+                _ => None,
+            };
+            queryids::check(route, q.as_bytes(), id.as_deref(), platform.as_deref())?;
+        }
     }
     let Some(id) = id else {
         return Ok(None);

@@ -215,6 +215,7 @@ pub fn forms() -> Vec<Case> {
     let mp = "multipart/form-data; boundary=diffbound7q";
     let rel = |q: &str| format!("/v1/releases{q}");
     let login = format!("/mp/wechat/login?appid={FILED_WX}");
+    let app_json = format!("{{\"app\":{{\"platform\":\"android\",\"id\":\"{f}\"}}}}");
     let rows: Vec<(&'static str, String, &str, String)> = vec![
         (
             "POST",
@@ -243,6 +244,17 @@ pub fn forms() -> Vec<Case> {
             mp,
             multipart("package", f),
         ),
+        // The query names the body's identifier: merging stacks (Flask `request.values`, Go
+        // `FormValue` with a JSON body, PHP `$_GET`/`$_REQUEST`) read the query's.
+        ("POST", rel(&format!("?package={u}")), FORM, format!("package={f}")),
+        (
+            "POST",
+            format!("/v1/metadata?package={u}"),
+            JSON,
+            format!("{{\"package\":\"{f}\"}}"),
+        ),
+        ("POST", format!("/v1/uploads?app[id]={u}"), JSON, app_json.clone()),
+        ("POST", format!("/v1/uploads?app.id={u}"), JSON, app_json),
         ("PATCH", login.clone(), FORM, format!("appid={UNFILED_WX}")),
         ("DELETE", login.clone(), FORM, format!("appid={UNFILED_WX}")),
         ("GET", login.clone(), mp, multipart("appid", UNFILED_WX)),
