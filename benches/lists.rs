@@ -6,7 +6,8 @@
 //! the same run: serde_json checking it without building values (`IgnoredAny`), the floor of a
 //! validating reader in Rust; `benches/lists_peers.sh` adds simdjson (C++) on the body this
 //! bench writes to `$ICPGATE_LISTS_BODY_OUT`.
-//! Must not: time index or list construction.
+//! Must not: time index or list construction (`decide-only` times the decisions and the
+//! splice alone, on a list located before the timed loop).
 //! Invariant: the benchmarked list has exactly the unfiled items it was built with (checked
 //! before timing).
 
@@ -103,6 +104,16 @@ fn main() {
     g.throughput(Throughput::Elements(ITEMS as u64));
     g.bench_function("filter-1000-items-1M-ids", |b| {
         b.iter(|| lists::decide(&route, &spec, black_box(&body), &rev, false))
+    });
+    g.bench_function("decide-only-1000-items", |b| {
+        let text = std::str::from_utf8(&body).unwrap();
+        let p = lists::scan::Pointers {
+            list: &spec.pointer,
+            id: &spec.id,
+            platform: None,
+        };
+        let located = lists::scan::locate_text(text, &p).unwrap();
+        b.iter(|| lists::decide_located(&route, &spec, black_box(text), &located, &rev, false))
     });
     g.bench_function("scan-only-1000-items", |b| {
         let p = lists::scan::Pointers {

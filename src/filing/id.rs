@@ -88,6 +88,23 @@ impl Platform {
             &APPS
         }
     }
+
+    /// `siblings` without this platform, in their order.
+    pub fn other_siblings(self) -> &'static [Platform] {
+        use Platform::*;
+        match self {
+            Android => &[Ios, Harmony, QuickApp],
+            Ios => &[Android, Harmony, QuickApp],
+            Harmony => &[Android, Ios, QuickApp],
+            QuickApp => &[Android, Ios, Harmony],
+            Wechat => &[Alipay, Douyin, Baidu, Qq, Kuaishou],
+            Alipay => &[Wechat, Douyin, Baidu, Qq, Kuaishou],
+            Douyin => &[Wechat, Alipay, Baidu, Qq, Kuaishou],
+            Baidu => &[Wechat, Alipay, Douyin, Qq, Kuaishou],
+            Qq => &[Wechat, Alipay, Douyin, Baidu, Kuaishou],
+            Kuaishou => &[Wechat, Alipay, Douyin, Baidu, Qq],
+        }
+    }
 }
 
 impl fmt::Display for Platform {
@@ -145,26 +162,75 @@ fn hex_lower(b: &[u8]) -> bool {
 /// Android's package-name grammar without its length limit, in one pass: dot-separated
 /// segments (at least two), each a letter followed by letters, digits and `_`. The same
 /// language as `segments(id, 2, |s| s[0] is a letter && every byte is alnum or _)`, which
-/// the tests check it against; it is every list item's and request's check, so it runs as
-/// one loop with no split.
+/// the tests check it against; it is every list item's and request's check, so it reads
+/// eight bytes at a time (`word_classes`) with no branch on the id's bytes: every byte is a
+/// letter, digit, `_` or `.`, and the byte after each `.` (and the first byte, as if a dot
+/// came before it) is a letter. A last, partial word is padded with zero bytes, which are no
+/// letter: a trailing dot fails on the padding, or past a full last word on the lane it
+/// leaves for the next.
 fn android_name(b: &[u8]) -> bool {
-    let mut dots = 0usize;
-    // At the start of a segment: the next byte must be a letter.
-    let mut start = true;
-    for &c in b {
-        if start {
-            if !c.is_ascii_alphabetic() {
-                return false;
-            }
-            start = false;
-        } else if c == b'.' {
-            dots += 1;
-            start = true;
-        } else if !(is_alnum(c) || c == b'_') {
-            return false;
-        }
+    // Byte lanes that must hold a letter: the first, and each one after a dot.
+    let mut after_dot = 0x80u64;
+    let (mut bad, mut dots) = (0u64, 0u64);
+    let mut check = |w: u64, lanes: u64| {
+        let c = word_classes(w);
+        bad |= lanes & !(c.letter | c.digit | c.underscore | c.dot);
+        bad |= (c.dot << 8 | after_dot) & !c.letter;
+        dots |= c.dot & lanes;
+        after_dot = c.dot >> 56;
+    };
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        check(u64::from_le_bytes(w.try_into().unwrap_or_default()), HIGH);
     }
-    !start && dots >= 1
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        // The last eight bytes of the id, shifted down past the ones already checked (no copy
+        // of a short tail); an id shorter than a word is gathered byte by byte.
+        let w = match b.len().checked_sub(8) {
+            Some(at) => {
+                let last = u64::from_le_bytes(b[at..].try_into().unwrap_or_default());
+                last >> (64 - 8 * rest.len())
+            }
+            None => rest.iter().rev().fold(0u64, |w, &c| w << 8 | u64::from(c)),
+        };
+        check(w, HIGH >> (64 - 8 * rest.len()));
+    }
+    (bad | after_dot) == 0 && dots != 0
+}
+
+/// The high bit of every byte lane of a word.
+const HIGH: u64 = 0x8080_8080_8080_8080;
+/// Every byte lane of a word set to 1.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The ASCII classes of a word's eight bytes, each as the high bit of its lane; a byte of
+/// 0x80 or above is in none of them.
+struct Classes {
+    letter: u64,
+    digit: u64,
+    underscore: u64,
+    dot: u64,
+}
+
+/// Classifies the bytes of `w` (SWAR: on the low seven bits of each lane, where adding a
+/// constant below 0x80 cannot carry into the next lane, the high bit says how it compared).
+#[inline]
+fn word_classes(w: u64) -> Classes {
+    let ascii = !w & HIGH;
+    let low = w & !HIGH;
+    // High bit set where the lane is at least `lo` / more than `hi`.
+    let at_least = |x: u64, lo: u8| x + (0x80 - lo as u64) * ONES;
+    let above = |x: u64, hi: u8| x + (0x7f - hi as u64) * ONES;
+    let within = |x: u64, lo: u8, hi: u8| at_least(x, lo) & !above(x, hi);
+    let equal = |x: u64, c: u8| !((x ^ c as u64 * ONES) + 0x7f * ONES);
+    Classes {
+        // ASCII letters are the lanes that OR 0x20 into a..=z.
+        letter: ascii & within(low | 0x20 * ONES, b'a', b'z'),
+        digit: ascii & within(low, b'0', b'9'),
+        underscore: ascii & equal(low, b'_'),
+        dot: ascii & equal(low, b'.'),
+    }
 }
 
 /// Checks `id` against `platform`'s grammar. Returns the rule that failed.
@@ -262,29 +328,113 @@ mod tests {
         bad(Platform::Android, &format!("a.{}", "b".repeat(222)));
     }
 
+    /// The reference: Android's rule written segment by segment.
+    fn android_by_segments(id: &str) -> bool {
+        segments(id, 2, |s| {
+            s[0].is_ascii_alphabetic() && s.iter().all(|&c| is_alnum(c) || c == b'_')
+        })
+    }
+
     #[test]
     fn android_in_one_pass_is_the_segment_grammar() {
-        let by_segments = |id: &str| {
-            segments(id, 2, |s| {
-                s[0].is_ascii_alphabetic() && s.iter().all(|&c| is_alnum(c) || c == b'_')
-            })
-        };
+        // Short ids over a small alphabet (every byte class, a two-byte character, a space),
+        // then ids of up to 48 bytes (six words) built as segments and then damaged or not, so
+        // that valid ids are common and every byte position of a word meets a dot, a segment
+        // start and a wrong byte; each compared with the segment-by-segment rule.
         let alphabet = ['a', 'Z', '0', '9', '_', '.', '-', 'é', ' '];
+        let (letters, rest) = (b"aqzAMZ", b"aqzAMZ0479_");
+        let wrong = [
+            b'-', b' ', b'/', b':', b'@', b'[', b'`', b'{', b'.', b'_', b'5', 0x7f, 0x80, 0xc3,
+            0xff, 0,
+        ];
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..200_000 {
+        let mut next = || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = (x % 9) as usize;
+            x
+        };
+        let (mut valid_seen, mut total) = (0, 0);
+        for _ in 0..200_000 {
+            let r = next();
+            let len = (r % 9) as usize;
             let id: String = (0..len)
-                .map(|i| alphabet[(x >> (8 + 4 * i)) as usize % alphabet.len()])
+                .map(|i| alphabet[(r >> (8 + 4 * i)) as usize % alphabet.len()])
                 .collect();
-            assert_eq!(android_name(id.as_bytes()), by_segments(&id), "{id:?}");
+            assert_eq!(
+                android_name(id.as_bytes()),
+                android_by_segments(&id),
+                "{id:?}"
+            );
         }
+        for _ in 0..400_000 {
+            let mut b = Vec::new();
+            for s in 0..1 + next() % 5 {
+                if s > 0 {
+                    b.push(b'.');
+                }
+                b.push(letters[next() as usize % letters.len()]);
+                for _ in 0..next() % 10 {
+                    b.push(rest[next() as usize % rest.len()]);
+                }
+            }
+            b.truncate(48);
+            // Half the ids keep their shape; the others get one to three bytes replaced.
+            if next() % 2 == 0 {
+                for _ in 0..1 + next() % 3 {
+                    let at = next() as usize % b.len();
+                    b[at] = wrong[next() as usize % wrong.len()];
+                }
+            }
+            // Only a str can be an id; bytes that are not UTF-8 fit no grammar.
+            let reference = std::str::from_utf8(&b).is_ok_and(android_by_segments);
+            assert_eq!(
+                android_name(&b),
+                reference,
+                "{:?}",
+                String::from_utf8_lossy(&b)
+            );
+            valid_seen += reference as usize;
+            total += 1;
+        }
+        assert!(
+            valid_seen > total / 4,
+            "{valid_seen} of {total} ids valid: too few to test"
+        );
+        assert!(
+            valid_seen < total * 3 / 4,
+            "{valid_seen} of {total} ids valid: too many"
+        );
         for id in [
-            "", ".", "a.", ".a", "a.b", "a..b", "a.1", "a_.b_", "_a.b", "a.b.c9",
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a.b",
+            "a..b",
+            "a.1",
+            "a_.b_",
+            "_a.b",
+            "a.b.c9",
+            "abcdefg.",
+            "abcdefgh.",
+            "abcdefgh.i",
+            "abcdefg.h",
+            "abcdefg.1",
+            "abcdefghijklmno.",
+            "a.bcdefgh",
+            "a.bcdefghijklmnop",
+            "abcdefgh",
+            "abcdefghijklmnop",
+            "com.tencent.mm",
+            "com.example.éa",
+            "com.exa\u{0}mple",
         ] {
-            assert_eq!(android_name(id.as_bytes()), by_segments(id), "{id:?}");
+            assert_eq!(
+                android_name(id.as_bytes()),
+                android_by_segments(id),
+                "{id:?}"
+            );
         }
     }
 
@@ -329,6 +479,14 @@ mod tests {
     fn ios_keys_fold_case_others_do_not() {
         assert_eq!(index_key(Platform::Ios, "Com.Foo.Bar"), "com.foo.bar");
         assert_eq!(index_key(Platform::Android, "com.BV.X"), "com.BV.X");
+    }
+
+    #[test]
+    fn other_siblings_are_the_siblings_but_self() {
+        for p in Platform::ALL {
+            let others: Vec<Platform> = p.siblings().iter().copied().filter(|&s| s != p).collect();
+            assert_eq!(p.other_siblings(), others, "{p}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(crate) struct Base {
     pub(crate) overflow: Vec<u32>,
     /// The blocked bloom pre-filter over the id table's key hashes (`index.bloom`).
     pub(crate) bloom: Option<IdFilter>,
-    pub(crate) hasher: ahash::RandomState,
+    pub(crate) hasher: Keys,
     /// Offsets of the records, in input order.
     pub(crate) records: Vec<u32>,
     /// The number index: (keyed hash of the filing number, offset).
@@ -38,10 +38,36 @@ pub(crate) struct Base {
     pub(crate) stats: Stats,
 }
 
-pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str) -> u32 {
-    let mut h = hasher.build_hasher();
-    h.write_u8(platform as u8);
-    if platform == Platform::Ios {
+/// A layer's hash keys: one keyed hasher per platform for ids, with the platform already
+/// written (so a lookup starts from its state instead of hashing the platform byte), and the
+/// keyed state filing numbers hash with. Never persisted: a layer built or restored draws a
+/// fresh key (`Keys::new`), so the hash function is this process's choice alone.
+#[derive(Clone)]
+pub(crate) struct Keys {
+    state: ahash::RandomState,
+    ids: [ahash::AHasher; Platform::ALL.len()],
+}
+
+impl Keys {
+    pub(crate) fn new() -> Keys {
+        let state = ahash::RandomState::new();
+        let ids = Platform::ALL.map(|p| {
+            let mut h = state.build_hasher();
+            h.write_u8(p as u8);
+            h
+        });
+        Keys { state, ids }
+    }
+}
+
+/// The 32-bit key hash of (`platform`, `id`): the platform's keyed hasher over the id's bytes
+/// (ASCII-lowercased for iOS). The id's length is hashed with its bytes (ahash's `write`), so
+/// no two ids of one platform are written alike. Never `u32::MAX`, the one hash the id table
+/// cannot hold (its empty slot reads as it): that hash is taken as `u32::MAX - 1`.
+#[inline]
+pub(crate) fn key_hash(keys: &Keys, platform: Platform, id: &str) -> u32 {
+    let mut h = keys.ids[platform as usize].clone();
+    if platform == Platform::Ios && id.bytes().any(|b| b.is_ascii_uppercase()) {
         // Case-fold without allocating: bundle ids are at most 255 bytes.
         let mut buf = [0u8; 256];
         let n = id.len().min(256);
@@ -52,12 +78,11 @@ pub(crate) fn key_hash(hasher: &ahash::RandomState, platform: Platform, id: &str
     } else {
         h.write(id.as_bytes());
     }
-    h.write_u8(0xff);
-    (h.finish() >> 32) as u32
+    ((h.finish() >> 32) as u32).min(u32::MAX - 1)
 }
 
-pub(crate) fn number_hash(hasher: &ahash::RandomState, n: &[u8; 8]) -> u32 {
-    (hasher.hash_one(n) >> 32) as u32
+pub(crate) fn number_hash(keys: &Keys, n: &[u8; 8]) -> u32 {
+    (keys.state.hash_one(n) >> 32) as u32
 }
 
 impl Base {

@@ -10,7 +10,7 @@
 //! in push order, and `checksum` (after `take_duplicates` or `finish`) is the sum of their
 //! digests.
 
-use super::base::{count, key_hash, number_hash, Base, OVERFLOW};
+use super::base::{count, key_hash, number_hash, Base, Keys, OVERFLOW};
 use super::filter::IdFilter;
 use super::hugebuf::HugeBuf;
 use super::numbers::NumberIndex;
@@ -43,7 +43,7 @@ pub struct RejectedLine {
 /// Accumulates encoded segments and their (hash, offset) pairs, then builds a `Base`.
 pub(crate) struct Builder {
     pub(crate) entities: Entities,
-    hasher: ahash::RandomState,
+    hasher: Keys,
     /// Encoded segments not yet stitched into `blob`, and the arena length they end at.
     segments: Vec<Vec<u8>>,
     len: usize,
@@ -65,10 +65,10 @@ pub(crate) struct Builder {
 
 impl Builder {
     pub(crate) fn new(records_hint: usize) -> Builder {
-        Builder::with_hasher(records_hint, ahash::RandomState::new())
+        Builder::with_hasher(records_hint, Keys::new())
     }
 
-    pub(crate) fn with_hasher(records_hint: usize, hasher: ahash::RandomState) -> Builder {
+    pub(crate) fn with_hasher(records_hint: usize, hasher: Keys) -> Builder {
         Builder {
             entities: Entities::default(),
             hasher,
@@ -121,17 +121,12 @@ impl Builder {
         b
     }
 
-    pub(crate) fn hasher(&self) -> ahash::RandomState {
+    pub(crate) fn hasher(&self) -> Keys {
         self.hasher.clone()
     }
 
     /// The (key hash, offset) pairs of the record encoded at `off`; ids repeated within it count once.
-    pub(crate) fn hash_pairs_with(
-        hasher: &ahash::RandomState,
-        blob: &[u8],
-        off: u32,
-        out: &mut Vec<(u32, u32)>,
-    ) {
+    pub(crate) fn hash_pairs_with(hasher: &Keys, blob: &[u8], off: u32, out: &mut Vec<(u32, u32)>) {
         if let Some(v) = RecordView::decode(blob, off) {
             let ids = v
                 .platforms()
@@ -387,7 +382,7 @@ impl Builder {
 /// Appends `(key_hash(platform, id), off)` for each listed id, an id listed twice in one
 /// record once. `key_hash` folds iOS case itself, so ids are hashed as listed.
 pub(crate) fn push_pairs<'a>(
-    hasher: &ahash::RandomState,
+    hasher: &Keys,
     ids: impl Iterator<Item = (Platform, &'a str)>,
     off: u32,
     out: &mut Vec<(u32, u32)>,
@@ -405,7 +400,7 @@ pub(crate) fn push_pairs<'a>(
 type Hashed = (Vec<(u32, u32)>, Vec<(u32, u32)>);
 
 /// The id pairs and number-index entries of the records at `offsets` in `blob`.
-fn hash_records(hasher: &ahash::RandomState, blob: &[u8], offsets: &[u32]) -> Hashed {
+fn hash_records(hasher: &Keys, blob: &[u8], offsets: &[u32]) -> Hashed {
     let mut pairs = Vec::with_capacity(offsets.len() * 3 / 2);
     let mut numbers = Vec::with_capacity(offsets.len());
     for &off in offsets {

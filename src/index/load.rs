@@ -8,6 +8,7 @@
 //! twice (the later line is rejected as a duplicate), or hold a whole file in memory.
 //! Invariant: the revision holds exactly the lines reported as accepted.
 
+use super::base::Keys;
 pub use super::build::RejectedLine;
 use super::build::{push_pairs, Builder};
 use super::{record_digest, store, Revision};
@@ -74,7 +75,7 @@ impl Part {
     }
 
     /// Encodes a validated record, hashing its ids on the way (no decode of what was written).
-    fn add(&mut self, r: &RecordRef<'_>, hasher: &ahash::RandomState, line: usize, raw: &[u8]) {
+    fn add(&mut self, r: &RecordRef<'_>, hasher: &Keys, line: usize, raw: &[u8]) {
         let e = self.entities.intern(r.entity);
         let off = store::push_ref(&mut self.blob, r, e);
         pairs_of(hasher, r, off, &mut self.pairs);
@@ -92,7 +93,7 @@ impl Part {
 
 /// The (key hash, offset) pairs of `r` encoded at `off`: the ones `Builder::hash_pairs_with`
 /// derives from the encoding, without decoding what was just written.
-fn pairs_of(hasher: &ahash::RandomState, r: &RecordRef<'_>, off: u32, out: &mut Vec<(u32, u32)>) {
+fn pairs_of(hasher: &Keys, r: &RecordRef<'_>, off: u32, out: &mut Vec<(u32, u32)>) {
     let ids = r
         .platforms
         .iter()
@@ -119,7 +120,7 @@ fn lines(text: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn parse_part(text: &[u8], hasher: &ahash::RandomState, blob: Vec<u8>) -> Part {
+fn parse_part(text: &[u8], hasher: &Keys, blob: Vec<u8>) -> Part {
     let mut p = Part::with_capacity(text.len(), blob);
     for (i, raw) in lines(text).enumerate() {
         p.lines = i + 1;
@@ -173,7 +174,7 @@ fn split_lines(text: &[u8], n: usize) -> Vec<&[u8]> {
 /// A load in progress: text is fed in whole lines, in file order.
 struct Loader {
     builder: Builder,
-    hasher: ahash::RandomState,
+    hasher: Keys,
     threads: usize,
     report: LoadReport,
     line_base: usize,

@@ -177,23 +177,36 @@ impl Revision {
     /// Every live filing that lists `id` under `platform`. Never allocates for up to two.
     pub fn lookup(&self, platform: Platform, id: &str) -> Hits {
         let mut hits = Hits::new();
+        self.each_hit(platform, id, |h| hits.push(h));
+        hits
+    }
+
+    /// Calls `found` with every live filing that lists `id` under `platform`, in `lookup`'s
+    /// order (base, then overlay): `lookup` without a vector to fill.
+    #[inline]
+    pub fn each_hit(&self, platform: Platform, id: &str, mut found: impl FnMut(Hit)) {
         let base = &self.base;
         match &self.overlay {
             None => base.each_match(platform, id, |o| {
-                hits.extend(Self::hit(Layer::Base, base, o));
+                if let Some(h) = Self::hit(Layer::Base, base, o) {
+                    found(h);
+                }
             }),
             Some(ov) => {
                 base.each_match(platform, id, |o| {
                     if !ov.tombstones.contains(&o) {
-                        hits.extend(Self::hit(Layer::Base, base, o));
+                        if let Some(h) = Self::hit(Layer::Base, base, o) {
+                            found(h);
+                        }
                     }
                 });
                 ov.layer.each_match(platform, id, |o| {
-                    hits.extend(Self::hit(Layer::Overlay, &ov.layer, o));
+                    if let Some(h) = Self::hit(Layer::Overlay, &ov.layer, o) {
+                        found(h);
+                    }
                 });
             }
         }
-        hits
     }
 
     /// A platform of the same family (app platforms, or mini-program hosts) under which `id`
@@ -207,14 +220,18 @@ impl Revision {
     /// on and no sibling listing the id, their filter reads overlap, so the check costs about
     /// one access's latency per layer instead of one per sibling.
     pub fn filed_elsewhere(&self, platform: Platform, id: &str) -> Option<Platform> {
-        let asked: smallvec::SmallVec<[Platform; 8]> = platform
-            .siblings()
-            .iter()
-            .copied()
-            .filter(|&p| {
-                p != platform && (!p.is_mini_program_host() || crate::filing::id::fits(p, id))
-            })
-            .collect();
+        let hosts: smallvec::SmallVec<[Platform; 8]>;
+        let asked = match platform.other_siblings() {
+            apps if !platform.is_mini_program_host() => apps,
+            others => {
+                hosts = others
+                    .iter()
+                    .copied()
+                    .filter(|&p| crate::filing::id::fits(p, id))
+                    .collect();
+                &hosts[..]
+            }
+        };
         let first = match &self.overlay {
             None => self.base.first_listing(&asked, id, |_| true),
             Some(ov) => {

@@ -7,10 +7,13 @@
 //! usually costs one cache line and a hit one line plus the record it verifies.
 //! Must not: change after `build`, take a lock, or allocate on lookup.
 //! Invariant: `for_each(h, f)` calls `f` with exactly the postings built under hash `h`, in build order.
+//! Hashes are below `u32::MAX` (`base::key_hash`): the low half of an empty slot is larger
+//! than every hash, so a scan tells a larger hash and an empty slot apart with one comparison.
 
 use super::hugebuf::HugeBuf;
 
-/// An unused slot. No built slot can equal it: postings never reach `u32::MAX`.
+/// An unused slot. No built slot can equal it: postings never reach `u32::MAX`; and its low
+/// half, `u32::MAX`, is above every hash.
 const EMPTY: u64 = u64::MAX;
 /// Slots per 64-byte bucket.
 const BUCKET: usize = 8;
@@ -24,9 +27,10 @@ pub(crate) struct Table {
 
 impl Table {
     /// Builds from `(hash, posting)` entries sorted by hash, at most one entry per hash is not
-    /// required (equal hashes keep their order). Postings must be below `u32::MAX`.
+    /// required (equal hashes keep their order). Hashes and postings must be below `u32::MAX`.
     pub(crate) fn build(entries: &[(u32, u32)]) -> Table {
         debug_assert!(entries.windows(2).all(|w| w[0].0 <= w[1].0));
+        debug_assert!(entries.last().is_none_or(|e| e.0 != u32::MAX));
         // ~0.8 load: most buckets keep a free slot, so scans rarely spill into the next line.
         let buckets = (entries.len() as u64 * 10)
             .div_ceil(BUCKET as u64 * 8)
@@ -47,31 +51,30 @@ impl Table {
         Table { slots, buckets }
     }
 
-    /// Calls `f` with each posting stored under `h`, in build order.
+    /// Calls `f` with each posting stored under `h` (below `u32::MAX`), in build order.
     ///
-    /// A bucket is judged whole, without a branch per slot: which slots match and which end
-    /// the scan (empty, or a larger hash) become two bit masks. The only branches that depend
-    /// on the loaded line are "a match?" and "spills into the next bucket?", which a stream of
-    /// lookups predicts well, so the CPU runs ahead into the next lookup while this one's miss
-    /// is outstanding instead of stalling on a mispredicted scan exit.
+    /// A bucket is judged whole, without a branch per slot. Its slots hold hashes in ascending
+    /// order, empty ones (whose low half is above every hash) last, so the slots below `h`
+    /// come first, then the matches, then the larger or empty ones: two counts of a compare
+    /// each (a compare and an add with carry per slot) place the matches. The only branches
+    /// that depend on the loaded line are "a match?" and "spills into the next bucket?", which
+    /// a stream of lookups predicts well, so the CPU runs ahead into the next lookup while
+    /// this one's miss is outstanding instead of stalling on a mispredicted scan exit.
     #[inline]
     pub(crate) fn for_each(&self, h: u32, mut f: impl FnMut(u32)) {
         let mut at = ((h as u64 * self.buckets) >> 32) as usize * BUCKET;
         // `TAIL` empty slots follow the last entry, so every scan meets an end in the slots.
         while let Some(bucket) = self.slots.get(at..at + BUCKET) {
-            let (mut matched, mut ended) = (0u32, 0u32);
-            for (i, &s) in bucket.iter().enumerate() {
-                matched |= ((s != EMPTY && s as u32 == h) as u32) << i;
-                ended |= ((s == EMPTY || s as u32 > h) as u32) << i;
+            let (mut below, mut above) = (0usize, 0usize);
+            for &s in bucket {
+                below += ((s as u32) < h) as usize;
+                above += (s as u32 > h) as usize;
             }
-            // Slots from the first end on belong to larger hashes (or none).
-            let before_end = (ended & ended.wrapping_neg()).wrapping_sub(1);
-            let mut m = matched & before_end;
-            while m != 0 {
-                f((bucket[m.trailing_zeros() as usize] >> 32) as u32);
-                m &= m - 1;
+            for &s in bucket.get(below..BUCKET - above).unwrap_or_default() {
+                f((s >> 32) as u32);
             }
-            if ended != 0 {
+            // A larger hash or an empty slot ends the scan.
+            if above != 0 {
                 return;
             }
             at += BUCKET;
@@ -114,7 +117,7 @@ mod tests {
                 rng ^= rng << 13;
                 rng ^= rng >> 17;
                 rng ^= rng << 5;
-                rng
+                rng.min(u32::MAX - 1)
             })
             .collect();
         let t = table(&keys);
@@ -122,7 +125,7 @@ mod tests {
             assert!(t.get(k).contains(&(i as u32)), "key {k} lost");
         }
         let present: std::collections::HashSet<u32> = keys.iter().copied().collect();
-        for probe in (0..200_000u32).map(|i| i.wrapping_mul(2_654_435_761)) {
+        for probe in (0..200_000u32).map(|i| i.wrapping_mul(2_654_435_761).min(u32::MAX - 1)) {
             if !present.contains(&probe) {
                 assert_eq!(t.get(probe).len(), 0, "phantom posting for {probe}");
             }
@@ -131,10 +134,11 @@ mod tests {
 
     #[test]
     fn equal_hashes_keep_every_posting_in_order() {
-        let t = table(&[7, 7, 7, 3, u32::MAX, u32::MAX, 0]);
+        let top = u32::MAX - 1;
+        let t = table(&[7, 7, 7, 3, top, top, 0]);
         assert_eq!(t.get(7), vec![0, 1, 2]);
         assert_eq!(t.get(3), vec![3]);
-        assert_eq!(t.get(u32::MAX), vec![4, 5]);
+        assert_eq!(t.get(top), vec![4, 5]);
         assert_eq!(t.get(0), vec![6]);
         assert_eq!(t.get(8).len(), 0);
     }

@@ -18,7 +18,7 @@ use crate::code::Code;
 use crate::config::{ItemPlatform, ListSpec, Mode, RouteConfig};
 use crate::filing::{validate, Platform};
 use crate::index::Revision;
-use crate::policy::{self, Decision, Identified};
+use crate::policy::{self, AnyActive, Decision, Identified};
 use scan::{Fault, Field, Item, Located, Pointers};
 use std::borrow::Cow;
 
@@ -142,10 +142,7 @@ impl Decided {
         self.total += 1;
         if self.removed.len() < MAX_LISTED {
             self.removed.push(Removed {
-                id: item
-                    .shown
-                    .as_deref()
-                    .map(|s| s.chars().take(MAX_ID_CHARS).collect()),
+                id: item.shown.as_deref().map(quoted),
                 platform: item.platform.map(Platform::as_str),
                 reason: reason.as_str(),
             });
@@ -163,6 +160,19 @@ impl Decided {
             }),
         }
     }
+}
+
+/// An id as a record quotes it: its first `MAX_ID_CHARS` characters, copied in one piece.
+fn quoted(id: &str) -> String {
+    // No more characters than bytes: a short id is whole without counting.
+    let end = if id.len() <= MAX_ID_CHARS {
+        id.len()
+    } else {
+        id.char_indices()
+            .nth(MAX_ID_CHARS)
+            .map_or(id.len(), |(i, _)| i)
+    };
+    id[..end].to_owned()
 }
 
 /// Why a list cannot be decided.
@@ -255,6 +265,20 @@ pub fn decide(
     let text =
         simdutf8::basic::from_utf8(body).map_err(|_| Undecided::Unreadable(Fault::Encoding))?;
     let located = scan::locate_text(text, &pointers).map_err(Undecided::Unreadable)?;
+    decide_located(route, spec, text, &located, rev, stale)
+}
+
+/// The decisions and the splice of `decide` on a list already located in `body` (the text
+/// `located` was scanned from, with the same `spec`): every item decided as `decide` says,
+/// the removed ones spliced out. Fails only with `Undecided::Stale`.
+pub fn decide_located(
+    route: &RouteConfig,
+    spec: &ListSpec,
+    body: &str,
+    located: &Located,
+    rev: &Revision,
+    stale: bool,
+) -> Result<Decided, Undecided> {
     let mut d = Decided {
         items: located.items.len(),
         monitored: route.mode == Mode::Monitor,
@@ -262,9 +286,9 @@ pub fn decide(
     };
     let mut gone: Vec<u32> = Vec::new();
     for (i, item) in located.items.iter().enumerate() {
-        let it = identity(text, spec, item);
+        let it = identity(body, spec, item);
         let who = it.who.as_ref().map(Option::as_ref).map_err(|c| *c);
-        match policy::decide(route, who, rev, stale) {
+        match policy::decide_with::<AnyActive>(route, who, rev, stale) {
             Decision::Allow(_) | Decision::Pass(_) => {}
             Decision::Monitor(code) => d.count(&it, code),
             Decision::Refuse(Code::IndexStale) => return Err(Undecided::Stale),
@@ -275,28 +299,38 @@ pub fn decide(
         }
     }
     if !gone.is_empty() {
-        d.body = Some(splice(body, &located, &gone));
+        d.body = Some(splice(body.as_bytes(), located, &gone));
     }
     Ok(d)
 }
 
 /// `body` without the items at the indexes `gone` (ascending): the bytes before and after the
-/// array as they are, the kept items' own bytes joined by commas.
+/// array as they are, the kept items' own bytes joined by commas. Kept items that follow one
+/// another with only a comma between them (the usual, compact list) are copied as one run.
 fn splice(body: &[u8], l: &Located, gone: &[u32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
     out.extend_from_slice(&body[..=l.open]);
     let mut gone = gone.iter().peekable();
-    let mut first = true;
+    let mut run: Option<std::ops::Range<usize>> = None;
     for (i, item) in l.items.iter().enumerate() {
         if gone.peek().is_some_and(|&&g| g as usize == i) {
             gone.next();
             continue;
         }
-        if !first {
-            out.push(b',');
+        let span = item.span.clone();
+        match &mut run {
+            // The byte between two items is a comma when it is the only one.
+            Some(r) if r.end + 1 == span.start => r.end = span.end,
+            Some(r) => {
+                out.extend_from_slice(&body[r.clone()]);
+                out.push(b',');
+                *r = span;
+            }
+            None => run = Some(span),
         }
-        first = false;
-        out.extend_from_slice(&body[item.span.clone()]);
+    }
+    if let Some(r) = run {
+        out.extend_from_slice(&body[r]);
     }
     out.extend_from_slice(&body[l.close..]);
     out

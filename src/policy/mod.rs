@@ -67,10 +67,46 @@ impl PassReason {
 /// The active filing numbers an allowed request carries; inline for the usual one or two.
 pub type Numbers = smallvec::SmallVec<[FilingNumber; 2]>;
 
+/// What an `Allow` keeps of the active filings it found: a request's decision their numbers
+/// (`Numbers`, the filing header), a list item's only that there is one (`AnyActive`). The
+/// decision table is the same for both (`decide_with`); only what it gathers differs.
+pub trait Actives: Default {
+    /// Notes one active filing.
+    fn add(&mut self, number: FilingNumber);
+    /// True when no active filing was noted.
+    fn is_empty(&self) -> bool;
+}
+
+impl Actives for Numbers {
+    #[inline]
+    fn add(&mut self, number: FilingNumber) {
+        self.push(number);
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        smallvec::SmallVec::is_empty(self)
+    }
+}
+
+/// At least one active filing, without its number: what a list item's decision keeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnyActive(bool);
+
+impl Actives for AnyActive {
+    #[inline]
+    fn add(&mut self, _: FilingNumber) {
+        self.0 = true;
+    }
+    #[inline]
+    fn is_empty(&self) -> bool {
+        !self.0
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    /// Forward with these active filing numbers attached.
-    Allow(Numbers),
+pub enum Decision<N = Numbers> {
+    /// Forward with these active filing numbers attached (`N = AnyActive`: with one or more).
+    Allow(N),
     /// Forward with no filing attached.
     Pass(PassReason),
     /// Monitor mode: forward, but this is what enforce mode would have answered.
@@ -79,7 +115,7 @@ pub enum Decision {
     Refuse(Code),
 }
 
-impl Decision {
+impl<N> Decision<N> {
     /// Bounded label for metrics.
     pub fn label(&self) -> &'static str {
         self.outcome().as_str()
@@ -179,14 +215,19 @@ impl Reason {
     }
 }
 
-/// The code for filings that exist but none of which is active: the most severe status wins.
-fn inactive_code(hits: &[Hit]) -> Code {
-    let worst = hits.iter().map(|h| h.status).max_by_key(|s| match s {
+/// How severe a status is when no filing is active: the most severe one names the refusal.
+fn severity(s: Status) -> u8 {
+    match s {
         Status::Revoked => 3,
         Status::Restricted => 2,
         Status::Cancelled => 1,
         Status::Active => 0,
-    });
+    }
+}
+
+/// The refusal for the most severe status of filings none of which is active (`None`: no
+/// filing at all).
+fn worst_code(worst: Option<Status>) -> Code {
     match worst {
         Some(Status::Revoked) => Code::Revoked,
         Some(Status::Restricted) => Code::Restricted,
@@ -195,13 +236,18 @@ fn inactive_code(hits: &[Hit]) -> Code {
     }
 }
 
+/// The code for filings that exist but none of which is active: the most severe status wins.
+fn inactive_code(hits: &[Hit]) -> Code {
+    worst_code(hits.iter().map(|h| h.status).max_by_key(|&s| severity(s)))
+}
+
 /// The filing decision for an identified (or unidentified) request, before monitor mode.
-fn enforce(
+fn enforce<N: Actives>(
     route: &RouteConfig,
     who: Result<Option<&Identified>, Code>,
     rev: &Revision,
     stale: bool,
-) -> Decision {
+) -> Decision<N> {
     if let Some(d) = stale_gate(route, rev, stale) {
         return d;
     }
@@ -221,24 +267,29 @@ fn enforce(
             }
         }
     };
-    let hits = rev.lookup(who.platform, &who.id);
-    let active: Numbers = hits
-        .iter()
-        .filter(|h| h.status == Status::Active)
-        .map(|h| h.number)
-        .collect();
+    // Every hit, in lookup order: the active ones' numbers gathered, and of the others the
+    // most severe status (as `inactive_code` takes it).
+    let mut active = N::default();
+    let mut worst: Option<Status> = None;
+    rev.each_hit(who.platform, &who.id, |h| {
+        if h.status == Status::Active {
+            active.add(h.number);
+        } else if worst.is_none_or(|w| severity(h.status) > severity(w)) {
+            worst = Some(h.status);
+        }
+    });
     if !active.is_empty() {
         return Decision::Allow(active);
     }
-    if !hits.is_empty() {
-        return Decision::Refuse(inactive_code(&hits));
+    if worst.is_some() {
+        return Decision::Refuse(worst_code(worst));
     }
     unfiled(route, rev, who.platform, &who.id)
 }
 
 /// What a stale index means for this route, when it is stale and the route does not keep
 /// enforcing.
-fn stale_gate(route: &RouteConfig, rev: &Revision, stale: bool) -> Option<Decision> {
+fn stale_gate<N>(route: &RouteConfig, rev: &Revision, stale: bool) -> Option<Decision<N>> {
     if rev.revision == 0 {
         // No index has ever loaded: "not filed" would be a false statement, so even an
         // enforcing route can only fail closed.
@@ -255,7 +306,7 @@ fn stale_gate(route: &RouteConfig, rev: &Revision, stale: bool) -> Option<Decisi
 }
 
 /// Applies the route's mode to what enforcement would decide.
-fn by_mode(route: &RouteConfig, enforce: impl FnOnce() -> Decision) -> Decision {
+fn by_mode<N>(route: &RouteConfig, enforce: impl FnOnce() -> Decision<N>) -> Decision<N> {
     match route.mode {
         Mode::Off => Decision::Pass(PassReason::ModeOff),
         Mode::Enforce => enforce(),
@@ -267,7 +318,7 @@ fn by_mode(route: &RouteConfig, enforce: impl FnOnce() -> Decision) -> Decision 
 }
 
 /// The answer for an identifier filed nowhere under its platform.
-fn unfiled(route: &RouteConfig, rev: &Revision, platform: Platform, id: &str) -> Decision {
+fn unfiled<N>(route: &RouteConfig, rev: &Revision, platform: Platform, id: &str) -> Decision<N> {
     if rev.filed_elsewhere(platform, id).is_some() {
         return Decision::Refuse(Code::PlatformNotFiled);
     }
@@ -292,6 +343,17 @@ pub fn decide(
     rev: &Revision,
     stale: bool,
 ) -> Decision {
+    decide_with(route, who, rev, stale)
+}
+
+/// `decide`, with `Allow` keeping of the active filings what `N` gathers: a list item's
+/// decision (`AnyActive`) is a request's without the numbers it would never use.
+pub fn decide_with<N: Actives>(
+    route: &RouteConfig,
+    who: Result<Option<&Identified>, Code>,
+    rev: &Revision,
+    stale: bool,
+) -> Decision<N> {
     by_mode(route, || enforce(route, who, rev, stale))
 }
 

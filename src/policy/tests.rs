@@ -224,9 +224,15 @@ fn monitor_forwards_what_enforce_would_refuse_and_off_skips_lookup() {
 
 #[test]
 fn labels_are_bounded() {
-    assert_eq!(Decision::Refuse(Code::NotFiled).label(), "block");
-    assert_eq!(Decision::Refuse(Code::AmbiguousRequest).label(), "reject");
-    assert_eq!(Decision::Monitor(Code::NotFiled).reason(), "not_filed");
+    assert_eq!(Decision::<Numbers>::Refuse(Code::NotFiled).label(), "block");
+    assert_eq!(
+        Decision::<Numbers>::Refuse(Code::AmbiguousRequest).label(),
+        "reject"
+    );
+    assert_eq!(
+        Decision::<Numbers>::Monitor(Code::NotFiled).reason(),
+        "not_filed"
+    );
 }
 
 #[test]
