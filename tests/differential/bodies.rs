@@ -246,14 +246,24 @@ pub fn forms() -> Vec<Case> {
         ),
         // The query names the body's identifier: merging stacks (Flask `request.values`, Go
         // `FormValue` with a JSON body, PHP `$_GET`/`$_REQUEST`) read the query's.
-        ("POST", rel(&format!("?package={u}")), FORM, format!("package={f}")),
+        (
+            "POST",
+            rel(&format!("?package={u}")),
+            FORM,
+            format!("package={f}"),
+        ),
         (
             "POST",
             format!("/v1/metadata?package={u}"),
             JSON,
             format!("{{\"package\":\"{f}\"}}"),
         ),
-        ("POST", format!("/v1/uploads?app[id]={u}"), JSON, app_json.clone()),
+        (
+            "POST",
+            format!("/v1/uploads?app[id]={u}"),
+            JSON,
+            app_json.clone(),
+        ),
         ("POST", format!("/v1/uploads?app.id={u}"), JSON, app_json),
         ("PATCH", login.clone(), FORM, format!("appid={UNFILED_WX}")),
         ("DELETE", login.clone(), FORM, format!("appid={UNFILED_WX}")),
