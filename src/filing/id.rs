@@ -223,10 +223,10 @@ fn word_classes(w: u64) -> Classes {
     let at_least = |x: u64, lo: u8| x + (0x80 - lo as u64) * ONES;
     let above = |x: u64, hi: u8| x + (0x7f - hi as u64) * ONES;
     let within = |x: u64, lo: u8, hi: u8| at_least(x, lo) & !above(x, hi);
-    let equal = |x: u64, c: u8| !((x ^ c as u64 * ONES) + 0x7f * ONES);
+    let equal = |x: u64, c: u8| !((x ^ (c as u64 * ONES)) + 0x7f * ONES);
     Classes {
         // ASCII letters are the lanes that OR 0x20 into a..=z.
-        letter: ascii & within(low | 0x20 * ONES, b'a', b'z'),
+        letter: ascii & within(low | (0x20 * ONES), b'a', b'z'),
         digit: ascii & within(low, b'0', b'9'),
         underscore: ascii & equal(low, b'_'),
         dot: ascii & equal(low, b'.'),

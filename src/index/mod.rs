@@ -233,12 +233,12 @@ impl Revision {
             }
         };
         let first = match &self.overlay {
-            None => self.base.first_listing(&asked, id, |_| true),
+            None => self.base.first_listing(asked, id, |_| true),
             Some(ov) => {
                 let base = self
                     .base
-                    .first_listing(&asked, id, |o| !ov.tombstones.contains(&o));
-                let over = ov.layer.first_listing(&asked, id, |_| true);
+                    .first_listing(asked, id, |o| !ov.tombstones.contains(&o));
+                let over = ov.layer.first_listing(asked, id, |_| true);
                 base.into_iter().chain(over).min()
             }
         };
