@@ -168,6 +168,7 @@ fn hex_lower(b: &[u8]) -> bool {
 /// came before it) is a letter. A last, partial word is padded with zero bytes, which are no
 /// letter: a trailing dot fails on the padding, or past a full last word on the lane it
 /// leaves for the next.
+#[inline]
 fn android_name(b: &[u8]) -> bool {
     // Byte lanes that must hold a letter: the first, and each one after a dot.
     let mut after_dot = 0x80u64;
@@ -234,7 +235,18 @@ fn word_classes(w: u64) -> Classes {
 }
 
 /// Checks `id` against `platform`'s grammar. Returns the rule that failed.
+#[inline]
 pub fn validate(platform: Platform, id: &str) -> Result<(), InvalidId> {
+    // Android's check, the one of nearly every list item and request, inline in the caller;
+    // every other platform's, and the error, out of line.
+    if platform == Platform::Android && fits_android(id.as_bytes()) {
+        return Ok(());
+    }
+    check(platform, id)
+}
+
+/// `validate` out of line.
+fn check(platform: Platform, id: &str) -> Result<(), InvalidId> {
     match broken_rule(platform, id) {
         None => Ok(()),
         Some(rule) => Err(InvalidId {
@@ -250,11 +262,17 @@ pub fn fits(platform: Platform, id: &str) -> bool {
     broken_rule(platform, id).is_none()
 }
 
+/// True when `b` is an Android package name of at most 223 bytes.
+#[inline]
+fn fits_android(b: &[u8]) -> bool {
+    b.len() <= 223 && android_name(b)
+}
+
 /// The grammar rule of `platform` that `id` breaks, if any.
 fn broken_rule(platform: Platform, id: &str) -> Option<&'static str> {
     let b = id.as_bytes();
     match platform {
-        Platform::Android => (b.len() > 223 || !android_name(b))
+        Platform::Android => (!fits_android(b))
         .then_some("letters, digits and _ in at least two dot-separated segments, each starting with a letter, at most 223 bytes"),
         Platform::Ios => (b.len() > 255
             || !segments(id, 2, |s| s.iter().all(|&c| is_alnum(c) || c == b'-')))
