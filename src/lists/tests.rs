@@ -508,9 +508,8 @@ fn layered() -> Revision {
         .unwrap()
 }
 
-/// `decide_located` as it was before the list-only policy path: each item decided by
-/// `policy::decide`, the request's own decision, and the kept items' bytes joined with commas
-/// one by one.
+/// The reference `decide_located` is held to: each item decided by `policy::decide`, the
+/// request's own decision, and the kept items' bytes joined with commas one by one.
 fn reference(
     route: &RouteConfig,
     spec: &ListSpec,
