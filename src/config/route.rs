@@ -141,6 +141,16 @@ impl RouteConfig {
         }
     }
 
+    /// The identifier's sources, then the platform's (`platform_from`), each with whether it
+    /// is the platform's.
+    pub fn sources(&self) -> impl Iterator<Item = (&Source, bool)> {
+        let platform = match &self.platform {
+            PlatformSpec::From(s) => Some((s, true)),
+            _ => None,
+        };
+        self.extract.iter().map(|s| (s, false)).chain(platform)
+    }
+
     /// True when deciding needs the request body.
     pub fn reads_body(&self) -> bool {
         self.mode != Mode::Off

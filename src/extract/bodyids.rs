@@ -55,16 +55,7 @@ pub fn applies(route: &RouteConfig) -> bool {
 }
 
 fn checked_sources(route: &RouteConfig) -> impl Iterator<Item = (&Source, bool)> {
-    let platform = match &route.platform {
-        PlatformSpec::From(s) => Some((s, true)),
-        _ => None,
-    };
-    route
-        .extract
-        .iter()
-        .map(|s| (s, false))
-        .chain(platform)
-        .filter(|(s, _)| !s.reads_body())
+    route.sources().filter(|(s, _)| !s.reads_body())
 }
 
 /// Checks a form, JSON or multipart `body` (already decoded) against the identifier `id` the

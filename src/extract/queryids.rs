@@ -17,7 +17,7 @@
 
 use super::names;
 use crate::code::Code;
-use crate::config::{BodyIds, PlatformSpec, RouteConfig, Source};
+use crate::config::{BodyIds, RouteConfig, Source};
 
 /// True when `route` has a body source whose names a query could carry.
 pub fn applies(route: &RouteConfig) -> bool {
@@ -28,16 +28,7 @@ pub fn applies(route: &RouteConfig) -> bool {
 
 /// The route's body sources, each with whether it is the platform's.
 fn body_sources(route: &RouteConfig) -> impl Iterator<Item = (&Source, bool)> {
-    let platform = match &route.platform {
-        PlatformSpec::From(s) => Some((s, true)),
-        _ => None,
-    };
-    route
-        .extract
-        .iter()
-        .map(|s| (s, false))
-        .chain(platform)
-        .filter(|(s, _)| s.reads_body())
+    route.sources().filter(|(s, _)| s.reads_body())
 }
 
 /// True when the query name `raw` stands for the body source `s`.
@@ -78,15 +69,9 @@ fn spells_dotted(raw: &[u8], toks: &[String]) -> bool {
 
 /// True when the route reads the query name `raw` itself.
 fn read_by_route(route: &RouteConfig, raw: &[u8]) -> bool {
-    let platform = match &route.platform {
-        PlatformSpec::From(s) => Some(s),
-        _ => None,
-    };
     route
-        .extract
-        .iter()
-        .chain(platform)
-        .any(|s| matches!(s, Source::Query(n) if names::spells(raw, n.as_bytes())))
+        .sources()
+        .any(|(s, _)| matches!(s, Source::Query(n) if names::spells(raw, n.as_bytes())))
 }
 
 /// Checks the query of `route` against the identifier `id` and the platform name `platform`
