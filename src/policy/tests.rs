@@ -278,3 +278,63 @@ fn never_loaded_index_fails_closed_or_open_never_claims_not_filed() {
         Decision::Pass(PassReason::StaleOpen)
     );
 }
+
+/// `decide_with::<AnyActive>` (a list item's decision) is `decide` (a request's) with the
+/// filing numbers of an allow reduced to "some": for every row of the table, every route knob,
+/// stale or not, and the never-loaded revision.
+#[test]
+fn the_list_decision_is_the_request_decision_without_numbers() {
+    let ids = [
+        None,
+        Some("com.filed.app"),
+        Some("com.cancelled.app"),
+        Some("com.revoked.app"),
+        Some("com.restricted.app"),
+        Some("com.ios.only"),
+        Some("com.shared.app"),
+        Some("com.mixed.app"),
+        Some("com.nobody.app"),
+    ];
+    let errors = [Code::AmbiguousRequest, Code::IntrospectionUnavailable];
+    let (filled, empty) = (rev(), Revision::empty());
+    let reduce = |d: Decision| match d {
+        Decision::Allow(n) => Decision::Allow(!n.is_empty()),
+        Decision::Pass(r) => Decision::Pass(r),
+        Decision::Monitor(c) => Decision::Monitor(c),
+        Decision::Refuse(c) => Decision::Refuse(c),
+    };
+    let as_list = |d: Decision<AnyActive>| match d {
+        Decision::Allow(a) => Decision::Allow(!a.is_empty()),
+        Decision::Pass(r) => Decision::Pass(r),
+        Decision::Monitor(c) => Decision::Monitor(c),
+        Decision::Refuse(c) => Decision::Refuse(c),
+    };
+    let mut allowed = 0;
+    for mode in [Mode::Enforce, Mode::Monitor, Mode::Off] {
+        for on_missing in [OnMissing::Reject, OnMissing::Block, OnMissing::Forward] {
+            for on_unknown in [OnUnknown::Block, OnUnknown::Forward] {
+                for on_stale in [OnStale::Enforce, OnStale::Open, OnStale::Closed] {
+                    let r = route(mode, on_missing, on_unknown, on_stale);
+                    for (rev, stale) in [(&filled, false), (&filled, true), (&empty, false)] {
+                        let whos: Vec<Result<Option<Identified>, Code>> = ids
+                            .iter()
+                            .map(|id| Ok(id.map(who)))
+                            .chain(errors.iter().map(|&c| Err(c)))
+                            .collect();
+                        for w in &whos {
+                            let w = w.as_ref().map(Option::as_ref).map_err(|c| *c);
+                            let request = reduce(decide(&r, w, rev, stale));
+                            let list = as_list(decide_with::<AnyActive>(&r, w, rev, stale));
+                            assert_eq!(
+                                list, request,
+                                "{mode:?} {on_missing:?} {on_unknown:?} {on_stale:?} {stale} {w:?}"
+                            );
+                            allowed += matches!(list, Decision::Allow(true)) as usize;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(allowed > 0);
+}
