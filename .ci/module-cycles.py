@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Fails when two modules of the crate import from each other, directly or through others.
 
-A module is one source file under src/ (`a/b.rs` and `a/b/mod.rs` are `a::b`). An edge A -> B
+Each crate is checked on its own: the library (src/ without src/bin/) and every binary under
+src/bin/NAME/ (rooted at its main.rs). A module is one source file of a crate (`a/b.rs` and
+`a/b/mod.rs` are `a::b`). An edge A -> B
 is a `use crate::...`, `use super::...` or inline `crate::...` path in A (outside its
 `#[cfg(test)]` tail and test-only files) that resolves to module B. A child naming an item of
 one of its ancestors is not an edge: the ancestor declares the child, and a module's own
@@ -12,11 +14,11 @@ import os
 import re
 import sys
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 
 
-def module_of(path):
-    rel = os.path.relpath(path, ROOT)[:-3].split(os.sep)
+def module_of(root, path):
+    rel = os.path.relpath(path, root)[:-3].split(os.sep)
     if rel[-1] == "mod":
         rel = rel[:-1]
     if rel in (["lib"], ["main"]):
@@ -59,13 +61,15 @@ def expand_use(body):
     return out
 
 
-def main():
+def check(root, skip):
+    """Reports the cycles of the crate whose sources are under `root` (minus `skip`)."""
     files = {}
-    for d, _, names in os.walk(ROOT):
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if os.path.join(d, x) != skip]
         for n in names:
             if n.endswith(".rs"):
                 p = os.path.join(d, n)
-                files[module_of(p)] = p
+                files[module_of(root, p)] = p
     modules = set(files)
     edges = {}  # (a, b) -> first line that makes it
     for mod, path in files.items():
@@ -99,7 +103,7 @@ def main():
                     break
             if best == mod or best == mod[: len(best)]:
                 continue  # itself, or an ancestor
-            edges.setdefault((mod, best), f"{os.path.relpath(path, os.path.join(ROOT, '..'))}:{line}")
+            edges.setdefault((mod, best), os.path.relpath(path, os.path.join(SRC, "..")) + f":{line}")
     graph = {}
     for a, b in edges:
         graph.setdefault(a, set()).add(b)
@@ -139,8 +143,19 @@ def main():
         for (a, b), where in sorted(edges.items()):
             if a in members and b in members:
                 print(f"  {name(a)} -> {name(b)}  ({where})")
-    print(f"{len(files)} modules, {len(edges)} edges, {len(sccs)} cycles")
+    crate = os.path.relpath(root, os.path.join(SRC, ".."))
+    print(f"{crate}: {len(files)} modules, {len(edges)} edges, {len(sccs)} cycles")
     return 1 if sccs else 0
+
+
+def main():
+    bins = os.path.join(SRC, "bin")
+    failed = check(SRC, bins)
+    if os.path.isdir(bins):
+        for name in sorted(os.listdir(bins)):
+            if os.path.isdir(os.path.join(bins, name)):
+                failed |= check(os.path.join(bins, name), None)
+    return failed
 
 
 if __name__ == "__main__":
