@@ -70,7 +70,7 @@ async fn upstream() -> std::net::SocketAddr {
     let (_tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let _keep = _tx;
-        icpgate::echo::serve(l, rx).await
+        icpgate::demo::echo::serve(l, rx).await
     });
     addr
 }

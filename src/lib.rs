@@ -18,7 +18,8 @@ pub mod config;
 pub mod console;
 pub mod control;
 pub mod dataplane;
-pub mod echo;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod extract;
 pub mod feed;
 pub mod filing;

@@ -25,6 +25,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -63,7 +64,7 @@ pub struct Running {
     pub admin: SocketAddr,
     pub demo_echo: Option<SocketAddr>,
     /// Demo only: (feed URL, feed directory, signing key file).
-    pub demo_feed: Option<(String, std::path::PathBuf, std::path::PathBuf)>,
+    pub demo_feed: Option<(String, PathBuf, PathBuf)>,
     pub index: Arc<Index>,
     pub source: Arc<Source>,
     pub metrics: Arc<Metrics>,
@@ -215,13 +216,15 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         }
     }
     let demo_echo = match cfg.demo_echo {
+        #[cfg(feature = "demo")]
         Some(addr) => {
             let l = bind("demo echo upstream", addr).await?;
             let a = l.local_addr().unwrap_or(addr);
-            tokio::spawn(crate::echo::serve(l, shutdown_rx.clone()));
+            tokio::spawn(crate::demo::echo::serve(l, shutdown_rx.clone()));
             Some(a)
         }
-        None => None,
+        // Without the demo feature the config refuses `[demo]`, so this is always None.
+        _ => None,
     };
 
     let tracker = TaskTracker::new();
@@ -361,14 +364,14 @@ fn access_log(cfg: &Config, metrics: &Arc<Metrics>) -> Result<Option<AccessLogWr
         })
 }
 
-type DemoFeed = Option<(String, std::path::PathBuf, std::path::PathBuf)>;
+type DemoFeed = Option<(String, PathBuf, PathBuf)>;
 
 /// The index source the config names; in demo mode also builds and serves the demo feed.
 async fn index_source(
     cfg: &Config,
     index: &Arc<Index>,
     metrics: &Arc<Metrics>,
-    shutdown: &watch::Receiver<bool>,
+    #[cfg_attr(not(feature = "demo"), allow(unused_variables))] shutdown: &watch::Receiver<bool>,
 ) -> Result<(Source, DemoFeed), StartError> {
     if let Some(path) = &cfg.index.snapshot {
         let s = SnapshotSource::new(
@@ -382,27 +385,15 @@ async fn index_source(
     let Some(feed) = cfg.feed.clone() else {
         return Err(StartError::DemoFeed("no index source configured".into()));
     };
-    let mut extra_keys = Vec::new();
-    let mut demo = None;
-    if let Some((export, addr)) = &cfg.demo_feed {
-        let dir = feed.cache_dir.join("demo-feed");
-        let key_file = feed.cache_dir.join("demo-feed.key");
-        let (export, d, k) = (export.clone(), dir.clone(), key_file.clone());
-        let public =
-            tokio::task::spawn_blocking(move || crate::feed::publish::demo_feed(&export, &d, &k))
-                .await
-                .map_err(|e| StartError::DemoFeed(e.to_string()))?
-                .map_err(|e| StartError::DemoFeed(e.to_string()))?;
-        extra_keys.push(public);
-        let listener = bind("demo feed server", *addr).await?;
-        let bound = listener.local_addr().unwrap_or(*addr);
-        tokio::spawn(crate::feed::serve::serve(
-            listener,
-            dir.clone(),
-            shutdown.clone(),
-        ));
-        demo = Some((format!("http://{bound}/"), dir, key_file));
-    }
+    let (extra_keys, demo) = match &cfg.demo_feed {
+        #[cfg(feature = "demo")]
+        Some((export, addr)) => {
+            let (key, served) = demo_feed(&feed.cache_dir, export, *addr, shutdown).await?;
+            (vec![key], Some(served))
+        }
+        // Without the demo feature the config refuses `[demo]`, so this is always None.
+        _ => (Vec::new(), None),
+    };
     let syncer = Syncer::new(
         feed,
         extra_keys,
@@ -411,4 +402,31 @@ async fn index_source(
         metrics.clone(),
     );
     Ok((Source::Feed(Arc::new(syncer)), demo))
+}
+
+/// Builds the demo feed from `export` under `cache_dir` and serves it on `addr`: the key the
+/// gateway must trust, and (feed URL, directory, key file) for the start banner.
+#[cfg(feature = "demo")]
+async fn demo_feed(
+    cache_dir: &std::path::Path,
+    export: &std::path::Path,
+    addr: SocketAddr,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(crate::feed::format::PublicKey, (String, PathBuf, PathBuf)), StartError> {
+    let dir = cache_dir.join("demo-feed");
+    let key_file = cache_dir.join("demo-feed.key");
+    let (export, d, k) = (export.to_path_buf(), dir.clone(), key_file.clone());
+    let public =
+        tokio::task::spawn_blocking(move || crate::demo::feed::build_feed(&export, &d, &k))
+            .await
+            .map_err(|e| StartError::DemoFeed(e.to_string()))?
+            .map_err(|e| StartError::DemoFeed(e.to_string()))?;
+    let listener = bind("demo feed server", addr).await?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    tokio::spawn(crate::feed::serve::serve(
+        listener,
+        dir.clone(),
+        shutdown.clone(),
+    ));
+    Ok((public, (format!("http://{bound}/"), dir, key_file)))
 }

@@ -484,6 +484,13 @@ fn validate(raw: raw::RawConfig, path: &Path, p: &mut Problems<'_>) -> Config {
         }
     };
     let demo = raw.demo.as_ref();
+    #[cfg(not(feature = "demo"))]
+    if demo.is_some() {
+        p.add(
+            "demo",
+            "this build leaves the demo out (built without the `demo` feature): remove [demo]",
+        );
+    }
     let demo_echo = demo
         .and_then(|d| d.echo_upstream.as_ref())
         .map(|a| p.addr("demo.echo_upstream", a));

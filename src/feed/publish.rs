@@ -333,19 +333,5 @@ pub fn restrict(path: &Path) -> Result<(), PublishError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))
 }
 
-/// Demo mode: (re)builds a feed in `dir` from `export` with the key in `key_path` (created on
-/// first use) and returns the public key the gateway must trust.
-pub fn demo_feed(export: &Path, dir: &Path, key_path: &Path) -> Result<PublicKey, PublishError> {
-    let key = key_file(key_path, true)?;
-    let records =
-        super::export::read_export(export).map_err(|e| PublishError::Invalid(e.to_string()))?;
-    let opts = BuildOptions {
-        min_poll_interval: Duration::from_secs(1),
-        ..Default::default()
-    };
-    build(&records, dir, &key, &[], &opts)?;
-    Ok(key.public())
-}
-
 #[cfg(test)]
 mod tests;

@@ -141,6 +141,7 @@ enum Cmd {
         platform: Option<String>,
     },
     /// Serve the demo echo upstream (answers with what it received).
+    #[cfg(feature = "demo")]
     Echo {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: std::net::SocketAddr,
@@ -346,12 +347,6 @@ fn main() -> ExitCode {
             };
         }
     };
-    let rt = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")
-    };
     let result: anyhow::Result<ExitCode> = match cli.cmd {
         Cmd::CheckConfig { config } => match load_config(&config) {
             Ok(c) => {
@@ -432,21 +427,26 @@ fn main() -> ExitCode {
         Cmd::Probe { url, timeout } => Ok(probe_cmd::run(&url, timeout)),
         Cmd::Completions { shell } => Ok(docs_cmd::completions(Cli::command(), shell)),
         Cmd::Man { out } => docs_cmd::man(Cli::command(), out.as_deref()),
+        #[cfg(feature = "demo")]
         Cmd::Echo { listen } => {
             if let Err(code) = init_logging() {
                 return code;
             }
-            rt().and_then(|rt| {
-                rt.block_on(async {
-                    let l = tokio::net::TcpListener::bind(listen)
-                        .await
-                        .with_context(|| format!("cannot bind {listen}"))?;
-                    eprintln!("icpgate: echo upstream on http://{}", l.local_addr()?);
-                    let (_tx, rx) = tokio::sync::watch::channel(false);
-                    icpgate::echo::serve(l, rx).await;
-                    Ok(ExitCode::SUCCESS)
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let l = tokio::net::TcpListener::bind(listen)
+                            .await
+                            .with_context(|| format!("cannot bind {listen}"))?;
+                        eprintln!("icpgate: echo upstream on http://{}", l.local_addr()?);
+                        let (_tx, rx) = tokio::sync::watch::channel(false);
+                        icpgate::demo::echo::serve(l, rx).await;
+                        Ok(ExitCode::SUCCESS)
+                    })
                 })
-            })
         }
     };
     result.unwrap_or_else(|e| {
