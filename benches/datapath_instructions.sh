@@ -6,6 +6,7 @@
 #
 #   benches/datapath_instructions.sh [BIN ...]     default: target/release/icpgate
 #   DUR=20 PORT=28080                          load seconds; first of the four ports it uses
+#   KEEP=DIR                                   keep the callgrind files there (callgrind_annotate)
 #
 # Needs valgrind, wrk and nginx (apt-get install -y valgrind wrk nginx-light). The bare hyper
 # proxy (benches/bare_proxy.rs) takes the same config: give its binary as a second BIN.
@@ -85,4 +86,5 @@ for bin in "${BINS[@]}"; do
   n=$(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$res")
   ir=$(grep -h '^summary:' "$out".* | tail -1 | cut -d' ' -f2)
   echo "| $(basename "$bin") | $n | $(( ir / n )) |"
+  if [[ -n "${KEEP:-}" ]]; then mkdir -p "$KEEP" && cp "$out".* "$KEEP"/; fi
 done
