@@ -17,6 +17,7 @@ use crate::index::Index;
 use crate::metrics::Metrics;
 use crate::proxy::forward::Upstream;
 use crate::proxy::observe::Observer;
+use crate::proxy::peers::Peers;
 use crate::proxy::Shared;
 use crate::server::{accept_loop, ListenerState};
 use crate::tokens::Tokens;
@@ -87,9 +88,22 @@ pub struct DataPlane {
     tokens: Arc<Tokens>,
 }
 
+/// Each upstream's servers, shared by every worker's client of it; their series at 0. A
+/// configuration starts every server in rotation (as an nginx reload does).
+fn peers_for(cfg: &Config, metrics: &Arc<Metrics>) -> Vec<Arc<Peers>> {
+    metrics.servers.declare(cfg.upstreams.iter().map(|u| {
+        let servers = u.servers.iter().map(|s| s.as_str()).collect();
+        (u.name.as_str(), servers)
+    }));
+    cfg.upstreams
+        .iter()
+        .map(|u| Arc::new(Peers::new(u, metrics.clone())))
+        .collect()
+}
+
 /// The request state one worker serves `cfg` with; each worker gets its own upstream clients,
 /// so its upstream connections are pooled and driven on its own thread.
-fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>) -> Shared {
+fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>, peers: &[Arc<Peers>]) -> Shared {
     // Every listener's connection series exists, at 0, before its first connection.
     base.metrics
         .declare_listeners(cfg.listeners.iter().map(|l| l.name.as_str()));
@@ -104,7 +118,12 @@ fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>) -> Shared {
         limits: cfg.limits.clone(),
         routes: cfg.routes.clone(),
         default: cfg.default.clone(),
-        upstreams: cfg.upstreams.iter().cloned().map(Upstream::new).collect(),
+        upstreams: cfg
+            .upstreams
+            .iter()
+            .zip(peers)
+            .map(|(u, p)| Upstream::new(u.clone(), p.clone()))
+            .collect(),
         index: base.index.clone(),
         metrics: base.metrics.clone(),
         audit: base.audit.clone(),
@@ -170,8 +189,12 @@ impl DataPlane {
         };
         let workers = Workers::start(n).map_err(StartFail::Workers)?;
         let tokens = Arc::new(Tokens::new(&cfg.introspection, None, &base.metrics));
+        let peers = peers_for(cfg, &base.metrics);
         let slots = (0..workers.len())
-            .map(|_| Arc::new(ArcSwap::from_pointee(shared_for(cfg, &base, &tokens))))
+            .map(|_| {
+                let shared = shared_for(cfg, &base, &tokens, &peers);
+                Arc::new(ArcSwap::from_pointee(shared))
+            })
             .collect();
         let mut plane = DataPlane {
             workers,
@@ -270,8 +293,9 @@ impl DataPlane {
             Some(&self.tokens),
             &self.base.metrics,
         ));
+        let peers = peers_for(cfg, &self.base.metrics);
         for slot in &self.slots {
-            slot.store(Arc::new(shared_for(cfg, &self.base, &self.tokens)));
+            slot.store(Arc::new(shared_for(cfg, &self.base, &self.tokens, &peers)));
         }
         let old = std::mem::take(&mut self.listeners);
         for mut b in old {

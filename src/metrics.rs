@@ -1,5 +1,5 @@
 //! Prometheus metrics: every metric name and label set of icpgate lives in this module (this
-//! file and its `audit`, `lists` and `tokens` families).
+//! file and its `audit`, `lists`, `servers` and `tokens` families).
 //!
 //! Owns the registry, the list of families (`FAMILIES`) and typed handles to each metric.
 //! Names carry the `icpgate_` prefix and base units (seconds, bytes); labels are bounded
@@ -15,6 +15,7 @@
 //! credential extractors configured, `tokens::FAMILIES`).
 
 mod audit;
+pub mod servers;
 pub mod tokens;
 
 use audit::audit_metrics;
@@ -36,6 +37,9 @@ pub mod name {
     pub const GATEWAY_DURATION: &str = "icpgate_gateway_duration_seconds";
     pub const UPSTREAM_DURATION: &str = "icpgate_upstream_duration_seconds";
     pub const UPSTREAM_ERRORS: &str = "icpgate_upstream_errors_total";
+    pub const UPSTREAM_SERVER_FAILURES: &str = "icpgate_upstream_server_failures_total";
+    pub const UPSTREAM_SERVER_MARKED_DOWN: &str = "icpgate_upstream_server_marked_down_total";
+    pub const UPSTREAM_RETRIES: &str = "icpgate_upstream_retries_total";
     pub const CONNECTIONS_ACTIVE: &str = "icpgate_connections_active";
     pub const CONNECTIONS: &str = "icpgate_connections_total";
     pub const CONNECTIONS_REJECTED: &str = "icpgate_connections_rejected_total";
@@ -87,6 +91,9 @@ pub const FAMILIES: &[&str] = &[
     name::GATEWAY_DURATION,
     name::UPSTREAM_DURATION,
     name::UPSTREAM_ERRORS,
+    name::UPSTREAM_SERVER_FAILURES,
+    name::UPSTREAM_SERVER_MARKED_DOWN,
+    name::UPSTREAM_RETRIES,
     name::CONNECTIONS_ACTIVE,
     name::CONNECTIONS,
     name::CONNECTIONS_REJECTED,
@@ -244,6 +251,8 @@ pub struct Metrics {
     pub tokens: tokens::TokenMetrics,
     /// The list families (`metrics/lists.rs`).
     pub lists: lists::ListMetrics,
+    /// An upstream's servers (`metrics/servers.rs`).
+    pub servers: servers::ServerMetrics,
 }
 
 /// `icpgate_proxy_protocol_rejected_total{cause}`: a header that is not PROXY protocol v1/v2,
@@ -363,6 +372,7 @@ impl Metrics {
             access_log_write_failures: counter(&r, name::ACCESS_LOG_WRITE_FAILURES, "Access log records that could not be written."),
             tokens: tokens::TokenMetrics::new(&r),
             lists: lists::ListMetrics::new(&r),
+            servers: servers::ServerMetrics::new(&r),
             registry: r,
         };
         m.declare_fixed();

@@ -214,6 +214,13 @@ pub struct UpstreamConfig {
     pub response_timeout: Duration,
     pub tls: Arc<rustls::ClientConfig>,
     pub preserve_host: bool,
+    /// The servers requests go to (`host:port`): the `servers` list, else the url's authority
+    /// alone. Never empty.
+    pub servers: Vec<http::uri::Authority>,
+    /// Failed attempts within `fail_timeout` that take a server out for `fail_timeout`; 0
+    /// never takes one out. Only with two servers or more.
+    pub max_fails: u32,
+    pub fail_timeout: Duration,
 }
 
 /// Where a log stream goes.

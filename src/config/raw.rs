@@ -195,8 +195,21 @@ pub struct RawUpstream {
     pub ca_file: Option<String>,
     #[serde(default = "yes")]
     pub preserve_host: bool,
+    /// Several servers behind the one upstream (nginx `upstream { server …; }`): `host:port`
+    /// each; `url` still gives the scheme, the path prefix and the upstream's own Host.
+    pub servers: Option<Vec<String>>,
+    #[serde(default = "default_max_fails")]
+    pub max_fails: u32,
+    #[serde(default = "default_fail_timeout")]
+    pub fail_timeout: String,
 }
 
+fn default_max_fails() -> u32 {
+    1
+}
+fn default_fail_timeout() -> String {
+    "10s".into()
+}
 fn default_connect_timeout() -> String {
     "2s".into()
 }

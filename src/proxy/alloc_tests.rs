@@ -1,7 +1,7 @@
 //! Heap allocations on the decision path, counted on this thread (allocation-counter's global
 //! allocator, in the lib's test binary only).
 //!
-//! Owns the pins for issue 2's "no allocation per request beyond hyper's": routing with
+//! Owns the pins for "no allocation per request beyond hyper's": routing with
 //! captures, extraction from path/query/header, the policy decision, and preparing the
 //! upstream request allocate nothing; the filing header value is the one allocation.
 //! Must not: count work done before the measured closure (config, index, request parsing).
@@ -182,7 +182,9 @@ fn the_filing_header_is_the_one_allocation() {
 #[test]
 fn preparing_the_upstream_request_allocates_nothing() {
     let cfg = config();
-    let up = Upstream::new(cfg.upstreams[0].clone());
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    let peers = std::sync::Arc::new(crate::proxy::peers::Peers::new(&cfg.upstreams[0], metrics));
+    let up = Upstream::new(cfg.upstreams[0].clone(), peers);
     let filing_header = HeaderName::from_static("x-icp-filing");
     let forwarded_for = HeaderValue::from_static("192.0.2.7");
     let filing = HeaderValue::from_static("x");

@@ -10,6 +10,7 @@
 //! Invariant: the upstream receives the client's body bytes unchanged.
 
 use super::body::ProxyBody;
+use super::peers::{Peers, Tried};
 use super::pool::{Pool, PoolError};
 use crate::code::Code;
 use crate::config::UpstreamConfig;
@@ -23,17 +24,23 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// No server (the `current` server of an exchange that has none in flight).
+const NONE: usize = usize::MAX;
 
 pub struct Upstream {
     pub cfg: UpstreamConfig,
     /// The Host header the upstream gets unless `preserve_host`.
     host: HeaderValue,
     client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
-    /// `http://` upstreams: this worker's own connection pool (`pool.rs`); `https://` ones go
-    /// through `client` (TLS, ALPN).
-    pool: Option<Pool>,
+    /// `http://` upstreams: this worker's own connection pool (`pool.rs`) to each server, in
+    /// `peers` order; `https://` ones (one server) go through `client` (TLS, ALPN).
+    pools: Vec<Pool>,
+    /// The servers' rotation and failure record, shared with the other workers.
+    peers: Arc<Peers>,
     /// Connect and protocol failures, logged folded (`fold.rs`): one line per request would
     /// flood the log while the upstream is down.
     failed: [Arc<Folded>; 2],
@@ -207,7 +214,9 @@ fn is_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 impl Upstream {
-    pub fn new(cfg: UpstreamConfig) -> Upstream {
+    /// This worker's client of upstream `cfg`, whose servers are `peers` (`Peers::new` of the
+    /// same configuration, shared by every worker).
+    pub fn new(cfg: UpstreamConfig, peers: Arc<Peers>) -> Upstream {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
@@ -231,10 +240,15 @@ impl Upstream {
             folded("upstream_connect_failed", "connect"),
             folded("upstream_failed", "protocol"),
         ];
-        let pool = (cfg.scheme == http::uri::Scheme::HTTP)
-            .then(|| Pool::new(&cfg.authority, cfg.connect_timeout));
+        let pools = if cfg.scheme == http::uri::Scheme::HTTP {
+            let t = cfg.connect_timeout;
+            cfg.servers.iter().map(|s| Pool::new(s, t)).collect()
+        } else {
+            Vec::new()
+        };
         Upstream {
-            pool,
+            pools,
+            peers,
             cfg,
             host,
             client,
@@ -297,11 +311,11 @@ impl Upstream {
         side: &ClientSide<'_>,
     ) -> Result<Response<Incoming>, UpstreamError> {
         self.prepare(&mut parts, side);
-        if let Some(pool) = &self.pool {
-            return self.send_pooled(parts, body, pool).await;
+        if !self.pools.is_empty() {
+            return self.send_pooled(parts, body).await;
         }
         let fut = self.client.request(Request::from_parts(parts, body));
-        match tokio::time::timeout(self.cfg.response_timeout, fut).await {
+        let result = match tokio::time::timeout(self.cfg.response_timeout, fut).await {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Ok(mut resp)) => {
                 strip_hop_by_hop(resp.headers_mut());
@@ -310,15 +324,21 @@ impl Upstream {
             Ok(Err(e)) if is_timeout(&e) => Err(UpstreamError::Timeout),
             Ok(Err(e)) if e.is_connect() => Err(self.connect_failed(&e)),
             Ok(Err(e)) => Err(self.exchange_failed(&e)),
+        };
+        if result.is_err() {
+            self.peers.failed(0);
         }
+        result
     }
 
-    /// `send` on this worker's pool: the request goes in origin form, with a `Host`.
+    /// `send` on this worker's pools: the request goes in origin form, with a `Host`, to the
+    /// servers in `peers` order; one that cannot be connected to hands it to the next (the
+    /// request reached no server), any other failure ends the exchange. `response_timeout`
+    /// bounds the whole.
     async fn send_pooled(
         &self,
         mut parts: Parts,
         body: ProxyBody,
-        pool: &Pool,
     ) -> Result<Response<Incoming>, UpstreamError> {
         if !parts.headers.contains_key(header::HOST) {
             parts.headers.insert(header::HOST, self.host.clone());
@@ -327,19 +347,62 @@ impl Upstream {
             .uri
             .path_and_query()
             .map_or(Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-        let fut = pool.send(Request::from_parts(parts, body));
+        let current = AtomicUsize::new(NONE);
+        let fut = self.exchange(Request::from_parts(parts, body), &current);
         match tokio::time::timeout(self.cfg.response_timeout, fut).await {
-            Err(_) => Err(UpstreamError::Timeout),
-            Ok(Ok(mut resp)) => {
-                strip_hop_by_hop(resp.headers_mut());
-                Ok(resp)
-            }
-            Ok(Err(PoolError::Connect(e))) if e.kind() == std::io::ErrorKind::TimedOut => {
+            Ok(r) => r,
+            Err(_) => {
+                let i = current.load(Relaxed);
+                if i != NONE {
+                    self.peers.failed(i);
+                }
                 Err(UpstreamError::Timeout)
             }
-            Ok(Err(PoolError::Connect(e))) => Err(self.connect_failed(&e)),
-            Ok(Err(PoolError::Exchange(e))) if is_timeout(&e) => Err(UpstreamError::Timeout),
-            Ok(Err(PoolError::Exchange(e))) => Err(self.exchange_failed(&e)),
+        }
+    }
+
+    /// The attempts of `send_pooled`; `current` names the server being tried.
+    async fn exchange(
+        &self,
+        mut req: Request<ProxyBody>,
+        current: &AtomicUsize,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let mut tried = Tried::default();
+        let mut i = self.peers.pick(tried).unwrap_or(0);
+        loop {
+            tried.add(i);
+            current.store(i, Relaxed);
+            let error = match self.pools[i].send(req).await {
+                Ok(mut resp) => {
+                    self.peers.answered(i);
+                    strip_hop_by_hop(resp.headers_mut());
+                    return Ok(resp);
+                }
+                Err(PoolError::Connect(e, back)) => {
+                    self.peers.failed(i);
+                    if let Some(next) = self.peers.pick(tried) {
+                        tracing::debug!(event = "upstream_next_server", upstream = %self.cfg.name, server = self.peers.name(i), error = %e);
+                        self.peers.retried();
+                        (req, i) = (*back, next);
+                        continue;
+                    }
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        UpstreamError::Timeout
+                    } else {
+                        self.connect_failed(&e)
+                    }
+                }
+                Err(PoolError::Exchange(e)) => {
+                    self.peers.failed(i);
+                    if is_timeout(&e) {
+                        UpstreamError::Timeout
+                    } else {
+                        self.exchange_failed(&e)
+                    }
+                }
+            };
+            current.store(NONE, Relaxed);
+            return Err(error);
         }
     }
 

@@ -10,6 +10,7 @@ pub mod filing;
 pub mod forward;
 pub mod lists;
 pub mod observe;
+pub mod peers;
 pub mod pipeline;
 pub mod pool;
 pub mod prehash;

@@ -24,10 +24,10 @@ const MAX_IDLE: usize = 256;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why an exchange on the pool failed.
-#[derive(Debug)]
 pub enum PoolError {
-    /// No connection could be opened (resolution, refusal, `connect_timeout`).
-    Connect(std::io::Error),
+    /// No connection could be opened (resolution, refusal, `connect_timeout`); the request,
+    /// which no server saw, comes back.
+    Connect(std::io::Error, Box<Request<ProxyBody>>),
     /// The exchange failed on an open connection.
     Exchange(hyper::Error),
 }
@@ -38,7 +38,7 @@ struct Idle {
 }
 
 pub struct Pool {
-    /// `host:port` to connect to.
+    /// `host:port` to connect to (a server of the upstream).
     target: String,
     connect_timeout: Duration,
     /// The idle (and recently used) connections; the most recent last. Locked only by its own
@@ -47,6 +47,7 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// The pool of connections to `authority` (a server of the upstream).
     pub fn new(authority: &http::uri::Authority, connect_timeout: Duration) -> Pool {
         let target = match authority.port_u16() {
             Some(_) => authority.as_str().to_string(),
@@ -74,7 +75,10 @@ impl Pool {
                 },
             }
         }
-        let mut tx = self.connect().await?;
+        let mut tx = match self.connect().await {
+            Ok(tx) => tx,
+            Err(e) => return Err(PoolError::Connect(e, Box::new(req))),
+        };
         let resp = tx.send_request(req).await.map_err(PoolError::Exchange)?;
         self.checkin(tx);
         Ok(resp)
@@ -116,21 +120,18 @@ impl Pool {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<ProxyBody>, PoolError> {
+    async fn connect(&self) -> std::io::Result<SendRequest<ProxyBody>> {
         let stream = tokio::time::timeout(self.connect_timeout, self.dial())
             .await
             .map_err(|_| {
-                PoolError::Connect(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connect timed out",
-                ))
-            })?
-            .map_err(PoolError::Connect)?;
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
         let _ = stream.set_nodelay(true);
+        // The handshake only sets up the connection's state: it reads and writes nothing.
         let (tx, conn) = http1::Builder::new()
             .handshake(TokioIo::new(stream))
             .await
-            .map_err(PoolError::Exchange)?;
+            .map_err(std::io::Error::other)?;
         // Driven on this worker; it ends when the upstream closes or the last handle is gone.
         tokio::spawn(async move {
             if let Err(e) = conn.await {
