@@ -23,6 +23,8 @@ mod tls;
 mod token;
 mod upload;
 mod upstream;
+#[cfg(test)]
+pub(crate) use upstream::parse_with_upstream;
 
 /// `index.bloom` when the config does not say (raw.rs gives the measurements).
 pub const DEFAULT_BLOOM: bool = true;

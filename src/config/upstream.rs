@@ -118,5 +118,22 @@ fn servers(
     Some(out)
 }
 
+/// A minimal configuration whose one `[[upstream]]` (`name = "store"`) has `url` and the
+/// `keys` lines, parsed beside an empty snapshot: the upstream tests' fixture.
+#[cfg(test)]
+pub(crate) fn parse_with_upstream(
+    url: &str,
+    keys: &str,
+) -> Result<super::Config, Vec<super::ConfigError>> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("snap.ndjson"), "").expect("snapshot file");
+    let text = format!(
+        "[[listener]]\nname = \"public\"\naddress = \"127.0.0.1:0\"\n\n\
+         [index]\nsnapshot = \"snap.ndjson\"\n\n\
+         [[upstream]]\nname = \"store\"\nurl = \"{url}\"\n{keys}\n"
+    );
+    super::Config::parse(&text, &dir.path().join("gw.toml")).map_err(|e| e.0)
+}
+
 #[cfg(test)]
 mod tests;

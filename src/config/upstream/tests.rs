@@ -2,23 +2,7 @@ use crate::config::{Config, ConfigError};
 use std::time::Duration;
 
 fn parse(upstream_extra: &str, url: &str) -> Result<Config, Vec<ConfigError>> {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("snap.ndjson"), "").unwrap();
-    let text = format!(
-        r#"[[listener]]
-name = "public"
-address = "127.0.0.1:0"
-
-[index]
-snapshot = "snap.ndjson"
-
-[[upstream]]
-name = "store"
-url = "{url}"
-{upstream_extra}
-"#
-    );
-    Config::parse(&text, &dir.path().join("gw.toml")).map_err(|e| e.0)
+    super::parse_with_upstream(url, upstream_extra)
 }
 
 fn problem(extra: &str, url: &str) -> ConfigError {

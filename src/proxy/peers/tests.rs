@@ -1,23 +1,8 @@
 use super::*;
-use crate::config::Config;
 
 fn upstream(servers: &str, extra: &str) -> UpstreamConfig {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("snap.ndjson"), "").unwrap();
-    let text = format!(
-        r#"[[listener]]
-name = "public"
-address = "127.0.0.1:0"
-[index]
-snapshot = "snap.ndjson"
-[[upstream]]
-name = "store"
-url = "http://store.internal"
-servers = [{servers}]
-{extra}
-"#
-    );
-    let cfg = Config::parse(&text, &dir.path().join("gw.toml")).unwrap();
+    let keys = format!("servers = [{servers}]\n{extra}");
+    let cfg = crate::config::parse_with_upstream("http://store.internal", &keys).unwrap();
     cfg.upstreams[0].clone()
 }
 
