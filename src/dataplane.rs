@@ -141,7 +141,10 @@ fn shared_for(cfg: &Config, base: &Base, tokens: &Arc<Tokens>, peers: &[Arc<Peer
         access: AccessLog::new(
             &base.access,
             cfg.routes.iter().map(|r| r.name.as_str()),
-            cfg.upstreams.iter().map(|u| u.name.as_str()),
+            cfg.upstreams.iter().map(|u| {
+                let servers = u.servers.iter().map(|s| s.to_string()).collect();
+                (u.name.as_str(), servers)
+            }),
             &base.metrics,
         ),
         tokens: tokens.clone(),

@@ -24,6 +24,9 @@ snapshot = "snapshot.ndjson"
 [audit]
 path = "audit.jsonl"
 
+[access_log]
+path = "access.jsonl"
+
 [[upstream]]
 name = "store"
 url = "http://store.internal"
@@ -136,6 +139,17 @@ async fn a_server_refusing_connections_is_skipped_and_taken_out() {
         metric(&g, r#"icpgate_upstream_retries_total{upstream="store"}"#).await,
         1.0
     );
+    // The access log names the server that answered each request (nginx's $upstream_addr).
+    let (dir, live_addr) = (g.dir, g.up.addr);
+    g.running.shutdown();
+    g.running.wait().await;
+    let log = std::fs::read_to_string(dir.path().join("access.jsonl")).unwrap();
+    let addrs: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["upstream_addr"].clone())
+        .collect();
+    assert_eq!(addrs.len(), 6, "{log}");
+    assert!(addrs.iter().all(|a| *a == live_addr.to_string()), "{log}");
 }
 
 #[tokio::test]

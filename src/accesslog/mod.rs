@@ -36,10 +36,12 @@ pub const MAX_PATH: usize = 1024;
 /// The status of a request whose client went away before the answer (nginx's 499).
 pub const CLIENT_CLOSED: u16 = 499;
 
-/// The route and upstream names of one configuration, which records name by index.
+/// The route and upstream names of one configuration, which records name by index, and each
+/// upstream's servers (`host:port`).
 pub struct Names {
     routes: Vec<String>,
     upstreams: Vec<String>,
+    servers: Vec<Vec<String>>,
 }
 
 /// Queued by value: boxing would be an allocation per request, and the queue's slots are
@@ -62,7 +64,7 @@ struct Entry {
     bytes_in: Option<u64>,
     route: Option<usize>,
     outcome: Option<(Outcome, Reason)>,
-    upstream: Option<usize>,
+    upstream: Option<(usize, usize)>,
     upstream_time: Option<Duration>,
     status: u16,
     bytes_out: Option<u64>,
@@ -89,7 +91,7 @@ pub struct Draft<'a> {
     received: Option<Received>,
     route: Option<usize>,
     outcome: Option<(Outcome, Reason)>,
-    upstream: Option<usize>,
+    upstream: Option<(usize, usize)>,
     upstream_time: Option<Duration>,
     answer: Option<(u16, Option<u64>)>,
 }
@@ -118,14 +120,16 @@ impl AccessLog {
     pub fn new<'a>(
         queue: &AccessQueue,
         routes: impl Iterator<Item = &'a str>,
-        upstreams: impl Iterator<Item = &'a str>,
+        upstreams: impl Iterator<Item = (&'a str, Vec<String>)>,
         metrics: &Metrics,
     ) -> AccessLog {
+        let (upstreams, servers) = upstreams.map(|(u, s)| (u.to_string(), s)).unzip();
         AccessLog {
             tx: queue.0.clone(),
             names: Arc::new(Names {
                 routes: routes.map(str::to_string).collect(),
-                upstreams: upstreams.map(str::to_string).collect(),
+                upstreams,
+                servers,
             }),
             dropped: metrics.access_log_dropped.clone(),
         }
@@ -177,9 +181,10 @@ impl Draft<'_> {
         self.outcome = Some((outcome, reason));
     }
 
-    /// The upstream the request went to and how long it took to answer (or fail).
-    pub fn upstream(&mut self, upstream: usize, took: Duration) {
-        self.upstream = Some(upstream);
+    /// The upstream the request went to, its server that answered (or failed last), and how
+    /// long it took.
+    pub fn upstream(&mut self, upstream: usize, server: usize, took: Duration) {
+        self.upstream = Some((upstream, server));
         self.upstream_time = Some(took);
     }
 
@@ -250,7 +255,7 @@ mod tests {
         AccessLog::new(
             &AccessQueue::of(w),
             ["r0", "r1"].into_iter(),
-            ["up"].into_iter(),
+            [("up", vec!["10.0.0.5:8080".to_string()])].into_iter(),
             m,
         )
     }
@@ -270,7 +275,7 @@ mod tests {
             let mut d = log.begin(&listener, client, &mut p, &body);
             assert_eq!(d.id(), "abc-1");
             d.decided(Some(1), Outcome::Block, Reason::Code(Code::NotFiled));
-            d.upstream(0, Duration::from_micros(1500));
+            d.upstream(0, 0, Duration::from_micros(1500));
             let resp = Response::builder()
                 .status(451)
                 .body(http_body_util::Full::new(bytes::Bytes::from_static(
@@ -291,7 +296,7 @@ mod tests {
         let l = lines(&path);
         assert_eq!(l.len(), 2, "{l:?}");
         let keys: Vec<&str> = l[0].as_object().unwrap().keys().map(|k| &**k).collect();
-        assert_eq!(keys.len(), 15, "{keys:?}");
+        assert_eq!(keys.len(), 16, "{keys:?}");
         assert_eq!(l[0]["request_id"], "abc-1");
         assert_eq!(l[0]["listener"], "public");
         assert_eq!(l[0]["route"], "r1");
@@ -305,6 +310,7 @@ mod tests {
             (3.into(), 5.into())
         );
         assert_eq!(l[0]["upstream"], "up");
+        assert_eq!(l[0]["upstream_addr"], "10.0.0.5:8080");
         assert_eq!(l[0]["upstream_ms"], 1.5);
         assert!(l[0]["duration_ms"].as_f64().unwrap() >= 0.0);
         assert_eq!(l[0]["client"], "192.0.2.1:5555");

@@ -49,6 +49,7 @@ struct Line<'a> {
     bytes_in: Option<u64>,
     bytes_out: Option<u64>,
     upstream: Option<&'a str>,
+    upstream_addr: Option<&'a str>,
     duration_ms: f64,
     upstream_ms: Option<f64>,
     client: Shown<SocketAddr>,
@@ -84,7 +85,11 @@ impl Entry {
             code: self.outcome.map(|(_, r)| r.as_str()),
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
-            upstream: name(&self.names.upstreams, self.upstream),
+            upstream: name(&self.names.upstreams, self.upstream.map(|(u, _)| u)),
+            upstream_addr: self
+                .upstream
+                .and_then(|(u, s)| self.names.servers.get(u)?.get(s))
+                .map(String::as_str),
             duration_ms: ms(self.duration),
             upstream_ms: self.upstream_time.map(ms),
             client: Shown(self.client),

@@ -233,7 +233,7 @@ fn the_request_id_and_the_access_record_cost_only_a_generated_id() {
     let log = AccessLog::new(
         &crate::accesslog::AccessQueue::of(Some(&writer)),
         ["update"].into_iter(),
-        ["store"].into_iter(),
+        [("store", vec!["127.0.0.1:9".to_string()])].into_iter(),
         &metrics,
     );
     let listener: Arc<str> = "public".into();
@@ -258,7 +258,7 @@ fn the_request_id_and_the_access_record_cost_only_a_generated_id() {
             }
             let mut d = log.begin(&listener, peer, &mut parts, &body);
             d.decided(Some(0), Outcome::Allow, Reason::Filed);
-            d.upstream(0, std::time::Duration::from_micros(300));
+            d.upstream(0, 0, std::time::Duration::from_micros(300));
             let r = d.answered(responses.pop().unwrap());
             assert!(r.headers().contains_key("x-request-id"));
             drop(d);

@@ -28,9 +28,6 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// No server (the `current` server of an exchange that has none in flight).
-const NONE: usize = usize::MAX;
-
 pub struct Upstream {
     pub cfg: UpstreamConfig,
     /// The Host header the upstream gets unless `preserve_host`.
@@ -303,13 +300,14 @@ impl Upstream {
     }
 
     /// Sends the request upstream and waits for the response head (bounded by
-    /// `response_timeout`). The response body streams afterwards.
+    /// `response_timeout`). The response body streams afterwards. Returns the server (index in
+    /// `cfg.servers`) that answered, or the last one tried.
     pub async fn send(
         &self,
         mut parts: Parts,
         body: ProxyBody,
         side: &ClientSide<'_>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> (Result<Response<Incoming>, UpstreamError>, usize) {
         self.prepare(&mut parts, side);
         if !self.pools.is_empty() {
             return self.send_pooled(parts, body).await;
@@ -328,7 +326,7 @@ impl Upstream {
         if result.is_err() {
             self.peers.failed(0);
         }
-        result
+        (result, 0)
     }
 
     /// `send` on this worker's pools: the request goes in origin form, with a `Host`, to the
@@ -339,7 +337,7 @@ impl Upstream {
         &self,
         mut parts: Parts,
         body: ProxyBody,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> (Result<Response<Incoming>, UpstreamError>, usize) {
         if !parts.headers.contains_key(header::HOST) {
             parts.headers.insert(header::HOST, self.host.clone());
         }
@@ -347,21 +345,20 @@ impl Upstream {
             .uri
             .path_and_query()
             .map_or(Uri::from_static("/"), |pq| Uri::from(pq.clone()));
-        let current = AtomicUsize::new(NONE);
+        let current = AtomicUsize::new(0);
         let fut = self.exchange(Request::from_parts(parts, body), &current);
-        match tokio::time::timeout(self.cfg.response_timeout, fut).await {
+        let result = match tokio::time::timeout(self.cfg.response_timeout, fut).await {
             Ok(r) => r,
             Err(_) => {
-                let i = current.load(Relaxed);
-                if i != NONE {
-                    self.peers.failed(i);
-                }
+                // The exchange was still waiting on this server.
+                self.peers.failed(current.load(Relaxed));
                 Err(UpstreamError::Timeout)
             }
-        }
+        };
+        (result, current.load(Relaxed))
     }
 
-    /// The attempts of `send_pooled`; `current` names the server being tried.
+    /// The attempts of `send_pooled`; `current` names the server being (or last) tried.
     async fn exchange(
         &self,
         mut req: Request<ProxyBody>,
@@ -401,7 +398,6 @@ impl Upstream {
                     }
                 }
             };
-            current.store(NONE, Relaxed);
             return Err(error);
         }
     }

@@ -369,9 +369,9 @@ impl Shared {
             filing,
         };
         let sent = Instant::now();
-        let result = up.send(parts, body, &side).await;
+        let (result, server) = up.send(parts, body, &side).await;
         let waited = sent.elapsed();
-        t.upstream(upstream, waited);
+        t.upstream(upstream, server, waited);
         let forwarded = match result {
             Ok(resp) => {
                 self.observer.upstream(upstream, waited.as_secs_f64());
