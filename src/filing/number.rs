@@ -284,10 +284,13 @@ fn parse_suffix(rest: &str) -> Result<(u32, Option<ServiceKind>), NumberError> {
     Ok((seq, kind))
 }
 
-/// A filing number's text, written on the stack: at most 30 bytes of UTF-8 (a 3-byte province,
-/// `ICP备`, 10 digits, `号`, `-` and 6 digits, a letter), so formatting one allocates nothing.
+/// Room for a filing number's text: at most 30 bytes of UTF-8 (a 3-byte province, `ICP备`,
+/// 10 digits, `号`, `-` and 6 digits, a letter).
+pub const TEXT_MAX: usize = 40;
+
+/// A filing number's text, written on the stack, so formatting one allocates nothing.
 pub struct Text {
-    buf: [u8; 40],
+    buf: [u8; TEXT_MAX],
     len: usize,
 }
 
@@ -330,7 +333,7 @@ impl FilingNumber {
     /// The number as written: `粤ICP备2023123456号-3A`.
     pub fn text(&self) -> Text {
         let mut t = Text {
-            buf: [0; 40],
+            buf: [0; TEXT_MAX],
             len: 0,
         };
         let mut p = [0u8; 4];

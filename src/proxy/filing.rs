@@ -16,21 +16,39 @@ fn escaped(b: u8) -> bool {
 }
 
 /// The filing header's value: the numbers, percent-encoded, comma-separated. Encoded on the
-/// stack, so the header value is the one allocation.
+/// stack (each number into a fixed buffer, then appended whole), so the header value is the
+/// one allocation.
 pub(crate) fn filing_value(numbers: &[FilingNumber]) -> Option<HeaderValue> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out: smallvec::SmallVec<[u8; 256]> = smallvec::SmallVec::new();
     for (i, n) in numbers.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        for &b in n.text().as_bytes() {
-            if escaped(b) {
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            } else {
-                out.push(b);
-            }
-        }
+        let mut buf = [0u8; ENCODED_MAX];
+        let len = encode(n.text().as_bytes(), &mut buf);
+        out.extend_from_slice(&buf[..len]);
     }
     HeaderValue::from_bytes(&out).ok()
+}
+
+/// The longest encoded number: every byte of the longest text escaped.
+const ENCODED_MAX: usize = 3 * crate::filing::number::TEXT_MAX;
+
+/// Percent-encodes `text` into `out`; returns the length written. `text` is at most
+/// `TEXT_MAX` bytes, so `out` always has room.
+fn encode(text: &[u8], out: &mut [u8; ENCODED_MAX]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut len = 0;
+    for &b in text.iter().take(crate::filing::number::TEXT_MAX) {
+        if escaped(b) {
+            out[len] = b'%';
+            out[len + 1] = HEX[usize::from(b >> 4)];
+            out[len + 2] = HEX[usize::from(b & 15)];
+            len += 3;
+        } else {
+            out[len] = b;
+            len += 1;
+        }
+    }
+    len
 }
