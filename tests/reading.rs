@@ -153,10 +153,23 @@ async fn bodies_are_read_only_as_the_type_they_declare() {
         format!(r#"{{"app":{{"platform":"wechat","id":"{WX}","ID":"wx0000000000000000"}}}}"#),
         format!(r#"{{"app":{{"platform":"wechat","id":"{WX}"}},"App":{{"id":"wx00"}}}}"#),
         r#"{"app":{"platform":"wechat","Id":"wx0000000000000000"}}"#.to_string(),
+        // fastjson's smart match binds a key no field has to the field equal to it in ASCII
+        // case without `_` and `-`: `i_d`, `_id` and `ID-` set `id`, `_app` sets `app`.
+        format!(r#"{{"app":{{"platform":"wechat","id":"{WX}","i_d":"{UNFILED_WX}"}}}}"#),
+        format!(r#"{{"app":{{"platform":"wechat","_id":"{UNFILED_WX}","id":"{WX}"}}}}"#),
+        format!(r#"{{"app":{{"platform":"wechat","ID-":"{UNFILED_WX}"}}}}"#),
+        format!(r#"{{"app":{{"platform":"wechat","id":"{WX}"}},"_app":{{"id":"{UNFILED_WX}"}}}}"#),
     ] {
         let req = request("POST", &uploads, &ct("application/json"), body);
         refused(&g, req, 400, "ambiguous_request").await;
     }
+    // A key that differs by more than `_`, `-` and case is another field to every binder.
+    let other = format!(r#"{{"app":{{"platform":"wechat","id":"{WX}","id2":"{UNFILED_WX}"}}}}"#);
+    passes(
+        &g,
+        request("POST", &uploads, &ct("application/json"), other),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,21 +1,25 @@
-//! JSON object keys that a case-insensitive binder reads as another key: Go's `encoding/json`,
-//! ASP.NET Core, Json.NET and Jackson match keys to fields by Unicode case folding, where
-//! JavaScript, Python and PHP compare them byte for byte.
+//! JSON object keys that a lenient binder reads as another key: Go's `encoding/json`, ASP.NET
+//! Core, Json.NET and Jackson match keys to fields by Unicode case folding, and fastjson (the
+//! Alibaba binder common on Chinese Java backends and Android clients) by its "smart match",
+//! ASCII case with every `_` and `-` left out, where JavaScript, Python and PHP compare keys
+//! byte for byte.
 //!
-//! Owns the fold those binders apply: ASCII case, the lowercase form of a letter, the letters
-//! that fold to an ASCII letter (`ſ` to `s`, the Kelvin sign to `k`; `ı` and `İ` to `i` as
-//! .NET's and Java's case-blind comparisons read them, which Go does not), and the
-//! simple-fold orbits with two lowercase letters (`ς`/`σ`, `µ`/`μ`, …).
+//! Owns the fold those binders apply: `_` and `-` dropped, ASCII case, the lowercase form of a
+//! letter, the letters that fold to an ASCII letter (`ſ` to `s`, the Kelvin sign to `k`; `ı`
+//! and `İ` to `i` as .NET's and Java's case-blind comparisons read them, which Go does not),
+//! and the simple-fold orbits with two lowercase letters (`ς`/`σ`, `µ`/`μ`, …).
 //! Must not: allocate (it runs on keys along a JSON pointer and in the list scanner).
-//! Invariant: two keys that Go's `unicode.SimpleFold` puts in one orbit, letter by letter,
-//! are aliases or equal.
+//! Invariant: two keys that Go's `unicode.SimpleFold` puts in one orbit, letter by letter, or
+//! that are equal in ASCII case once their `_` and `-` are dropped, are aliases or equal.
 
-/// True when the JSON object key `key` is not `token` but a case-insensitive binder reads it as
+/// True when the JSON object key `key` is not `token` but a lenient binder reads it as
 /// `token`: Go's `encoding/json` (struct fields match keys by Unicode case folding), ASP.NET
 /// Core (`PropertyNameCaseInsensitive`), Json.NET, Jackson with
-/// `ACCEPT_CASE_INSENSITIVE_PROPERTIES`. JavaScript, Python and PHP read it as another key, so
-/// a body holding it names the identifier in a way the stacks disagree on. Letters compare by
-/// their lowercase form, with `ı` `İ` `ſ` `K` read as `i` `i` `s` `k` (as `names.rs` reads
+/// `ACCEPT_CASE_INSENSITIVE_PROPERTIES`, fastjson's smart match (a key no field has binds the
+/// field equal to it in ASCII case without `_` and `-`: `app_id`, `APP-ID` and `_appid` all
+/// set `appId`). JavaScript, Python and PHP read it as another key, so a body holding it names
+/// the identifier in a way the stacks disagree on. `_` and `-` are left out; letters compare
+/// by their lowercase form, with `ı` `İ` `ſ` `K` read as `i` `i` `s` `k` (as `names.rs` reads
 /// parameter names), and the second lowercase letter of a simple-fold orbit (`ς`, `µ`, `ϐ`,
 /// …: Go's `unicode.SimpleFold` puts it with `σ`, `μ`, `β`) read as the first.
 pub fn json_key_aliases(key: &str, token: &str) -> bool {
@@ -23,7 +27,7 @@ pub fn json_key_aliases(key: &str, token: &str) -> bool {
         return false;
     }
     if key.is_ascii() && token.is_ascii() {
-        return key.eq_ignore_ascii_case(token);
+        return ascii_binds(key.as_bytes(), token.as_bytes());
     }
     fn fold(c: char) -> char {
         match c {
@@ -39,7 +43,26 @@ pub fn json_key_aliases(key: &str, token: &str) -> bool {
             }
         }
     }
-    key.chars().map(fold).eq(token.chars().map(fold))
+    let kept = |c: &char| !matches!(c, '_' | '-');
+    key.chars()
+        .filter(kept)
+        .map(fold)
+        .eq(token.chars().filter(kept).map(fold))
+}
+
+/// `a` and `b` equal in ASCII case once every `_` and `-` is left out (fastjson's
+/// `fnv1a_64_extract`, which Go's and Jackson's case-blind matching is a part of).
+pub fn ascii_binds(a: &[u8], b: &[u8]) -> bool {
+    let kept = |c: &&u8| !matches!(c, b'_' | b'-');
+    let mut a = a.iter().filter(kept);
+    let mut b = b.iter().filter(kept);
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// The lowercase letter `l` shares a simple case-fold orbit with (Unicode's CaseFolding.txt
@@ -95,13 +118,38 @@ mod tests {
         }
         for (key, token) in [
             ("appid", "appid"),
-            ("app_id", "appid"),
+            ("app.id", "appid"),
             ("appids", "appid"),
+            ("app id", "appid"),
+            ("isAppid", "appid"),
             ("", "a"),
         ] {
             assert!(!json_key_aliases(key, token), "{key}");
         }
         assert!(json_key_aliases("ÉTAT", "état"));
+    }
+
+    #[test]
+    fn json_keys_fastjsons_smart_match_binds_to_one_field_are_aliases() {
+        // fastjson binds a key no field has to the field equal to it in ASCII case with `_`
+        // and `-` left out, whichever side has them.
+        for (key, token) in [
+            ("app_id", "appid"),
+            ("APP-ID", "appid"),
+            ("_appid", "appid"),
+            ("a_p-p_i-d", "appId"),
+            ("appid_", "appid"),
+            ("appId", "app_id"),
+            ("APPID", "app-id"),
+            ("pack_age", "package"),
+            ("_id", "id"),
+            ("app_ıd", "appid"),
+        ] {
+            assert!(json_key_aliases(key, token), "{key} {token}");
+            assert!(json_key_aliases(token, key), "{key} {token}");
+        }
+        assert!(!json_key_aliases("app_i", "appid"));
+        assert!(!json_key_aliases("__", "id"));
     }
 
     #[test]
