@@ -141,9 +141,9 @@ pub fn content_types() -> Vec<Case> {
     out
 }
 
-/// JSON object keys that a case-insensitive binder (Go's `encoding/json`: simple Unicode
-/// folding, the last duplicate wins) reads as a pointer token and JavaScript, Python and PHP
-/// read as another key: on `upload-metadata` (`/app/id`) and `package-metadata` (`/package`,
+/// JSON object keys that a lenient binder (Go's `encoding/json`: simple Unicode folding, the
+/// last duplicate wins; fastjson's smart match: ASCII case without `_` and `-`) reads as a
+/// pointer token and JavaScript, Python and PHP read as another key: on `upload-metadata` (`/app/id`) and `package-metadata` (`/package`,
 /// whose `k` the Kelvin sign U+212A folds to), each with a control holding the exact keys.
 pub fn json_keys() -> Vec<Case> {
     let (f, u) = (FILED, UNFILED);
@@ -165,6 +165,10 @@ pub fn json_keys() -> Vec<Case> {
         ),
         // Go folds no dotless i: the stacks agree, the gateway refuses it all the same.
         app(&format!("\"id\":\"{f}\",\"\u{131}d\":\"{u}\"")),
+        // fastjson's smart match binds these to `id` (ASCII case, `_` and `-` left out).
+        app(&format!("\"id\":\"{f}\",\"i_d\":\"{u}\"")),
+        app(&format!("\"_id\":\"{u}\",\"id\":\"{f}\"")),
+        app(&format!("\"ID-\":\"{u}\"")),
     ];
     let packages = [
         format!("{{\"package\":\"{f}\",\"PACKAGE\":\"{u}\"}}"),
@@ -175,6 +179,9 @@ pub fn json_keys() -> Vec<Case> {
         format!("{{\"PAC\u{212A}AGE\":\"{u}\",\"package\":\"{f}\"}}"),
         // Greek kappa folds to no `k`: another key to every stack.
         format!("{{\"package\":\"{f}\",\"pac\u{3BA}age\":\"{u}\"}}"),
+        format!("{{\"package\":\"{f}\",\"pack_age\":\"{u}\"}}"),
+        format!("{{\"PACK-AGE\":\"{u}\",\"package\":\"{f}\"}}"),
+        format!("{{\"package\":\"{f}\",\"_package\":\"{u}\"}}"),
     ];
     let controls = [
         ("/v1/uploads", app(&format!("\"id\":\"{f}\""))),
