@@ -3,9 +3,10 @@
 //!
 //! Owns the start order (admin first so probes answer while the index loads, then the index,
 //! the audit trail, and last the data plane: worker threads, upstream clients, public
-//! listeners), the control task that applies reloads one at a time (`reload.rs`) and carries out
-//! the stop order (`control_task.rs`; lame duck: `/readyz` 503 while the listeners keep accepting for `drain_delay`; then
-//! stop accepting, drain in-flight requests up to `drain_timeout`, flush the audit trail).
+//! listeners), the control task that applies reloads one at a time (`reload.rs`) and carries
+//! out the stop order (`control_task.rs`; lame duck: `/readyz` 503 while the listeners keep
+//! accepting for `drain_delay`; then stop accepting, drain in-flight requests up to
+//! `drain_timeout`, flush the audit trail).
 //! Must not: parse configuration (it receives a validated `Config`), or exit the process.
 //! Invariant: no public listener accepts a request before an index revision is published.
 
