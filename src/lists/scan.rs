@@ -505,44 +505,30 @@ impl<'a> Scan<'a> {
     fn members_picked(&mut self, toks: [Option<&str>; 2]) -> Result<[Field; 2], Fault> {
         self.enter()?;
         let b = self.b;
-        let mut out = [Field::Missing, Field::Missing];
-        let (mut seen, mut dup) = ([false; 2], [false; 2]);
+        let mut picked = Picked::new();
         let mut i = ws_at(b, self.i);
         if b.get(i) == Some(&b'}') {
             self.i = i + 1;
             self.depth -= 1;
-            return Ok(out);
+            return Ok(picked.out);
         }
         loop {
-            if b.get(i) != Some(&b'"') {
-                return Err(Fault::Syntax);
-            }
-            let (end, escaped) = string_end_at(b, i)?;
-            let key = Str {
-                raw: i + 1..end - 1,
-                escaped,
-            };
-            i = ws_at(b, end);
-            if b.get(i) != Some(&b':') {
-                return Err(Fault::Syntax);
-            }
-            self.i = i + 1;
+            let (key, value) = member_key_at(b, i)?;
+            self.i = value;
             let hit = [
                 toks[0].is_some_and(|t| self.key_is(&key, t)),
                 toks[1].is_some_and(|t| self.key_is(&key, t)),
             ];
             if hit == [false, false] {
-                for (d, t) in dup.iter_mut().zip(toks) {
+                for (d, t) in picked.dup.iter_mut().zip(toks) {
                     *d |= t.is_some_and(|t| self.key_aliases(&key, t));
                 }
                 self.skip()?;
             } else {
                 let [f, _] = self.pick([Some(&[]), None])?;
-                for j in 0..2 {
-                    if hit[j] {
-                        dup[j] |= seen[j];
-                        seen[j] = true;
-                        out[j] = f.clone();
+                for (j, h) in hit.into_iter().enumerate() {
+                    if h {
+                        picked.found(j, f.clone());
                     }
                 }
             }
@@ -555,37 +541,16 @@ impl<'a> Scan<'a> {
         }
         self.i = i + 1;
         self.depth -= 1;
-        for (o, d) in out.iter_mut().zip(dup) {
-            if d {
-                *o = Field::Duplicate;
-            }
-        }
-        Ok(out)
+        Ok(picked.finish())
     }
 
     /// Reads the value here, following up to two item pointers at once; what each found.
     fn pick(&mut self, wants: [Option<&[String]>; 2]) -> Result<[Field; 2], Fault> {
         self.ws();
-        let mut out = [Field::Missing, Field::Missing];
         let here = |w: &Option<&[String]>| w.is_some_and(|t| t.is_empty());
         if here(&wants[0]) || here(&wants[1]) {
-            let f = match self.peek() {
-                Some(b'"') => {
-                    let s = self.string()?;
-                    Field::Str {
-                        raw: s.raw,
-                        escaped: s.escaped,
-                    }
-                }
-                Some(b'n') => {
-                    self.literal(b"null")?;
-                    Field::Missing
-                }
-                _ => {
-                    self.skip()?;
-                    Field::NotString
-                }
-            };
+            let f = self.field()?;
+            let mut out = [Field::Missing, Field::Missing];
             for (o, w) in out.iter_mut().zip(&wants) {
                 if here(w) {
                     *o = f.clone();
@@ -596,19 +561,52 @@ impl<'a> Scan<'a> {
         let (a, b) = (deeper(wants[0]), deeper(wants[1]));
         if a.is_none() && b.is_none() {
             self.skip()?;
-            return Ok(out);
+            return Ok([Field::Missing, Field::Missing]);
         }
         let own = |w: Option<(&String, &[String])>| w.is_none_or(|(_, rest)| rest.is_empty());
         if own(a) && own(b) && self.peek() == Some(b'{') {
             return self.members_picked([a.map(|(t, _)| t.as_str()), b.map(|(t, _)| t.as_str())]);
         }
-        let mut seen = [false; 2];
-        let mut dup = [false; 2];
+        self.pick_deeper([a, b])
+    }
+
+    /// The value here as a field a pointer ends at: a string's span, `null` (missing), or
+    /// anything else (skipped, not a string).
+    #[inline(always)]
+    fn field(&mut self) -> Result<Field, Fault> {
+        Ok(match self.peek() {
+            Some(b'"') => {
+                let s = self.string()?;
+                Field::Str {
+                    raw: s.raw,
+                    escaped: s.escaped,
+                }
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                Field::Missing
+            }
+            _ => {
+                self.skip()?;
+                Field::NotString
+            }
+        })
+    }
+
+    /// `pick` through the container here when a pointer goes deeper than its own members: each
+    /// member or element a pointer names is picked with the rest of that pointer.
+    #[inline(always)]
+    fn pick_deeper(
+        &mut self,
+        wants: [Option<(&String, &[String])>; 2],
+    ) -> Result<[Field; 2], Fault> {
+        let [a, b] = wants;
+        let mut picked = Picked::new();
         // `alias`: a key read as a wanted one by case-insensitive binders, an ambiguity.
         let mut take = |s: &mut Self, hit: [bool; 2], alias: [bool; 2]| -> Result<(), Fault> {
             if hit == [false, false] {
-                dup[0] |= alias[0];
-                dup[1] |= alias[1];
+                picked.dup[0] |= alias[0];
+                picked.dup[1] |= alias[1];
                 return s.skip();
             }
             let sub = [
@@ -618,9 +616,7 @@ impl<'a> Scan<'a> {
             let got = s.pick(sub)?;
             for (j, g) in got.into_iter().enumerate() {
                 if hit[j] {
-                    dup[j] |= seen[j];
-                    seen[j] = true;
-                    out[j] = g;
+                    picked.found(j, g);
                 }
             }
             Ok(())
@@ -662,13 +658,66 @@ impl<'a> Scan<'a> {
             }
             _ => self.skip()?,
         }
-        for (o, d) in out.iter_mut().zip(dup) {
+        Ok(picked.finish())
+    }
+}
+
+/// What a pick found for its two pointers so far: each field, whether a member or element it
+/// names was seen, and whether it is ambiguous (named twice, or by an aliasing key).
+struct Picked {
+    out: [Field; 2],
+    seen: [bool; 2],
+    dup: [bool; 2],
+}
+
+impl Picked {
+    #[inline(always)]
+    fn new() -> Picked {
+        Picked {
+            out: [Field::Missing, Field::Missing],
+            seen: [false; 2],
+            dup: [false; 2],
+        }
+    }
+
+    /// Pointer `j` found `got`; a second find makes it ambiguous.
+    #[inline(always)]
+    fn found(&mut self, j: usize, got: Field) {
+        self.dup[j] |= self.seen[j];
+        self.seen[j] = true;
+        self.out[j] = got;
+    }
+
+    /// The fields, each ambiguous one `Duplicate`.
+    #[inline(always)]
+    fn finish(self) -> [Field; 2] {
+        let mut out = self.out;
+        for (o, d) in out.iter_mut().zip(self.dup) {
             if d {
                 *o = Field::Duplicate;
             }
         }
-        Ok(out)
+        out
     }
+}
+
+/// A member's key at `i` (which must be a string), then whitespace and its colon: the key, and
+/// the position after the colon.
+#[inline(always)]
+fn member_key_at(b: &[u8], i: usize) -> Result<(Str, usize), Fault> {
+    if b.get(i) != Some(&b'"') {
+        return Err(Fault::Syntax);
+    }
+    let (end, escaped) = string_end_at(b, i)?;
+    let key = Str {
+        raw: i + 1..end - 1,
+        escaped,
+    };
+    let i = ws_at(b, end);
+    if b.get(i) != Some(&b':') {
+        return Err(Fault::Syntax);
+    }
+    Ok((key, i + 1))
 }
 
 /// A pointer's next token and the rest, unless it ends here (or is not followed).
