@@ -72,12 +72,13 @@ fn listeners(p: &mut Problems<'_>, raw: &[RawListener]) -> Vec<ListenerConfig> {
     let mut listeners = Vec::new();
     for (i, l) in raw.iter().enumerate() {
         let key = format!("listener[{i}]");
-        if raw[..i].iter().any(|o| o.name == l.name) {
-            p.add(
-                &format!("{key}.name"),
-                format!("duplicate listener name {:?}", l.name),
-            );
-        }
+        unique_name(
+            p,
+            &key,
+            "listener",
+            raw[..i].iter().any(|o| o.name == l.name),
+            &l.name,
+        );
         let addr = p.addr(&format!("{key}.address"), &l.address);
         let tls = l
             .tls
@@ -94,6 +95,16 @@ fn listeners(p: &mut Problems<'_>, raw: &[RawListener]) -> Vec<ListenerConfig> {
         });
     }
     listeners
+}
+
+/// A problem at `KEY.name` when an earlier table of the section has the same name.
+fn unique_name(p: &mut Problems<'_>, key: &str, section: &str, taken: bool, name: &str) {
+    if taken {
+        p.add(
+            &format!("{key}.name"),
+            format!("duplicate {section} name {name:?}"),
+        );
+    }
 }
 
 /// `[[listener]] path`: `refuse` or `normalize`.
@@ -189,13 +200,15 @@ fn upstreams(p: &mut Problems<'_>, raw: &[RawUpstream]) -> Vec<UpstreamConfig> {
     raw.iter()
         .enumerate()
         .filter_map(|(i, u)| {
-            if raw[..i].iter().any(|o| o.name == u.name) {
-                p.add(
-                    &format!("upstream[{i}].name"),
-                    format!("duplicate upstream name {:?}", u.name),
-                );
-            }
-            upstream::upstream(p, &format!("upstream[{i}]"), u)
+            let key = format!("upstream[{i}]");
+            unique_name(
+                p,
+                &key,
+                "upstream",
+                raw[..i].iter().any(|o| o.name == u.name),
+                &u.name,
+            );
+            upstream::upstream(p, &key, u)
         })
         .collect()
 }
@@ -221,12 +234,13 @@ fn routes(
     let mut routes = Vec::new();
     for (i, r) in raw.iter().enumerate() {
         let key = format!("route[{i}]");
-        if raw[..i].iter().any(|o| o.name == r.name) {
-            p.add(
-                &format!("{key}.name"),
-                format!("duplicate route name {:?}", r.name),
-            );
-        }
+        unique_name(
+            p,
+            &key,
+            "route",
+            raw[..i].iter().any(|o| o.name == r.name),
+            &r.name,
+        );
         let up = upstream_index(p, upstreams, &format!("{key}.upstream"), &r.upstream);
         if let Some(rc) = route::route(p, &key, r, up, endpoints) {
             routes.push(rc);

@@ -14,7 +14,7 @@ use super::{Fault, Field, Item, Located, Pointers, Scan, Str};
 /// Most items a list's vector is sized for before they are found (`Scan::list`).
 const RESERVE_ITEMS: usize = 1024;
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
     /// Follows the list pointer `toks` from the value here; at its end, reads the array.
     pub(super) fn path(
         &mut self,
@@ -191,11 +191,7 @@ impl Scan<'_> {
     /// `pick` through the container here when a pointer goes deeper than its own members: each
     /// member or element a pointer names is picked with the rest of that pointer.
     #[inline(always)]
-    fn pick_deeper(
-        &mut self,
-        wants: [Option<(&String, &[String])>; 2],
-    ) -> Result<[Field; 2], Fault> {
-        let [a, b] = wants;
+    fn pick_deeper(&mut self, [a, b]: Wants<'_>) -> Result<[Field; 2], Fault> {
         let mut picked = Picked::new();
         // `alias`: a key read as a wanted one by case-insensitive binders, an ambiguity.
         let mut take = |s: &mut Self, hit: [bool; 2], alias: [bool; 2]| -> Result<(), Fault> {
@@ -226,15 +222,7 @@ impl Scan<'_> {
 
     /// The members of the object here: `take` gets each one a pointer names or a key aliases.
     #[inline(always)]
-    fn pick_members<F>(
-        &mut self,
-        wants: [Option<(&String, &[String])>; 2],
-        take: &mut F,
-    ) -> Result<(), Fault>
-    where
-        F: FnMut(&mut Self, [bool; 2], [bool; 2]) -> Result<(), Fault>,
-    {
-        let [a, b] = wants;
+    fn pick_members(&mut self, [a, b]: Wants<'_>, take: &mut impl Take<'a>) -> Result<(), Fault> {
         self.enter()?;
         self.members(|s, key| {
             let hit = [
@@ -257,15 +245,7 @@ impl Scan<'_> {
 
     /// The elements of the array here: `take` gets each one a pointer's index names.
     #[inline(always)]
-    fn pick_elements<F>(
-        &mut self,
-        wants: [Option<(&String, &[String])>; 2],
-        take: &mut F,
-    ) -> Result<(), Fault>
-    where
-        F: FnMut(&mut Self, [bool; 2], [bool; 2]) -> Result<(), Fault>,
-    {
-        let [a, b] = wants;
+    fn pick_elements(&mut self, [a, b]: Wants<'_>, take: &mut impl Take<'a>) -> Result<(), Fault> {
         let idx = [
             a.and_then(|(t, _)| array_index(t)),
             b.and_then(|(t, _)| array_index(t)),
@@ -280,6 +260,15 @@ impl Scan<'_> {
         })
     }
 }
+
+/// Two pointers' next tokens and rests, as `deeper` gives them.
+type Wants<'w> = [Option<(&'w String, &'w [String])>; 2];
+
+/// What `pick_deeper` does with a member or element, given which pointers name it (`hit`) and
+/// which of their tokens its key aliases (`alias`): picks it, or skips it.
+trait Take<'a>: FnMut(&mut Scan<'a>, [bool; 2], [bool; 2]) -> Result<(), Fault> {}
+
+impl<'a, F> Take<'a> for F where F: FnMut(&mut Scan<'a>, [bool; 2], [bool; 2]) -> Result<(), Fault> {}
 
 /// What a pick found for its two pointers so far: each field, whether a member or element it
 /// names was seen, and whether it is ambiguous (named twice, or by an aliasing key).
