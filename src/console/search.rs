@@ -200,7 +200,7 @@ fn filings(recs: &[FilingRecord]) -> Markup {
 }
 
 /// Search by decision id: the decision, from the ring or the audit file, and the filings of
-/// its identifier in the index now.
+/// its identifier in the current index.
 async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
     let Ok(uuid) = uuid::Uuid::try_parse(given) else {
         let g = query::truncate(given);
@@ -276,8 +276,8 @@ fn not_found(at: &Sources<'_>, id: &str) -> String {
     format!("no decision {id} in {where_}")
 }
 
-/// The filings that list a decision's identifier on its platform now, with the index revision;
-/// `None` when the decision has no valid identifier and platform.
+/// The filings that list a decision's identifier on its platform in the current index, with
+/// its revision; `None` when the decision has no valid identifier and platform.
 fn filed_now(index: &Index, shown: &Shown) -> Option<(Platform, String, Vec<FilingRecord>, u64)> {
     let p = shown
         .platform

@@ -257,7 +257,7 @@ pub fn build(
 }
 
 /// What turns `old` into `next`: an upsert per new or changed record, then a removal per
-/// record `next` no longer has.
+/// record of `old` that `next` lacks.
 fn changes(old: &State, next: &State) -> Vec<Change> {
     next.iter()
         .filter(|(n, l)| old.get(*n) != Some(*l))
