@@ -250,10 +250,16 @@ pub fn build(
         key_id: key.public().id(),
         ..manifest
     };
-    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| PublishError::Invalid(e.to_string()))?;
+    write_signed(dir, key, &m)?;
+    Ok(summary)
+}
+
+/// Writes the manifest's signature, then the manifest, each atomically.
+fn write_signed(dir: &Path, key: &SigningKey, m: &Manifest) -> Result<(), PublishError> {
+    let bytes = serde_json::to_vec_pretty(m).map_err(|e| PublishError::Invalid(e.to_string()))?;
     write_atomic(&dir.join(SIGNATURE), key.sign(&bytes).as_bytes())?;
     write_atomic(&dir.join(MANIFEST), &bytes)?;
-    Ok(summary)
+    Ok(())
 }
 
 /// What turns `old` into `next`: an upsert per new or changed record, then a removal per
