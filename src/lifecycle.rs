@@ -3,24 +3,29 @@
 //!
 //! Owns the start order (admin first so probes answer while the index loads, then the index,
 //! the audit trail, and last the data plane: worker threads, upstream clients, public
-//! listeners), the control task that applies reloads one at a time (`reload.rs`), and the stop
-//! order (lame duck: `/readyz` 503 while the listeners keep accepting for `drain_delay`; then
-//! stop accepting, drain in-flight requests up to `drain_timeout`, flush the audit trail).
+//! listeners), the control task that applies reloads one at a time (`reload.rs`) and carries
+//! out the stop order (`control_task.rs`; lame duck: `/readyz` 503 while the listeners keep
+//! accepting for `drain_delay`; then stop accepting, drain in-flight requests up to
+//! `drain_timeout`, flush the audit trail).
 //! Must not: parse configuration (it receives a validated `Config`), or exit the process.
 //! Invariant: no public listener accepts a request before an index revision is published.
+
+mod control_task;
 
 use crate::accept::Acceptor;
 use crate::accesslog::{AccessLogWriter, AccessQueue, LogFiles};
 use crate::admin::Admin;
-use crate::audit::Audit;
+use crate::audit::{Audit, AuditWriter};
 use crate::config::Config;
-use crate::control::{Control, Inbox, Reload, ReloadReport, Stop};
+use crate::console::recent::Recent;
+use crate::control::{Control, ReloadReport};
 use crate::dataplane::{Base, DataPlane, StartFail};
 use crate::feed::sync::Syncer;
 use crate::index::{Index, LoadError, Revision};
-use crate::metrics::{Metrics, ReloadResult};
+use crate::metrics::Metrics;
 use crate::source::{SnapshotSource, Source};
 use crate::streams::Streams;
+use control_task::ControlTask;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -165,68 +170,27 @@ fn serve_admin(listener: TcpListener, admin: Arc<Admin>, mut shutdown: watch::Re
     });
 }
 
-/// Starts the gateway described by `cfg`.
+/// Starts the gateway described by `cfg`, in the start order: the log streams, the index
+/// source, the admin listener, the first index load, the demo echo upstream, the data plane,
+/// and the control task that owns it.
 pub async fn start(cfg: Config) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new());
-    // The audit trail opens first: a destination that cannot be written stops the start
-    // before any port is bound or any index is read.
-    let (audit, audit_writer) =
-        Audit::start(&cfg, metrics.clone()).map_err(|source| StartError::Audit {
-            path: cfg
-                .audit_path
-                .as_ref()
-                .map_or("-".into(), |p| p.display().to_string()),
-            source,
-        })?;
-    let access_writer = access_log(&cfg, &metrics)?;
+    let (audit, audit_writer, access_writer) = open_streams(&cfg, &metrics)?;
     let logs = LogFiles::new(audit.clone(), access_writer.as_ref());
     let index = Arc::new(Index::new(Revision::empty()));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (control, inbox) = Control::new();
     let (source, demo_feed) = index_source(&cfg, &index, &metrics, &shutdown_rx).await?;
     let source = Arc::new(source);
-
-    let admin_listener = bind("admin listener", cfg.admin.addr).await?;
-    let admin_addr = admin_listener.local_addr().unwrap_or(cfg.admin.addr);
-    let console = crate::console::Console::new(&cfg, index.clone(), metrics.clone());
-    console.start_sampler(shutdown_rx.clone());
-    let recent = console.recent();
-    let admin = Arc::new(Admin {
+    let admin = AdminParts {
         index: index.clone(),
         metrics: metrics.clone(),
         source: source.clone(),
-        stale_after: cfg.index.stale_after,
-        token: cfg.admin.token.clone(),
-        started: std::time::SystemTime::now(),
         control: control.clone(),
-        console,
-    });
-    serve_admin(admin_listener, admin, shutdown_rx.clone());
-
-    match &*source {
-        // A local snapshot is loaded before the public listeners bind: a failure stops the start.
-        Source::Snapshot(s) => {
-            s.reload().await?;
-        }
-        // A feed may be down at start: serve the cached state (stale) or nothing (not ready,
-        // routes follow on_stale) while the sync loop keeps trying.
-        Source::Feed(syncer) => {
-            syncer.restore_cache().await;
-            tokio::spawn(syncer.clone().run(shutdown_rx.clone()));
-        }
-    }
-    let demo_echo = match cfg.demo_echo {
-        #[cfg(feature = "demo")]
-        Some(addr) => {
-            let l = bind("demo echo upstream", addr).await?;
-            let a = l.local_addr().unwrap_or(addr);
-            tokio::spawn(crate::demo::echo::serve(l, shutdown_rx.clone()));
-            Some(a)
-        }
-        // Without the demo feature the config refuses `[demo]`, so this is always None.
-        _ => None,
     };
-
+    let (admin_addr, recent) = start_admin(&cfg, admin, shutdown_rx.clone()).await?;
+    first_load(&source, &shutdown_rx).await?;
+    let demo_echo = demo_echo(&cfg, &shutdown_rx).await?;
     let tracker = TaskTracker::new();
     let base = Base {
         index: index.clone(),
@@ -235,20 +199,11 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         access: AccessQueue::of(access_writer.as_ref()),
         recent,
     };
-    let plane = DataPlane::start(&cfg, base, tracker.clone()).map_err(|e| match e {
-        StartFail::Workers(source) => StartError::Workers(source),
-        StartFail::Bind(b) => StartError::Bind {
-            what: format!("listener {:?}", b.name),
-            addr: b.addr,
-            source: b.source,
-        },
-    })?;
+    let plane = data_plane(&cfg, base, &tracker)?;
     let listeners = plane.bound();
     let workers = plane.workers();
     tracing::info!(event = "started", workers, listeners = listeners.len());
-    let (finished_tx, finished) = watch::channel(false);
-    let done = tokio::spawn(control_task(ControlTask {
-        finished: finished_tx,
+    let (done, finished) = control_task::spawn(ControlTask {
         metrics: metrics.clone(),
         plane,
         inbox,
@@ -257,7 +212,7 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
         shutdown: shutdown_tx,
         tracker,
         streams: Streams::new(metrics.clone(), logs.clone(), audit_writer, access_writer),
-    }));
+    });
     Ok(Running {
         listeners,
         admin: admin_addr,
@@ -274,78 +229,104 @@ pub async fn start(cfg: Config) -> Result<Running, StartError> {
     })
 }
 
-/// What the control task owns: the data plane and everything a stop must close.
-struct ControlTask {
-    plane: DataPlane,
-    inbox: Inbox,
-    control: Control,
-    /// The configuration running now.
-    cfg: Config,
-    /// Stops the admin listener, the feed sync and the demo servers.
-    shutdown: watch::Sender<bool>,
-    tracker: TaskTracker,
-    /// The audit and access-log writers, running and replaced.
-    streams: Streams,
-    /// Set when the stop is complete.
-    finished: watch::Sender<bool>,
-    metrics: Arc<Metrics>,
+/// Opens the audit trail, then the access log. The audit trail opens first: a destination
+/// that cannot be written stops the start before any port is bound or any index is read.
+fn open_streams(
+    cfg: &Config,
+    metrics: &Arc<Metrics>,
+) -> Result<(Audit, AuditWriter, Option<AccessLogWriter>), StartError> {
+    let (audit, audit_writer) =
+        Audit::start(cfg, metrics.clone()).map_err(|source| StartError::Audit {
+            path: cfg
+                .audit_path
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string()),
+            source,
+        })?;
+    let access_writer = access_log(cfg, metrics)?;
+    Ok((audit, audit_writer, access_writer))
 }
 
-/// Applies reloads one at a time until a stop is asked for (or every handle is gone), then
-/// stops: lame duck, close the listeners, drain, flush the audit trail, end the workers.
-async fn control_task(mut t: ControlTask) {
-    let stop = loop {
-        if let Some(stop) = *t.inbox.stop.borrow_and_update() {
-            break stop;
+/// What the admin API shares with the rest of the gateway.
+struct AdminParts {
+    index: Arc<Index>,
+    metrics: Arc<Metrics>,
+    source: Arc<Source>,
+    control: Control,
+}
+
+/// Binds the admin listener and serves the admin API and console on it, so probes answer
+/// while the index loads: the bound address, and the console's ring of recent decisions for
+/// the data plane to fill.
+async fn start_admin(
+    cfg: &Config,
+    parts: AdminParts,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(SocketAddr, Recent), StartError> {
+    let admin_listener = bind("admin listener", cfg.admin.addr).await?;
+    let admin_addr = admin_listener.local_addr().unwrap_or(cfg.admin.addr);
+    let console = crate::console::Console::new(cfg, parts.index.clone(), parts.metrics.clone());
+    console.start_sampler(shutdown.clone());
+    let recent = console.recent();
+    let admin = Arc::new(Admin {
+        index: parts.index,
+        metrics: parts.metrics,
+        source: parts.source,
+        stale_after: cfg.index.stale_after,
+        token: cfg.admin.token.clone(),
+        started: std::time::SystemTime::now(),
+        control: parts.control,
+        console,
+    });
+    serve_admin(admin_listener, admin, shutdown);
+    Ok((admin_addr, recent))
+}
+
+/// The first index load, before the public listeners bind.
+async fn first_load(source: &Source, shutdown: &watch::Receiver<bool>) -> Result<(), StartError> {
+    match source {
+        // A local snapshot is loaded before the public listeners bind: a failure stops the start.
+        Source::Snapshot(s) => {
+            s.reload().await?;
         }
-        tokio::select! {
-            r = t.inbox.reloads.recv() => match r {
-                Some(Reload(given, reply)) => {
-                    let report = crate::reload::apply(&mut t.plane, &mut t.cfg, given, &mut t.streams).await;
-                    t.control.record(&report);
-                    t.metrics.reloaded(if report.ok() { ReloadResult::Ok } else { ReloadResult::Failed });
-                    let _ = reply.send(report);
-                }
-                None => break Stop { lame_duck: false },
-            },
-            changed = t.inbox.stop.changed() => if changed.is_err() {
-                break Stop { lame_duck: false };
-            },
+        // A feed may be down at start: serve the cached state (stale) or nothing (not ready,
+        // routes follow on_stale) while the sync loop keeps trying.
+        Source::Feed(syncer) => {
+            syncer.restore_cache().await;
+            tokio::spawn(syncer.clone().run(shutdown.clone()));
         }
-    };
-    t.control.set_draining();
-    let (delay, drain) = (t.cfg.limits.drain_delay, t.cfg.limits.drain_timeout);
-    if stop.lame_duck && !delay.is_zero() {
-        tracing::info!(
-            event = "lame_duck",
-            drain_delay_ms = delay.as_millis() as u64
-        );
-        // An immediate stop (a second SIGTERM, SIGINT) cuts the wait short.
-        let mut rx = t.inbox.stop.clone();
-        let _ = tokio::time::timeout(
-            delay,
-            rx.wait_for(|s| *s == Some(Stop { lame_duck: false })),
-        )
-        .await;
     }
-    tracing::info!(
-        event = "shutdown_started",
-        drain_timeout_ms = drain.as_millis() as u64
-    );
-    t.plane.close();
-    let _ = t.shutdown.send(true);
-    t.tracker.close();
-    if tokio::time::timeout(drain, t.tracker.wait()).await.is_err() {
-        tracing::warn!(event = "drain_timeout", connections_left = t.tracker.len());
-    }
-    // The workers end first: the request state they drop holds the last handles on the
-    // writers, so nothing can be queued once these close.
-    let plane = t.plane;
-    let _ = tokio::task::spawn_blocking(move || plane.stop()).await;
-    t.streams.close().await;
-    crate::fold::flush_pending();
-    tracing::info!(event = "shutdown_complete");
-    t.finished.send_replace(true);
+    Ok(())
+}
+
+/// Binds and serves the demo echo upstream when the config names one: its bound address.
+async fn demo_echo(
+    cfg: &Config,
+    #[cfg_attr(not(feature = "demo"), allow(unused_variables))] shutdown: &watch::Receiver<bool>,
+) -> Result<Option<SocketAddr>, StartError> {
+    Ok(match cfg.demo_echo {
+        #[cfg(feature = "demo")]
+        Some(addr) => {
+            let l = bind("demo echo upstream", addr).await?;
+            let a = l.local_addr().unwrap_or(addr);
+            tokio::spawn(crate::demo::echo::serve(l, shutdown.clone()));
+            Some(a)
+        }
+        // Without the demo feature the config refuses `[demo]`, so this is always None.
+        _ => None,
+    })
+}
+
+/// Starts the worker threads and binds the public listeners.
+fn data_plane(cfg: &Config, base: Base, tracker: &TaskTracker) -> Result<DataPlane, StartError> {
+    DataPlane::start(cfg, base, tracker.clone()).map_err(|e| match e {
+        StartFail::Workers(source) => StartError::Workers(source),
+        StartFail::Bind(b) => StartError::Bind {
+            what: format!("listener {:?}", b.name),
+            addr: b.addr,
+            source: b.source,
+        },
+    })
 }
 
 /// Opens the access log (`[access_log]`), like the audit trail before any port is bound.

@@ -50,20 +50,54 @@ pub fn user_agent(instance: &str) -> http::HeaderValue {
     http::HeaderValue::from_str(&ua).unwrap_or(http::HeaderValue::from_static("icpgate"))
 }
 
+/// The `[feed]` section: URL, keys, intervals, limits, TLS and the User-Agent.
 pub(super) fn feed(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Option<FeedConfig> {
     let instance = instance(p, f.instance.as_deref());
-    let url = if f.url.ends_with('/') {
-        f.url.clone()
+    let url = url(p, &f.url);
+    let keys = keys(p, f, demo);
+    let poll_interval = p.duration("feed.poll_interval", &f.poll_interval);
+    let request_timeout = p.duration("feed.request_timeout", &f.request_timeout);
+    if poll_interval.is_zero() {
+        p.add("feed.poll_interval", "must be greater than 0");
+    }
+    if f.max_deltas == 0 {
+        p.add("feed.max_deltas", "must be at least 1");
+    }
+    let tls = tls::client_config(p, "feed.ca_file", f.ca_file.as_deref())?;
+    Some(FeedConfig {
+        url,
+        keys,
+        poll_interval,
+        request_timeout,
+        cache_dir: p.dir.join(&f.cache_dir),
+        max_deltas: f.max_deltas,
+        max_file_bytes: f.max_file_bytes,
+        compact_after: f.compact_after,
+        tls,
+        user_agent: user_agent(&instance),
+    })
+}
+
+/// `feed.url`: an http or https URL, given a trailing `/` when it has none.
+fn url(p: &mut Problems<'_>, v: &str) -> String {
+    let url = if v.ends_with('/') {
+        v.to_string()
     } else {
-        format!("{}/", f.url)
+        format!("{v}/")
     };
     match url.parse::<http::Uri>() {
         Ok(u) if matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some() => {}
         _ => p.add(
             "feed.url",
-            format!("{:?} is not an http:// or https:// URL", f.url),
+            format!("{v:?} is not an http:// or https:// URL"),
         ),
     }
+    url
+}
+
+/// The trusted keys, inline (`public_keys`) then from files (`public_key_files`); at least
+/// one unless the demo generates its own.
+fn keys(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Vec<PublicKey> {
     let mut keys = Vec::new();
     for (i, k) in f.public_keys.iter().enumerate() {
         match PublicKey::parse(k) {
@@ -96,25 +130,5 @@ pub(super) fn feed(p: &mut Problems<'_>, f: &RawFeed, demo: bool) -> Option<Feed
             "a feed needs at least one trusted public key (public_keys or public_key_files)",
         );
     }
-    let poll_interval = p.duration("feed.poll_interval", &f.poll_interval);
-    let request_timeout = p.duration("feed.request_timeout", &f.request_timeout);
-    if poll_interval.is_zero() {
-        p.add("feed.poll_interval", "must be greater than 0");
-    }
-    if f.max_deltas == 0 {
-        p.add("feed.max_deltas", "must be at least 1");
-    }
-    let tls = tls::client_config(p, "feed.ca_file", f.ca_file.as_deref())?;
-    Some(FeedConfig {
-        url,
-        keys,
-        poll_interval,
-        request_timeout,
-        cache_dir: p.dir.join(&f.cache_dir),
-        max_deltas: f.max_deltas,
-        max_file_bytes: f.max_file_bytes,
-        compact_after: f.compact_after,
-        tls,
-        user_agent: user_agent(&instance),
-    })
+    keys
 }

@@ -89,46 +89,52 @@ pub(super) fn choice<T: Copy>(
     found
 }
 
-/// Compiles `/apps/{package}/update` into an anchored regex with named captures.
+/// `mode`'s values.
+const MODES: &[(&str, Mode)] = &[
+    ("enforce", Mode::Enforce),
+    ("monitor", Mode::Monitor),
+    ("off", Mode::Off),
+];
+
+/// `on_missing`'s values.
+const ON_MISSING: &[(&str, OnMissing)] = &[
+    ("reject", OnMissing::Reject),
+    ("block", OnMissing::Block),
+    ("forward", OnMissing::Forward),
+];
+
+/// `on_unknown`'s values.
+const ON_UNKNOWN: &[(&str, OnUnknown)] =
+    &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)];
+
+/// `on_stale`'s values.
+const ON_STALE: &[(&str, OnStale)] = &[
+    ("enforce", OnStale::Enforce),
+    ("open", OnStale::Open),
+    ("closed", OnStale::Closed),
+];
+
+/// `body_ids`'s values.
+const BODY_IDS: &[(&str, BodyIds)] = &[
+    ("check", BodyIds::Check),
+    ("refuse", BodyIds::Refuse),
+    ("ignore", BodyIds::Ignore),
+];
+
 /// Reads the route's knobs (`on_introspection_failure` needs the extractors: `route.rs`).
 pub(super) fn parse(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Knobs {
-    let mode = choice(
-        p,
-        &format!("{key}.mode"),
-        &r.mode,
-        &[
-            ("enforce", Mode::Enforce),
-            ("monitor", Mode::Monitor),
-            ("off", Mode::Off),
-        ],
-    );
-    let on_missing = choice(
-        p,
-        &format!("{key}.on_missing"),
-        &r.on_missing,
-        &[
-            ("reject", OnMissing::Reject),
-            ("block", OnMissing::Block),
-            ("forward", OnMissing::Forward),
-        ],
-    );
-    let on_unknown = choice(
-        p,
-        &format!("{key}.on_unknown"),
-        &r.on_unknown,
-        &[("block", OnUnknown::Block), ("forward", OnUnknown::Forward)],
-    );
-    let on_stale = choice(
-        p,
-        &format!("{key}.on_stale"),
-        &r.on_stale,
-        &[
-            ("enforce", OnStale::Enforce),
-            ("open", OnStale::Open),
-            ("closed", OnStale::Closed),
-        ],
-    );
-    let body_ids = match (&r.body_ids, &r.upload) {
+    Knobs {
+        mode: choice(p, &format!("{key}.mode"), &r.mode, MODES),
+        on_missing: choice(p, &format!("{key}.on_missing"), &r.on_missing, ON_MISSING),
+        on_unknown: choice(p, &format!("{key}.on_unknown"), &r.on_unknown, ON_UNKNOWN),
+        on_stale: choice(p, &format!("{key}.on_stale"), &r.on_stale, ON_STALE),
+        body_ids: body_ids(p, key, r),
+    }
+}
+
+/// `body_ids` (default `check`); upload routes have no such body to read.
+fn body_ids(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Option<BodyIds> {
+    match (&r.body_ids, &r.upload) {
         (Some(_), Some(_)) => {
             p.add(
                 &format!("{key}.body_ids"),
@@ -140,18 +146,7 @@ pub(super) fn parse(p: &mut Problems<'_>, key: &str, r: &RawRoute) -> Knobs {
             p,
             &format!("{key}.body_ids"),
             v.as_deref().unwrap_or("check"),
-            &[
-                ("check", BodyIds::Check),
-                ("refuse", BodyIds::Refuse),
-                ("ignore", BodyIds::Ignore),
-            ],
+            BODY_IDS,
         ),
-    };
-    Knobs {
-        mode,
-        on_missing,
-        on_unknown,
-        on_stale,
-        body_ids,
     }
 }

@@ -58,49 +58,97 @@ pub(super) enum Shape {
 
 /// Parses `text` into the typed document, collecting every shape problem on the way.
 pub(super) fn parse(text: &str, loc: &Locator, file: &Path) -> Shape {
-    let err = |line: Option<usize>, key: String, message: String| ConfigError {
-        file: file.to_path_buf(),
-        line,
-        key,
-        message,
+    let at = At { file, loc };
+    let doc = match ImDocument::parse(text) {
+        Ok(d) => d,
+        Err(e) => return Shape::Untyped(vec![at.span(e.span(), e.message())]),
     };
-    let at_span = |span: Option<std::ops::Range<usize>>, message: &str| {
+    let Sections {
+        mut found,
+        clean,
+        fixed,
+    } = sections(&doc, &at);
+    found.sort_by_key(|e| e.line.unwrap_or(0));
+    let typed = if found.is_empty() {
+        // The exact document as written, through the same parser as ever.
+        toml::from_str(text).map_err(|e| at.span(e.span(), e.message()))
+    } else if fixed {
+        RawConfig::deserialize(Value::InlineTable(clean).into_deserializer())
+            .map_err(|e| at.span(e.span(), e.message()))
+    } else {
+        return Shape::Untyped(found);
+    };
+    match typed {
+        Ok(raw) => Shape::Typed(Box::new(raw), found),
+        Err(e) => {
+            found.push(e);
+            Shape::Untyped(found)
+        }
+    }
+}
+
+/// Where a problem is: the file, and the locator that finds a key's or an offset's line.
+struct At<'a> {
+    file: &'a Path,
+    loc: &'a Locator,
+}
+
+impl At<'_> {
+    fn error(&self, line: Option<usize>, key: String, message: String) -> ConfigError {
+        ConfigError {
+            file: self.file.to_path_buf(),
+            line,
+            key,
+            message,
+        }
+    }
+
+    /// A parser's error at a byte span of the document (a missing section has none).
+    fn span(&self, span: Option<std::ops::Range<usize>>, message: &str) -> ConfigError {
         if let Some(section) = missing_field(message) {
             // A whole section is missing: there is no line to name, only the key.
-            return err(
+            return self.error(
                 None,
                 section.to_string(),
                 format!("missing section [{section}]"),
             );
         }
         let at = span.map(|s| s.start);
-        err(
-            at.map(|o| loc.line_of(o)),
-            at.and_then(|o| loc.path_at(o))
+        self.error(
+            at.map(|o| self.loc.line_of(o)),
+            at.and_then(|o| self.loc.path_at(o))
                 .unwrap_or("(document)")
                 .into(),
             message.trim().to_string(),
         )
-    };
-    let doc = match ImDocument::parse(text) {
-        Ok(d) => d,
-        Err(e) => return Shape::Untyped(vec![at_span(e.span(), e.message())]),
-    };
+    }
+}
+
+/// Every section checked: the problems, the known sections with their bad keys taken out, and
+/// whether taking them out fixed every section.
+struct Sections {
+    found: Vec<ConfigError>,
+    clean: InlineTable,
+    fixed: bool,
+}
+
+fn sections(doc: &ImDocument<&str>, at: &At<'_>) -> Sections {
+    let loc = at.loc;
     let (mut found, mut clean, mut fixed) = (Vec::new(), InlineTable::new(), true);
     for (name, item) in doc.as_table().iter() {
         let listed = matches!(item, Item::ArrayOfTables(_) | Item::Value(Value::Array(_)));
         if is_array_section(name) && !listed {
             let message = format!("must be a list of tables: write [[{name}]], not [{name}]");
-            found.push(err(loc.line_of_path(name), name.to_string(), message));
+            found.push(at.error(loc.line_of_path(name), name.to_string(), message));
             fixed = false;
             continue;
         }
         let mut values = Vec::new();
         for (key, value) in elements(name, item) {
             let c = check(name, value, &key, loc);
-            for (at, message) in c.found {
-                let path = at.unwrap_or_else(|| key.clone());
-                found.push(err(loc.line_of_path(&path), path, message));
+            for (at_key, message) in c.found {
+                let path = at_key.unwrap_or_else(|| key.clone());
+                found.push(at.error(loc.line_of_path(&path), path, message));
             }
             fixed &= c.fixed;
             values.push(c.value);
@@ -114,22 +162,10 @@ pub(super) fn parse(text: &str, loc: &Locator, file: &Path) -> Shape {
             clean.insert(name, v);
         }
     }
-    found.sort_by_key(|e| e.line.unwrap_or(0));
-    let typed = if found.is_empty() {
-        // The exact document as written, through the same parser as ever.
-        toml::from_str(text).map_err(|e| at_span(e.span(), e.message()))
-    } else if fixed {
-        RawConfig::deserialize(Value::InlineTable(clean).into_deserializer())
-            .map_err(|e| at_span(e.span(), e.message()))
-    } else {
-        return Shape::Untyped(found);
-    };
-    match typed {
-        Ok(raw) => Shape::Typed(Box::new(raw), found),
-        Err(e) => {
-            found.push(e);
-            Shape::Untyped(found)
-        }
+    Sections {
+        found,
+        clean,
+        fixed,
     }
 }
 

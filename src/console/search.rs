@@ -87,6 +87,8 @@ pub async fn page(at: Sources<'_>, query: &str) -> (StatusCode, Markup) {
     (status, layout::page("Search", Some(Nav::Search), body))
 }
 
+/// Search by identifier: its filings on each platform asked where it is valid, and its recent
+/// decisions.
 fn by_id(at: &Sources<'_>, id: &str, platform: Option<&str>) -> Found {
     let bad = |m: String| Err((StatusCode::BAD_REQUEST, m));
     if id.chars().count() > MAX_ID_CHARS {
@@ -94,34 +96,10 @@ fn by_id(at: &Sources<'_>, id: &str, platform: Option<&str>) -> Found {
             "an identifier has at most {MAX_ID_CHARS} characters"
         ));
     }
-    let platforms: Vec<Platform> = match platform {
-        Some(p) => match p.parse::<Platform>() {
-            Ok(p) => vec![p],
-            Err(_) => {
-                let p = query::truncate(p);
-                return bad(format!(
-                    "unknown platform {p:?} (one of: {})",
-                    platform_names()
-                ));
-            }
-        },
-        None => Platform::ALL.to_vec(),
+    let valid = match valid_platforms(id, platform) {
+        Ok(v) => v,
+        Err(why) => return bad(why),
     };
-    let valid: Vec<Platform> = platforms
-        .iter()
-        .copied()
-        .filter(|p| validate(*p, id).is_ok())
-        .collect();
-    if valid.is_empty() {
-        let why = match (platform, validate(platforms[0], id)) {
-            (Some(_), Err(e)) => e.to_string(),
-            _ => format!(
-                "{:?} is not a valid identifier on any platform",
-                query::truncate(id)
-            ),
-        };
-        return bad(why);
-    }
     let rev = at.index.current();
     let per_platform: Vec<(Platform, Vec<FilingRecord>)> = valid
         .iter()
@@ -139,11 +117,54 @@ fn by_id(at: &Sources<'_>, id: &str, platform: Option<&str>) -> Found {
         .filter(|r| platform.is_none_or(|p| r.platform == Some(p)))
         .map(|r| Shown::of(r))
         .collect();
-    Ok(html! {
+    Ok(id_found(id, revision, &per_platform, &decisions))
+}
+
+/// The platforms to look `id` up on: the one asked, or every platform, kept where `id` is
+/// valid; why there are none otherwise.
+fn valid_platforms(id: &str, platform: Option<&str>) -> Result<Vec<Platform>, String> {
+    let platforms: Vec<Platform> = match platform {
+        Some(p) => match p.parse::<Platform>() {
+            Ok(p) => vec![p],
+            Err(_) => {
+                let p = query::truncate(p);
+                return Err(format!(
+                    "unknown platform {p:?} (one of: {})",
+                    platform_names()
+                ));
+            }
+        },
+        None => Platform::ALL.to_vec(),
+    };
+    let valid: Vec<Platform> = platforms
+        .iter()
+        .copied()
+        .filter(|p| validate(*p, id).is_ok())
+        .collect();
+    if valid.is_empty() {
+        return Err(match (platform, validate(platforms[0], id)) {
+            (Some(_), Err(e)) => e.to_string(),
+            _ => format!(
+                "{:?} is not a valid identifier on any platform",
+                query::truncate(id)
+            ),
+        });
+    }
+    Ok(valid)
+}
+
+/// What a search by identifier shows: filings per platform, then recent decisions.
+fn id_found(
+    id: &str,
+    revision: u64,
+    per_platform: &[(Platform, Vec<FilingRecord>)],
+    decisions: &[Shown],
+) -> Markup {
+    html! {
         section id="filings" {
             h2 { "Filings for " code { (id) } }
             p class="note" { "From index revision " span id="index-revision" { (revision) } "; checked on every platform this identifier is valid for." }
-            @for (p, recs) in &per_platform {
+            @for (p, recs) in per_platform {
                 h3 { (p.as_str()) }
                 @if recs.is_empty() { p class="bad" { "no filing lists " code { (id) } " for " (p.as_str()) } }
                 @else { (filings(recs)) }
@@ -153,9 +174,9 @@ fn by_id(at: &Sources<'_>, id: &str, platform: Option<&str>) -> Found {
         section id="recent" {
             h2 { "Recent decisions for " code { (id) } }
             @if decisions.is_empty() { p class="note" { "none in the recent-decision ring" } }
-            @else { (record::table(&decisions)) }
+            @else { (record::table(decisions)) }
         }
-    })
+    }
 }
 
 fn filings(recs: &[FilingRecord]) -> Markup {
@@ -178,6 +199,8 @@ fn filings(recs: &[FilingRecord]) -> Markup {
     }
 }
 
+/// Search by decision id: the decision, from the ring or the audit file, and the filings of
+/// its identifier in the current index.
 async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
     let Ok(uuid) = uuid::Uuid::try_parse(given) else {
         let g = query::truncate(given);
@@ -189,67 +212,10 @@ async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
         ));
     };
     let id = uuid.hyphenated().to_string();
-    let found = match at.recent.find(&id) {
-        Some(r) => Some((
-            Shown::of(&r),
-            "the recent-decision ring (memory)".to_string(),
-        )),
-        None => match at.audit_path {
-            Some(path) => {
-                let (p, i) = (path.to_path_buf(), id.clone());
-                let scan = tokio::task::spawn_blocking(move || {
-                    auditscan::find_with_rotated(&p, &i, MAX_SCAN_BYTES)
-                })
-                .await;
-                match scan {
-                    Ok(Ok(found)) => {
-                        found.map(|(s, file)| (s, format!("the audit file {}", file.display())))
-                    }
-                    Ok(Err(e)) => {
-                        return Err((
-                            StatusCode::OK,
-                            format!("cannot read the audit file {}: {e}", path.display()),
-                        ))
-                    }
-                    Err(_) => return Err((StatusCode::OK, "the audit file scan stopped".into())),
-                }
-            }
-            None => None,
-        },
+    let Some((shown, found_in)) = find_decision(at, &id).await? else {
+        return Err((StatusCode::NOT_FOUND, not_found(at, &id)));
     };
-    let Some((shown, found_in)) = found else {
-        let where_ = match at.audit_path {
-            Some(p) => format!(
-                "the recent-decision ring or the last {} MiB of {} and {}",
-                MAX_SCAN_BYTES >> 20,
-                p.display(),
-                auditscan::rotated(p).display()
-            ),
-            None => "the recent-decision ring (the audit trail goes to stdout, which cannot be searched)".into(),
-        };
-        return Err((
-            StatusCode::NOT_FOUND,
-            format!("no decision {id} in {where_}"),
-        ));
-    };
-    let now = match (
-        &shown.identifier,
-        shown
-            .platform
-            .as_deref()
-            .and_then(|p| p.parse::<Platform>().ok()),
-    ) {
-        (Some(id), Some(p)) if validate(p, id).is_ok() => {
-            let rev = at.index.current();
-            let recs: Vec<FilingRecord> = rev
-                .lookup(p, id)
-                .iter()
-                .filter_map(|h| rev.record(h))
-                .collect();
-            Some((p, id.clone(), recs, rev.revision))
-        }
-        _ => None,
-    };
+    let now = filed_now(at.index, &shown);
     Ok(html! {
         (record::detail(&shown, &found_in))
         @if let Some((p, id, recs, revision)) = &now {
@@ -260,6 +226,74 @@ async fn by_decision(at: &Sources<'_>, given: &str) -> Found {
             }
         }
     })
+}
+
+/// The decision `id` and where it was found: the ring, else the audit file (scanned on the
+/// blocking pool).
+async fn find_decision(
+    at: &Sources<'_>,
+    id: &str,
+) -> Result<Option<(Shown, String)>, (StatusCode, String)> {
+    if let Some(r) = at.recent.find(id) {
+        return Ok(Some((
+            Shown::of(&r),
+            "the recent-decision ring (memory)".to_string(),
+        )));
+    }
+    let Some(path) = at.audit_path else {
+        return Ok(None);
+    };
+    let (p, i) = (path.to_path_buf(), id.to_string());
+    let scan =
+        tokio::task::spawn_blocking(move || auditscan::find_with_rotated(&p, &i, MAX_SCAN_BYTES))
+            .await;
+    match scan {
+        Ok(Ok(found)) => {
+            Ok(found.map(|(s, file)| (s, format!("the audit file {}", file.display()))))
+        }
+        Ok(Err(e)) => Err((
+            StatusCode::OK,
+            format!("cannot read the audit file {}: {e}", path.display()),
+        )),
+        Err(_) => Err((StatusCode::OK, "the audit file scan stopped".into())),
+    }
+}
+
+/// Why the decision `id` was not found: where it was looked for.
+fn not_found(at: &Sources<'_>, id: &str) -> String {
+    let where_ = match at.audit_path {
+        Some(p) => format!(
+            "the recent-decision ring or the last {} MiB of {} and {}",
+            MAX_SCAN_BYTES >> 20,
+            p.display(),
+            auditscan::rotated(p).display()
+        ),
+        None => {
+            "the recent-decision ring (the audit trail goes to stdout, which cannot be searched)"
+                .into()
+        }
+    };
+    format!("no decision {id} in {where_}")
+}
+
+/// The filings that list a decision's identifier on its platform in the current index, with
+/// its revision; `None` when the decision has no valid identifier and platform.
+fn filed_now(index: &Index, shown: &Shown) -> Option<(Platform, String, Vec<FilingRecord>, u64)> {
+    let p = shown
+        .platform
+        .as_deref()
+        .and_then(|p| p.parse::<Platform>().ok())?;
+    let id = shown.identifier.as_ref()?;
+    if validate(p, id).is_err() {
+        return None;
+    }
+    let rev = index.current();
+    let recs: Vec<FilingRecord> = rev
+        .lookup(p, id)
+        .iter()
+        .filter_map(|h| rev.record(h))
+        .collect();
+    Some((p, id.clone(), recs, rev.revision))
 }
 
 #[cfg(test)]

@@ -226,48 +226,21 @@ pub fn build(
     };
     let manifest = match previous {
         Some((prev, old)) => {
-            let changes: Vec<Change> = next
-                .iter()
-                .filter(|(n, l)| old.get(*n) != Some(*l))
-                .filter_map(|(_, l)| parse_line(l).ok().map(Change::Upsert))
-                .chain(
-                    old.keys()
-                        .filter(|n| !next.contains_key(*n))
-                        .filter_map(|n| n.parse().ok().map(Change::Remove)),
-                )
-                .collect();
+            let changes = changes(&old, &next);
             summary.upserts = changes
                 .iter()
                 .filter(|c| matches!(c, Change::Upsert(_)))
                 .count() as u64;
             summary.removals = changes.len() as u64 - summary.upserts;
-            if changes.is_empty() {
-                summary.revision = prev.revision;
-                summary.wrote = "unchanged";
-                prev
-            } else if prev.deltas.len() + 1 > opts.fold_after {
-                summary.revision = prev.revision + 1;
-                snapshot_manifest(dir, &next, summary.revision, sum)?
-            } else {
-                summary.revision = prev.revision + 1;
-                summary.wrote = "delta";
-                let file = format!("deltas/delta-{:010}.ndjson.zst", summary.revision);
-                let lines: Vec<String> = changes.iter().map(delta_line).collect();
-                let (sha256, size) = write_data(dir, &file, &lines)?;
-                let mut m = prev;
-                m.deltas.push(DeltaRef {
-                    file,
-                    parent: m.revision,
-                    revision: summary.revision,
-                    sha256,
-                    size,
-                    upserts: summary.upserts,
-                    removals: summary.removals,
-                    state_checksum: sum.to_hex(),
-                });
-                m.revision = summary.revision;
-                m
-            }
+            next_manifest(
+                dir,
+                prev,
+                &changes,
+                &next,
+                sum,
+                opts.fold_after,
+                &mut summary,
+            )?
         }
         None => snapshot_manifest(dir, &next, 1, sum)?,
     };
@@ -277,10 +250,70 @@ pub fn build(
         key_id: key.public().id(),
         ..manifest
     };
-    let bytes = serde_json::to_vec_pretty(&m).map_err(|e| PublishError::Invalid(e.to_string()))?;
+    write_signed(dir, key, &m)?;
+    Ok(summary)
+}
+
+/// Writes the manifest's signature, then the manifest, each atomically.
+fn write_signed(dir: &Path, key: &SigningKey, m: &Manifest) -> Result<(), PublishError> {
+    let bytes = serde_json::to_vec_pretty(m).map_err(|e| PublishError::Invalid(e.to_string()))?;
     write_atomic(&dir.join(SIGNATURE), key.sign(&bytes).as_bytes())?;
     write_atomic(&dir.join(MANIFEST), &bytes)?;
-    Ok(summary)
+    Ok(())
+}
+
+/// What turns `old` into `next`: an upsert per new or changed record, then a removal per
+/// record of `old` that `next` lacks.
+fn changes(old: &State, next: &State) -> Vec<Change> {
+    next.iter()
+        .filter(|(n, l)| old.get(*n) != Some(*l))
+        .filter_map(|(_, l)| parse_line(l).ok().map(Change::Upsert))
+        .chain(
+            old.keys()
+                .filter(|n| !next.contains_key(*n))
+                .filter_map(|n| n.parse().ok().map(Change::Remove)),
+        )
+        .collect()
+}
+
+/// The manifest after `prev` for `changes`: `prev` itself when nothing changed, a fresh
+/// snapshot once more than `fold_after` deltas would be listed, else `prev` with one more
+/// delta. Records the revision and what was written in `summary`.
+fn next_manifest(
+    dir: &Path,
+    prev: Manifest,
+    changes: &[Change],
+    next: &State,
+    sum: Checksum,
+    fold_after: usize,
+    summary: &mut BuildSummary,
+) -> Result<Manifest, PublishError> {
+    if changes.is_empty() {
+        summary.revision = prev.revision;
+        summary.wrote = "unchanged";
+        return Ok(prev);
+    }
+    summary.revision = prev.revision + 1;
+    if prev.deltas.len() + 1 > fold_after {
+        return snapshot_manifest(dir, next, summary.revision, sum);
+    }
+    summary.wrote = "delta";
+    let file = format!("deltas/delta-{:010}.ndjson.zst", summary.revision);
+    let lines: Vec<String> = changes.iter().map(delta_line).collect();
+    let (sha256, size) = write_data(dir, &file, &lines)?;
+    let mut m = prev;
+    m.deltas.push(DeltaRef {
+        file,
+        parent: m.revision,
+        revision: summary.revision,
+        sha256,
+        size,
+        upserts: summary.upserts,
+        removals: summary.removals,
+        state_checksum: sum.to_hex(),
+    });
+    m.revision = summary.revision;
+    Ok(m)
 }
 
 fn snapshot_manifest(

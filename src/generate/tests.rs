@@ -1,6 +1,9 @@
+use super::draw::permute;
+use super::entities::entity_of;
+use super::records::{UPDATED_FROM, UPDATED_TO};
 use super::*;
-use crate::filing::index_key;
 use crate::filing::record::parse_line;
+use crate::filing::{index_key, ServiceKind, Status};
 use crate::index::{load_snapshot, parse_snapshot, Revision};
 use std::collections::{HashMap, HashSet};
 

@@ -10,14 +10,15 @@
 //! in push order, and `checksum` (after `take_duplicates` or `finish`) is the sum of their
 //! digests.
 
-use super::base::{count, key_hash, number_hash, Base, Keys, OVERFLOW};
-use super::filter::IdFilter;
+mod seal;
+mod tables;
+
+use super::base::{key_hash, number_hash, Base, Keys};
 use super::hugebuf::HugeBuf;
 use super::numbers::NumberIndex;
 use super::store::{self, Entities, RecordView};
-use super::table::Table;
-use super::Stats;
 use crate::filing::{FilingRecord, Platform};
+use tables::{id_table, stats_of, PARALLEL_BUILD};
 
 impl Base {
     /// Rebuilds a layer from its encoded parts (a persisted cache, checksummed when it is
@@ -220,112 +221,6 @@ impl Builder {
         }
     }
 
-    /// Stitches the segments into the arena and drops repeated filing numbers (the later
-    /// records), reporting each. Idempotent.
-    /// The id pairs are sorted by key on a second thread meanwhile (the largest sort of a big
-    /// build); dropping records keeps them sorted.
-    fn seal(&mut self) {
-        if self.sealed {
-            return;
-        }
-        let mut pairs = std::mem::take(&mut self.pairs);
-        let sort = !self.pairs_sorted;
-        let dropped = std::thread::scope(|s| {
-            let sorter = if sort && pairs.len() >= PARALLEL_BUILD {
-                Some(s.spawn(move || {
-                    radix_sort(&mut pairs);
-                    pairs
-                }))
-            } else {
-                if sort {
-                    radix_sort(&mut pairs);
-                }
-                self.pairs = pairs;
-                None
-            };
-            if !self.segments.is_empty() {
-                let segments = std::mem::take(&mut self.segments);
-                let parts = std::iter::once(&self.blob[..]).chain(segments.iter().map(|s| &s[..]));
-                self.blob = HugeBuf::concat(parts);
-            }
-            radix_sort(&mut self.numbers);
-            let dropped = self.repeated_numbers();
-            if let Some(h) = sorter {
-                self.pairs = h.join().expect("pair sorting thread panicked");
-            }
-            dropped
-        });
-        self.pairs_sorted = true;
-        if !dropped.is_empty() {
-            self.drop_records(&dropped);
-        }
-        self.sealed = true;
-    }
-
-    /// Offsets of records whose filing number an earlier record carries, sorted.
-    fn repeated_numbers(&mut self) -> Vec<u32> {
-        let blob = &self.blob;
-        let number_at = |off: u32| blob.get(off as usize..off as usize + 8);
-        let mut repeats = Vec::new();
-        for run in self
-            .numbers
-            .chunk_by(|a, b| a.0 == b.0)
-            .filter(|r| r.len() > 1)
-        {
-            // Group the run by the number bytes, sorting (an export repeating one line many
-            // times costs n log n, not n²); within a group the smallest offset is the earliest
-            // record, the one kept.
-            let mut by_number: Vec<(Option<&[u8]>, u32)> =
-                run.iter().map(|e| (number_at(e.1), e.1)).collect();
-            by_number.sort_unstable();
-            for group in by_number.chunk_by(|a, b| a.0 == b.0) {
-                repeats.extend(group[1..].iter().map(|later| (group[0].1, later.1)));
-            }
-        }
-        for &(first, later) in &repeats {
-            self.report_duplicate(first, later);
-        }
-        let mut dropped: Vec<u32> = repeats.iter().map(|r| r.1).collect();
-        dropped.sort_unstable();
-        dropped
-    }
-
-    fn report_duplicate(&mut self, first: u32, later: u32) {
-        let line_of = |off: u32| {
-            self.records
-                .binary_search(&off)
-                .map_or(0, |i| self.lines[i] as usize)
-        };
-        let shown = store::head(&self.blob, later)
-            .map(|(n, _)| n.to_string())
-            .unwrap_or_default();
-        let (first_line, line) = (line_of(first), line_of(later));
-        self.duplicates.push(RejectedLine {
-            line,
-            reason: format!("duplicate filing number {shown} (first on line {first_line})"),
-        });
-    }
-
-    fn drop_records(&mut self, dropped: &[u32]) {
-        let gone = |off: &u32| dropped.binary_search(off).is_ok();
-        let mut keep = 0;
-        for i in 0..self.records.len() {
-            if gone(&self.records[i]) {
-                self.checksum = self.checksum.wrapping_sub(self.digests[i]);
-                continue;
-            }
-            self.records[keep] = self.records[i];
-            self.lines[keep] = self.lines[i];
-            self.digests[keep] = self.digests[i];
-            keep += 1;
-        }
-        self.records.truncate(keep);
-        self.lines.truncate(keep);
-        self.digests.truncate(keep);
-        self.numbers.retain(|(_, o)| !gone(o));
-        self.pairs.retain(|(_, o)| !gone(o));
-    }
-
     /// Repeated filing numbers found so far (seals the builder; `checksum` is exact after).
     pub(crate) fn take_duplicates(&mut self) -> Vec<RejectedLine> {
         self.seal();
@@ -413,82 +308,9 @@ fn hash_records(hasher: &Keys, blob: &[u8], offsets: &[u32]) -> Hashed {
     (pairs, numbers)
 }
 
-type IdTable = (Table, Vec<u32>, Option<IdFilter>);
-
-/// The id table from (hash, offset) pairs: one slot per distinct hash; a hash several records
-/// share (an id several filings list, or a 32-bit collision) points at an overflow list
-/// `[len, offsets...]` in `overflow`.
-/// `pairs` sorted by key (as `seal` leaves them).
-fn id_table(pairs: Vec<(u32, u32)>, bloom: bool) -> IdTable {
-    debug_assert!(pairs.windows(2).all(|w| w[0].0 <= w[1].0));
-    let mut overflow: Vec<u32> = Vec::new();
-    let mut entries: Vec<(u32, u32)> = Vec::with_capacity(pairs.len());
-    for group in pairs.chunk_by(|a, b| a.0 == b.0) {
-        let k = group[0].0;
-        let posting = if group.len() == 1 {
-            group[0].1
-        } else {
-            let at = overflow.len() as u32;
-            overflow.push(group.len() as u32);
-            overflow.extend(group.iter().map(|p| p.1));
-            OVERFLOW | at
-        };
-        entries.push((k, posting));
-    }
-    drop(pairs);
-    overflow.shrink_to_fit();
-    let filter = bloom.then(|| IdFilter::build(entries.len(), entries.iter().map(|e| e.0)));
-    (Table::build(&entries), overflow, filter)
-}
-
-/// Stats of the records at `records`.
-fn stats_of(blob: &[u8], records: &[u32]) -> Stats {
-    let mut stats = Stats::default();
-    for v in records
-        .iter()
-        .filter_map(|&off| RecordView::decode(blob, off))
-    {
-        count(&mut stats, &v, 1);
-    }
-    stats
-}
-
-/// Builds at least this large (records, or id pairs) use a second thread for the sort and the
-/// stats. Smaller ones, a delta's overlay among them, stay on one thread: a delta applies
-/// while the gateway serves, and a second busy thread would take the other core from the
-/// request workers (on two cores that doubled p99 during an apply).
-const PARALLEL_BUILD: usize = 1 << 20;
-
-/// Stable LSD radix sort of `(key, value)` pairs by key: three passes of 11 bits, linear in
-/// the length, one scratch array.
-pub(crate) fn radix_sort(v: &mut Vec<(u32, u32)>) {
-    if v.len() < 256 {
-        v.sort_by_key(|p| p.0);
-        return;
-    }
-    let mut scratch = vec![(0u32, 0u32); v.len()];
-    for shift in [0u32, 11, 22] {
-        let mut counts = [0usize; 2048];
-        for p in v.iter() {
-            counts[(p.0 >> shift) as usize & 2047] += 1;
-        }
-        let mut at = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = at;
-            at += n;
-        }
-        for &p in v.iter() {
-            let d = (p.0 >> shift) as usize & 2047;
-            scratch[counts[d]] = p;
-            counts[d] += 1;
-        }
-        std::mem::swap(v, &mut scratch);
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::tables::radix_sort;
     use super::*;
 
     #[test]

@@ -16,7 +16,7 @@ use super::cert::Memo;
 use super::digest;
 use super::error::InspectError;
 use super::schemes::{self, SchemeBlock, SchemeSigner};
-use super::sigblock::{self, V2_ID, V31_ID, V3_ID};
+use super::sigblock::{self, SigningBlock, V2_ID, V31_ID, V3_ID};
 use super::v1;
 use super::verity;
 use super::zipentry::read_entry;
@@ -59,34 +59,12 @@ pub fn inspect<R: Read + Seek>(
     // parsed structurally only.
     let decidable = archive.layout_ok && !anomalous;
     let mut memo = Memo::default();
-    let mut parse = |id, v3, verify| {
-        block
-            .get(id)
-            .map(|v| schemes::parse(v, v3, limits.max_signers, verify, &mut memo))
-    };
-    // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
-    let (mut v3, v31) = (parse(V3_ID, true, decidable), parse(V31_ID, true, false));
-    // apksig (ApkVerifier) verifies v2 only when the minimum SDK is below 28 (P) or no v3
-    // block was found. The ground truth's second run (--min-sdk-version 24) does consult v2,
-    // and decides when the first fails: when v3 does not name the newest-platform signer.
-    // Otherwise v2 is listed structurally only.
-    let v3_decides = v3
-        .as_ref()
-        .is_some_and(|b| b.valid() && newest(b).is_some());
-    let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
-    // A v2 block whose stripping protection names an absent v3 accepts no signer whatever its
-    // signatures say (`accepted`): its structure is all that is needed.
-    let v2_plain = parse(V2_ID, false, false);
-    let stripped = v3.is_none() && v2_plain.as_ref().is_some_and(names_v3);
-    let mut v2 = if v2_consulted && decidable && !stripped {
-        parse(V2_ID, false, true)
-    } else {
-        v2_plain
-    };
-    let found: Vec<u32> = [V2_ID, V3_ID]
-        .into_iter()
-        .filter(|i| block.get(*i).is_some())
-        .collect();
+    let Blocks {
+        mut v2,
+        mut v3,
+        v31,
+        v2_consulted,
+    } = blocks(&block, &m, limits, decidable, &mut memo);
     if limits.verify_digests && archive.layout_ok && (v2.is_some() || v3.is_some()) {
         let at = digest::Layout {
             sig_block: block.start,
@@ -95,35 +73,13 @@ pub fn inspect<R: Read + Seek>(
         };
         check_digests(src, &at, [v2.as_mut(), v3.as_mut()])?;
     }
-    let v1 = v1::analyze(
-        src,
-        archive,
-        limits,
-        &found,
-        found.is_empty() && v1_may_decide(&m),
-        &mut memo,
-    )?;
-
+    let v1 = v1_signers(src, archive, limits, &block, &m, &mut memo)?;
     let infos = &mut memo;
-    let mut schemes = Vec::new();
-    push_scheme(
-        &mut schemes,
+    let schemes = listed(
         infos,
-        "v1",
-        v1.structural.iter().map(Vec::as_slice),
+        &v1.structural,
+        [("v2", &v2), ("v3", &v3), ("v31", &v31)],
     );
-    for (name, b) in [("v2", &v2), ("v3", &v3), ("v31", &v31)] {
-        if let Some(b) = b {
-            push_scheme(
-                &mut schemes,
-                infos,
-                name,
-                b.signers
-                    .iter()
-                    .filter_map(|s| s.certs.first().map(Vec::as_slice)),
-            );
-        }
-    }
     let accepted = if !decidable {
         Vec::new()
     } else {
@@ -143,6 +99,98 @@ pub fn inspect<R: Read + Seek>(
         schemes,
         accepted_signers: accepted.iter().map(|d| infos.info(d)).collect(),
     })
+}
+
+/// The v1 (JAR) signers; v1 decides only when the signing block has no v2 or v3 block and
+/// the package may be accepted on v1 alone (`v1_may_decide`).
+fn v1_signers<R: Read + Seek>(
+    src: &mut Src<R>,
+    archive: &Archive,
+    limits: &Limits,
+    block: &SigningBlock,
+    m: &Manifest,
+    memo: &mut Memo,
+) -> Result<v1::V1, InspectError> {
+    let found: Vec<u32> = [V2_ID, V3_ID]
+        .into_iter()
+        .filter(|i| block.get(*i).is_some())
+        .collect();
+    let decide = found.is_empty() && v1_may_decide(m);
+    v1::analyze(src, archive, limits, &found, decide, memo)
+}
+
+/// The v2, v3 and v3.1 blocks of the signing block, each verified only where apksig's verdict
+/// can depend on it, and whether apksig consults v2.
+struct Blocks {
+    v2: Option<SchemeBlock>,
+    v3: Option<SchemeBlock>,
+    v31: Option<SchemeBlock>,
+    v2_consulted: bool,
+}
+
+/// Reads the v3, v3.1 and v2 blocks (in that order). With `decidable` false they are parsed
+/// structurally only.
+fn blocks(
+    block: &SigningBlock,
+    m: &Manifest,
+    limits: &Limits,
+    decidable: bool,
+    memo: &mut Memo,
+) -> Blocks {
+    let mut parse = |id, v3, verify| {
+        block
+            .get(id)
+            .map(|v| schemes::parse(v, v3, limits.max_signers, verify, memo))
+    };
+    // v3.1 is listed structurally only: apksigner 31 does not consult it (see `accepted`).
+    let (v3, v31) = (parse(V3_ID, true, decidable), parse(V31_ID, true, false));
+    // apksig (ApkVerifier) verifies v2 only when the minimum SDK is below 28 (P) or no v3
+    // block was found. The ground truth's second run (--min-sdk-version 24) does consult v2,
+    // and decides when the first fails: when v3 does not name the newest-platform signer.
+    // Otherwise v2 is listed structurally only.
+    let v3_decides = v3
+        .as_ref()
+        .is_some_and(|b| b.valid() && newest(b).is_some());
+    let v2_consulted = !v3_decides || m.min_sdk.unwrap_or(1) < SDK_P;
+    // A v2 block whose stripping protection names an absent v3 accepts no signer whatever its
+    // signatures say (`accepted`): its structure is all that is needed.
+    let v2_plain = parse(V2_ID, false, false);
+    let stripped = v3.is_none() && v2_plain.as_ref().is_some_and(names_v3);
+    let v2 = if v2_consulted && decidable && !stripped {
+        parse(V2_ID, false, true)
+    } else {
+        v2_plain
+    };
+    Blocks {
+        v2,
+        v3,
+        v31,
+        v2_consulted,
+    }
+}
+
+/// The signers each scheme lists, structurally: v1's, then each v2/v3/v3.1 block's first
+/// certificates; a scheme without signers is left out.
+fn listed(
+    infos: &mut Memo,
+    v1: &[Vec<u8>],
+    blocks: [(&'static str, &Option<SchemeBlock>); 3],
+) -> Vec<SchemeSigners> {
+    let mut schemes = Vec::new();
+    push_scheme(&mut schemes, infos, "v1", v1.iter().map(Vec::as_slice));
+    for (name, b) in blocks {
+        if let Some(b) = b {
+            push_scheme(
+                &mut schemes,
+                infos,
+                name,
+                b.signers
+                    .iter()
+                    .filter_map(|s| s.certs.first().map(Vec::as_slice)),
+            );
+        }
+    }
+    schemes
 }
 
 /// Marks every v2/v3 signer whose signed content digests are not all verified: each digest

@@ -1,8 +1,11 @@
 //! A strict JSON scanner (RFC 8259) that reports byte spans: the array a pointer leads to,
 //! each of its items, and the id and platform strings inside each item.
 //!
-//! Owns the one reading of a list body (the byte searches under it, for a string's end and a
-//! run of digits, are `scan/strings.rs`). It refuses what common parsers read differently: a
+//! Owns the one reading of a list body: the reader here (tokens, skipping a value, an
+//! object's members, an array's elements), pointers followed in `scan/pick.rs`, keys compared
+//! in `scan/keys.rs`, strings decoded in `scan/decode.rs`, tokens lexed in `scan/lex.rs` (the
+//! byte searches under it, for a string's end and a run of digits, are `scan/strings.rs`).
+//! It refuses what common parsers read differently: a
 //! byte-order mark, bytes after the value, invalid UTF-8, control characters in strings,
 //! escapes other than RFC 8259's, lone UTF-16 surrogates (Python and Node keep them, Go
 //! replaces them, serde_json refuses them), nesting deeper than `MAX_DEPTH`, and a key repeated
@@ -14,19 +17,19 @@
 //! returns lies inside the input and holds exactly one JSON value (items) or one string's
 //! content (fields).
 
+mod decode;
+mod keys;
 mod lex;
+mod pick;
 mod strings;
 
-use crate::extract::jsonkeys;
-use lex::{hex4, key_at, literal_at, number_at, string_end_at, ws_at};
+pub use decode::decode;
+use lex::{key_at, literal_at, number_at, string_end_at, ws_at};
 use std::ops::Range;
 
 /// Deepest nesting of arrays and objects a list body may have (the house limit,
 /// `extract::json::MAX_DEPTH`).
 pub const MAX_DEPTH: usize = crate::extract::json::MAX_DEPTH;
-
-/// Most items a list's vector is sized for before they are found (`Scan::list`).
-const RESERVE_ITEMS: usize = 1024;
 
 /// Why a body cannot be read as a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,50 +113,6 @@ pub fn validate(body: &[u8]) -> Result<(), Fault> {
     s.end()
 }
 
-/// Decodes the content of a string this scanner accepted (`raw` between the quotes).
-pub fn decode(body: &[u8], raw: Range<usize>) -> Option<String> {
-    let b = body.get(raw)?;
-    let mut out = String::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let run = b[i..]
-            .iter()
-            .position(|&c| c == b'\\')
-            .unwrap_or(b.len() - i);
-        out.push_str(std::str::from_utf8(&b[i..i + run]).ok()?);
-        i += run;
-        if i >= b.len() {
-            break;
-        }
-        let c = *b.get(i + 1)?;
-        i += 2;
-        let ch = match c {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                let hi = hex4(b.get(i..i + 4)?)?;
-                i += 4;
-                if (0xD800..0xDC00).contains(&hi) {
-                    let lo = hex4(b.get(i + 2..i + 6)?)?;
-                    i += 6;
-                    char::from_u32(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))?
-                } else {
-                    char::from_u32(hi)?
-                }
-            }
-            _ => return None,
-        };
-        out.push(ch);
-    }
-    Some(out)
-}
-
 /// The scanner's position in the body.
 struct Scan<'a> {
     b: &'a [u8],
@@ -172,16 +131,19 @@ impl<'a> Scan<'a> {
         Scan { b, i: 0, depth: 0 }
     }
 
+    #[inline]
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.i += 1;
         }
     }
 
+    #[inline]
     fn eat(&mut self, c: u8) -> Result<(), Fault> {
         self.ws();
         if self.peek() == Some(c) {
@@ -193,6 +155,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Whitespace, then the end of the body.
+    #[inline]
     fn end(&mut self) -> Result<(), Fault> {
         self.ws();
         if self.i == self.b.len() {
@@ -202,6 +165,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[inline]
     fn enter(&mut self) -> Result<(), Fault> {
         self.depth += 1;
         self.i += 1;
@@ -340,6 +304,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[inline]
     fn literal(&mut self, lit: &[u8]) -> Result<(), Fault> {
         self.i = literal_at(self.b, self.i, lit)?;
         Ok(())
@@ -364,326 +329,6 @@ impl<'a> Scan<'a> {
         self.i = i;
         Ok(escaped)
     }
-
-    /// True when the key `k` is the pointer token `t` (escapes decoded).
-    #[inline(always)]
-    fn key_is(&self, k: &Str, t: &str) -> bool {
-        if !k.escaped {
-            // A byte loop, not `==` on slices: keys are short, and most differ from the token
-            // at their first byte, where `==` would call `memcmp`.
-            return k.raw.len() == t.len()
-                && self
-                    .b
-                    .get(k.raw.clone())
-                    .is_some_and(|r| r.iter().zip(t.as_bytes()).all(|(x, y)| x == y));
-        }
-        self.escaped_key_is(k, t)
-    }
-
-    #[inline(never)]
-    fn escaped_key_is(&self, k: &Str, t: &str) -> bool {
-        decode(self.b, k.raw.clone()).is_some_and(|d| d == t)
-    }
-
-    /// True when the key `k`, not the token `t`, is read as `t` by case-insensitive binders
-    /// (`extract::jsonkeys::json_key_aliases`): the stacks disagree on what it names.
-    /// Most keys are settled by their first byte: an ASCII byte other than a backslash aliases an
-    /// ASCII token's first byte only if they are the same letter in either case.
-    #[inline(always)]
-    fn key_aliases(&self, k: &Str, t: &str) -> bool {
-        // An empty key's first byte here is its closing quote.
-        let (Some(&t0), Some(&k0)) = (t.as_bytes().first(), self.b.get(k.raw.start)) else {
-            return false;
-        };
-        if k0 < 0x80 && t0 < 0x80 && k0 != b'\\' && (k0 | 0x20) != (t0 | 0x20) {
-            return false;
-        }
-        self.may_alias(k, t)
-    }
-
-    /// For an ASCII token a plain key aliases it only with the same length (ASCII case) or
-    /// longer by the two- and three-byte letters that fold to ASCII (`ı` `İ` `ſ` `K`).
-    #[inline(never)]
-    fn may_alias(&self, k: &Str, t: &str) -> bool {
-        if k.escaped || !t.is_ascii() {
-            return self.folded_key_aliases(k, t);
-        }
-        let n = k.raw.len();
-        if n < t.len() || n > 3 * t.len() {
-            return false;
-        }
-        let raw = self.b.get(k.raw.clone()).unwrap_or_default();
-        if n == t.len() {
-            return raw.eq_ignore_ascii_case(t.as_bytes());
-        }
-        !raw.is_ascii() && self.folded_key_aliases(k, t)
-    }
-
-    #[inline(never)]
-    fn folded_key_aliases(&self, k: &Str, t: &str) -> bool {
-        decode(self.b, k.raw.clone()).is_some_and(|d| jsonkeys::json_key_aliases(&d, t))
-    }
-
-    /// Follows the list pointer `toks` from the value here; at its end, reads the array.
-    fn path(&mut self, toks: &[String], p: &Pointers<'_>) -> Result<Option<Located>, Fault> {
-        self.ws();
-        let Some((want, rest)) = toks.split_first() else {
-            if self.peek() != Some(b'[') {
-                return Err(Fault::NotArray);
-            }
-            return self.list(p).map(Some);
-        };
-        let mut found: Option<Option<Located>> = None;
-        match self.peek() {
-            Some(b'{') => {
-                self.enter()?;
-                self.members(|s, key| {
-                    if !s.key_is(&key, want) {
-                        if s.key_aliases(&key, want) {
-                            return Err(Fault::Duplicate);
-                        }
-                        return s.skip();
-                    }
-                    if found.is_some() {
-                        return Err(Fault::Duplicate);
-                    }
-                    found = Some(s.path(rest, p)?);
-                    Ok(())
-                })?;
-            }
-            Some(b'[') => {
-                let index = array_index(want);
-                self.enter()?;
-                self.elements(|s, n| {
-                    if Some(n) == index {
-                        found = Some(s.path(rest, p)?);
-                        Ok(())
-                    } else {
-                        s.skip()
-                    }
-                })?;
-            }
-            _ => self.skip()?,
-        }
-        Ok(found.flatten())
-    }
-
-    /// The array at `[`: each item's span and fields.
-    fn list(&mut self, p: &Pointers<'_>) -> Result<Located, Fault> {
-        let open = self.i;
-        let mut items = Vec::new();
-        self.enter()?;
-        self.elements(|s, _| {
-            s.ws();
-            let start = s.i;
-            let [id, platform] = s.pick([Some(p.id), p.platform])?;
-            if items.is_empty() {
-                // Room for as many items as there are bytes left for ones the size of the
-                // first, so a list of like items grows its vector once; at most `RESERVE_ITEMS`,
-                // so a small first item before a large rest cannot reserve far more than the
-                // items found would take.
-                let rest = s.b.len() - s.i;
-                items.reserve((rest / (s.i - start + 1)).min(RESERVE_ITEMS));
-            }
-            items.push(Item {
-                span: start..s.i,
-                id,
-                platform,
-            });
-            Ok(())
-        })?;
-        Ok(Located {
-            open,
-            close: self.i - 1,
-            items,
-        })
-    }
-
-    /// `pick` on the object here when each wanted field is one of its own members (a pointer of
-    /// one token, the common `id = "/package"`): the same reading as the general path, in one
-    /// loop over the members with the position in a local.
-    fn members_picked(&mut self, toks: [Option<&str>; 2]) -> Result<[Field; 2], Fault> {
-        self.enter()?;
-        let b = self.b;
-        let mut out = [Field::Missing, Field::Missing];
-        let (mut seen, mut dup) = ([false; 2], [false; 2]);
-        let mut i = ws_at(b, self.i);
-        if b.get(i) == Some(&b'}') {
-            self.i = i + 1;
-            self.depth -= 1;
-            return Ok(out);
-        }
-        loop {
-            if b.get(i) != Some(&b'"') {
-                return Err(Fault::Syntax);
-            }
-            let (end, escaped) = string_end_at(b, i)?;
-            let key = Str {
-                raw: i + 1..end - 1,
-                escaped,
-            };
-            i = ws_at(b, end);
-            if b.get(i) != Some(&b':') {
-                return Err(Fault::Syntax);
-            }
-            self.i = i + 1;
-            let hit = [
-                toks[0].is_some_and(|t| self.key_is(&key, t)),
-                toks[1].is_some_and(|t| self.key_is(&key, t)),
-            ];
-            if hit == [false, false] {
-                for (d, t) in dup.iter_mut().zip(toks) {
-                    *d |= t.is_some_and(|t| self.key_aliases(&key, t));
-                }
-                self.skip()?;
-            } else {
-                let [f, _] = self.pick([Some(&[]), None])?;
-                for j in 0..2 {
-                    if hit[j] {
-                        dup[j] |= seen[j];
-                        seen[j] = true;
-                        out[j] = f.clone();
-                    }
-                }
-            }
-            i = ws_at(b, self.i);
-            match b.get(i) {
-                Some(b',') => i = ws_at(b, i + 1),
-                Some(b'}') => break,
-                _ => return Err(Fault::Syntax),
-            }
-        }
-        self.i = i + 1;
-        self.depth -= 1;
-        for (o, d) in out.iter_mut().zip(dup) {
-            if d {
-                *o = Field::Duplicate;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Reads the value here, following up to two item pointers at once; what each found.
-    fn pick(&mut self, wants: [Option<&[String]>; 2]) -> Result<[Field; 2], Fault> {
-        self.ws();
-        let mut out = [Field::Missing, Field::Missing];
-        let here = |w: &Option<&[String]>| w.is_some_and(|t| t.is_empty());
-        if here(&wants[0]) || here(&wants[1]) {
-            let f = match self.peek() {
-                Some(b'"') => {
-                    let s = self.string()?;
-                    Field::Str {
-                        raw: s.raw,
-                        escaped: s.escaped,
-                    }
-                }
-                Some(b'n') => {
-                    self.literal(b"null")?;
-                    Field::Missing
-                }
-                _ => {
-                    self.skip()?;
-                    Field::NotString
-                }
-            };
-            for (o, w) in out.iter_mut().zip(&wants) {
-                if here(w) {
-                    *o = f.clone();
-                }
-            }
-            return Ok(out);
-        }
-        let (a, b) = (deeper(wants[0]), deeper(wants[1]));
-        if a.is_none() && b.is_none() {
-            self.skip()?;
-            return Ok(out);
-        }
-        let own = |w: Option<(&String, &[String])>| w.is_none_or(|(_, rest)| rest.is_empty());
-        if own(a) && own(b) && self.peek() == Some(b'{') {
-            return self.members_picked([a.map(|(t, _)| t.as_str()), b.map(|(t, _)| t.as_str())]);
-        }
-        let mut seen = [false; 2];
-        let mut dup = [false; 2];
-        // `alias`: a key read as a wanted one by case-insensitive binders, an ambiguity.
-        let mut take = |s: &mut Self, hit: [bool; 2], alias: [bool; 2]| -> Result<(), Fault> {
-            if hit == [false, false] {
-                dup[0] |= alias[0];
-                dup[1] |= alias[1];
-                return s.skip();
-            }
-            let sub = [
-                a.filter(|_| hit[0]).map(|(_, r)| r),
-                b.filter(|_| hit[1]).map(|(_, r)| r),
-            ];
-            let got = s.pick(sub)?;
-            for (j, g) in got.into_iter().enumerate() {
-                if hit[j] {
-                    dup[j] |= seen[j];
-                    seen[j] = true;
-                    out[j] = g;
-                }
-            }
-            Ok(())
-        };
-        match self.peek() {
-            Some(b'{') => {
-                self.enter()?;
-                self.members(|s, key| {
-                    let hit = [
-                        a.is_some_and(|(t, _)| s.key_is(&key, t)),
-                        b.is_some_and(|(t, _)| s.key_is(&key, t)),
-                    ];
-                    if hit == [false, false] {
-                        let alias = [
-                            a.is_some_and(|(t, _)| s.key_aliases(&key, t)),
-                            b.is_some_and(|(t, _)| s.key_aliases(&key, t)),
-                        ];
-                        if alias == [false, false] {
-                            return s.skip();
-                        }
-                        return take(s, hit, alias);
-                    }
-                    take(s, hit, [false, false])
-                })?;
-            }
-            Some(b'[') => {
-                let idx = [
-                    a.and_then(|(t, _)| array_index(t)),
-                    b.and_then(|(t, _)| array_index(t)),
-                ];
-                self.enter()?;
-                self.elements(|s, n| {
-                    let hit = [idx[0] == Some(n), idx[1] == Some(n)];
-                    if hit == [false, false] {
-                        return s.skip();
-                    }
-                    take(s, hit, [false, false])
-                })?;
-            }
-            _ => self.skip()?,
-        }
-        for (o, d) in out.iter_mut().zip(dup) {
-            if d {
-                *o = Field::Duplicate;
-            }
-        }
-        Ok(out)
-    }
 }
-
-/// A pointer's next token and the rest, unless it ends here (or is not followed).
-fn deeper(w: Option<&[String]>) -> Option<(&String, &[String])> {
-    w.and_then(|t| t.split_first())
-}
-
-/// An RFC 6901 array index token: digits without a leading zero.
-fn array_index(t: &str) -> Option<usize> {
-    if t.is_empty() || (t.len() > 1 && t.starts_with('0')) || !t.bytes().all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    t.parse().ok()
-}
-
 #[cfg(test)]
 mod tests;

@@ -8,8 +8,11 @@
 use crate::EX_DATAERR;
 use anyhow::Context;
 use clap::Subcommand;
-use std::path::PathBuf;
+use icpgate::feed::{export, publish};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub(crate) enum FeedCmd {
@@ -74,27 +77,8 @@ fn read_pubkeys(paths: &[PathBuf]) -> anyhow::Result<Vec<icpgate::feed::format::
 }
 
 pub(crate) fn run(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
-    use icpgate::feed::{export, publish};
     match cmd {
-        FeedCmd::Keygen { out } => {
-            let key_path = out.with_extension("key");
-            let pub_path = out.with_extension("pub");
-            anyhow::ensure!(
-                !key_path.exists(),
-                "{} exists; refusing to overwrite a key",
-                key_path.display()
-            );
-            let key = publish::key_file(&key_path, true)?;
-            std::fs::write(&pub_path, key.public().to_hex() + "\n")
-                .with_context(|| format!("cannot write {}", pub_path.display()))?;
-            out!(
-                "{}\n{}  (key id {})",
-                key_path.display(),
-                pub_path.display(),
-                key.public().id()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        FeedCmd::Keygen { out } => keygen(&out),
         FeedCmd::Build {
             input,
             out,
@@ -102,86 +86,134 @@ pub(crate) fn run(cmd: FeedCmd) -> anyhow::Result<ExitCode> {
             fold_after,
             min_poll,
             trust,
-        } => {
-            let key = publish::key_file(&key, false)?;
-            let trust = read_pubkeys(&trust)?;
-            let records = match export::read_export(&input) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("{e}");
-                    eprintln!("the export has errors; nothing was published");
-                    return Ok(ExitCode::from(EX_DATAERR));
-                }
-            };
-            let opts = publish::BuildOptions {
-                fold_after: fold_after.max(1),
-                min_poll_interval: *min_poll,
-                ..Default::default()
-            };
-            let summary = publish::build(&records, &out, &key, &trust, &opts)?;
-            out!("{}", serde_json::to_string_pretty(&summary)?);
-            Ok(ExitCode::SUCCESS)
+        } => build(&input, &out, &key, fold_after, *min_poll, &trust),
+        FeedCmd::Verify { dir, pubkey } => verify(&dir, &pubkey),
+        FeedCmd::Generate { records, seed, out } => generate(records, seed, out.as_deref()),
+        FeedCmd::Serve { dir, listen } => serve(dir, listen),
+    }
+}
+
+/// `feed keygen`: PREFIX.key and PREFIX.pub, never over an existing key.
+fn keygen(out: &Path) -> anyhow::Result<ExitCode> {
+    let key_path = out.with_extension("key");
+    let pub_path = out.with_extension("pub");
+    anyhow::ensure!(
+        !key_path.exists(),
+        "{} exists; refusing to overwrite a key",
+        key_path.display()
+    );
+    let key = publish::key_file(&key_path, true)?;
+    std::fs::write(&pub_path, key.public().to_hex() + "\n")
+        .with_context(|| format!("cannot write {}", pub_path.display()))?;
+    out!(
+        "{}\n{}  (key id {})",
+        key_path.display(),
+        pub_path.display(),
+        key.public().id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `feed build`: the next revision from an export; nothing is written when it has errors.
+fn build(
+    input: &Path,
+    out: &Path,
+    key: &Path,
+    fold_after: usize,
+    min_poll: Duration,
+    trust: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    let key = publish::key_file(key, false)?;
+    let trust = read_pubkeys(trust)?;
+    let records = match export::read_export(input) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            eprintln!("the export has errors; nothing was published");
+            return Ok(ExitCode::from(EX_DATAERR));
         }
-        FeedCmd::Verify { dir, pubkey } => {
-            let keys = read_pubkeys(&pubkey)?;
-            match publish::load_feed(&dir, &keys) {
-                Ok(Some((m, state))) => {
-                    out!("{}: ok: revision {}, {} records, snapshot {} + {} deltas, complete as of {}", dir.display(), m.revision, state.len(), m.snapshot.revision, m.deltas.len(), m.complete_as_of);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Ok(None) => {
-                    eprintln!("{}: no manifest.json", dir.display());
-                    Ok(ExitCode::from(EX_DATAERR))
-                }
-                Err(e) => {
-                    eprintln!("{}: {e}", dir.display());
-                    Ok(ExitCode::from(EX_DATAERR))
-                }
-            }
-        }
-        FeedCmd::Generate { records, seed, out } => {
-            anyhow::ensure!(
-                records <= icpgate::generate::MAX_RECORDS,
-                "--records is at most {}",
-                icpgate::generate::MAX_RECORDS
+    };
+    let opts = publish::BuildOptions {
+        fold_after: fold_after.max(1),
+        min_poll_interval: min_poll,
+        ..Default::default()
+    };
+    let summary = publish::build(&records, out, &key, &trust, &opts)?;
+    out!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `feed verify`: the whole feed against the public keys.
+fn verify(dir: &Path, pubkey: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let keys = read_pubkeys(pubkey)?;
+    match publish::load_feed(dir, &keys) {
+        Ok(Some((m, state))) => {
+            out!(
+                "{}: ok: revision {}, {} records, snapshot {} + {} deltas, complete as of {}",
+                dir.display(),
+                m.revision,
+                state.len(),
+                m.snapshot.revision,
+                m.deltas.len(),
+                m.complete_as_of
             );
-            let summary = match &out {
-                Some(p) => {
-                    let f = std::fs::File::create(p)
-                        .with_context(|| format!("cannot create {}", p.display()))?;
-                    icpgate::generate::generate(
-                        records,
-                        seed,
-                        std::io::BufWriter::with_capacity(1 << 20, f),
-                    )?
-                }
-                None => icpgate::generate::generate(
-                    records,
-                    seed,
-                    std::io::BufWriter::new(std::io::stdout().lock()),
-                )?,
-            };
-            eprintln!("{summary:?}");
             Ok(ExitCode::SUCCESS)
         }
-        FeedCmd::Serve { dir, listen } => {
-            anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async {
-                let l = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("cannot bind {listen}"))?;
-                eprintln!(
-                    "icpgate: serving feed {} on http://{}/",
-                    dir.display(),
-                    l.local_addr()?
-                );
-                let (_tx, rx) = tokio::sync::watch::channel(false);
-                icpgate::feed::serve::serve(l, dir, rx).await;
-                Ok(ExitCode::SUCCESS)
-            })
+        Ok(None) => {
+            eprintln!("{}: no manifest.json", dir.display());
+            Ok(ExitCode::from(EX_DATAERR))
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", dir.display());
+            Ok(ExitCode::from(EX_DATAERR))
         }
     }
+}
+
+/// `feed generate`: a synthetic export to `out` or stdout; the summary on stderr.
+fn generate(records: u64, seed: u64, out: Option<&Path>) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        records <= icpgate::generate::MAX_RECORDS,
+        "--records is at most {}",
+        icpgate::generate::MAX_RECORDS
+    );
+    let summary = match out {
+        Some(p) => {
+            let f = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            icpgate::generate::generate(
+                records,
+                seed,
+                std::io::BufWriter::with_capacity(1 << 20, f),
+            )?
+        }
+        None => icpgate::generate::generate(
+            records,
+            seed,
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        )?,
+    };
+    eprintln!("{summary:?}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `feed serve`: the directory over HTTP until the process is killed.
+fn serve(dir: PathBuf, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(dir.is_dir(), "{} is not a directory", dir.display());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot bind {listen}"))?;
+        eprintln!(
+            "icpgate: serving feed {} on http://{}/",
+            dir.display(),
+            l.local_addr()?
+        );
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        icpgate::feed::serve::serve(l, dir, rx).await;
+        Ok(ExitCode::SUCCESS)
+    })
 }

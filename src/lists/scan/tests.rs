@@ -2,6 +2,7 @@
 //! serde_json: the same documents are valid, and every item span holds the value serde_json
 //! reads at that position.
 
+use super::pick::array_index;
 use super::*;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
