@@ -32,36 +32,34 @@ impl Scan<'_> {
 
     /// True when the key `k`, not the token `t`, is read as `t` by case-insensitive binders
     /// (`extract::jsonkeys::json_key_aliases`): the stacks disagree on what it names.
-    /// Most keys are settled by their first byte: an ASCII byte other than a backslash aliases an
-    /// ASCII token's first byte only if they are the same letter in either case.
+    /// Most keys are settled by their first byte: an ASCII byte other than a backslash, `_` or
+    /// `-` aliases an ASCII token's first byte (not `_` or `-` either) only if they are the same
+    /// letter in either case.
     #[inline(always)]
     pub(super) fn key_aliases(&self, k: &Str, t: &str) -> bool {
         // An empty key's first byte here is its closing quote.
         let (Some(&t0), Some(&k0)) = (t.as_bytes().first(), self.b.get(k.raw.start)) else {
             return false;
         };
-        if k0 < 0x80 && t0 < 0x80 && k0 != b'\\' && (k0 | 0x20) != (t0 | 0x20) {
+        let plain = |b: u8| b < 0x80 && !matches!(b, b'\\' | b'_' | b'-');
+        if plain(k0) && plain(t0) && (k0 | 0x20) != (t0 | 0x20) {
             return false;
         }
         self.may_alias(k, t)
     }
 
-    /// For an ASCII token a plain key aliases it only with the same length (ASCII case) or
-    /// longer by the two- and three-byte letters that fold to ASCII (`ı` `İ` `ſ` `K`).
+    /// For an ASCII token a plain ASCII key aliases it when they are equal in ASCII case with
+    /// `_` and `-` left out; a plain key with other bytes (`ı` `İ` `ſ` `K`) takes the full fold.
     #[inline(never)]
     pub(super) fn may_alias(&self, k: &Str, t: &str) -> bool {
         if k.escaped || !t.is_ascii() {
             return self.folded_key_aliases(k, t);
         }
-        let n = k.raw.len();
-        if n < t.len() || n > 3 * t.len() {
-            return false;
-        }
         let raw = self.b.get(k.raw.clone()).unwrap_or_default();
-        if n == t.len() {
-            return raw.eq_ignore_ascii_case(t.as_bytes());
+        if raw.is_ascii() {
+            return jsonkeys::ascii_binds(raw, t.as_bytes());
         }
-        !raw.is_ascii() && self.folded_key_aliases(k, t)
+        self.folded_key_aliases(k, t)
     }
 
     #[inline(never)]

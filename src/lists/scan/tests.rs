@@ -106,6 +106,36 @@ fn keys_case_insensitive_binders_merge_are_ambiguous() {
 }
 
 #[test]
+fn keys_fastjsons_smart_match_binds_to_one_field_are_ambiguous() {
+    // fastjson binds a key no field has to the field equal to it in ASCII case with `_` and
+    // `-` left out: on the list's path and inside items.
+    for body in [r#"{"results":[],"_results":[]}"#, r#"{"RE-SULTS":[]}"#] {
+        assert_eq!(
+            run(body, "/results", "/package", None),
+            Err(Fault::Duplicate),
+            "{body}"
+        );
+    }
+    let body = r#"{"results":[{"package":"com.a.b","_package":"com.evil.x"},{"pack_age":"com.evil.x"},{"PACK-AGE":"x","package":"com.a.b"},{"package":"com.a.b","package2":"x","_pkg":"y"},{"package":"com.a.b","_id":"z"}]}"#;
+    let l = run(body, "/results", "/package", None).unwrap();
+    for i in 0..3 {
+        assert_eq!(l.items[i].id, Field::Duplicate, "item {i}");
+    }
+    assert!(matches!(l.items[3].id, Field::Str { .. }));
+    assert!(matches!(l.items[4].id, Field::Str { .. }));
+    // A token with `_` or `-` in it: the key without them is the same field.
+    let l = run(
+        r#"{"r":[{"app_id":"wx1","appId":"wx2"},{"app_id":"wx1"}]}"#,
+        "/r",
+        "/app_id",
+        None,
+    )
+    .unwrap();
+    assert_eq!(l.items[0].id, Field::Duplicate);
+    assert!(matches!(l.items[1].id, Field::Str { .. }));
+}
+
+#[test]
 fn duplicate_keys_on_the_path_and_in_items() {
     assert_eq!(
         run(r#"{"r":[],"r":[]}"#, "/r", "/p", None),
