@@ -22,4 +22,4 @@ trap 'rm -rf "$scratch"' EXIT
 cp Cargo.toml Cargo.lock "$scratch"/
 (cd "$scratch" && bash -euo pipefail -c "$stubs")
 (cd "$scratch" && CARGO_TARGET_DIR="$root/target" cargo check --quiet --locked --bin icpgate)
-echo "deploy/Dockerfile: the dependency stage's stubs satisfy the manifest ($(ls "$scratch/benches" | wc -l) bench stubs)"
+echo "deploy/Dockerfile: the dependency stage's stubs satisfy the manifest ($(ls "$scratch"/benches/*.rs | wc -l) bench stubs)"
