@@ -7,8 +7,8 @@
 //! per upstream and configuration).
 //! Must not: open connections (`pool.rs`) or decide whether a request may go to a next server
 //! (`forward.rs` sends on only a request no server started to read).
-//! Invariant: a server is out of rotation only while its `down_until` lies ahead, and only
-//! after `max_fails` failures within `fail_timeout`.
+//! Invariant: a server is out of rotation only while its `down_until` lies ahead, only after
+//! `max_fails` failures within `fail_timeout`, and never after an answer since.
 
 use crate::config::UpstreamConfig;
 use crate::metrics::Metrics;
@@ -149,11 +149,15 @@ impl Peers {
         );
     }
 
-    /// Records an answer from server `i`: its failure count starts again.
+    /// Records an answer from server `i`: its failure count starts again, and a server out of
+    /// rotation that answered (tried with every server out) is back in it.
     pub fn answered(&self, i: usize) {
         let h = &self.health[i];
         if h.fails.load(Relaxed) != 0 {
             h.fails.store(0, Relaxed);
+        }
+        if h.down_until.load(Relaxed) != 0 {
+            h.down_until.store(0, Relaxed);
         }
     }
 

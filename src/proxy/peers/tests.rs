@@ -118,6 +118,9 @@ fn with_every_server_out_the_one_back_soonest_is_tried() {
     let mut tried = Tried::default();
     tried.add(2);
     assert_eq!(p.pick(tried), Some(0));
+    // 2 answers: it is back in rotation at once, the others stay out.
+    p.answered(2);
+    assert_eq!(picks(&p, 3), [2, 2, 2]);
 }
 
 #[test]
