@@ -23,7 +23,7 @@ pub(super) struct ControlTask {
     pub(super) plane: DataPlane,
     pub(super) inbox: Inbox,
     pub(super) control: Control,
-    /// The configuration running now.
+    /// The running configuration.
     pub(super) cfg: Config,
     /// Stops the admin listener, the feed sync and the demo servers.
     pub(super) shutdown: watch::Sender<bool>,

@@ -12,7 +12,7 @@ use prometheus::{IntCounterVec, Registry};
 pub struct ServerMetrics {
     /// Failed attempts on a server: connect, timeout or protocol.
     pub failures: IntCounterVec,
-    /// Times a server was taken out of rotation for `fail_timeout`.
+    /// Times a server is taken out of rotation for `fail_timeout`.
     pub marked_down: IntCounterVec,
     /// Requests sent to a next server after one could not be connected to.
     pub retries: IntCounterVec,

@@ -350,7 +350,7 @@ impl Upstream {
         let result = match tokio::time::timeout(self.cfg.response_timeout, fut).await {
             Ok(r) => r,
             Err(_) => {
-                // The exchange was still waiting on this server.
+                // The exchange is still waiting on this server.
                 self.peers.failed(current.load(Relaxed));
                 Err(UpstreamError::Timeout)
             }
