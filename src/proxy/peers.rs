@@ -85,8 +85,8 @@ impl Peers {
 
     /// The next server for a request that went to `tried` already: the next in rotation that
     /// is in rotation, else, every untried one being out, the one whose time out ends first.
-    /// `None` once the request went to every server. A server out of rotation uses up its turn, so the
-    /// others share its requests evenly.
+    /// `None` once the request went to every server. A server out of rotation uses up its
+    /// turn, so the others share its requests evenly.
     pub fn pick(&self, tried: Tried) -> Option<usize> {
         let n = self.servers.len();
         if n == 1 {
